@@ -1,0 +1,33 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8080
+
+.PHONY: install run test test-fast bench migrations lint
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Embedded: SQLite under ./var, in-process Redis, the WeChat sandbox at /sandbox.
+run: install
+	$(VENV)/bin/huituan migrate
+	$(VENV)/bin/huituan demo-data
+	$(VENV)/bin/huituan serve --port $(PORT)
+
+# Real PostgreSQL and Redis on temporary ports, the suite on both backends.
+test: install
+	bash scripts/testenv.sh env PY=$(PY) bash scripts/run-tests.sh
+
+# SQLite + memory:// only; for a quick local loop.
+test-fast: install
+	HUITUAN_TEST_BACKEND=sqlite $(PY) -m pytest -q -x
+
+bench: install
+	bash scripts/testenv.sh $(PY) -m bench.run
+
+migrations: install
+	$(VENV)/bin/huituan makemigrations

@@ -1,0 +1,215 @@
+"""The ``huituan`` command.
+
+serve, jobs, migrate, makemigrations, demo-data, create-operator, check-config, ledger verify.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+
+from core.logging import setup_logging
+from core.settings import Environment, Settings
+
+log = logging.getLogger("huituan.cli")
+
+
+def _settings(args: argparse.Namespace | None = None) -> Settings:
+    overrides = {}
+    if args is not None and getattr(args, "port", None):
+        overrides["port"] = args.port
+    return Settings(**overrides)
+
+
+def _refuse_unsafe_production(settings: Settings) -> None:
+    if settings.env == Environment.production:
+        problems = settings.production_problems()
+        if problems:
+            print("生产环境配置不完整，拒绝启动：", file=sys.stderr)
+            for p in problems:
+                print(f"  - {p}", file=sys.stderr)
+            raise SystemExit(2)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from miniapp_api.app import create_app
+
+    settings = _settings(args)
+    _refuse_unsafe_production(settings)
+    setup_logging(settings.log_level, settings.log_json)
+    with_jobs = settings.jobs_enabled and not args.no_jobs
+    app = create_app(settings, with_jobs=with_jobs)
+    log.info("serving on %s:%s (sandbox=%s, jobs=%s)", settings.host, settings.port, settings.sandbox, with_jobs)
+    web.run_app(app, host=args.host or settings.host, port=settings.port, access_log=None, print=None)
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from jobs.scheduler import run_jobs_forever
+
+    settings = _settings()
+    _refuse_unsafe_production(settings)
+    setup_logging(settings.log_level, settings.log_json)
+    asyncio.run(run_jobs_forever(settings))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from core.db import close_db, migrate_db
+
+    settings = _settings()
+
+    async def go() -> None:
+        try:
+            await migrate_db(settings.database_url)
+        finally:
+            await close_db()
+
+    asyncio.run(go())
+    print("数据库已迁移到最新版本")
+    return 0
+
+
+def cmd_makemigrations(args: argparse.Namespace) -> int:
+    import json
+    import os
+    import subprocess
+
+    from core.db import tortoise_config
+
+    settings = _settings()
+    env = dict(os.environ, TORTOISE_ORM=json.dumps(tortoise_config(settings.database_url)))
+    argv = [sys.executable, "-m", "tortoise", "makemigrations"]
+    if args.name:
+        argv += ["--name", args.name]
+    return subprocess.call(argv, env=env)
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from core.db import close_db, init_db
+    from services.demo import load_demo_data
+
+    settings = _settings()
+
+    async def go() -> dict:
+        await init_db(settings.database_url)
+        try:
+            return await load_demo_data()
+        finally:
+            await close_db()
+
+    summary = asyncio.run(go())
+    print("演示数据已就绪：", summary)
+    return 0
+
+
+def cmd_create_operator(args: argparse.Namespace) -> int:
+    from core.db import close_db, init_db
+    from services.operators import create_operator
+
+    settings = _settings()
+    password = args.password or getpass.getpass("密码: ")
+
+    async def go():
+        await init_db(settings.database_url)
+        try:
+            return await create_operator(args.username, password, display_name=args.name or args.username,
+                                         wecom_userid=args.wecom_userid)
+        finally:
+            await close_db()
+
+    op = asyncio.run(go())
+    print(f"运营账号已创建：{op.username} (id={op.id})")
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _settings()
+    print(f"env={settings.env} sandbox={settings.sandbox} database={settings.database_url.split('@')[-1]} redis={settings.redis_url.split('@')[-1]}")
+    problems = settings.production_problems()
+    if settings.env == Environment.production and problems:
+        for p in problems:
+            print(f"  - {p}")
+        return 2
+    if problems:
+        print("（非生产环境；上线前需处理：）")
+        for p in problems:
+            print(f"  - {p}")
+    print("配置可用")
+    return 0
+
+
+def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    from core.db import close_db, init_db
+    from services.wallet.verify import verify_ledger
+
+    settings = _settings()
+
+    async def go():
+        await init_db(settings.database_url)
+        try:
+            return await verify_ledger()
+        finally:
+            await close_db()
+
+    mismatches = asyncio.run(go())
+    if mismatches:
+        for m in mismatches:
+            print(f"不一致: {m}")
+        return 1
+    print("账本核对通过")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="huituan", description="惠团 backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="mini-program API + bot callback + scheduler in one process")
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--host", default=None)
+    p.add_argument("--no-jobs", action="store_true", help="do not run the scheduler in this process")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("jobs", help="run the scheduler only")
+    p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser("migrate", help="bring the database to the head migration")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("makemigrations", help="write a migration for model changes (developers)")
+    p.add_argument("--name", default=None)
+    p.set_defaults(func=cmd_makemigrations)
+
+    p = sub.add_parser("demo-data", help="load the idempotent demo catalog")
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("create-operator", help="create an operator account for the admin API and the bot")
+    p.add_argument("username")
+    p.add_argument("--password", default=None)
+    p.add_argument("--name", default=None)
+    p.add_argument("--wecom-userid", default=None)
+    p.set_defaults(func=cmd_create_operator)
+
+    p = sub.add_parser("check-config", help="show the effective configuration and what production needs")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("ledger", help="wallet ledger tools")
+    lsub = p.add_subparsers(dest="ledger_command", required=True)
+    lp = lsub.add_parser("verify", help="check that ledger entries sum to cached balances")
+    lp.set_defaults(func=cmd_ledger_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    raise SystemExit(args.func(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Tortoise ORM setup. The same code runs on SQLite (embedded) and PostgreSQL (production).
+
+Tortoise keeps its state in a ContextVar; we init it ourselves with the global fallback so
+that aiohttp handlers, APScheduler jobs and background tasks all see the same connections.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlparse
+
+from tortoise import Tortoise, connections
+
+from models import MODEL_MODULES
+
+APP_LABEL = "models"
+
+
+def tortoise_config(database_url: str, pool_max: int = 20) -> dict[str, Any]:
+    if database_url.startswith("sqlite://"):
+        path = database_url[len("sqlite://"):]
+        if path not in (":memory:", "") and os.path.dirname(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        connection: dict[str, Any] = {
+            "engine": "tortoise.backends.sqlite",
+            "credentials": {"file_path": path, "journal_mode": "WAL", "foreign_keys": "ON"},
+        }
+    elif database_url.startswith(("postgres://", "postgresql://")):
+        u = urlparse(database_url)
+        connection = {
+            "engine": "tortoise.backends.asyncpg",
+            "credentials": {
+                "host": u.hostname or "127.0.0.1",
+                "port": u.port or 5432,
+                "user": u.username or "postgres",
+                "password": u.password or "",
+                "database": (u.path or "/huituan").lstrip("/"),
+                "minsize": 1,
+                "maxsize": pool_max,
+            },
+        }
+    else:
+        raise ValueError(f"unsupported database url: {database_url}")
+    return {
+        "connections": {"default": connection},
+        "apps": {
+            APP_LABEL: {
+                "models": list(MODEL_MODULES),
+                "default_connection": "default",
+                "migrations": "models.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def init_db(database_url: str, pool_max: int = 20) -> None:
+    await Tortoise.init(config=tortoise_config(database_url, pool_max), _enable_global_fallback=True)
+
+
+async def close_db() -> None:
+    # Tortoise.close_connections also clears the global fallback context, so the next
+    # init in this process (tests, CLI commands) starts clean.
+    await Tortoise.close_connections()
+
+
+async def migrate_db(database_url: str) -> None:
+    """Bring the database to the head migration (idempotent)."""
+    from tortoise.migrations.api import migrate
+
+    await migrate(config=tortoise_config(database_url))
+
+
+def is_postgres() -> bool:
+    return "asyncpg" in type(connections.get("default")).__module__

@@ -1,0 +1,106 @@
+"""The one error hierarchy. Services raise these; each edge maps them.
+
+Every error carries an English ``code`` (stable, for clients), a Chinese ``message`` (shown to
+people) and ``details`` (for example the field that is wrong). The HTTP edge turns them into
+``{"error": code, "message": message, "details": details}`` with ``status``; the bot turns the
+message into a chat reply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HuituanError(Exception):
+    status = 400
+    code = "bad_request"
+    message = "请求有误"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, **details: Any):
+        self.message = message or self.message
+        if code:
+            self.code = code
+        self.details = details
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, "details": self.details}
+
+
+class ValidationFailed(HuituanError):
+    """Bad input. ``field`` names what is wrong (dotted path for nested input)."""
+
+    status = 422
+    code = "validation_error"
+    message = "参数不正确"
+
+    def __init__(self, message: str | None = None, *, field: str | None = None, code: str | None = None, **details: Any):
+        if field is not None:
+            details["field"] = field
+        super().__init__(message, code=code, **details)
+
+
+class Unauthorized(HuituanError):
+    status = 401
+    code = "unauthorized"
+    message = "请先登录"
+
+
+class TokenExpired(Unauthorized):
+    code = "token_expired"
+    message = "登录已过期，请重新登录"
+
+
+class SignatureInvalid(Unauthorized):
+    code = "signature_invalid"
+    message = "签名校验失败"
+
+
+class Forbidden(HuituanError):
+    status = 403
+    code = "forbidden"
+    message = "没有权限执行此操作"
+
+
+class NotFound(HuituanError):
+    status = 404
+    code = "not_found"
+    message = "资源不存在"
+
+
+class Conflict(HuituanError):
+    """A compare-and-set lost, or the thing is in a state that forbids the action."""
+
+    status = 409
+    code = "conflict"
+    message = "状态已变化，请刷新后重试"
+
+
+class OutOfStock(Conflict):
+    code = "out_of_stock"
+    message = "库存不足"
+
+
+class InvalidState(Conflict):
+    code = "invalid_state"
+    message = "当前状态不允许此操作"
+
+
+class RateLimited(HuituanError):
+    status = 429
+    code = "rate_limited"
+    message = "操作太频繁，请稍后再试"
+
+
+class UpstreamError(HuituanError):
+    """WeChat, WeChat Pay or WeCom answered with an error or did not answer."""
+
+    status = 502
+    code = "upstream_error"
+    message = "微信服务暂时不可用，请稍后再试"
+
+
+class ServiceUnavailable(HuituanError):
+    status = 503
+    code = "service_unavailable"
+    message = "服务暂时不可用"

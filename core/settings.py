@@ -1,0 +1,126 @@
+"""One settings object for the whole service; every field can be set as HUITUAN_<NAME>.
+
+With no settings at all the service runs embedded: an SQLite file under ./var, an
+in-process Redis (``memory://``) and the WeChat sandbox mounted at /sandbox.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "huituan-dev-secret-do-not-use-in-production"
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUITUAN_", extra="ignore")
+
+    env: Environment = Field(Environment.development, description="development, test or production")
+    host: str = Field("0.0.0.0", description="address `huituan serve` binds")
+    port: int = Field(8080, description="port `huituan serve` binds")
+    public_base_url: str = Field(
+        "", description="URL WeChat reaches us at (notify URLs); default http://127.0.0.1:<port>"
+    )
+    database_url: str = Field(
+        "sqlite://./var/huituan.sqlite3", description="sqlite://path or postgres://user:pass@host:port/db"
+    )
+    database_pool_max: int = Field(20, description="PostgreSQL pool size per process")
+    redis_url: str = Field("memory://", description="redis://host:port/db, or memory:// for in-process")
+    redis_pool_max: int = Field(50, description="Redis blocking pool size per process")
+    secret_key: str = Field(DEV_SECRET_KEY, description="signs login tokens; required in production")
+    token_ttl_seconds: int = Field(7 * 24 * 3600, description="lifetime of a login token")
+    log_level: str = Field("INFO", description="log level")
+    log_json: bool = Field(True, description="structured JSON log lines")
+    jobs_enabled: bool = Field(True, description="`serve` also runs the scheduler (or pass --no-jobs)")
+    jobs_lease_seconds: int = Field(30, description="lifetime of the Redis jobs lease")
+
+    # WeChat mini-program
+    wechat_appid: str = Field("", description="mini-program app id; empty means the sandbox")
+    wechat_secret: str = Field("", description="mini-program app secret")
+    wechat_api_base: str = Field("", description="default https://api.weixin.qq.com (sandbox: local)")
+    wechat_miniprogram_state: str = Field("formal", description="subscribe message target state")
+    # WeChat Pay API v3 (platform public-key mode)
+    wechatpay_api_base: str = Field("", description="default https://api.mch.weixin.qq.com")
+    wechatpay_mchid: str = Field("", description="merchant id")
+    wechatpay_private_key_path: str = Field("", description="merchant API private key (PEM)")
+    wechatpay_cert_serial_no: str = Field("", description="merchant API certificate serial")
+    wechatpay_apiv3_key: str = Field("", description="APIv3 key (32 bytes)")
+    wechatpay_public_key_path: str = Field("", description="WeChat Pay platform public key (PEM)")
+    wechatpay_public_key_id: str = Field("", description="WeChat Pay platform public key id (PUB_KEY_ID_...)")
+    wechatpay_notify_max_skew_seconds: int = Field(300, description="reject notifies older/newer than this")
+    # WeCom
+    wecom_api_base: str = Field("", description="default https://qyapi.weixin.qq.com")
+    wecom_corp_id: str = Field("", description="WeCom corp id")
+    wecom_agent_id: str = Field("", description="WeCom app agent id")
+    wecom_secret: str = Field("", description="WeCom app secret")
+    wecom_token: str = Field("", description="callback token")
+    wecom_encoding_aes_key: str = Field("", description="callback EncodingAESKey (43 chars)")
+    wecom_robot_key: str = Field("", description="group robot webhook key")
+
+    # Commerce rules
+    order_pay_timeout_seconds: int = Field(900, description="unpaid orders close after this")
+    order_auto_confirm_days: int = Field(10, description="shipped orders complete after this")
+    order_max_items: int = Field(50, description="max distinct SKUs per order")
+    order_max_quantity: int = Field(999, description="max quantity per SKU line")
+    shipping_fee_fen: int = Field(0, description="flat express shipping fee")
+    free_shipping_threshold_fen: int = Field(9900, description="goods amount at which shipping is free")
+    product_cache_seconds: float = Field(2.0, description="in-process product detail cache TTL")
+
+    @property
+    def sandbox(self) -> bool:
+        """No app id configured: the WeChat sandbox stands in for WeChat, Pay and WeCom."""
+        return not self.wechat_appid
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://127.0.0.1:{self.port}").rstrip("/")
+
+    def resolved_wechat_api_base(self) -> str:
+        if self.wechat_api_base:
+            return self.wechat_api_base.rstrip("/")
+        return f"{self.base_url()}/sandbox/wechat" if self.sandbox else "https://api.weixin.qq.com"
+
+    def resolved_wechatpay_api_base(self) -> str:
+        if self.wechatpay_api_base:
+            return self.wechatpay_api_base.rstrip("/")
+        return f"{self.base_url()}/sandbox/pay" if self.sandbox else "https://api.mch.weixin.qq.com"
+
+    def resolved_wecom_api_base(self) -> str:
+        if self.wecom_api_base:
+            return self.wecom_api_base.rstrip("/")
+        return f"{self.base_url()}/sandbox/wecom" if self.sandbox else "https://qyapi.weixin.qq.com"
+
+    def production_problems(self) -> list[str]:
+        """What keeps this configuration from running in production (empty list: fine)."""
+        problems: list[str] = []
+        if self.is_sqlite:
+            problems.append("HUITUAN_DATABASE_URL 必须指向 PostgreSQL（当前为 SQLite）")
+        if self.redis_url.startswith("memory://"):
+            problems.append("HUITUAN_REDIS_URL 必须指向真实 Redis（当前为 memory://）")
+        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append("HUITUAN_SECRET_KEY 未设置或少于 32 个字符")
+        required = [
+            "wechat_appid", "wechat_secret", "wechatpay_mchid", "wechatpay_private_key_path",
+            "wechatpay_cert_serial_no", "wechatpay_apiv3_key", "wechatpay_public_key_path",
+            "wechatpay_public_key_id", "public_base_url",
+        ]
+        for name in required:
+            if not getattr(self, name):
+                problems.append(f"HUITUAN_{name.upper()} 未设置（生产环境不能使用沙箱）")
+        return problems
+
+
+def load_settings(**overrides) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,49 @@
+"""Stateless login tokens: ``<payload>.<hmac>``; checking one needs no database round trip."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+
+from core.errors import TokenExpired, Unauthorized
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    subject_id: int
+    role: str  # "user" or "operator"
+    expires_at: int
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue_token(secret: str, subject_id: int, role: str, ttl_seconds: int, now: float | None = None) -> str:
+    payload = {"sub": subject_id, "role": role, "exp": int((now or time.time()) + ttl_seconds)}
+    body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+    sig = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
+    return f"{body}.{sig}"
+
+
+def read_token(secret: str, token: str, now: float | None = None) -> TokenClaims:
+    try:
+        body, sig = token.split(".", 1)
+        expected = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
+        if not hmac.compare_digest(sig, expected):
+            raise ValueError("signature")
+        payload = json.loads(_unb64(body))
+        claims = TokenClaims(int(payload["sub"]), str(payload["role"]), int(payload["exp"]))
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        raise Unauthorized("登录凭证无效，请重新登录", code="token_invalid") from None
+    if claims.expires_at < (now or time.time()):
+        raise TokenExpired()
+    return claims

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Category(Model):
+    id = fields.BigIntField(primary_key=True)
+    name = fields.CharField(32, unique=True)
+    sort = fields.IntField(default=0)
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "category"
+
+
+class Product(Model):
+    id = fields.BigIntField(primary_key=True)
+    category = fields.ForeignKeyField("models.Category", related_name="products", null=True, on_delete=fields.SET_NULL)
+    title = fields.CharField(100)
+    subtitle = fields.CharField(200, default="")
+    description = fields.TextField(default="")
+    main_image = fields.CharField(512, default="")
+    images = fields.JSONField(default=list)
+    on_sale = fields.BooleanField(default=True, db_index=True)
+    # Lowest on-sale SKU price, kept in step by the catalog service for list sorting.
+    price_from_fen = fields.IntField(default=0)
+    sales = fields.IntField(default=0)
+    sort = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "product"
+
+
+class Sku(Model):
+    id = fields.BigIntField(primary_key=True)
+    product = fields.ForeignKeyField("models.Product", related_name="skus", on_delete=fields.CASCADE)
+    code = fields.CharField(64, unique=True)
+    name = fields.CharField(100, default="")
+    specs = fields.JSONField(default=dict)
+    price_fen = fields.IntField()
+    original_price_fen = fields.IntField(default=0)
+    # Never negative: only changed by guarded updates (stock >= n).
+    stock = fields.IntField(default=0)
+    on_sale = fields.BooleanField(default=True)
+    image = fields.CharField(512, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "sku"

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class OrderStatus(StrEnum):
+    """See docs/STATE_MACHINES.md for the diagram and who moves each edge."""
+
+    unpaid = "unpaid"
+    paid = "paid"
+    shipped = "shipped"
+    ready_for_pickup = "ready_for_pickup"
+    completed = "completed"
+    cancelled = "cancelled"
+    refunding = "refunding"
+    refunded = "refunded"
+    partly_refunded = "partly_refunded"
+
+
+class DeliveryMode(StrEnum):
+    express = "express"
+    pickup = "pickup"
+
+
+class ActivityType(StrEnum):
+    normal = "normal"
+    group_buy = "group_buy"
+    bargain = "bargain"
+    flash_sale = "flash_sale"
+
+
+class Order(Model):
+    id = fields.BigIntField(primary_key=True)
+    order_no = fields.CharField(32, unique=True)
+    user = fields.ForeignKeyField("models.User", related_name="orders", on_delete=fields.RESTRICT)
+    # Same (user, key) returns the same order: the client retries safely.
+    idempotency_key = fields.CharField(64)
+    status = fields.CharEnumField(OrderStatus, max_length=20, default=OrderStatus.unpaid, db_index=True)
+    status_before_refund = fields.CharField(20, default="")
+    delivery_mode = fields.CharEnumField(DeliveryMode, max_length=10, default=DeliveryMode.express)
+    address = fields.JSONField(null=True)  # snapshot at order time
+    pickup_point_id = fields.BigIntField(null=True)
+    activity_type = fields.CharEnumField(ActivityType, max_length=16, default=ActivityType.normal)
+    activity_ref = fields.CharField(64, default="")
+    goods_fen = fields.IntField()
+    discount_fen = fields.IntField(default=0)
+    shipping_fen = fields.IntField(default=0)
+    payable_fen = fields.IntField()
+    paid_fen = fields.IntField(default=0)
+    refunded_fen = fields.IntField(default=0)
+    remark = fields.CharField(200, default="")
+    prepay_id = fields.CharField(64, null=True)
+    transaction_id = fields.CharField(64, null=True, unique=True)
+    pay_deadline = fields.DatetimeField()
+    paid_at = fields.DatetimeField(null=True)
+    shipped_at = fields.DatetimeField(null=True)
+    completed_at = fields.DatetimeField(null=True, db_index=True)
+    cancelled_at = fields.DatetimeField(null=True)
+    cancel_reason = fields.CharField(64, default="")
+    express_company = fields.CharField(32, default="")
+    express_no = fields.CharField(64, default="")
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "order"
+        unique_together = (("user", "idempotency_key"),)
+        indexes = (("status", "pay_deadline"),)
+
+
+class OrderItem(Model):
+    id = fields.BigIntField(primary_key=True)
+    order = fields.ForeignKeyField("models.Order", related_name="items", on_delete=fields.CASCADE)
+    product_id = fields.BigIntField()
+    sku_id = fields.BigIntField()
+    title = fields.CharField(100)
+    sku_name = fields.CharField(100, default="")
+    image = fields.CharField(512, default="")
+    unit_price_fen = fields.IntField()
+    quantity = fields.IntField()
+    # What the buyer actually paid for this line after discounts, without shipping:
+    # the commission base and the refund ceiling of the line.
+    paid_fen = fields.IntField()
+    refunded_quantity = fields.IntField(default=0)
+    refunded_fen = fields.IntField(default=0)
+
+    class Meta:
+        table = "order_item"
+
+
+class PaymentStatus(StrEnum):
+    succeeded = "succeeded"  # the order moved unpaid -> paid
+    amount_mismatch = "amount_mismatch"  # recorded, order not marked paid
+    late = "late"  # arrived for a cancelled order: refunded automatically
+
+
+class Payment(Model):
+    """One verified WeChat Pay payment notify, keyed by transaction id (WeChat retries)."""
+
+    id = fields.BigIntField(primary_key=True)
+    order = fields.ForeignKeyField("models.Order", related_name="payments", on_delete=fields.RESTRICT)
+    transaction_id = fields.CharField(64, unique=True)
+    amount_fen = fields.IntField()
+    status = fields.CharEnumField(PaymentStatus, max_length=20)
+    payer_openid = fields.CharField(64, default="")
+    notify_payload = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "payment"
+
+
+class RefundStatus(StrEnum):
+    requested = "requested"  # buyer asked; an operator reviews
+    processing = "processing"  # submitted to WeChat Pay; the refund notify finishes it
+    succeeded = "succeeded"
+    failed = "failed"
+    rejected = "rejected"
+
+
+class Refund(Model):
+    id = fields.BigIntField(primary_key=True)
+    refund_no = fields.CharField(32, unique=True)
+    order = fields.ForeignKeyField("models.Order", related_name="refunds", on_delete=fields.RESTRICT)
+    user_id = fields.BigIntField(db_index=True)
+    status = fields.CharEnumField(RefundStatus, max_length=16, default=RefundStatus.requested, db_index=True)
+    amount_fen = fields.IntField()
+    # [{"item_id": .., "quantity": .., "amount_fen": ..}]; empty list = the whole order
+    items = fields.JSONField(default=list)
+    whole_order = fields.BooleanField(default=False)
+    reason = fields.CharField(200, default="")
+    # Why: an automatic refund (payment after cancel) skips review.
+    automatic = fields.BooleanField(default=False)
+    wechat_refund_id = fields.CharField(64, null=True)
+    reviewed_by = fields.BigIntField(null=True)
+    review_note = fields.CharField(200, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "refund"

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class OutboxKind(StrEnum):
+    subscribe_message = "subscribe_message"
+    wecom_message = "wecom_message"
+    robot_push = "robot_push"
+    refund = "refund"
+    transfer = "transfer"
+
+
+class OutboxStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"  # gave up after max attempts; an operator looks at these
+
+
+class OutboxMessage(Model):
+    """A side effect that leaves the process, written in the same transaction as its cause
+    and delivered after commit (DESIGN.md, State and concurrency)."""
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharEnumField(OutboxKind, max_length=32)
+    # Unique so that a retried cause never queues the same message twice.
+    dedupe_key = fields.CharField(191, unique=True)
+    payload = fields.JSONField()
+    status = fields.CharEnumField(OutboxStatus, max_length=16, default=OutboxStatus.pending, db_index=True)
+    attempts = fields.IntField(default=0)
+    last_error = fields.TextField(default="")
+    next_attempt_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox_message"

@@ -1,0 +1,52 @@
+"""In-process domain events: how one domain reacts to another without importing it.
+
+The emitter calls ``await emit(EVENT, **payload)`` *inside its transaction* (pass ``conn``)
+so subscribers' writes commit or roll back with the cause. Subscribers register at import
+time with ``@on(EVENT)``; ``services.subscribers`` imports every subscribing module once.
+
+Events (payload keys):
+- ORDER_PAID: order_id, conn
+- ORDER_COMPLETED: order_id, conn           (receipt confirmed, picked up, or auto-confirmed)
+- ORDER_CANCELLED: order_id, conn           (before payment)
+- REFUND_SUCCEEDED: refund_id, order_id, conn  (money is back with the buyer)
+- USER_LOGGED_IN: user_id, scene, is_new, conn  (scene: the share code the client kept)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Awaitable, Callable
+
+ORDER_PAID = "order_paid"
+ORDER_COMPLETED = "order_completed"
+ORDER_CANCELLED = "order_cancelled"
+REFUND_SUCCEEDED = "refund_succeeded"
+USER_LOGGED_IN = "user_logged_in"
+
+Subscriber = Callable[..., Awaitable[Any]]
+_subscribers: dict[str, list[Subscriber]] = defaultdict(list)
+
+
+def on(event: str) -> Callable[[Subscriber], Subscriber]:
+    def register(fn: Subscriber) -> Subscriber:
+        if fn not in _subscribers[event]:
+            _subscribers[event].append(fn)
+        return fn
+
+    return register
+
+
+async def emit(event: str, **payload: Any) -> None:
+    _load_subscribers()
+    for fn in list(_subscribers.get(event, ())):
+        await fn(**payload)
+
+
+_loaded = False
+
+
+def _load_subscribers() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        import services.subscribers  # noqa: F401
