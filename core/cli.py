@@ -76,18 +76,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_makemigrations(args: argparse.Namespace) -> int:
-    import json
-    import os
-    import subprocess
+    from core.db import pending_model_changes
 
-    from core.db import tortoise_config
-
-    settings = _settings()
-    env = dict(os.environ, TORTOISE_ORM=json.dumps(tortoise_config(settings.database_url)))
-    argv = [sys.executable, "-m", "tortoise", "makemigrations"]
-    if args.name:
-        argv += ["--name", args.name]
-    return subprocess.call(argv, env=env)
+    written = asyncio.run(pending_model_changes(write=not args.check))
+    if args.check:
+        if written:
+            print("模型有未生成迁移的变更：", ", ".join(written))
+            return 1
+        print("迁移与模型一致")
+        return 0
+    print("已生成迁移：" + ", ".join(written) if written else "模型没有变化")
+    return 0
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
@@ -183,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("makemigrations", help="write a migration for model changes (developers)")
-    p.add_argument("--name", default=None)
+    p.add_argument("--check", action="store_true", help="exit 1 when models changed without a migration")
     p.set_defaults(func=cmd_makemigrations)
 
     p = sub.add_parser("demo-data", help="load the idempotent demo catalog")

@@ -75,3 +75,21 @@ async def migrate_db(database_url: str) -> None:
 
 def is_postgres() -> bool:
     return "asyncpg" in type(connections.get("default")).__module__
+
+
+async def pending_model_changes(database_url: str = "sqlite://:memory:", *, write: bool = False) -> list[str]:
+    """Names of the migrations ``makemigrations`` would write now (empty: the committed
+    migrations describe the models exactly); ``write=True`` writes them. Reads only the
+    migration files and the models, not the database."""
+    from tortoise.context import TortoiseContext
+    from tortoise.migrations.autodetector import MigrationAutodetector
+
+    config = tortoise_config(database_url)
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=config)
+        detector = MigrationAutodetector(ctx.apps, config["apps"])
+        writers = await detector.changes()
+    if write:
+        for w in writers:
+            w.write()
+    return [f"{w.app_label}.{w.name}" for w in writers]
