@@ -27,6 +27,7 @@ test-fast: install
 	HUITUAN_TEST_BACKEND=sqlite $(PY) -m pytest -q -x
 
 bench: install
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "bench needs wrk"; exit 2; }
 	bash scripts/testenv.sh $(PY) -m bench.run
 
 migrations: install

@@ -1,0 +1,306 @@
+"""Benchmarks against PostgreSQL and Redis, each reported as a ratio against a bare aiohttp
+handler measured in the same run (these machines are noisy; ratios travel, absolutes don't).
+
+    bash scripts/testenv.sh .venv/bin/python -m bench.run      # what `make bench` runs
+
+1. product detail: GET /api/v1/products/{id} vs the bare handler serving the same bytes.
+2. order create + paid: wrk creates orders (POST /api/v1/orders, each with its own
+   Idempotency-Key, 200 buyers) for a fixed time; then every created order's WeChat Pay notify
+   is signed in advance (WeChat's cost, not ours) and wrk replays them at POST /api/v1/pay/notify.
+   Orders/s for the whole flow = 1 / (1/create_rate + 1/notify_rate).
+3. settlement (bench.settle): 100,000 pending commission records settled on PostgreSQL.
+
+The load generator is wrk (C, one thread) so the client costs little of the two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LUA = Path(__file__).resolve().parent / "lua"
+SECRET = "bench-secret-key-0123456789abcdef-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status < 500:
+                    return
+        except Exception:
+            time.sleep(0.2)
+    raise RuntimeError(f"server at {url} did not become ready")
+
+
+def run_wrk(url: str, *, seconds: int, connections: int, script: Path | None = None,
+            script_args: list[str] | None = None, threads: int = 1) -> dict:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script:
+        cmd += ["-s", str(script)]
+    cmd.append(url)
+    if script_args:
+        cmd += ["--", *script_args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    p50 = re.search(r"50%\s+([\d.]+\w+)", out)
+    p99 = re.search(r"99%\s+([\d.]+\w+)", out)
+    total = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
+    elapsed = 0.0
+    if total:
+        elapsed = float(total.group(2)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[total.group(3)]
+    return {
+        "rps": rps,
+        "requests": int(total.group(1)) if total else 0,
+        "elapsed": elapsed,
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "p50": p50.group(1) if p50 else "?",
+        "p99": p99.group(1) if p99 else "?",
+        "raw": out,
+    }
+
+
+class Proc:
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path):
+        self.log = open(log, "wb")
+        self.p = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.p.pid, signal.SIGTERM)
+            self.p.wait(timeout=15)
+        except Exception:
+            try:
+                os.killpg(self.p.pid, signal.SIGKILL)
+            except Exception:
+                pass
+        self.log.close()
+
+
+def server_env(db_url: str, redis_url: str, key_dir: str, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUITUAN_")}
+    env.update(
+        HUITUAN_DATABASE_URL=db_url,
+        HUITUAN_REDIS_URL=redis_url,
+        HUITUAN_SECRET_KEY=SECRET,
+        HUITUAN_PORT=str(port),
+        HUITUAN_LOG_LEVEL="WARNING",
+        HUITUAN_PRODUCT_CACHE_SECONDS="2",
+        HUITUAN_SANDBOX_KEY_DIR=key_dir,
+        HUITUAN_ORDER_MAX_QUANTITY="999",
+    )
+    return env
+
+
+async def prepare_database(db_url: str, buyers: int) -> dict:
+    """Fresh schema through the real migrations, then a catalog and buyers with addresses."""
+    import asyncpg
+    from tortoise import Tortoise
+
+    from core.db import close_db, init_db, migrate_db
+    from core.tokens import issue_token
+    from models.catalog import Category, Product, Sku
+    from models.user import Address, User
+
+    conn = await asyncpg.connect(db_url)
+    await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    await conn.close()
+    await migrate_db(db_url)
+    await close_db()
+    await init_db(db_url)
+    try:
+        cat = await Category.create(name="基准测试")
+        product = await Product.create(
+            category=cat, title="基准测试商品 阳光玫瑰葡萄 2 斤装", subtitle="产地直发，当天采摘",
+            description="用于基准测试的商品。" * 10, main_image="https://img.example.com/bench/main.jpg",
+            images=[f"https://img.example.com/bench/{i}.jpg" for i in range(5)], price_from_fen=3990,
+        )
+        skus = []
+        for i in range(3):
+            skus.append(await Sku.create(product=product, code=f"BENCH-{i}", name=f"规格 {i + 1}",
+                                         specs={"重量": f"{i + 1} 斤"}, price_fen=3990 + i * 1000,
+                                         original_price_fen=5990 + i * 1000, stock=10_000_000))
+        await User.bulk_create([User(openid=f"bench-buyer-{i}", nickname=f"买家{i}") for i in range(buyers)])
+        users = await User.filter(openid__startswith="bench-buyer-").order_by("id")
+        await Address.bulk_create([
+            Address(user_id=u.id, receiver="张三", phone="13800000000", province="浙江省", city="杭州市",
+                    district="西湖区", detail="文三路 1 号", is_default=True)
+            for u in users
+        ])
+        addresses = {a.user_id: a.id for a in await Address.all()}
+        tokens = [(issue_token(SECRET, u.id, "user", 3600 * 24), addresses[u.id]) for u in users]
+        return {"product_id": product.id, "sku_id": skus[0].id, "tokens": tokens}
+    finally:
+        await Tortoise.close_connections()
+
+
+async def unpaid_orders(db_url: str) -> list[tuple[str, int, str]]:
+    import asyncpg
+
+    conn = await asyncpg.connect(db_url)
+    try:
+        rows = await conn.fetch(
+            'SELECT o.order_no, o.payable_fen, u.openid FROM "order" o JOIN "user" u ON u.id = o.user_id '
+            "WHERE o.status = 'unpaid' ORDER BY o.id"
+        )
+    finally:
+        await conn.close()
+    return [(r["order_no"], r["payable_fen"], r["openid"]) for r in rows]
+
+
+async def count_paid(db_url: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(db_url)
+    try:
+        return await conn.fetchval("SELECT count(*) FROM \"order\" WHERE status = 'paid'")
+    finally:
+        await conn.close()
+
+
+def write_notifies(orders: list[tuple[str, int, str]], path: Path) -> None:
+    """One signed TRANSACTION.SUCCESS notify per order, five lines each for the Lua replayer."""
+    from core.sandbox.notify import build_signed_notify
+
+    now = int(time.time())
+    with open(path, "w", encoding="utf-8") as fh:
+        for i, (order_no, amount, openid) in enumerate(orders):
+            resource = {
+                "mchid": os.environ.get("HUITUAN_WECHATPAY_MCHID", ""),
+                "out_trade_no": order_no,
+                "transaction_id": f"42000{now}{i:010d}",
+                "trade_type": "JSAPI",
+                "trade_state": "SUCCESS",
+                "trade_state_desc": "支付成功",
+                "success_time": time.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
+                "payer": {"openid": openid},
+                "amount": {"total": amount, "payer_total": amount, "currency": "CNY", "payer_currency": "CNY"},
+            }
+            headers, body = build_signed_notify(resource, "TRANSACTION.SUCCESS")
+            body_text = body.decode() if isinstance(body, bytes) else body
+            assert "\n" not in body_text
+            h = {k.lower(): v for k, v in headers.items()}
+            for line in (h["wechatpay-serial"], h["wechatpay-signature"], h["wechatpay-timestamp"],
+                         h["wechatpay-nonce"], body_text):
+                fh.write(line + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--buyers", type=int, default=200)
+    parser.add_argument("--skip-settle", action="store_true")
+    parser.add_argument("--out", default=str(ROOT / "var" / "bench.json"))
+    args = parser.parse_args()
+
+    db_url = os.environ.get("HUITUAN_TEST_DATABASE_URL")
+    redis_url = os.environ.get("HUITUAN_TEST_REDIS_URL")
+    if not db_url or not redis_url:
+        sys.exit("bench needs HUITUAN_TEST_DATABASE_URL and HUITUAN_TEST_REDIS_URL: run `make bench`")
+    if not shutil.which("wrk"):
+        sys.exit("bench needs wrk (apt-get install wrk); `make bench` installs it as root")
+
+    work = Path(tempfile.mkdtemp(prefix="huituan-bench-"))
+    key_dir = work / "keys"
+    key_dir.mkdir()
+    os.environ["HUITUAN_SANDBOX_KEY_DIR"] = str(key_dir)
+    data = asyncio.run(prepare_database(db_url, args.buyers))
+    results: dict = {"connections": args.connections, "seconds": args.seconds, "cpus": os.cpu_count()}
+
+    port = free_port()
+    server = Proc([sys.executable, "-m", "core.cli", "serve", "--no-jobs", "--port", str(port)],
+                  server_env(db_url, redis_url, str(key_dir), port), work / "server.log")
+    procs = [server]
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base + "/healthz")
+        detail_url = f"{base}/api/v1/products/{data['product_id']}"
+        with urllib.request.urlopen(detail_url) as resp:
+            detail_body = resp.read()
+        (work / "detail.json").write_bytes(detail_body)
+
+        bare_port = free_port()
+        bare = Proc([sys.executable, "-m", "bench.bare_app", "--port", str(bare_port), "--body-file",
+                     str(work / "detail.json")], dict(os.environ), work / "bare.log")
+        procs.append(bare)
+        wait_ready(f"http://127.0.0.1:{bare_port}/x")
+
+        # Warm up both, then measure each; the bare handler first and last to bracket drift.
+        run_wrk(f"http://127.0.0.1:{bare_port}/api/v1/products/1", seconds=2, connections=args.connections)
+        run_wrk(detail_url, seconds=2, connections=args.connections)
+        bare_1 = run_wrk(f"http://127.0.0.1:{bare_port}/api/v1/products/1", seconds=args.seconds, connections=args.connections)
+        detail = run_wrk(detail_url, seconds=args.seconds, connections=args.connections)
+        bare_2 = run_wrk(f"http://127.0.0.1:{bare_port}/api/v1/products/1", seconds=args.seconds, connections=args.connections)
+        bare_rps = (bare_1["rps"] + bare_2["rps"]) / 2
+        results["bare_rps"] = round(bare_rps, 1)
+        results["product_detail"] = {"rps": detail["rps"], "non_2xx": detail["non_2xx"], "p50": detail["p50"],
+                                     "p99": detail["p99"], "ratio": round(detail["rps"] / bare_rps, 3)}
+        print(f"bare aiohttp: {bare_rps:.0f} req/s; product detail: {detail['rps']:.0f} req/s "
+              f"= {detail['rps'] / bare_rps:.1%} (p50 {detail['p50']}, p99 {detail['p99']}, non-2xx {detail['non_2xx']})")
+
+        tokens_file = work / "tokens.txt"
+        tokens_file.write_text("".join(f"{t} {a}\n" for t, a in data["tokens"]))
+        create = run_wrk(f"{base}/api/v1/orders", seconds=args.seconds, connections=args.connections,
+                         script=LUA / "create_orders.lua", script_args=[str(tokens_file), str(data["sku_id"])])
+        orders = asyncio.run(unpaid_orders(db_url))
+        notify_file = work / "notifies.txt"
+        write_notifies(orders, notify_file)
+        notify = run_wrk(f"{base}/api/v1/pay/notify", seconds=args.seconds, connections=args.connections,
+                         script=LUA / "replay_notifies.lua", script_args=[str(notify_file)])
+        paid = asyncio.run(count_paid(db_url))
+        created_rate = create["rps"]
+        # The replayer stops after the last prepared notify: the rate is paid orders / elapsed.
+        notify_rate = paid / notify["elapsed"] if paid and notify["elapsed"] else 0.0
+        flow = 1 / (1 / created_rate + 1 / notify_rate) if created_rate and notify_rate else 0.0
+        results["orders"] = {
+            "create_rps": created_rate, "create_non_2xx": create["non_2xx"], "create_p99": create["p99"],
+            "created": len(orders), "notify_rps": round(notify_rate, 1), "notify_non_2xx": notify["non_2xx"],
+            "paid": paid, "flow_orders_per_s": round(flow, 1), "ratio_create": round(created_rate / bare_rps, 3),
+            "ratio_notify": round(notify_rate / bare_rps, 3),
+        }
+        print(f"order create: {created_rate:.0f}/s (non-2xx {create['non_2xx']}, p99 {create['p99']}); "
+              f"pay notify: {notify_rate:.0f}/s ({paid} of {len(orders)} paid); "
+              f"create + paid: {flow:.0f} orders/s = {flow / bare_rps:.1%} of bare aiohttp req/s")
+    finally:
+        for p in procs:
+            p.stop()
+
+    if not args.skip_settle:
+        try:
+            from bench import settle
+        except ImportError:
+            settle = None
+        if settle is not None:
+            results["settlement"] = settle.run(db_url)
+
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(json.dumps({k: v for k, v in results.items()}, ensure_ascii=False, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
