@@ -206,8 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from core.errors import HuituanError
+
     args = build_parser().parse_args(argv)
-    raise SystemExit(args.func(args))
+    try:
+        code = args.func(args)
+    except HuituanError as err:  # bad input (e.g. a short password): a message, not a traceback
+        print(f"错误：{err.message}", file=sys.stderr)
+        code = 1
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,12 @@ class InvalidState(Conflict):
     message = "当前状态不允许此操作"
 
 
+class PayloadTooLarge(HuituanError):
+    status = 413
+    code = "payload_too_large"
+    message = "请求体过大"
+
+
 class RateLimited(HuituanError):
     status = 429
     code = "rate_limited"

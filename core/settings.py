@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="log level")
     log_json: bool = Field(True, description="structured JSON log lines")
     jobs_enabled: bool = Field(True, description="`serve` also runs the scheduler (or pass --no-jobs)")
-    jobs_lease_seconds: int = Field(30, description="lifetime of the Redis jobs lease")
+    jobs_lease_seconds: float = Field(30, description="lifetime of the Redis jobs lease")
+    jobs_interval_scale: float = Field(1.0, gt=0, description="divides every job interval (tests only)")
 
     # WeChat mini-program
     wechat_appid: str = Field("", description="mini-program app id; empty means the sandbox")
@@ -57,6 +58,9 @@ class Settings(BaseSettings):
     wechatpay_public_key_path: str = Field("", description="WeChat Pay platform public key (PEM)")
     wechatpay_public_key_id: str = Field("", description="WeChat Pay platform public key id (PUB_KEY_ID_...)")
     wechatpay_notify_max_skew_seconds: int = Field(300, description="reject notifies older/newer than this")
+    sandbox_key_dir: str = Field(
+        "", description="sandbox only: share the sandbox's generated Pay keys between processes through this folder"
+    )
     # WeCom
     wecom_api_base: str = Field("", description="default https://qyapi.weixin.qq.com")
     wecom_corp_id: str = Field("", description="WeCom corp id")

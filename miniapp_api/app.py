@@ -28,8 +28,12 @@ ROUTE_MODULES: tuple[str, ...] = (
     "miniapp_api.routes.addresses",
     "miniapp_api.routes.orders",
     "miniapp_api.routes.pay",
+    "miniapp_api.routes.pickup",
+    "miniapp_api.routes.promoter",
     "miniapp_api.admin.routes",
+    "miniapp_api.admin.distribution",
     "bot.callback",
+    "miniapp_api.routes.docs",
 )
 
 WITH_JOBS_KEY = web.AppKey("with_jobs", bool)
@@ -50,6 +54,10 @@ async def start_runtime(settings: Settings) -> Runtime:
 
 async def stop_runtime(rt: Runtime) -> None:
     set_runtime(None)
+    from services.outbox import wait_idle
+
+    await wait_idle()  # kicked deliveries finish before their clients and database close
+    await rt.wechat.aclose()  # the pay client's own httpx client (wechatpayv3)
     await rt.http.close()
     await close_redis(rt.redis)
     await close_db()

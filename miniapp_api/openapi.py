@@ -128,7 +128,9 @@ def build_openapi(app: web.Application, *, title: str = "惠团 huituan API", ve
                 params.append({"name": name, "in": "path", "required": True,
                                "schema": {"type": "integer", "minimum": 1}})
         if op.query is not None:
-            qschema = op.query.model_json_schema()
+            # Enums in query models become $refs: point them at components, not at $defs.
+            qschema = op.query.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(qschema.pop("$defs", {}))
             required = set(qschema.get("required", []))
             for name, prop in qschema.get("properties", {}).items():
                 params.append({"name": name, "in": "query", "required": name in required, "schema": prop})

@@ -10,4 +10,9 @@ MODEL_MODULES: tuple[str, ...] = (
     "models.order",
     "models.outbox",
     "models.ops",
+    "models.referral",
+    "models.promoter",
+    "models.commission",
+    "models.wallet",
+    "models.leader",
 )

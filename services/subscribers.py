@@ -5,6 +5,7 @@ import importlib
 SUBSCRIBER_MODULES: tuple[str, ...] = (
     "services.commission.events",
     "services.referrals.events",
+    "services.orders.refunds",  # registers the outbox "refund" handler
 )
 
 for _name in SUBSCRIBER_MODULES:

@@ -1,10 +1,11 @@
-"""Operations endpoints: liveness, readiness (database and Redis)."""
+"""Operations endpoints: liveness, readiness (database and Redis), Prometheus metrics."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from tortoise import connections
 
+from miniapp_api import metrics
 from miniapp_api.http import json_response
 from miniapp_api.keys import RUNTIME_KEY
 
@@ -33,3 +34,5 @@ async def readyz(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    # GET /metrics, and every request observed into it (see miniapp_api.metrics).
+    metrics.install(app)

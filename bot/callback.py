@@ -1,0 +1,138 @@
+"""The WeCom (企业微信) app callback: GET verifies the URL, POST receives encrypted messages.
+
+Order matters (DESIGN.md, verify first): timestamp freshness and the signature are checked
+before anything is decrypted, parsed or stored. WeCom retries a message it got no answer for
+within 5 s, so messages are deduplicated by MsgId in Redis and a retry gets the first reply
+again instead of running the command twice.
+
+Registered on the router directly: the callback is not part of the mini-program API document.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import xmltodict
+from aiohttp import web
+from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.work import create_reply, parse_message
+
+from bot.commands import BotContext, dispatch
+from core.errors import Forbidden, ServiceUnavailable, ValidationFailed
+from miniapp_api.keys import RUNTIME_KEY
+from services import bot_queries
+
+log = logging.getLogger("huituan.bot")
+
+CALLBACK_PATH = "/bot/wecom/callback"
+MAX_SKEW_SECONDS = 300
+MAX_BODY_BYTES = 64 * 1024
+DEDUPE_SECONDS = 86400
+NON_TEXT_REPLY = "目前只支持文字指令，发送「帮助」查看可用指令。"
+
+
+def _crypto(request: web.Request):
+    rt = request.app[RUNTIME_KEY]
+    crypto = getattr(getattr(rt.wechat, "wecom", None), "crypto", None)
+    if crypto is None:
+        raise ServiceUnavailable("企业微信回调未配置（HUITUAN_WECOM_TOKEN / HUITUAN_WECOM_ENCODING_AES_KEY）",
+                                 code="wecom_not_configured")
+    return crypto
+
+
+def _signed_params(request: web.Request) -> tuple[str, str, str]:
+    q = request.query
+    signature, timestamp, nonce = q.get("msg_signature", ""), q.get("timestamp", ""), q.get("nonce", "")
+    if not (signature and timestamp and nonce) or len(nonce) > 64 or len(signature) > 64:
+        raise Forbidden("签名参数缺失", code="signature_invalid")
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        raise Forbidden("时间戳格式不正确", code="signature_invalid") from None
+    if abs(time.time() - ts) > MAX_SKEW_SECONDS:
+        raise Forbidden("请求已过期", code="timestamp_expired")
+    return signature, timestamp, nonce
+
+
+async def verify_url(request: web.Request) -> web.Response:
+    """WeCom's URL check: answer with the decrypted echostr."""
+    signature, timestamp, nonce = _signed_params(request)
+    echostr = request.query.get("echostr", "")
+    if not echostr:
+        raise Forbidden("缺少 echostr", code="signature_invalid")
+    crypto = _crypto(request)
+    try:
+        plain = crypto.check_signature(signature, timestamp, nonce, echostr)
+    except InvalidSignatureException:
+        raise Forbidden("签名校验失败", code="signature_invalid") from None
+    except Exception:  # bad padding, wrong corp id: not from WeCom
+        raise Forbidden("回调内容无法解密", code="decrypt_failed") from None
+    return web.Response(text=plain if isinstance(plain, str) else plain.decode(), content_type="text/plain")
+
+
+def _dedupe_key(msg) -> str:
+    msg_id = getattr(msg, "id", None)
+    if msg_id:
+        return f"bot:wecom:msg:{msg_id}"
+    # Events carry no MsgId: sender + time + event identify a retry.
+    return f"bot:wecom:evt:{msg.source}:{int(msg.time.timestamp()) if hasattr(msg.time, 'timestamp') else msg.time}:{getattr(msg, 'event', msg.type)}"
+
+
+def _reply(crypto, msg, text: str, nonce: str) -> web.Response:
+    if not text:
+        # An empty body tells WeCom "received, no reply".
+        return web.Response(text="", content_type="text/plain")
+    xml = create_reply(text, message=msg, render=True)
+    encrypted = crypto.encrypt_message(xml, nonce, str(int(time.time())))
+    return web.Response(text=encrypted, content_type="application/xml")
+
+
+async def receive(request: web.Request) -> web.Response:
+    signature, timestamp, nonce = _signed_params(request)
+    crypto = _crypto(request)
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise ValidationFailed("消息体过大", field="body")
+    try:
+        envelope = xmltodict.parse(raw)["xml"]
+        if not isinstance(envelope, dict) or not envelope.get("Encrypt"):
+            raise ValueError("no Encrypt")
+    except Exception:
+        raise ValidationFailed("消息体不是合法的企业微信回调", field="body") from None
+    try:
+        plain = crypto.decrypt_message(envelope, signature, timestamp, nonce)
+    except InvalidSignatureException:
+        log.warning("bot callback with a bad signature")
+        raise Forbidden("签名校验失败", code="signature_invalid") from None
+    except Exception:
+        raise Forbidden("回调内容无法解密", code="decrypt_failed") from None
+    try:
+        msg = parse_message(plain)
+    except Exception:
+        raise ValidationFailed("消息格式不正确", field="body") from None
+
+    rt = request.app[RUNTIME_KEY]
+    key = _dedupe_key(msg)
+    first = await rt.redis.set(key, "", nx=True, ex=DEDUPE_SECONDS)
+    if not first:
+        earlier = await rt.redis.get(key)
+        log.info("bot message %s is a retry", key)
+        return _reply(crypto, msg, earlier or "", nonce)
+
+    if msg.type == "event":
+        text = ""
+    elif msg.type != "text":
+        operator = await bot_queries.find_operator_by_wecom_userid(msg.source)
+        text = NON_TEXT_REPLY if operator is not None else await dispatch(BotContext(rt, msg.source, None), "")
+    else:
+        operator = await bot_queries.find_operator_by_wecom_userid(msg.source)
+        text = await dispatch(BotContext(rt, msg.source, operator), msg.content or "")
+    if text:
+        await rt.redis.set(key, text, xx=True, ex=DEDUPE_SECONDS)
+    return _reply(crypto, msg, text, nonce)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get(CALLBACK_PATH, verify_url)
+    app.router.add_post(CALLBACK_PATH, receive)

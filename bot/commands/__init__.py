@@ -1,0 +1,114 @@
+"""The bot's command registry.
+
+A command is an async function ``(ctx, args) -> str`` registered with ``@command``:
+
+    @command("订单", help="查看订单状态、金额和商品", usage="订单 <订单号>", example="订单 T20240501123456")
+    async def order(ctx: BotContext, args: list[str]) -> str: ...
+
+The first word of a text message picks the command (full-width spaces count as spaces);
+the rest are its arguments. Handlers call services and format a Chinese reply; a
+``core.errors.HuituanError`` they raise becomes its message as the reply.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from core.errors import HuituanError
+from core.runtime import Runtime
+
+log = logging.getLogger("huituan.bot")
+
+Handler = Callable[["BotContext", list[str]], Awaitable[str]]
+
+
+@dataclass
+class BotContext:
+    rt: Runtime
+    sender: str  # WeCom userid
+    operator: Any  # models.user.Operator of the sender (None for unknown senders)
+
+
+@dataclass
+class Command:
+    name: str
+    handler: Handler
+    help: str
+    usage: str
+    example: str
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+
+
+REGISTRY: dict[str, Command] = {}
+_ORDERED: list[Command] = []
+
+COMMAND_MODULES = ("bot.commands.help", "bot.commands.orders", "bot.commands.today", "bot.commands.jobs")
+
+
+def command(name: str, *, help: str, usage: str | None = None, example: str | None = None,
+            aliases: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        cmd = Command(name=name, handler=fn, help=help, usage=usage or name, example=example or name,
+                      aliases=tuple(aliases))
+        for key in (name, *aliases):
+            existing = REGISTRY.get(key)
+            if existing is not None and existing.handler is not fn:
+                raise ValueError(f"bot command {key!r} registered twice")
+            REGISTRY[key] = cmd
+        if cmd.name not in [c.name for c in _ORDERED]:
+            _ORDERED.append(cmd)
+        return fn
+
+    return register
+
+
+def commands() -> list[Command]:
+    load_commands()
+    return list(_ORDERED)
+
+
+def load_commands() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(name)
+
+
+def split_command(text: str) -> tuple[str, list[str]]:
+    words = (text or "").replace("\u3000", " ").strip().split()
+    if not words:
+        return "", []
+    head = words[0].lstrip("/／")
+    return head, words[1:]
+
+
+def help_text(prefix: str = "") -> str:
+    lines = [prefix] if prefix else []
+    lines.append("可用指令：")
+    for cmd in commands():
+        lines.append(f"· {cmd.usage} —— {cmd.help}（例：{cmd.example}）")
+    return "\n".join(lines)
+
+
+UNKNOWN_SENDER_REPLY = "您好，您的企业微信账号尚未绑定惠团运营账号，暂时无法使用机器人指令。请联系管理员开通。"
+INTERNAL_ERROR_REPLY = "抱歉，系统开小差了，请稍后再试。"
+
+
+async def dispatch(ctx: BotContext, text: str) -> str:
+    """Run the command named by ``text`` and return the reply text."""
+    load_commands()
+    if ctx.operator is None:
+        return UNKNOWN_SENDER_REPLY
+    name, args = split_command(text)
+    cmd = REGISTRY.get(name)
+    if cmd is None:
+        prefix = f"没有看懂「{name[:20]}」。" if name else "请发送文字指令。"
+        return help_text(prefix)
+    try:
+        return await cmd.handler(ctx, args)
+    except HuituanError as err:
+        return err.message
+    except Exception:
+        log.exception("bot command %s failed", cmd.name)
+        return INTERNAL_ERROR_REPLY

@@ -1,0 +1,36 @@
+"""In-memory state of one sandbox (one per app): what WeChat would remember."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from core.settings import Settings
+
+
+@dataclass
+class SandboxState:
+    settings: Settings
+    # access_token -> {"kind": "mp"|"wecom", "expired": bool}
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    token_fetches: dict[str, int] = field(default_factory=lambda: {"mp": 0, "wecom": 0})
+    # WeChat Pay
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)        # out_trade_no -> order
+    prepay_index: dict[str, str] = field(default_factory=dict)             # prepay_id -> out_trade_no
+    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)       # out_refund_no -> refund
+    transfers: dict[str, dict[str, Any]] = field(default_factory=dict)     # out_bill_no -> bill
+    pay_requests: list[dict[str, Any]] = field(default_factory=list)       # every verified v3 call
+    # what our service sent
+    subscribe_messages: list[dict[str, Any]] = field(default_factory=list)
+    wecom_messages: list[dict[str, Any]] = field(default_factory=list)
+    robot_pushes: list[dict[str, Any]] = field(default_factory=list)
+    seq: int = 0
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+
+SANDBOX_KEY = web.AppKey("sandbox_state", SandboxState)

@@ -1,0 +1,236 @@
+"""Mini-program server API emulator, under /sandbox/wechat (same paths, JSON and errcodes as
+https://api.weixin.qq.com).
+
+- GET  /cgi-bin/token                      grant_type=client_credential&appid&secret
+- POST /cgi-bin/stable_token               {grant_type, appid, secret, force_refresh?}
+- GET  /sns/jscode2session                 any code -> a stable openid; "invalid" -> 40029
+- POST /wxa/business/getuserphonenumber    code -> a stable 13800xxxxxx; "invalid" -> 40029
+- POST /wxa/getwxacodeunlimit              a real PNG QR (page + scene); bad scene -> 40169
+- POST /cgi-bin/message/subscribe/send     recorded; openid starting "o-refused" -> 43101
+Test helpers:
+- POST /sandbox/wechat/expire-tokens       every issued token now answers 42001
+- GET  /sandbox/wechat/stats               {"token_fetches": n}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import secrets
+import time
+from typing import Any
+
+from aiohttp import web
+
+from core.sandbox import keys
+from core.sandbox.state import SANDBOX_KEY, SandboxState
+
+PREFIX = "/sandbox/wechat"
+SCENE_RE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
+
+
+def err(errcode: int, errmsg: str) -> web.Response:
+    rid = secrets.token_hex(4)
+    return web.json_response({"errcode": errcode, "errmsg": f"{errmsg} rid: {rid}"})
+
+
+def ok(**data: Any) -> web.Response:
+    return web.json_response({"errcode": 0, "errmsg": "ok", **data})
+
+
+def check_token(state: SandboxState, token: str | None, kind: str) -> web.Response | None:
+    """WeChat's answer for a bad token, or None when the token is good."""
+    info = state.tokens.get(token or "")
+    if not token:
+        return err(41001, "access_token missing")
+    if info is None or info["kind"] != kind:
+        return err(40001, "invalid credential, access_token is invalid or not latest")
+    if info["expired"] or info["expires_at"] < time.time():
+        return err(42001, "access_token expired")
+    return None
+
+
+def issue_token(state: SandboxState, kind: str) -> str:
+    token = f"{kind.upper()}_{secrets.token_urlsafe(48)}"
+    state.tokens[token] = {"kind": kind, "expired": False, "expires_at": time.time() + 7200}
+    state.token_fetches[kind] = state.token_fetches.get(kind, 0) + 1
+    return token
+
+
+async def _json(request: web.Request) -> dict[str, Any] | None:
+    try:
+        data = json.loads(await request.read() or b"{}")
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _state(request: web.Request) -> SandboxState:
+    return request.app[SANDBOX_KEY]
+
+
+def _check_app(appid: str | None, secret: str | None) -> web.Response | None:
+    if appid != keys.SANDBOX_APPID:
+        return err(40013, "invalid appid")
+    if secret != keys.SANDBOX_APP_SECRET:
+        return err(40125, "invalid appsecret")
+    return None
+
+
+async def token(request: web.Request) -> web.Response:
+    q = request.query
+    if q.get("grant_type") != "client_credential":
+        return err(40002, "invalid grant_type")
+    problem = _check_app(q.get("appid"), q.get("secret"))
+    if problem:
+        return problem
+    return web.json_response({"access_token": issue_token(_state(request), "mp"), "expires_in": 7200})
+
+
+async def stable_token(request: web.Request) -> web.Response:
+    data = await _json(request)
+    if data is None or data.get("grant_type") != "client_credential":
+        return err(40002, "invalid grant_type")
+    problem = _check_app(data.get("appid"), data.get("secret"))
+    if problem:
+        return problem
+    return web.json_response({"access_token": issue_token(_state(request), "mp"), "expires_in": 7200})
+
+
+def openid_for(code: str) -> str:
+    return "o" + hashlib.sha1(code.encode()).hexdigest()[:27]
+
+
+async def jscode2session(request: web.Request) -> web.Response:
+    q = request.query
+    problem = _check_app(q.get("appid"), q.get("secret"))
+    if problem:
+        return problem
+    if q.get("grant_type") != "authorization_code":
+        return err(40002, "invalid grant_type")
+    code = q.get("js_code", "")
+    if not code or code == "invalid":
+        return err(40029, "invalid code")
+    if code == "used":
+        return err(40163, "code been used")
+    session_key = base64_key(code)
+    return web.json_response({"openid": openid_for(code), "session_key": session_key,
+                              "unionid": "u" + hashlib.sha1(b"union:" + code.encode()).hexdigest()[:27]})
+
+
+def base64_key(seed: str) -> str:
+    import base64
+
+    return base64.b64encode(hashlib.sha256(b"session:" + seed.encode()).digest()[:16]).decode()
+
+
+def phone_for(code: str) -> str:
+    return "13800" + str(int(hashlib.sha1(b"phone:" + code.encode()).hexdigest(), 16))[-6:].rjust(6, "0")
+
+
+async def getuserphonenumber(request: web.Request) -> web.Response:
+    state = _state(request)
+    bad = check_token(state, request.query.get("access_token"), "mp")
+    if bad:
+        return bad
+    data = await _json(request)
+    if data is None:
+        return err(47001, "data format error")
+    code = data.get("code") or ""
+    if not code or code == "invalid":
+        return err(40029, "invalid code")
+    phone = phone_for(code)
+    return ok(phone_info={
+        "phoneNumber": phone, "purePhoneNumber": phone, "countryCode": "86",
+        "watermark": {"timestamp": int(time.time()), "appid": keys.SANDBOX_APPID},
+    })
+
+
+async def getwxacodeunlimit(request: web.Request) -> web.Response:
+    state = _state(request)
+    bad = check_token(state, request.query.get("access_token"), "mp")
+    if bad:
+        return bad
+    data = await _json(request)
+    if data is None:
+        return err(47001, "data format error")
+    scene = data.get("scene")
+    if not isinstance(scene, str) or not SCENE_RE.match(scene):
+        return err(40169, "invalid length for scene, or the data is not json string")
+    page = data.get("page") or ""
+    if page.startswith("/"):
+        return err(41030, "invalid page")
+    width = data.get("width", 430)
+    if not isinstance(width, int) or not 280 <= width <= 1280:
+        width = min(max(int(width) if isinstance(width, int) else 430, 280), 1280)
+    png = render_qr(f"{page or 'pages/index/index'}?scene={scene}", width)
+    return web.Response(body=png, content_type="image/png")
+
+
+def render_qr(text: str, width: int) -> bytes:
+    import qrcode
+    from PIL import Image
+
+    qr = qrcode.QRCode(border=2, box_size=10)
+    qr.add_data(text)
+    qr.make(fit=True)
+    img = qr.make_image(fill_color="black", back_color="white").get_image().convert("RGB")
+    img = img.resize((width, width), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+async def subscribe_send(request: web.Request) -> web.Response:
+    state = _state(request)
+    bad = check_token(state, request.query.get("access_token"), "mp")
+    if bad:
+        return bad
+    data = await _json(request)
+    if data is None:
+        return err(47001, "data format error")
+    touser = data.get("touser") or ""
+    if not touser:
+        return err(40003, "invalid openid")
+    if not data.get("template_id"):
+        return err(40037, "invalid template_id")
+    if touser.startswith("o-refused"):
+        return err(43101, "user refuse to accept the msg")
+    values = data.get("data") or {}
+    if not isinstance(values, dict) or any(not isinstance(v, dict) or "value" not in v for v in values.values()):
+        return err(47003, "argument invalid! data.value is empty")
+    state.subscribe_messages.append({
+        "touser": touser, "template_id": data["template_id"], "page": data.get("page"),
+        "data": values, "miniprogram_state": data.get("miniprogram_state"), "lang": data.get("lang"),
+        "msgid": state.next_seq(),
+    })
+    return ok(msgid=state.seq)
+
+
+async def expire_tokens(request: web.Request) -> web.Response:
+    state = _state(request)
+    n = 0
+    for info in state.tokens.values():
+        if info["kind"] == "mp" and not info["expired"]:
+            info["expired"] = True
+            n += 1
+    return web.json_response({"expired": n})
+
+
+async def stats(request: web.Request) -> web.Response:
+    state = _state(request)
+    return web.json_response({"token_fetches": state.token_fetches["mp"]})
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get(f"{PREFIX}/cgi-bin/token", token)
+    r.add_post(f"{PREFIX}/cgi-bin/stable_token", stable_token)
+    r.add_get(f"{PREFIX}/sns/jscode2session", jscode2session)
+    r.add_post(f"{PREFIX}/wxa/business/getuserphonenumber", getuserphonenumber)
+    r.add_post(f"{PREFIX}/wxa/getwxacodeunlimit", getwxacodeunlimit)
+    r.add_post(f"{PREFIX}/cgi-bin/message/subscribe/send", subscribe_send)
+    r.add_post(f"{PREFIX}/expire-tokens", expire_tokens)
+    r.add_get(f"{PREFIX}/stats", stats)

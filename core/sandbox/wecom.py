@@ -1,0 +1,180 @@
+"""WeCom emulator, under /sandbox/wecom (paths and errcodes of https://qyapi.weixin.qq.com).
+
+- GET  /cgi-bin/gettoken          corpid&corpsecret
+- POST /cgi-bin/message/send      app message, recorded (text / markdown)
+- POST /cgi-bin/webhook/send      group robot, recorded (key must be the sandbox robot key)
+Test / demo helpers:
+- POST /sandbox/wecom/expire-tokens
+- POST /sandbox/wecom/send-to-bot  {"from_user", "content", "msg_id"?}: a member writes to the
+  bot. Builds WeCom's text message XML, encrypts it with the callback crypto, POSTs it to our
+  /bot/wecom/callback?msg_signature=&timestamp=&nonce= and decrypts our reply:
+  {"status", "reply": <decrypted reply XML or null>, "reply_content": <its Content or null>}
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import xml.etree.ElementTree as ET
+from typing import Any
+from xml.sax.saxutils import escape
+
+import aiohttp
+from aiohttp import web
+from wechatpy.work.crypto import WeChatCrypto
+
+from core.sandbox import keys
+from core.sandbox.state import SANDBOX_KEY, SandboxState
+from core.sandbox.wechat import _json, check_token, err, issue_token, ok
+
+PREFIX = "/sandbox/wecom"
+
+
+def callback_crypto() -> WeChatCrypto:
+    return WeChatCrypto(keys.SANDBOX_WECOM_TOKEN, keys.SANDBOX_WECOM_AES_KEY, keys.SANDBOX_CORP_ID)
+
+
+def _state(request: web.Request) -> SandboxState:
+    return request.app[SANDBOX_KEY]
+
+
+async def gettoken(request: web.Request) -> web.Response:
+    q = request.query
+    if q.get("corpid") != keys.SANDBOX_CORP_ID:
+        return err(40013, "invalid corpid")
+    if q.get("corpsecret") != keys.SANDBOX_CORP_SECRET:
+        return err(40001, "invalid secret")
+    return ok(access_token=issue_token(_state(request), "wecom"), expires_in=7200)
+
+
+async def message_send(request: web.Request) -> web.Response:
+    state = _state(request)
+    bad = check_token(state, request.query.get("access_token"), "wecom")
+    if bad:
+        return bad
+    data = await _json(request)
+    if data is None:
+        return err(40058, "invalid json")
+    if str(data.get("agentid")) != keys.SANDBOX_AGENT_ID:
+        return err(40056, "invalid agentid")
+    msgtype = data.get("msgtype")
+    if msgtype not in ("text", "markdown"):
+        return err(40008, "invalid message type")
+    content = (data.get(msgtype) or {}).get("content")
+    if not content:
+        return err(41009, "missing content")
+    if not (data.get("touser") or data.get("toparty") or data.get("totag")):
+        return err(40031, "invalid userid list")
+    msgid = f"sandbox-msg-{state.next_seq()}"
+    state.wecom_messages.append({"touser": data.get("touser"), "msgtype": msgtype, "content": content,
+                                 "agentid": data.get("agentid"), "msgid": msgid})
+    return ok(invaliduser="", invalidparty="", invalidtag="", unlicenseduser="", msgid=msgid)
+
+
+async def webhook_send(request: web.Request) -> web.Response:
+    state = _state(request)
+    if request.query.get("key") != keys.SANDBOX_ROBOT_KEY:
+        return err(93000, "invalid webhook url")
+    data = await _json(request)
+    if data is None:
+        return err(40058, "invalid json")
+    msgtype = data.get("msgtype")
+    if msgtype not in ("text", "markdown"):
+        return err(40008, "invalid message type")
+    content = (data.get(msgtype) or {}).get("content")
+    if not content:
+        return err(41009, "missing content")
+    if len(content.encode("utf-8")) > 4096:
+        return err(40058, "markdown.content exceed max length 4096")
+    state.robot_pushes.append({"msgtype": msgtype, "content": content, "seq": state.next_seq()})
+    return ok()
+
+
+async def expire_tokens(request: web.Request) -> web.Response:
+    n = 0
+    for info in _state(request).tokens.values():
+        if info["kind"] == "wecom" and not info["expired"]:
+            info["expired"] = True
+            n += 1
+    return web.json_response({"expired": n})
+
+
+def text_message_xml(from_user: str, content: str, msg_id: str | int, create_time: int | None = None) -> str:
+    def cdata(v: str) -> str:
+        return "<![CDATA[" + v.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+    return (
+        "<xml>"
+        f"<ToUserName>{cdata(keys.SANDBOX_CORP_ID)}</ToUserName>"
+        f"<FromUserName>{cdata(from_user)}</FromUserName>"
+        f"<CreateTime>{create_time or int(time.time())}</CreateTime>"
+        f"<MsgType>{cdata('text')}</MsgType>"
+        f"<Content>{cdata(content)}</Content>"
+        f"<MsgId>{escape(str(msg_id))}</MsgId>"
+        f"<AgentID>{keys.SANDBOX_AGENT_ID}</AgentID>"
+        "</xml>"
+    )
+
+
+def encrypt_for_callback(xml: str, *, timestamp: str | None = None, nonce: str | None = None) -> tuple[dict[str, str], str]:
+    """(query params, POST body) exactly as WeCom calls our callback URL."""
+    timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or secrets.token_hex(5)
+    envelope = ET.fromstring(callback_crypto().encrypt_message(xml, nonce, timestamp))
+    encrypt = envelope.findtext("Encrypt")
+    signature = envelope.findtext("MsgSignature")
+    body = (
+        "<xml>"
+        f"<ToUserName><![CDATA[{keys.SANDBOX_CORP_ID}]]></ToUserName>"
+        f"<Encrypt><![CDATA[{encrypt}]]></Encrypt>"
+        f"<AgentID><![CDATA[{keys.SANDBOX_AGENT_ID}]]></AgentID>"
+        "</xml>"
+    )
+    return {"msg_signature": signature, "timestamp": timestamp, "nonce": nonce}, body
+
+
+def decrypt_reply(text: str) -> str | None:
+    """Our encrypted passive reply -> its plain XML (None when there is no reply)."""
+    if not text or not text.strip().startswith("<"):
+        return None
+    root = ET.fromstring(text)
+    if root.findtext("Encrypt") is None:
+        return text  # a plain reply: WeCom would reject it, but show it
+    return callback_crypto().decrypt_message(
+        text, root.findtext("MsgSignature"), root.findtext("TimeStamp"), root.findtext("Nonce")
+    )
+
+
+async def send_to_bot(request: web.Request) -> web.Response:
+    state = _state(request)
+    data = await _json(request) or {}
+    from_user = data.get("from_user") or "sandbox-user"
+    content = data.get("content") or ""
+    msg_id = data.get("msg_id") or str(7_000_000_000_000_000_000 + state.next_seq())
+    params, body = encrypt_for_callback(text_message_xml(from_user, content, msg_id))
+    url = f"{state.settings.base_url()}/bot/wecom/callback"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        async with session.post(url, params=params, data=body.encode("utf-8"),
+                                headers={"Content-Type": "text/xml"}) as resp:
+            status, text = resp.status, await resp.text()
+    result: dict[str, Any] = {"status": status, "msg_id": msg_id, "reply": None, "reply_content": None}
+    if status == 200:
+        try:
+            reply = decrypt_reply(text)
+        except Exception as exc:  # noqa: BLE001 - show the problem to the demo / test
+            return web.json_response({**result, "reply_error": repr(exc), "raw": text[:2000]})
+        result["reply"] = reply
+        if reply:
+            result["reply_content"] = ET.fromstring(reply).findtext("Content")
+    else:
+        result["raw"] = text[:2000]
+    return web.json_response(result)
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get(f"{PREFIX}/cgi-bin/gettoken", gettoken)
+    r.add_post(f"{PREFIX}/cgi-bin/message/send", message_send)
+    r.add_post(f"{PREFIX}/cgi-bin/webhook/send", webhook_send)
+    r.add_post(f"{PREFIX}/expire-tokens", expire_tokens)
+    r.add_post(f"{PREFIX}/send-to-bot", send_to_bot)

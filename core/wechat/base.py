@@ -1,0 +1,107 @@
+"""A thin async client for WeChat-style JSON APIs (``{"errcode": 0, "errmsg": "ok", ...}``).
+
+Shared by the mini-program and WeCom clients: access_token from the Redis cache, retried
+once with a fresh token when WeChat says the token is no good, errors mapped to core.errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import aiohttp
+
+from core.errors import UpstreamError, ValidationFailed
+from core.wechat.token import TOKEN_INVALID_ERRCODES, AccessTokenCache
+
+log = logging.getLogger("huituan.wechat")
+
+
+class WeChatApiError(UpstreamError):
+    """WeChat answered with a non-zero errcode (details: errcode, errmsg)."""
+
+    @property
+    def errcode(self) -> int:
+        return int(self.details.get("errcode", -1))
+
+
+class JsonApiClient:
+    name = "wechat"
+
+    def __init__(self, http: aiohttp.ClientSession, api_base: str, tokens: AccessTokenCache):
+        self.http = http
+        self.api_base = api_base.rstrip("/")
+        self.tokens = tokens
+
+    async def _request(
+        self, method: str, path: str, *, params: dict | None = None, json_body: Any = None
+    ) -> tuple[str, bytes]:
+        url = f"{self.api_base}{path}"
+        data = None
+        headers = {}
+        if json_body is not None:
+            # ensure_ascii=False: WeChat shows \uXXXX escapes literally in some message fields.
+            data = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        try:
+            async with self.http.request(method, url, params=params, data=data, headers=headers) as resp:
+                body = await resp.read()
+                if resp.status >= 500:
+                    raise UpstreamError(reason="http_status", http_status=resp.status, api=path)
+                return resp.headers.get("Content-Type", ""), body
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            log.warning("%s %s network error: %r", self.name, path, exc)
+            raise UpstreamError(reason="network_error", api=path) from exc
+
+    @staticmethod
+    def _decode(path: str, body: bytes) -> dict[str, Any]:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise UpstreamError(reason="invalid_json", api=path) from None
+        if not isinstance(data, dict):
+            raise UpstreamError(reason="invalid_json", api=path)
+        return data
+
+    def _raise_for(self, path: str, data: dict[str, Any]) -> None:
+        errcode = int(data.get("errcode") or 0)
+        if errcode:
+            log.warning("%s %s errcode=%s errmsg=%s", self.name, path, errcode, data.get("errmsg"))
+            raise WeChatApiError(errcode=errcode, errmsg=str(data.get("errmsg", "")), api=path)
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        json_body: Any = None,
+        with_token: bool = True,
+        binary: bool = False,
+    ) -> Any:
+        """Call ``path``; returns the JSON dict (or raw bytes when ``binary`` and WeChat sent
+        something other than JSON). One retry with a fresh token on 40001/40014/42001."""
+        for attempt in (1, 2):
+            query = dict(params or {})
+            token = None
+            if with_token:
+                token = await self.tokens.get()
+                query["access_token"] = token
+            content_type, body = await self._request(method, path, params=query, json_body=json_body)
+            if binary and "json" not in content_type and "text" not in content_type:
+                return body
+            data = self._decode(path, body)
+            errcode = int(data.get("errcode") or 0)
+            if token and errcode in TOKEN_INVALID_ERRCODES and attempt == 1:
+                log.info("%s access_token rejected (errcode %s), refreshing", self.name, errcode)
+                await self.tokens.invalidate(token)
+                continue
+            self._raise_for(path, data)
+            return data
+        raise AssertionError("unreachable")
+
+
+def code_invalid(message: str) -> ValidationFailed:
+    return ValidationFailed(message, field="code", code="wechat_code_invalid")

@@ -1,0 +1,80 @@
+"""WeCom (企业微信) client. Get it from ``rt.wechat.wecom``.
+
+- ``.crypto``: ``wechatpy.work.crypto.WeChatCrypto(token, encoding_aes_key, corp_id)`` for the
+  bot callback (``check_signature``, ``decrypt_message``, ``encrypt_message``).
+- ``.corp_id``, ``.agent_id``
+- ``async send_text(touser, content) -> None``       app message (touser: "userid1|userid2")
+- ``async send_markdown(touser, content) -> None``
+- ``async robot_push(content, msgtype="markdown") -> None``  group robot webhook
+
+Errors: non-zero errcode -> ``UpstreamError`` (details errcode, errmsg); network -> ``UpstreamError``.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import redis.asyncio as aioredis
+from wechatpy.work.crypto import WeChatCrypto
+
+from core.errors import UpstreamError
+from core.wechat.base import JsonApiClient, WeChatApiError
+from core.wechat.token import AccessTokenCache
+
+
+class WeComClient(JsonApiClient):
+    name = "wecom"
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        redis: aioredis.Redis,
+        *,
+        corp_id: str,
+        agent_id: str,
+        secret: str,
+        token: str,
+        encoding_aes_key: str,
+        robot_key: str,
+        api_base: str,
+    ):
+        self.corp_id = corp_id
+        self.agent_id = agent_id
+        self.secret = secret
+        self.robot_key = robot_key
+        self.crypto = WeChatCrypto(token, encoding_aes_key, corp_id) if token and encoding_aes_key else None
+        tokens = AccessTokenCache(redis, f"wechat:access_token:wecom:{corp_id}:{agent_id}", self._fetch_token)
+        super().__init__(http, api_base, tokens)
+
+    async def _fetch_token(self) -> tuple[str, int]:
+        data = await self.call(
+            "GET", "/cgi-bin/gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret},
+            with_token=False,
+        )
+        if not data.get("access_token"):
+            raise WeChatApiError(errcode=-1, errmsg="no access_token", api="/cgi-bin/gettoken")
+        return data["access_token"], int(data.get("expires_in", 7200))
+
+    async def _send(self, touser: str, msgtype: str, content: str) -> None:
+        body = {
+            "touser": touser,
+            "msgtype": msgtype,
+            "agentid": int(self.agent_id) if str(self.agent_id).isdigit() else self.agent_id,
+            msgtype: {"content": content},
+        }
+        await self.call("POST", "/cgi-bin/message/send", json_body=body)
+
+    async def send_text(self, touser: str, content: str) -> None:
+        await self._send(touser, "text", content)
+
+    async def send_markdown(self, touser: str, content: str) -> None:
+        await self._send(touser, "markdown", content)
+
+    async def robot_push(self, content: str, msgtype: str = "markdown") -> None:
+        if not self.robot_key:
+            raise UpstreamError(reason="robot_key_not_configured")
+        if msgtype not in ("markdown", "text"):
+            raise ValueError(f"unsupported robot msgtype: {msgtype}")
+        await self.call(
+            "POST", "/cgi-bin/webhook/send", params={"key": self.robot_key},
+            json_body={"msgtype": msgtype, msgtype: {"content": content}}, with_token=False,
+        )

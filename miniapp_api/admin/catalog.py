@@ -1,0 +1,156 @@
+"""Admin catalog: categories, products, SKUs, stock, bulk on/off sale and bulk import."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from core.errors import PayloadTooLarge
+from miniapp_api.admin import schemas as s
+from miniapp_api.auth import current_operator_id
+from miniapp_api.http import parse_json, parse_query, path_int
+from miniapp_api.keys import RUNTIME_KEY
+from miniapp_api.openapi import api
+from services import catalog_admin, catalog_import
+
+
+async def list_categories(request: web.Request) -> web.Response:
+    current_operator_id(request)
+    return s.respond(s.CategoryListOut, await catalog_admin.list_categories())
+
+
+async def create_category(request: web.Request) -> web.Response:
+    current_operator_id(request)
+    body = await parse_json(request, s.CategoryIn)
+    return s.respond(s.CategoryOut, await catalog_admin.create_category(body.name, body.sort, body.is_active), 201)
+
+
+async def update_category(request: web.Request) -> web.Response:
+    current_operator_id(request)
+    category_id = path_int(request, "category_id")
+    body = await parse_json(request, s.CategoryPatch)
+    return s.respond(s.CategoryOut, await catalog_admin.update_category(category_id, body.model_dump(exclude_unset=True)))
+
+
+async def list_products(request: web.Request) -> web.Response:
+    current_operator_id(request)
+    q = parse_query(request, s.ProductListQuery)
+    return s.respond(s.ProductListOut, await catalog_admin.list_products(**q.model_dump()))
+
+
+async def get_product(request: web.Request) -> web.Response:
+    current_operator_id(request)
+    return s.respond(s.ProductDetailOut, await catalog_admin.get_product(path_int(request, "product_id")))
+
+
+async def create_product(request: web.Request) -> web.Response:
+    current_operator_id(request)
+    body = await parse_json(request, s.ProductIn)
+    data = body.model_dump(exclude_unset=True)
+    data["skus"] = [sku.model_dump() for sku in body.skus]
+    return s.respond(s.ProductDetailOut, await catalog_admin.create_product(request.app[RUNTIME_KEY], data), 201)
+
+
+async def update_product(request: web.Request) -> web.Response:
+    current_operator_id(request)
+    product_id = path_int(request, "product_id")
+    body = await parse_json(request, s.ProductPatch)
+    result = await catalog_admin.update_product(request.app[RUNTIME_KEY], product_id, body.model_dump(exclude_unset=True))
+    return s.respond(s.ProductDetailOut, result)
+
+
+async def set_on_sale(request: web.Request) -> web.Response:
+    current_operator_id(request)
+    body = await parse_json(request, s.OnSaleIn)
+    return s.respond(s.OnSaleOut, await catalog_admin.set_products_on_sale(request.app[RUNTIME_KEY], body.ids, body.on_sale))
+
+
+async def create_sku(request: web.Request) -> web.Response:
+    current_operator_id(request)
+    product_id = path_int(request, "product_id")
+    body = await parse_json(request, s.SkuIn)
+    return s.respond(s.SkuOut, await catalog_admin.create_sku(request.app[RUNTIME_KEY], product_id, body.model_dump()), 201)
+
+
+async def update_sku(request: web.Request) -> web.Response:
+    current_operator_id(request)
+    sku_id = path_int(request, "sku_id")
+    body = await parse_json(request, s.SkuPatch)
+    result = await catalog_admin.update_sku(request.app[RUNTIME_KEY], sku_id, body.model_dump(exclude_unset=True))
+    return s.respond(s.SkuOut, result)
+
+
+async def adjust_stock(request: web.Request) -> web.Response:
+    current_operator_id(request)
+    sku_id = path_int(request, "sku_id")
+    body = await parse_json(request, s.StockIn)
+    result = await catalog_admin.adjust_stock(request.app[RUNTIME_KEY], sku_id, set_to=body.set, delta=body.delta)
+    return s.respond(s.SkuOut, result)
+
+
+async def import_products(request: web.Request) -> web.Response:
+    current_operator_id(request)
+    q = parse_query(request, s.ImportQuery)
+    if request.content_length is not None and request.content_length > catalog_import.MAX_IMPORT_BYTES:
+        raise PayloadTooLarge("导入内容不能超过 2 MB，请拆分后再导入", code="import_too_large",
+                              max_bytes=catalog_import.MAX_IMPORT_BYTES)
+    rt = request.app[RUNTIME_KEY]
+    if request.content_type in ("text/csv", "application/csv"):
+        result = await catalog_import.import_csv(rt, await request.read(), dry_run=q.dry_run)
+    else:
+        body = await parse_json(request, s.ImportJsonIn)
+        result = await catalog_import.import_json(rt, body.products, dry_run=q.dry_run)
+    return s.respond(s.ImportOut, result)
+
+
+IMPORT_DESCRIPTION = """\
+批量导入商品，按 SKU 编码新增或更新（商品按标题匹配，分类按名称匹配，不存在则创建）。
+`dry_run=true` 只校验不写入。每个商品在独立事务中写入；坏行不影响好行，逐行返回结果。
+限制：最多 5000 行（超出 422，`details.field=rows`），请求体最大 2 MB（超出 413）。
+
+**JSON**（`Content-Type: application/json`）：
+`{"products": [{"title", "category", "subtitle?", "description?", "images?": [url], "on_sale?",
+"skus": [{"code", "name?", "price_fen", "original_price_fen?", "stock", "on_sale?", "image?"}]}]}`，
+每个 SKU 是一行，行号按出现顺序从 1 开始。
+
+**CSV**（`Content-Type: text/csv`，UTF-8，可带 BOM，逗号分隔，第一行为表头）：
+
+```
+product_title,category,subtitle,sku_code,sku_name,price_fen,original_price_fen,stock,image,on_sale
+烟台红富士苹果,蔬菜水果,脆甜多汁,APPLE-5KG,5kg 装,5490,6990,300,https://img.example.com/a.jpg,true
+```
+
+一行一个 SKU；`product_title` 相同的行归为同一个商品（分类、副标题取该商品第一行）。
+必填列：product_title、category、sku_code、price_fen（整数，分，大于 0）、stock（非负整数）；
+`on_sale` 取 true/false/1/0，留空为 true。行号为数据行序号（不含表头），从 1 开始。
+同一文件中重复的 SKU 编码：第一次出现的行生效，之后的行报错。
+"""
+
+
+def setup(app: web.Application) -> None:
+    op = dict(auth="operator")
+    api(app, "GET", "/api/admin/v1/categories", list_categories, summary="分类列表", tag="admin-catalog",
+        response=s.CategoryListOut, **op)
+    api(app, "POST", "/api/admin/v1/categories", create_category, summary="新建分类", tag="admin-catalog",
+        body=s.CategoryIn, response=s.CategoryOut, status=201, errors=(409,), **op)
+    api(app, "PATCH", "/api/admin/v1/categories/{category_id}", update_category, summary="修改分类",
+        tag="admin-catalog", body=s.CategoryPatch, response=s.CategoryOut, errors=(404, 409), **op)
+    api(app, "GET", "/api/admin/v1/products", list_products, summary="商品列表", tag="admin-catalog",
+        query=s.ProductListQuery, response=s.ProductListOut, **op)
+    api(app, "POST", "/api/admin/v1/products", create_product, summary="新建商品（含 SKU）", tag="admin-catalog",
+        body=s.ProductIn, response=s.ProductDetailOut, status=201, errors=(404, 409), **op)
+    api(app, "POST", "/api/admin/v1/products/on-sale", set_on_sale, summary="批量上下架", tag="admin-catalog",
+        body=s.OnSaleIn, response=s.OnSaleOut, errors=(404,), **op)
+    api(app, "POST", "/api/admin/v1/products/import", import_products, summary="批量导入商品（JSON 或 CSV）",
+        tag="admin-catalog", query=s.ImportQuery, body=s.ImportJsonIn, response=s.ImportOut,
+        errors=(413,), description=IMPORT_DESCRIPTION, **op)
+    api(app, "GET", "/api/admin/v1/products/{product_id}", get_product, summary="商品详情", tag="admin-catalog",
+        response=s.ProductDetailOut, errors=(404,), **op)
+    api(app, "PATCH", "/api/admin/v1/products/{product_id}", update_product, summary="修改商品",
+        tag="admin-catalog", body=s.ProductPatch, response=s.ProductDetailOut, errors=(404,), **op)
+    api(app, "POST", "/api/admin/v1/products/{product_id}/skus", create_sku, summary="新增 SKU",
+        tag="admin-catalog", body=s.SkuIn, response=s.SkuOut, status=201, errors=(404, 409), **op)
+    api(app, "PATCH", "/api/admin/v1/skus/{sku_id}", update_sku, summary="修改 SKU（不含库存）",
+        tag="admin-catalog", body=s.SkuPatch, response=s.SkuOut, errors=(404, 409), **op)
+    api(app, "POST", "/api/admin/v1/skus/{sku_id}/stock", adjust_stock, summary="调整库存",
+        tag="admin-catalog", body=s.StockIn, response=s.SkuOut, errors=(404, 409),
+        description="`set` 与 `delta` 二选一；减少库存为条件更新，结果不能为负（409 stock_negative）。", **op)

@@ -1,0 +1,457 @@
+"""Request and response models of the admin API (and the public pickup-point list)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from miniapp_api.http import json_response
+from models.leader import LeaderStatus
+from models.order import OrderStatus, RefundStatus
+
+
+def _drop_null_variants(schema: dict[str, Any]) -> None:
+    # Query strings cannot carry JSON null: "absent" is how a client leaves a filter out.
+    for prop in schema.get("properties", {}).values():
+        variants = prop.get("anyOf")
+        if variants and any(v.get("type") == "null" for v in variants):
+            rest = [v for v in variants if v.get("type") != "null"]
+            prop.pop("anyOf")
+            if len(rest) == 1:
+                prop.update(rest[0])
+            else:
+                prop["anyOf"] = rest
+            if prop.get("default", 0) is None:
+                prop.pop("default")
+
+
+# Database ids: bigint; larger numbers are a 422 naming the field, not a driver overflow.
+Id = Annotated[int, Field(ge=1, le=2**62)]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class _NoNul(BaseModel):
+    # PostgreSQL text cannot hold NUL: refuse it as bad input naming the field, not a 500.
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("不能包含空字符（\\x00）")
+        return value
+
+
+class QueryModel(_NoNul):
+    model_config = ConfigDict(json_schema_extra=_drop_null_variants, extra="ignore")
+
+
+class Body(_NoNul):
+    model_config = ConfigDict(extra="forbid")
+
+
+def respond(model: type[BaseModel], data: Any, status: int = 200) -> web.Response:
+    """Serialize through the declared response model, so the body always matches the docs."""
+    return json_response(model.model_validate(data).model_dump(mode="json"), status=status)
+
+
+class PageQuery(QueryModel):
+    page: int = Field(1, ge=1, le=10_000, description="页码，从 1 开始")
+    page_size: int = Field(20, ge=1, le=100, description="每页条数")
+
+
+class Page(BaseModel):
+    total: int
+    page: int
+    page_size: int
+
+
+# --- operators -------------------------------------------------------------------------------
+
+class LoginIn(Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=128)
+
+
+class OperatorOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    wecom_userid: str | None
+    is_active: bool
+    created_at: datetime
+
+
+class LoginOut(BaseModel):
+    token: str
+    expires_in: int = Field(description="token 有效期（秒）")
+    operator: OperatorOut
+
+
+# --- catalog ---------------------------------------------------------------------------------
+
+class CategoryIn(Body):
+    name: str = Field(min_length=1, max_length=32)
+    sort: int = Field(0, ge=-1_000_000, le=1_000_000)
+    is_active: bool = True
+
+
+class CategoryPatch(Body):
+    name: str = Field(None, min_length=1, max_length=32)
+    sort: int = Field(None, ge=-1_000_000, le=1_000_000)
+    is_active: bool = Field(None)
+
+
+class CategoryOut(BaseModel):
+    id: int
+    name: str
+    sort: int
+    is_active: bool
+    created_at: datetime
+
+
+class CategoryListOut(BaseModel):
+    items: list[CategoryOut]
+
+
+class SkuIn(Body):
+    code: str = Field(min_length=1, max_length=64, description="全局唯一的 SKU 编码")
+    name: str = Field("", max_length=100)
+    specs: dict[str, str] = Field(default_factory=dict, description="规格，如 {\"重量\": \"5kg\"}")
+    price_fen: int = Field(gt=0, le=100_000_000, description="售价（分）")
+    original_price_fen: int = Field(0, ge=0, le=100_000_000, description="划线价（分）")
+    stock: int = Field(0, ge=0, le=10_000_000)
+    on_sale: bool = True
+    image: str = Field("", max_length=512)
+
+
+class SkuPatch(Body):
+    """库存不在这里修改：请用 POST /api/admin/v1/skus/{id}/stock。"""
+
+    code: str = Field(None, min_length=1, max_length=64)
+    name: str = Field(None, max_length=100)
+    specs: dict[str, str] = Field(None)
+    price_fen: int = Field(None, gt=0, le=100_000_000)
+    original_price_fen: int = Field(None, ge=0, le=100_000_000)
+    on_sale: bool = Field(None)
+    image: str = Field(None, max_length=512)
+
+
+class StockIn(Body):
+    set: int | None = Field(None, ge=0, le=10_000_000, description="把库存设为该值")
+    delta: int | None = Field(None, ge=-10_000_000, le=10_000_000,
+                              description="库存增减量；减少后不能为负，否则 409")
+
+
+class SkuOut(BaseModel):
+    id: int
+    product_id: int
+    code: str
+    name: str
+    specs: dict[str, Any]
+    price_fen: int
+    original_price_fen: int
+    stock: int
+    on_sale: bool
+    image: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductIn(Body):
+    title: str = Field(min_length=1, max_length=100)
+    category_id: Id | None = None
+    subtitle: str = Field("", max_length=200)
+    description: str = Field("", max_length=20_000)
+    main_image: str = Field(None, max_length=512, description="默认取 images 的第一张")
+    images: list[str] = Field(default_factory=list, max_length=20)
+    on_sale: bool = True
+    sort: int = Field(0, ge=-1_000_000, le=1_000_000)
+    skus: list[SkuIn] = Field(default_factory=list, max_length=50)
+
+
+class ProductPatch(Body):
+    title: str = Field(None, min_length=1, max_length=100)
+    category_id: Id | None = Field(None, description="传 null 取消分类")
+    subtitle: str = Field(None, max_length=200)
+    description: str = Field(None, max_length=20_000)
+    main_image: str = Field(None, max_length=512)
+    images: list[str] = Field(None, max_length=20)
+    on_sale: bool = Field(None)
+    sort: int = Field(None, ge=-1_000_000, le=1_000_000)
+
+
+class ProductOut(BaseModel):
+    id: int
+    category_id: int | None
+    title: str
+    subtitle: str
+    description: str
+    main_image: str
+    images: list[str]
+    on_sale: bool
+    price_from_fen: int = Field(description="在售 SKU 的最低价（分）；无在售 SKU 时为 0")
+    sales: int
+    sort: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductDetailOut(ProductOut):
+    skus: list[SkuOut]
+
+
+class ProductListQuery(PageQuery):
+    on_sale: bool | None = None
+    category_id: Id | None = None
+    keyword: str | None = Field(None, max_length=100, description="匹配标题、副标题或完整 SKU 编码")
+
+
+class ProductListOut(Page):
+    items: list[ProductOut]
+
+
+class OnSaleIn(Body):
+    ids: list[Id] = Field(min_length=1, max_length=500)
+    on_sale: bool
+
+
+class OnSaleOut(BaseModel):
+    updated: int
+    ids: list[int]
+    on_sale: bool
+
+
+class ImportQuery(QueryModel):
+    dry_run: bool = Field(False, description="true：只校验不写入")
+
+
+class ImportJsonIn(_NoNul):
+    """每个商品：{title, category, subtitle?, description?, images?, on_sale?,
+    skus: [{code, name?, price_fen, original_price_fen?, stock, on_sale?, image?}]}。
+    逐行校验，坏行不影响好行。"""
+
+    model_config = ConfigDict(extra="forbid")
+    products: list[dict[str, Any]] = Field(max_length=5000)
+
+
+class ImportRowError(BaseModel):
+    field: str
+    message: str
+
+
+class ImportRowOut(BaseModel):
+    row: int = Field(description="行号：JSON 为按出现顺序的 SKU 序号，CSV 为数据行序号（不含表头），均从 1 开始")
+    ok: bool
+    product_id: int | None = None
+    sku_code: str | None = None
+    error: ImportRowError | None = None
+
+
+class ImportOut(BaseModel):
+    total: int
+    succeeded: int
+    failed: int
+    dry_run: bool
+    rows: list[ImportRowOut]
+
+
+# --- orders and refunds ----------------------------------------------------------------------
+
+class OrderSearchQuery(PageQuery):
+    status: OrderStatus | None = None
+    order_no: str | None = Field(None, max_length=32)
+    user_id: Id | None = None
+    phone: str | None = Field(None, max_length=20, description="买家绑定的手机号")
+    created_from: datetime | None = Field(None, description="下单时间起（含），ISO 8601")
+    created_to: datetime | None = Field(None, description="下单时间止（不含），ISO 8601")
+
+
+class OrderOut(BaseModel):
+    id: int
+    order_no: str
+    user_id: int
+    status: OrderStatus
+    delivery_mode: str
+    address: dict[str, Any] | None
+    pickup_point_id: int | None
+    activity_type: str
+    activity_ref: str
+    goods_fen: int
+    discount_fen: int
+    shipping_fen: int
+    payable_fen: int
+    paid_fen: int
+    refunded_fen: int
+    remark: str
+    transaction_id: str | None
+    express_company: str
+    express_no: str
+    pay_deadline: datetime
+    paid_at: datetime | None
+    shipped_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    cancel_reason: str
+    created_at: datetime
+
+
+class OrderListOut(Page):
+    items: list[OrderOut]
+
+
+class OrderItemOut(BaseModel):
+    id: int
+    product_id: int
+    sku_id: int
+    title: str
+    sku_name: str
+    image: str
+    unit_price_fen: int
+    quantity: int
+    paid_fen: int
+    refunded_quantity: int
+    refunded_fen: int
+
+
+class PaymentOut(BaseModel):
+    id: int
+    transaction_id: str
+    amount_fen: int
+    status: str
+    created_at: datetime
+
+
+class RefundOut(BaseModel):
+    id: int
+    refund_no: str
+    order_id: int
+    order_no: str | None = None
+    user_id: int
+    status: RefundStatus
+    amount_fen: int
+    items: list[dict[str, Any]]
+    whole_order: bool
+    reason: str
+    automatic: bool
+    wechat_refund_id: str | None
+    reviewed_by: int | None
+    review_note: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class OrderDetailOut(OrderOut):
+    items: list[OrderItemOut]
+    payments: list[PaymentOut]
+    refunds: list[RefundOut]
+
+
+class ShipIn(Body):
+    express_company: str = Field(min_length=1, max_length=32)
+    express_no: str = Field(min_length=1, max_length=64)
+
+
+class RefundListQuery(PageQuery):
+    status: RefundStatus | None = None
+
+
+class RefundListOut(Page):
+    items: list[RefundOut]
+
+
+class ApproveRefundIn(Body):
+    note: str = Field("", max_length=200)
+
+
+class RejectRefundIn(Body):
+    note: str = Field(min_length=1, max_length=200, description="驳回理由，买家可见")
+
+
+# --- leaders and pickup points ---------------------------------------------------------------
+
+class LeaderIn(Body):
+    user_id: Id
+    name: str = Field(min_length=1, max_length=32)
+    phone: str = Field(min_length=5, max_length=20)
+    commission_bp: int = Field(0, ge=0, le=10_000, description="团长佣金，万分比")
+
+
+class LeaderOut(BaseModel):
+    id: int
+    user_id: int
+    name: str
+    phone: str
+    status: LeaderStatus
+    commission_bp: int
+    created_at: datetime
+    approved_at: datetime | None
+
+
+class LeaderListQuery(PageQuery):
+    status: LeaderStatus | None = None
+
+
+class LeaderListOut(Page):
+    items: list[LeaderOut]
+
+
+class PickupPointIn(Body):
+    name: str = Field(min_length=1, max_length=64)
+    province: str = Field(min_length=1, max_length=32)
+    city: str = Field(min_length=1, max_length=32)
+    district: str = Field("", max_length=32)
+    address: str = Field(min_length=1, max_length=200)
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    contact_phone: str = Field("", max_length=20)
+    business_hours: str = Field("", max_length=64)
+    cutoff_time: str = Field("22:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="截单时间 HH:MM")
+    is_active: bool = True
+
+
+class AdminPickupPointIn(PickupPointIn):
+    leader_id: Id
+
+
+class PickupPointOut(BaseModel):
+    id: int
+    leader_id: int
+    name: str
+    province: str
+    city: str
+    district: str
+    address: str
+    latitude: float | None
+    longitude: float | None
+    contact_phone: str
+    business_hours: str
+    cutoff_time: str
+    is_active: bool
+
+
+class PickupPointQuery(QueryModel):
+    city: str | None = Field(None, max_length=32, description="按城市筛选，如 杭州市")
+
+
+class AdminPickupPointQuery(PageQuery):
+    leader_id: Id | None = None
+    city: str | None = Field(None, max_length=32)
+
+
+class PickupPointListOut(BaseModel):
+    items: list[PickupPointOut]
+
+
+class AdminPickupPointListOut(Page):
+    items: list[PickupPointOut]

@@ -1,0 +1,20 @@
+"""Public pickup points (自提点) the buyer can choose at checkout."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from miniapp_api.admin.schemas import PickupPointListOut, PickupPointQuery, respond
+from miniapp_api.http import parse_query
+from miniapp_api.openapi import api
+from services import pickup
+
+
+async def list_pickup_points(request: web.Request) -> web.Response:
+    q = parse_query(request, PickupPointQuery)
+    return respond(PickupPointListOut, await pickup.list_public_pickup_points(q.city))
+
+
+def setup(app: web.Application) -> None:
+    api(app, "GET", "/api/v1/pickup-points", list_pickup_points, summary="可选自提点", tag="pickup",
+        query=PickupPointQuery, response=PickupPointListOut)

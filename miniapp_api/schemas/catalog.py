@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from typing import Any
+
+from miniapp_api.schemas import Text
+from pydantic import BaseModel, Field
+
+
+class ShopCategoryOut(BaseModel):
+    id: int
+    name: str
+    sort: int
+
+
+class ShopCategoryListOut(BaseModel):
+    items: list[ShopCategoryOut]
+
+
+class ProductQuery(BaseModel):
+    category_id: int | None = Field(None, ge=1, le=2**62)
+    keyword: Text | None = Field(None, max_length=50)
+    page: int = Field(1, ge=1, le=10_000)
+    page_size: int = Field(20, ge=1, le=50)
+
+
+class ShopProductOut(BaseModel):
+    id: int
+    title: str
+    subtitle: str
+    main_image: str
+    category_id: int | None
+    price_from_fen: int
+    sales: int
+
+
+class ShopProductListOut(BaseModel):
+    items: list[ShopProductOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class ShopSkuOut(BaseModel):
+    id: int
+    name: str
+    specs: dict[str, Any]
+    price_fen: int
+    original_price_fen: int
+    stock: int
+    image: str
+
+
+class ShopProductDetailOut(ShopProductOut):
+    description: str
+    images: list[Any]
+    skus: list[ShopSkuOut]
+    stock: int

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from miniapp_api.schemas import Text
+from pydantic import BaseModel, Field
+
+from models.order import OrderStatus
+
+ID = Field(..., ge=1, le=2**62)
+
+
+class OrderLineIn(BaseModel):
+    sku_id: int = ID
+    # Range checks against settings (order_max_quantity) happen in the service, naming the field.
+    quantity: int = Field(..., ge=1, le=1_000_000, description="1..HUITUAN_ORDER_MAX_QUANTITY")
+
+
+class CreateOrderIn(BaseModel):
+    items: list[OrderLineIn] = Field(..., min_length=1, max_length=200,
+                                     description="1..HUITUAN_ORDER_MAX_ITEMS 行；同一 sku 合并")
+    delivery_mode: Literal["express", "pickup"]
+    address_id: int | None = Field(None, ge=1, le=2**62, description="快递必填")
+    pickup_point_id: int | None = Field(None, ge=1, le=2**62, description="自提必填")
+    remark: Text = Field("", max_length=200)
+
+
+class OrderQuery(BaseModel):
+    status: OrderStatus | None = None
+    page: int = Field(1, ge=1, le=10_000)
+    page_size: int = Field(20, ge=1, le=50)
+
+
+class MyOrderItemOut(BaseModel):
+    id: int
+    product_id: int
+    sku_id: int
+    title: str
+    sku_name: str
+    image: str
+    unit_price_fen: int
+    quantity: int
+    paid_fen: int
+    refunded_quantity: int
+    refunded_fen: int
+
+
+class MyOrderOut(BaseModel):
+    id: int
+    order_no: str
+    status: OrderStatus
+    delivery_mode: Literal["express", "pickup"]
+    address: dict[str, Any] | None
+    pickup_point_id: int | None
+    activity_type: str
+    goods_fen: int
+    discount_fen: int
+    shipping_fen: int
+    payable_fen: int
+    paid_fen: int
+    refunded_fen: int
+    remark: str
+    pay_deadline: str | None
+    paid_at: str | None
+    shipped_at: str | None
+    completed_at: str | None
+    cancelled_at: str | None
+    cancel_reason: str
+    express_company: str
+    express_no: str
+    created_at: str | None
+    items: list[MyOrderItemOut]
+
+
+class MyOrderListOut(BaseModel):
+    items: list[MyOrderOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class PaymentParamsOut(BaseModel):
+    order_id: int
+    order_no: str
+    payable_fen: int
+    payment: dict[str, Any] = Field(..., description="直接传给 wx.requestPayment 的参数")
+
+
+class RefundLineIn(BaseModel):
+    item_id: int = ID
+    quantity: int = Field(..., ge=1, le=1_000_000)
+
+
+class RefundIn(BaseModel):
+    items: list[RefundLineIn] | None = Field(None, min_length=1, max_length=200,
+                                             description="省略则整单退款")
+    reason: Text = Field(..., min_length=1, max_length=200)
+
+
+class MyRefundLineOut(BaseModel):
+    item_id: int
+    quantity: int
+    amount_fen: int
+
+
+class MyRefundOut(BaseModel):
+    id: int
+    refund_no: str
+    order_id: int
+    status: Literal["requested", "processing", "succeeded", "failed", "rejected"]
+    amount_fen: int
+    items: list[MyRefundLineOut]
+    whole_order: bool
+    reason: str
+    automatic: bool
+    review_note: str
+    created_at: str | None
+    finished_at: str | None
+
+
+class MyRefundListOut(BaseModel):
+    items: list[MyRefundOut]
+
+
+class PayNotifyAckOut(BaseModel):
+    code: Literal["SUCCESS", "FAIL"]
+    message: str | None = None

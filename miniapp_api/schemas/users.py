@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from miniapp_api.schemas import Text
+from pydantic import BaseModel, Field
+
+
+class UserLoginIn(BaseModel):
+    code: Text = Field(..., min_length=1, max_length=128, description="wx.login 返回的 code")
+    scene: Text | None = Field(None, max_length=128, description="分享场景值（推荐绑定用）")
+
+
+class PhoneIn(BaseModel):
+    code: Text = Field(..., min_length=1, max_length=128, description="getPhoneNumber 返回的 code")
+
+
+class UserOut(BaseModel):
+    id: int
+    nickname: str
+    avatar_url: str
+    phone: str | None
+    has_phone: bool
+    created_at: str | None
+
+
+class UserLoginOut(BaseModel):
+    token: str
+    expires_in: int
+    is_new: bool
+    user: UserOut

@@ -1,0 +1,350 @@
+"""Bulk catalog import (JSON or CSV) for operators.
+
+Upsert by SKU code; a product is matched by its exact title; categories are created by name.
+One result row per SKU. A bad row never stops good rows: rows are validated one by one and
+each product is written in its own transaction. ``dry_run`` validates (including conflicts
+with what is already stored) and writes nothing.
+
+CSV format: UTF-8 (a BOM is tolerated), comma separated, one row per SKU, header
+``product_title,category,subtitle,sku_code,sku_name,price_fen,original_price_fen,stock,image,on_sale``;
+rows with the same ``product_title`` form one product (product fields come from its first row).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from core.errors import PayloadTooLarge, ValidationFailed
+from core.runtime import Runtime
+from models.catalog import Category, Product, Sku
+from services.catalog_admin import STOCK_MAX, invalidate, refresh_price_from
+
+MAX_IMPORT_ROWS = 5000
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+CSV_COLUMNS = ("product_title", "category", "subtitle", "sku_code", "sku_name", "price_fen",
+               "original_price_fen", "stock", "image", "on_sale")
+_REQUIRED_COLUMNS = ("product_title", "category", "sku_code", "price_fen", "stock")
+
+_MESSAGES = {
+    "missing": "缺少必填字段",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "string_type": "应为字符串",
+    "bool_type": "应为布尔值",
+    "bool_parsing": "应为布尔值（true/false/1/0）",
+    "list_type": "应为数组",
+    "greater_than": "必须大于 {gt}",
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than_equal": "不能大于 {le}",
+    "string_too_short": "不能为空",
+    "string_too_long": "长度不能超过 {max_length}",
+    "too_short": "至少需要 {min_length} 项",
+    "extra_forbidden": "不支持的字段",
+}
+
+
+class ImportSku(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field("", max_length=100)
+    price_fen: int = Field(gt=0, le=100_000_000)
+    original_price_fen: int = Field(0, ge=0, le=100_000_000)
+    stock: int = Field(ge=0, le=STOCK_MAX)
+    on_sale: bool = True
+    image: str = Field("", max_length=512)
+
+
+class ImportProduct(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=100)
+    category: str = Field(min_length=1, max_length=32)
+    subtitle: str = Field("", max_length=200)
+    description: str = ""
+    images: list[str] = Field(default_factory=list, max_length=20)
+    on_sale: bool = True
+
+    @field_validator("images")
+    @classmethod
+    def _short_urls(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if len(url) > 512:
+                raise ValueError("图片地址长度不能超过 512")
+        return v
+
+
+@dataclass
+class _Row:
+    row: int
+    sku: ImportSku | None = None
+    sku_code: str | None = None
+    error: dict[str, str] | None = None
+    product_id: int | None = None
+
+
+@dataclass
+class _Group:
+    product: ImportProduct | None
+    rows: list[_Row] = field(default_factory=list)
+    error: dict[str, str] | None = None
+
+
+def _first_error(exc: ValidationError, prefix: str = "", names: dict[str, str] | None = None) -> dict[str, str]:
+    err = exc.errors(include_url=False)[0]
+    loc = [str(p) for p in err.get("loc", ())]
+    name = ".".join(loc)
+    if names and loc:
+        name = names.get(loc[0], loc[0]) + ("." + ".".join(loc[1:]) if len(loc) > 1 else "")
+    template = _MESSAGES.get(err["type"])
+    ctx = err.get("ctx") or {}
+    try:
+        text = template.format(**ctx) if template else err["msg"]
+    except (KeyError, IndexError):
+        text = err["msg"]
+    if err["type"] == "value_error" and ctx.get("error"):
+        text = str(ctx["error"])
+    return {"field": f"{prefix}{name}" if name else prefix.rstrip(".") or "body", "message": text}
+
+
+def _check_row_count(n: int) -> None:
+    if n > MAX_IMPORT_ROWS:
+        raise ValidationFailed(f"一次最多导入 {MAX_IMPORT_ROWS} 行（当前 {n} 行），请拆分后再导入",
+                               field="rows", code="too_many_rows", max_rows=MAX_IMPORT_ROWS)
+
+
+def _check_size(n: int) -> None:
+    if n > MAX_IMPORT_BYTES:
+        raise PayloadTooLarge("导入内容不能超过 2 MB，请拆分后再导入", code="import_too_large",
+                              max_bytes=MAX_IMPORT_BYTES)
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+def _groups_from_json(products: list[Any]) -> list[_Group]:
+    groups: list[_Group] = []
+    row_no = 0
+    for pi, raw in enumerate(products):
+        prefix = f"products.{pi}."
+        raw_skus = raw.get("skus") if isinstance(raw, dict) else None
+        if not isinstance(raw_skus, list) or not raw_skus:
+            row_no += 1
+            groups.append(_Group(None, [_Row(row_no, error={"field": f"{prefix}skus", "message": "至少需要一个 SKU"})]))
+            continue
+        product_error = None
+        product = None
+        try:
+            product = ImportProduct.model_validate({k: v for k, v in raw.items() if k != "skus"})
+        except ValidationError as exc:
+            product_error = _first_error(exc, prefix)
+        group = _Group(product, error=product_error)
+        for si, raw_sku in enumerate(raw_skus):
+            row_no += 1
+            code = raw_sku.get("code") if isinstance(raw_sku, dict) else None
+            row = _Row(row_no, sku_code=code if isinstance(code, str) else None)
+            try:
+                row.sku = ImportSku.model_validate(raw_sku)
+                row.sku_code = row.sku.code
+            except ValidationError as exc:
+                row.error = _first_error(exc, f"{prefix}skus.{si}.")
+            group.rows.append(row)
+        groups.append(group)
+    return groups
+
+
+def _groups_from_csv(text: str) -> list[_Group]:
+    text = text.lstrip("\ufeff")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in _REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ValidationFailed(f"CSV 表头缺少列：{', '.join(missing)}", field="csv", code="csv_header",
+                               expected=list(CSV_COLUMNS))
+    reader.fieldnames = header
+    by_title: dict[str, _Group] = {}
+    groups: list[_Group] = []
+    records = list(reader)
+    _check_row_count(len(records))
+    for i, rec in enumerate(records, start=1):
+        def col(name: str) -> str:
+            value = rec.get(name)
+            return value.strip() if isinstance(value, str) else ""
+
+        row = _Row(i, sku_code=col("sku_code") or None)
+        title = col("product_title")
+        if not title:
+            row.error = {"field": "product_title", "message": "商品标题不能为空"}
+            groups.append(_Group(None, [row]))
+            continue
+        sku_values: dict[str, Any] = {"code": col("sku_code"), "name": col("sku_name"),
+                                      "price_fen": col("price_fen"), "stock": col("stock"), "image": col("image")}
+        if col("original_price_fen"):
+            sku_values["original_price_fen"] = col("original_price_fen")
+        if col("on_sale"):
+            sku_values["on_sale"] = col("on_sale")
+        try:
+            row.sku = ImportSku.model_validate(sku_values)
+        except ValidationError as exc:
+            row.error = _first_error(exc, names={"code": "sku_code", "name": "sku_name"})
+        group = by_title.get(title)
+        if group is None:
+            product_values = {"title": title, "category": col("category"), "subtitle": col("subtitle")}
+            try:
+                group = _Group(ImportProduct.model_validate(product_values))
+            except ValidationError as exc:
+                # This row's product fields are bad; a later row of the same title may be fine.
+                row.error = row.error or _first_error(exc, names={"title": "product_title"})
+                groups.append(_Group(None, [row]))
+                continue
+            by_title[title] = group
+            groups.append(group)
+        group.rows.append(row)
+    for group in by_title.values():
+        # Product images: the distinct SKU images in file order.
+        group.product.images = list(dict.fromkeys(r.sku.image for r in group.rows if r.sku and r.sku.image))
+    return groups
+
+
+def _mark_duplicate_codes(groups: list[_Group]) -> None:
+    """The first occurrence of a SKU code in the file wins; later ones are errors."""
+    seen: dict[str, int] = {}
+    for group in groups:
+        for row in group.rows:
+            if row.sku is None or row.error:
+                continue
+            if row.sku.code in seen:
+                row.error = {"field": "sku_code",
+                             "message": f"SKU 编码 {row.sku.code} 在文件中重复（首次出现在第 {seen[row.sku.code]} 行）"}
+            else:
+                seen[row.sku.code] = row.row
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+async def _import_group(group: _Group, dry_run: bool) -> int | None:
+    """Validate the group's rows against stored data and (unless dry run) upsert them in one
+    transaction. Returns the product id (None for a new product in a dry run)."""
+    if group.error:
+        for row in group.rows:
+            row.error = row.error or group.error
+        return None
+    good = [r for r in group.rows if r.error is None]
+    if not good:
+        return None
+    spec = group.product
+    existing_product = await Product.filter(title=spec.title).order_by("id").first()
+    product_id = existing_product.id if existing_product else None
+    existing_skus = {s.code: s for s in await Sku.filter(code__in=[r.sku.code for r in good])}
+    for row in good:
+        stored = existing_skus.get(row.sku.code)
+        if stored is not None and stored.product_id != product_id:
+            owner = await Product.get_or_none(id=stored.product_id)
+            row.error = {"field": "sku_code",
+                         "message": f"SKU 编码 {row.sku.code} 已属于其他商品「{owner.title if owner else stored.product_id}」"}
+    good = [r for r in good if r.error is None]
+    if not good:
+        return product_id
+    if dry_run:
+        return product_id
+    async with in_transaction() as conn:
+        category = await Category.get_or_none(name=spec.category, using_db=conn)
+        if category is None:
+            category = await Category.create(name=spec.category, using_db=conn)
+        images = spec.images
+        # Blank optional columns keep what is stored; an upsert never clears by omission.
+        fields: dict[str, Any] = {"category_id": category.id}
+        if spec.subtitle:
+            fields["subtitle"] = spec.subtitle
+        if spec.description:
+            fields["description"] = spec.description
+        if images:
+            fields["images"] = images
+            fields["main_image"] = images[0]
+        if product_id is None:
+            product = await Product.create(title=spec.title, on_sale=spec.on_sale, using_db=conn, **fields)
+            product_id = product.id
+        else:
+            if "on_sale" in spec.model_fields_set:
+                fields["on_sale"] = spec.on_sale
+            await Product.filter(id=product_id).using_db(conn).update(**fields)
+        for row in good:
+            values = row.sku.model_dump(exclude={"code"})
+            if row.sku.code in existing_skus:
+                await Sku.filter(code=row.sku.code).using_db(conn).update(**values)
+            else:
+                await Sku.create(product_id=product_id, code=row.sku.code, using_db=conn, **values)
+        await refresh_price_from(product_id, conn)
+    return product_id
+
+
+async def _run(rt: Runtime | None, groups: list[_Group], dry_run: bool) -> dict[str, Any]:
+    _mark_duplicate_codes(groups)
+    touched: list[int] = []
+    for group in groups:
+        try:
+            product_id = await _import_group(group, dry_run)
+        except IntegrityError:
+            # A concurrent writer took a code or category name between our check and write.
+            for row in group.rows:
+                row.error = row.error or {"field": "sku_code", "message": "保存失败：SKU 编码或分类已被占用，请重试"}
+            continue
+        for row in group.rows:
+            if row.error is None:
+                row.product_id = product_id
+        if product_id is not None and not dry_run and any(r.error is None for r in group.rows):
+            touched.append(product_id)
+    for product_id in dict.fromkeys(touched):
+        await invalidate(rt, product_id)
+    rows = sorted((r for g in groups for r in g.rows), key=lambda r: r.row)
+    out = []
+    for r in rows:
+        item: dict[str, Any] = {"row": r.row, "ok": r.error is None}
+        if r.sku_code:
+            item["sku_code"] = r.sku_code
+        if r.error is None and r.product_id is not None:
+            item["product_id"] = r.product_id
+        if r.error is not None:
+            item["error"] = r.error
+        out.append(item)
+    succeeded = sum(1 for r in out if r["ok"])
+    return {"total": len(out), "succeeded": succeeded, "failed": len(out) - succeeded, "dry_run": dry_run, "rows": out}
+
+
+async def import_json(rt: Runtime | None, products: list[Any], *, dry_run: bool = False) -> dict[str, Any]:
+    """Import ``[{title, category, subtitle?, description?, images?, on_sale?, skus: [...]}]``."""
+    if not isinstance(products, list):
+        raise ValidationFailed("products 应为数组", field="products")
+    _check_size(len(json.dumps(products, ensure_ascii=False).encode()))
+    rows = sum(len(p["skus"]) if isinstance(p, dict) and isinstance(p.get("skus"), list) and p["skus"] else 1
+               for p in products)
+    _check_row_count(rows)
+    return await _run(rt, _groups_from_json(products), dry_run)
+
+
+async def import_csv(rt: Runtime | None, data: bytes | str, *, dry_run: bool = False) -> dict[str, Any]:
+    """Import the CSV format described in the module docstring."""
+    if isinstance(data, bytes):
+        _check_size(len(data))
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationFailed("CSV 必须是 UTF-8 编码", field="csv", code="csv_encoding") from None
+    else:
+        text = data
+        _check_size(len(text.encode()))
+    if not text.strip():
+        raise ValidationFailed("CSV 内容为空", field="csv", code="csv_empty")
+    try:
+        groups = _groups_from_csv(text)
+    except csv.Error as exc:
+        raise ValidationFailed(f"CSV 格式错误：{exc}", field="csv", code="csv_invalid") from None
+    return await _run(rt, groups, dry_run)

@@ -1,0 +1,104 @@
+"""ORDER_PAID: snapshot the order's promoters and write one pending record per item per
+beneficiary, each with its ledger entry in the payment's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from core.money import percent_of
+from models.commission import (
+    CommissionMode, CommissionRecord, DistributionSettings, OrderAttribution, ProductCommissionRule,
+)
+from models.order import ActivityType, Order, OrderItem
+from models.wallet import EntryKind
+from services.distribution_settings import get_settings
+from services.promoters import is_promoter, rates_for
+from services.referrals.binding import referrer_of
+from services.wallet import ledger
+
+
+def activity_enabled(settings: DistributionSettings, activity: str) -> bool:
+    return {
+        ActivityType.normal: settings.activity_normal,
+        ActivityType.group_buy: settings.activity_group_buy,
+        ActivityType.bargain: settings.activity_bargain,
+        ActivityType.flash_sale: settings.activity_flash_sale,
+    }.get(activity, False)
+
+
+async def _beneficiaries(buyer_id: int, settings: DistributionSettings, conn, now) -> tuple[int | None, int | None, bool]:
+    """(level 1, level 2, self purchase). Two levels, never more."""
+    self_purchase = settings.self_purchase_rebate and await is_promoter(buyer_id, settings, conn)
+    if self_purchase:
+        l1: int | None = buyer_id
+    else:
+        l1 = await referrer_of(buyer_id, conn, now)
+    l2 = await referrer_of(l1, conn, now) if l1 is not None else None
+    if l1 is not None and not await is_promoter(l1, settings, conn):
+        l1 = None  # a disabled/ineligible promoter earns nothing; the level does not shift up
+    if l2 is not None and (l2 == buyer_id or not await is_promoter(l2, settings, conn)):
+        l2 = None
+    return l1, l2, bool(self_purchase)
+
+
+def item_commission(base_fen: int, quantity: int, level: int, rate_bp: int,
+                    rule: ProductCommissionRule | None) -> tuple[int, int | None, int | None]:
+    """(amount, rate_bp, fixed_per_unit) for one beneficiary on one item.
+
+    Rounding: percent_of floors to the fen; the remainder stays with the platform
+    (DESIGN.md, Money). A fixed amount per unit is capped at what was paid for the line.
+    """
+    if rule is not None and rule.mode == CommissionMode.none:
+        return 0, None, None
+    if rule is not None and rule.mode == CommissionMode.fixed:
+        per_unit = rule.level1_value if level == 1 else rule.level2_value
+        return min(per_unit * quantity, base_fen), None, per_unit
+    if rule is not None and rule.mode == CommissionMode.percent:
+        rate_bp = rule.level1_value if level == 1 else rule.level2_value
+    return percent_of(base_fen, rate_bp), rate_bp, None  # floor to the fen here
+
+
+async def on_order_paid(order_id: int, conn, now: datetime | None = None) -> list[CommissionRecord]:
+    """Idempotent per order (OrderAttribution is unique per order)."""
+    now = now or datetime.now(timezone.utc)
+    if await OrderAttribution.filter(order_id=order_id).using_db(conn).exists():
+        return []
+    order = await Order.get(id=order_id).using_db(conn)
+    settings = await get_settings(conn)
+    l1, l2, self_purchase = await _beneficiaries(order.user_id, settings, conn, now)
+    await OrderAttribution.create(order_id=order_id, buyer_id=order.user_id, level1_id=l1, level2_id=l2,
+                                  self_purchase=self_purchase, using_db=conn)
+    if not settings.enabled or not activity_enabled(settings, order.activity_type) or (l1 is None and l2 is None):
+        return []
+    items = await OrderItem.filter(order_id=order_id).using_db(conn).order_by("id")
+    rules = {r.product_id: r for r in await ProductCommissionRule.filter(
+        product_id__in=[i.product_id for i in items]).using_db(conn)}
+    rates = {}
+    for uid in {l1, l2} - {None}:
+        rates[uid] = await rates_for(uid, settings, conn)
+    records: list[CommissionRecord] = []
+    for item in items:
+        remaining = item.paid_fen  # total commission on a line never exceeds what was paid for it
+        for level, uid in ((1, l1), (2, l2)):
+            if uid is None or remaining <= 0:
+                continue
+            rate = rates[uid][0] if level == 1 else rates[uid][1]
+            amount, rate_bp, fixed = item_commission(item.paid_fen, item.quantity, level, rate,
+                                                     rules.get(item.product_id))
+            amount = min(amount, remaining)
+            if amount <= 0:
+                continue
+            remaining -= amount
+            rec = await CommissionRecord.create(
+                order_id=order_id, order_item_id=item.id, product_id=item.product_id, buyer_id=order.user_id,
+                beneficiary_id=uid, level=level, self_purchase=self_purchase and level == 1,
+                base_fen=item.paid_fen, rate_bp=rate_bp, fixed_per_unit_fen=fixed, original_amount_fen=amount,
+                amount_fen=amount, using_db=conn)
+            records.append(rec)
+    if records:
+        def plan(_w):
+            return [ledger.Posting(r.beneficiary_id, "pending", r.amount_fen, EntryKind.commission_pending,
+                                   f"commission:{r.id}:pending", "commission", r.id) for r in records]
+
+        await ledger.apply(conn, [r.beneficiary_id for r in records], plan, now=now)
+    return records

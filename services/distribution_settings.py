@@ -1,0 +1,74 @@
+"""The single-row distribution settings (bind mode, promote mode, rates, freeze, withdrawals)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from core.errors import ValidationFailed
+from models.commission import BindMode, DistributionSettings, PromoteMode
+
+SETTINGS_ID = 1
+
+EDITABLE = (
+    "enabled", "bind_mode", "new_user_window_seconds", "binding_valid_days", "promote_mode",
+    "promote_spend_threshold_fen", "level1_bp", "level2_bp", "activity_normal", "activity_group_buy",
+    "activity_bargain", "activity_flash_sale", "self_purchase_rebate", "freeze_days", "withdraw_min_fen",
+    "withdraw_fee_bp", "withdraw_daily_count", "withdraw_daily_amount_fen", "withdraw_real_name_threshold_fen",
+    "withdraw_auto_approve_fen",
+)
+
+
+async def get_settings(conn=None) -> DistributionSettings:
+    q = DistributionSettings.get_or_none(id=SETTINGS_ID)
+    row = await (q.using_db(conn) if conn else q)
+    if row is None:
+        try:
+            row = await DistributionSettings.create(id=SETTINGS_ID, using_db=conn)
+        except IntegrityError:  # created concurrently
+            q = DistributionSettings.get(id=SETTINGS_ID)
+            row = await (q.using_db(conn) if conn else q)
+    return row
+
+
+def settings_to_dict(s: DistributionSettings) -> dict[str, Any]:
+    out = {name: getattr(s, name) for name in EDITABLE}
+    out["bind_mode"] = str(s.bind_mode)
+    out["promote_mode"] = str(s.promote_mode)
+    return out
+
+
+def _validate(values: dict[str, Any]) -> None:
+    for name in ("level1_bp", "level2_bp", "withdraw_fee_bp"):
+        if name in values and not 0 <= values[name] <= 10_000:
+            raise ValidationFailed(f"{name}: 比例须在 0 到 10000 个基点之间", field=name)
+    if "level1_bp" in values or "level2_bp" in values:
+        pass
+    for name in ("new_user_window_seconds", "binding_valid_days", "promote_spend_threshold_fen", "freeze_days",
+                 "withdraw_min_fen", "withdraw_daily_count", "withdraw_daily_amount_fen",
+                 "withdraw_real_name_threshold_fen", "withdraw_auto_approve_fen"):
+        if name in values and values[name] < 0:
+            raise ValidationFailed(f"{name}: 不能为负数", field=name)
+    if "bind_mode" in values:
+        BindMode(values["bind_mode"])
+    if "promote_mode" in values:
+        PromoteMode(values["promote_mode"])
+    if values.get("withdraw_min_fen", 1) < 1:
+        raise ValidationFailed("withdraw_min_fen: 最低提现金额至少 1 分", field="withdraw_min_fen")
+
+
+async def update_settings(values: dict[str, Any], operator_id: int | None = None) -> dict[str, Any]:
+    """Patch the settings; unknown keys are refused; the combined level rates stay <= 100 %."""
+    unknown = [k for k in values if k not in EDITABLE]
+    if unknown:
+        raise ValidationFailed(f"{unknown[0]}: 不支持的设置项", field=unknown[0])
+    _validate(values)
+    current = await get_settings()
+    l1 = values.get("level1_bp", current.level1_bp)
+    l2 = values.get("level2_bp", current.level2_bp)
+    if l1 + l2 > 10_000:
+        raise ValidationFailed("level2_bp: 一级与二级佣金比例之和不能超过 100%", field="level2_bp")
+    if values:
+        await DistributionSettings.filter(id=SETTINGS_ID).update(updated_by=operator_id, **values)
+    return settings_to_dict(await get_settings())

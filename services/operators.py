@@ -1,0 +1,128 @@
+"""Operator accounts (运营): creation, password hashing and admin login.
+
+Passwords are hashed with scrypt and a random salt, encoded ``scrypt$n$r$p$salt$hash``
+(salt and hash base64) so the cost parameters can be raised later without breaking old hashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
+from core.runtime import Runtime
+from core.tokens import issue_token
+from models.user import Operator
+
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+PASSWORD_MIN_LENGTH = 8
+LOGIN_MAX_FAILURES = 5
+LOGIN_FAILURE_WINDOW_SECONDS = 300
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
+    return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = encoded.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                                dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+# A valid hash of nothing anybody knows: unknown usernames cost the same scrypt work as
+# known ones, so response time does not tell which usernames exist.
+_DUMMY_HASH = hash_password(secrets.token_hex(16))
+
+
+def operator_dict(op: Operator) -> dict[str, Any]:
+    return {
+        "id": op.id,
+        "username": op.username,
+        "display_name": op.display_name,
+        "wecom_userid": op.wecom_userid,
+        "is_active": op.is_active,
+        "created_at": op.created_at,
+    }
+
+
+async def create_operator(username: str, password: str, display_name: str = "",
+                          wecom_userid: str | None = None) -> Operator:
+    username = (username or "").strip()
+    if not username or len(username) > 64:
+        raise ValidationFailed("用户名不能为空，且不超过 64 个字符", field="username")
+    if len(password or "") < PASSWORD_MIN_LENGTH:
+        raise ValidationFailed(f"密码至少需要 {PASSWORD_MIN_LENGTH} 个字符", field="password")
+    if await Operator.filter(username=username).exists():
+        raise Conflict("该运营账号已存在", code="operator_exists", field="username")
+    if wecom_userid and await Operator.filter(wecom_userid=wecom_userid).exists():
+        raise Conflict("该企业微信账号已绑定其他运营账号", code="wecom_userid_taken", field="wecom_userid")
+    password_hash = await asyncio.to_thread(hash_password, password)
+    try:
+        return await Operator.create(username=username, password_hash=password_hash,
+                                     display_name=display_name or username, wecom_userid=wecom_userid or None)
+    except IntegrityError:
+        # Lost a race with a concurrent create of the same username.
+        raise Conflict("该运营账号已存在", code="operator_exists", field="username") from None
+
+
+def _failures_key(username: str) -> str:
+    return f"admin:login_failures:{username.lower()}"
+
+
+async def authenticate_operator(rt: Runtime, username: str, password: str) -> Operator:
+    """Check a username and password; 5 failures per username in 5 minutes lock it out."""
+    key = _failures_key(username)
+    failures = int(await rt.redis.get(key) or 0)
+    if failures >= LOGIN_MAX_FAILURES:
+        ttl = await rt.redis.ttl(key)
+        raise RateLimited("密码错误次数过多，请 5 分钟后再试", code="login_throttled",
+                          field="username", retry_after_seconds=max(int(ttl), 1))
+    op = await Operator.get_or_none(username=username)
+    ok = await asyncio.to_thread(verify_password, password, op.password_hash if op else _DUMMY_HASH)
+    if op is None or not ok:
+        async with rt.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, LOGIN_FAILURE_WINDOW_SECONDS, nx=True)
+            await pipe.execute()
+        raise Unauthorized("用户名或密码错误", code="invalid_credentials", field="password")
+    if not op.is_active:
+        raise Forbidden("该运营账号已停用", code="operator_disabled")
+    await rt.redis.delete(key)
+    return op
+
+
+async def login_operator(rt: Runtime, username: str, password: str) -> dict[str, Any]:
+    op = await authenticate_operator(rt, username, password)
+    token = issue_token(rt.settings.secret_key, op.id, "operator", rt.settings.token_ttl_seconds)
+    return {"token": token, "expires_in": rt.settings.token_ttl_seconds, "operator": operator_dict(op)}
+
+
+async def get_operator(operator_id: int) -> dict[str, Any]:
+    op = await Operator.get_or_none(id=operator_id)
+    if op is None:
+        raise NotFound("运营账号不存在", code="operator_not_found", field="operator_id")
+    if not op.is_active:
+        raise Forbidden("该运营账号已停用", code="operator_disabled")
+    return operator_dict(op)

@@ -1,0 +1,127 @@
+"""Order lifecycle after creation: cancel, timeout close, ship, ready for pickup, complete.
+
+Every transition is a compare-and-set on the status; 0 rows means someone else moved it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from core.errors import InvalidState, NotFound, ValidationFailed
+from core.runtime import Runtime
+from models.order import DeliveryMode, Order, OrderStatus
+from services import events
+from services.orders.common import get_own_order, load_order_dict, return_stock, utcnow
+
+log = logging.getLogger("huituan.orders")
+
+
+async def _cancel_unpaid(order_id: int, reason: str, now: datetime) -> bool:
+    """unpaid -> cancelled, stock back, ORDER_CANCELLED. False if the order was not unpaid."""
+    async with in_transaction() as conn:
+        moved = await Order.filter(id=order_id, status=OrderStatus.unpaid).using_db(conn).update(
+            status=OrderStatus.cancelled, cancelled_at=now, cancel_reason=reason)
+        if moved != 1:
+            return False
+        await return_stock(order_id, conn)
+        await events.emit(events.ORDER_CANCELLED, order_id=order_id, conn=conn)
+    return True
+
+
+async def cancel_order(user_id: int, order_id: int) -> dict[str, Any]:
+    """Buyer cancels: unpaid -> cancelled; any other status is 409 invalid_state."""
+    order = await get_own_order(user_id, order_id)
+    if not await _cancel_unpaid(order.id, "user_cancelled", utcnow()):
+        order = await get_own_order(user_id, order_id)
+        raise InvalidState(f"订单当前状态（{order.status}）不能取消", code="order_not_cancellable",
+                           status=str(order.status))
+    return await load_order_dict(await get_own_order(user_id, order_id))
+
+
+async def close_expired_orders(rt: Runtime | None = None, now: datetime | None = None, batch: int = 500) -> int:
+    """Sweep: unpaid orders past pay_deadline -> cancelled (reason pay_timeout), stock back.
+    Idempotent and safe on two processes: each order moves under its own CAS."""
+    now = now or utcnow()
+    ids = await Order.filter(status=OrderStatus.unpaid, pay_deadline__lt=now).order_by("pay_deadline") \
+        .limit(batch).values_list("id", flat=True)
+    closed = 0
+    for oid in ids:
+        if await _cancel_unpaid(oid, "pay_timeout", now):
+            closed += 1
+    if closed:
+        log.info("closed %s expired unpaid orders", closed)
+    return closed
+
+
+async def complete_order(order_id: int, conn=None, *, expected: tuple[OrderStatus, ...] | None = None) -> bool:
+    """shipped | ready_for_pickup -> completed, ORDER_COMPLETED. False if not in those states.
+    With ``conn`` it joins the caller's transaction (pickup verification)."""
+    expected = expected or (OrderStatus.shipped, OrderStatus.ready_for_pickup)
+
+    async def run(c) -> bool:
+        moved = await Order.filter(id=order_id, status__in=list(expected)).using_db(c).update(
+            status=OrderStatus.completed, completed_at=utcnow())
+        if moved != 1:
+            return False
+        await events.emit(events.ORDER_COMPLETED, order_id=order_id, conn=c)
+        return True
+
+    if conn is not None:
+        return await run(conn)
+    async with in_transaction() as c:
+        return await run(c)
+
+
+async def confirm_receipt(user_id: int, order_id: int) -> dict[str, Any]:
+    """Buyer confirms: shipped | ready_for_pickup -> completed."""
+    order = await get_own_order(user_id, order_id)
+    if not await complete_order(order.id):
+        order = await get_own_order(user_id, order_id)
+        raise InvalidState(f"订单当前状态（{order.status}）不能确认收货", code="order_not_confirmable",
+                           status=str(order.status))
+    return await load_order_dict(await get_own_order(user_id, order_id))
+
+
+async def auto_confirm_orders(rt: Runtime, now: datetime | None = None, batch: int = 500) -> int:
+    """Sweep: shipped orders with shipped_at older than order_auto_confirm_days -> completed."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=rt.settings.order_auto_confirm_days)
+    ids = await Order.filter(status=OrderStatus.shipped, shipped_at__lt=cutoff).order_by("shipped_at") \
+        .limit(batch).values_list("id", flat=True)
+    done = 0
+    for oid in ids:
+        if await complete_order(oid, expected=(OrderStatus.shipped,)):
+            done += 1
+    return done
+
+
+async def ship_order(order_id: int, express_company: str, express_no: str) -> dict[str, Any]:
+    """paid -> shipped (express orders), with the tracking number."""
+    if not express_company or not express_company.strip():
+        raise ValidationFailed("express_company: 请填写快递公司", field="express_company")
+    if not express_no or not express_no.strip():
+        raise ValidationFailed("express_no: 请填写快递单号", field="express_no")
+    order = await Order.get_or_none(id=order_id)
+    if order is None:
+        raise NotFound("订单不存在", code="order_not_found", field="order_id")
+    if order.delivery_mode != DeliveryMode.express:
+        raise InvalidState("自提订单不能发快递", code="order_not_express")
+    moved = await Order.filter(id=order_id, status=OrderStatus.paid).update(
+        status=OrderStatus.shipped, shipped_at=utcnow(), express_company=express_company.strip()[:32],
+        express_no=express_no.strip()[:64])
+    if moved != 1:
+        raise InvalidState(f"订单当前状态（{order.status}）不能发货", code="order_not_shippable",
+                           status=str(order.status))
+    return await load_order_dict(await Order.get(id=order_id))
+
+
+async def mark_ready_for_pickup(order_id: int) -> bool:
+    """paid -> ready_for_pickup (pickup orders; the leader announced arrival).
+    Returns False if the order was not paid (idempotent for batch announcements)."""
+    moved = await Order.filter(id=order_id, status=OrderStatus.paid, delivery_mode=DeliveryMode.pickup).update(
+        status=OrderStatus.ready_for_pickup)
+    return moved == 1

@@ -1,0 +1,210 @@
+"""The outbox: side effects that leave the process, written with their cause, delivered after commit.
+
+Usage (DESIGN.md, State and concurrency)::
+
+    async with in_transaction() as conn:
+        ...change state...
+        await outbox.enqueue(OutboxKind.subscribe_message, f"order:{order.id}:paid",
+                             {"openid": ..., "template_id": ..., "data": {...}, "page": ...}, conn=conn)
+    outbox.kick(rt)          # after commit: deliver in the background, never raises
+
+- ``async enqueue(kind, dedupe_key, payload, conn) -> None``: a repeated dedupe_key is ignored
+  (INSERT ... ON CONFLICT DO NOTHING: on PostgreSQL an IntegrityError would abort the
+  caller's whole transaction).
+- ``register_handler(kind, fn)``: ``fn: async (rt, payload) -> None``; raise to retry.
+  Built in: subscribe_message {openid, template_id, data, page?}, wecom_message
+  {touser, content, markdown?}, robot_push {content, msgtype?}. "refund" and "transfer" are
+  registered by their domains.
+- ``async deliver_pending(rt, limit=100) -> int``: delivers due rows; safe with many processes.
+- ``kick(rt)``; ``async wait_idle()`` (tests: wait for kicked deliveries).
+
+Claiming: a row is due when pending and ``next_attempt_at`` is null or past. A process claims
+it with a compare-and-set on (status, attempts) that bumps ``attempts`` and pushes
+``next_attempt_at`` one lease ahead, so no other process picks it while the handler runs and
+a crashed process's row comes back after the lease. Success -> sent; failure -> backoff; the
+MAX_ATTEMPTS-th failure -> failed with last_error (an operator looks at these).
+A handler that outlives the lease can run twice: handlers must be idempotent at the far end
+(refunds and transfers are, by out_refund_no / out_bill_no).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from models.outbox import OutboxKind, OutboxMessage, OutboxStatus
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+log = logging.getLogger("huituan.outbox")
+
+MAX_ATTEMPTS = 8
+LEASE_SECONDS = 60
+BACKOFF_BASE_SECONDS = 10
+BACKOFF_MAX_SECONDS = 3600
+
+Handler = Callable[["Runtime", dict[str, Any]], Awaitable[None]]
+_handlers: dict[str, Handler] = {}
+_tasks: set[asyncio.Task] = set()
+_rerun: set[int] = set()  # id(rt) of runtimes kicked while a delivery was already running
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def backoff_seconds(attempts: int) -> int:
+    """Delay before the next try after ``attempts`` failures: 10s, 20s, 40s ... capped at 1h."""
+    return min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
+
+
+def register_handler(kind: OutboxKind | str, fn: Handler) -> None:
+    _handlers[str(kind)] = fn
+
+
+async def enqueue(kind: OutboxKind | str, dedupe_key: str, payload: dict[str, Any], conn: BaseDBAsyncClient | None = None) -> None:
+    """Queue ``payload`` in the caller's transaction; a repeated ``dedupe_key`` is a no-op."""
+    if len(dedupe_key) > 191:
+        raise ValueError("dedupe_key longer than 191 characters")
+    row = OutboxMessage(kind=OutboxKind(kind), dedupe_key=dedupe_key, payload=payload,
+                        status=OutboxStatus.pending, attempts=0, last_error="", next_attempt_at=None)
+    # bulk_create(ignore_conflicts) is INSERT ... ON CONFLICT DO NOTHING on both backends:
+    # the duplicate never raises, so the caller's PostgreSQL transaction stays usable.
+    await OutboxMessage.bulk_create([row], ignore_conflicts=True, using_db=conn)
+
+
+def _ensure_handlers_loaded() -> None:
+    # Domains register their handlers at import time, next to their event subscribers.
+    from services.events import _load_subscribers
+
+    _load_subscribers()
+
+
+async def _claim(row: OutboxMessage) -> int | None:
+    """CAS: pending with the attempts we saw -> attempts+1, leased. Returns the new attempts."""
+    attempts = row.attempts + 1
+    claimed = await OutboxMessage.filter(id=row.id, status=OutboxStatus.pending, attempts=row.attempts).update(
+        attempts=attempts, next_attempt_at=_now() + timedelta(seconds=LEASE_SECONDS)
+    )
+    return attempts if claimed else None
+
+
+async def _deliver_one(rt: "Runtime", row: OutboxMessage) -> bool:
+    attempts = await _claim(row)
+    if attempts is None:
+        return False  # another process has it
+    handler = _handlers[row.kind]
+    try:
+        await handler(rt, row.payload)
+    except Exception as exc:  # noqa: BLE001 - any failure is retried, then parked
+        error = f"{type(exc).__name__}: {exc}"
+        details = getattr(exc, "details", None)
+        if details:
+            error += f" {details}"
+        error = error[:2000]
+        if attempts >= MAX_ATTEMPTS:
+            await OutboxMessage.filter(id=row.id, status=OutboxStatus.pending, attempts=attempts).update(
+                status=OutboxStatus.failed, last_error=error, next_attempt_at=None
+            )
+            log.error("outbox %s %s failed for good after %s attempts: %s", row.kind, row.dedupe_key, attempts, error)
+        else:
+            delay = backoff_seconds(attempts)
+            await OutboxMessage.filter(id=row.id, status=OutboxStatus.pending, attempts=attempts).update(
+                last_error=error, next_attempt_at=_now() + timedelta(seconds=delay)
+            )
+            log.warning("outbox %s %s attempt %s failed, retry in %ss: %s", row.kind, row.dedupe_key, attempts, delay, error)
+        return False
+    await OutboxMessage.filter(id=row.id, status=OutboxStatus.pending, attempts=attempts).update(
+        status=OutboxStatus.sent, sent_at=_now(), last_error="", next_attempt_at=None
+    )
+    return True
+
+
+async def deliver_pending(rt: "Runtime", limit: int = 100) -> int:
+    """Deliver due messages; returns how many were sent by this call."""
+    _ensure_handlers_loaded()
+    kinds = [OutboxKind(k) for k in _handlers if k in OutboxKind._value2member_map_]
+    if not kinds:
+        return 0
+    now = _now()
+    rows = await (
+        OutboxMessage.filter(status=OutboxStatus.pending, kind__in=kinds)
+        .filter(next_attempt_at__isnull=True)
+        .order_by("id").limit(limit)
+    )
+    if len(rows) < limit:
+        rows += await (
+            OutboxMessage.filter(status=OutboxStatus.pending, kind__in=kinds, next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "id").limit(limit - len(rows))
+        )
+    sent = 0
+    for row in rows:
+        if await _deliver_one(rt, row):
+            sent += 1
+    return sent
+
+
+async def _run(rt: "Runtime") -> None:
+    key = id(rt)
+    try:
+        while True:
+            _rerun.discard(key)
+            try:
+                await deliver_pending(rt)
+            except Exception:  # noqa: BLE001 - the scheduled sweep retries later
+                log.exception("outbox background delivery failed")
+                return
+            if key not in _rerun:
+                return
+    finally:
+        _rerun.discard(key)
+
+
+def kick(rt: "Runtime") -> None:
+    """Deliver in the background, after the caller's commit. Never raises, never blocks."""
+    try:
+        key = id(rt)
+        if any(getattr(t, "_outbox_rt", None) == key and not t.done() for t in _tasks):
+            _rerun.add(key)  # the running delivery goes round once more
+            return
+        task = asyncio.get_running_loop().create_task(_run(rt))
+        task._outbox_rt = key  # type: ignore[attr-defined]
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
+    except Exception:  # noqa: BLE001
+        log.exception("outbox kick failed")
+
+
+async def wait_idle() -> None:
+    """Wait for the background deliveries started by ``kick`` (tests, shutdown)."""
+    while _tasks:
+        await asyncio.gather(*list(_tasks), return_exceptions=True)
+
+
+# ---- built-in handlers ------------------------------------------------------------------------
+
+async def _send_subscribe_message(rt: "Runtime", payload: dict[str, Any]) -> None:
+    await rt.wechat.miniprogram.send_subscribe_message(
+        payload["openid"], payload["template_id"], payload.get("data") or {}, page=payload.get("page")
+    )
+
+
+async def _send_wecom_message(rt: "Runtime", payload: dict[str, Any]) -> None:
+    if payload.get("markdown"):
+        await rt.wechat.wecom.send_markdown(payload["touser"], payload["content"])
+    else:
+        await rt.wechat.wecom.send_text(payload["touser"], payload["content"])
+
+
+async def _robot_push(rt: "Runtime", payload: dict[str, Any]) -> None:
+    await rt.wechat.wecom.robot_push(payload["content"], payload.get("msgtype", "markdown"))
+
+
+register_handler(OutboxKind.subscribe_message, _send_subscribe_message)
+register_handler(OutboxKind.wecom_message, _send_wecom_message)
+register_handler(OutboxKind.robot_push, _robot_push)

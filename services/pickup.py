@@ -1,0 +1,122 @@
+"""Leaders (团长) and their pickup points (自提点)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from core.errors import Conflict, NotFound, ValidationFailed
+from models.leader import Leader, LeaderStatus, PickupPoint
+from models.user import User
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+PICKUP_FIELDS = ("name", "province", "city", "district", "address", "latitude", "longitude", "contact_phone",
+                 "business_hours", "cutoff_time", "is_active")
+
+
+def leader_dict(leader: Leader) -> dict[str, Any]:
+    return {
+        "id": leader.id, "user_id": leader.user_id, "name": leader.name, "phone": leader.phone,
+        "status": str(leader.status), "commission_bp": leader.commission_bp, "created_at": leader.created_at,
+        "approved_at": leader.approved_at,
+    }
+
+
+def pickup_point_dict(p: PickupPoint) -> dict[str, Any]:
+    return {
+        "id": p.id, "leader_id": p.leader_id, "name": p.name, "province": p.province, "city": p.city,
+        "district": p.district, "address": p.address, "latitude": p.latitude, "longitude": p.longitude,
+        "contact_phone": p.contact_phone, "business_hours": p.business_hours, "cutoff_time": p.cutoff_time,
+        "is_active": p.is_active,
+    }
+
+
+def _active_points():
+    return PickupPoint.filter(is_active=True, leader__status=LeaderStatus.approved)
+
+
+async def get_active_pickup_point(pickup_point_id: int) -> PickupPoint:
+    """The pickup point an order may use: active, and its leader approved."""
+    point = await _active_points().filter(id=pickup_point_id).first()
+    if point is None:
+        raise NotFound("自提点不存在或已停用", code="pickup_point_not_found", field="pickup_point_id")
+    return point
+
+
+async def list_pickup_points(city: str | None = None) -> list[PickupPoint]:
+    qs = _active_points()
+    if city and city.strip():
+        qs = qs.filter(city=city.strip())
+    return await qs.order_by("city", "id")
+
+
+async def list_public_pickup_points(city: str | None = None) -> dict[str, Any]:
+    return {"items": [pickup_point_dict(p) for p in await list_pickup_points(city)]}
+
+
+# --- admin -------------------------------------------------------------------------------------
+
+async def list_all_pickup_points(*, leader_id: int | None = None, city: str | None = None, page: int = 1,
+                                 page_size: int = 20) -> dict[str, Any]:
+    qs = PickupPoint.all()
+    if leader_id is not None:
+        qs = qs.filter(leader_id=leader_id)
+    if city:
+        qs = qs.filter(city=city.strip())
+    total = await qs.count()
+    points = await qs.order_by("-id").offset((page - 1) * page_size).limit(page_size)
+    return {"items": [pickup_point_dict(p) for p in points], "total": total, "page": page, "page_size": page_size}
+
+
+async def create_pickup_point(leader_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    if not await Leader.filter(id=leader_id).exists():
+        raise NotFound("团长不存在", code="leader_not_found", field="leader_id")
+    values = {k: v for k, v in data.items() if k in PICKUP_FIELDS and v is not None}
+    for name in ("name", "province", "city", "address"):
+        values[name] = (values.get(name) or "").strip()
+        if not values[name]:
+            raise ValidationFailed(f"{name} 不能为空", field=name)
+    if "cutoff_time" in values and not _HHMM.match(values["cutoff_time"]):
+        raise ValidationFailed("截单时间格式应为 HH:MM", field="cutoff_time")
+    point = await PickupPoint.create(leader_id=leader_id, **values)
+    return pickup_point_dict(point)
+
+
+async def list_leaders(*, status: LeaderStatus | None = None, page: int = 1, page_size: int = 20) -> dict[str, Any]:
+    qs = Leader.all()
+    if status is not None:
+        qs = qs.filter(status=status)
+    total = await qs.count()
+    leaders = await qs.order_by("-id").offset((page - 1) * page_size).limit(page_size)
+    return {"items": [leader_dict(x) for x in leaders], "total": total, "page": page, "page_size": page_size}
+
+
+async def create_leader(user_id: int, name: str, phone: str, commission_bp: int = 0) -> dict[str, Any]:
+    """An operator registers a leader directly: created approved."""
+    if not await User.filter(id=user_id).exists():
+        raise NotFound("用户不存在", code="user_not_found", field="user_id")
+    if await Leader.filter(user_id=user_id).exists():
+        raise Conflict("该用户已经是团长", code="leader_exists", field="user_id")
+    try:
+        leader = await Leader.create(user_id=user_id, name=name.strip(), phone=phone.strip(),
+                                     commission_bp=commission_bp, status=LeaderStatus.approved,
+                                     approved_at=datetime.now(timezone.utc))
+    except IntegrityError:
+        raise Conflict("该用户已经是团长", code="leader_exists", field="user_id") from None
+    return leader_dict(leader)
+
+
+async def approve_leader(leader_id: int) -> dict[str, Any]:
+    """pending -> approved (compare-and-set; a leader already decided is a conflict)."""
+    leader = await Leader.get_or_none(id=leader_id)
+    if leader is None:
+        raise NotFound("团长不存在", code="leader_not_found", field="leader_id")
+    changed = await Leader.filter(id=leader_id, status=LeaderStatus.pending).update(
+        status=LeaderStatus.approved, approved_at=datetime.now(timezone.utc))
+    if not changed:
+        raise Conflict("该团长申请已处理", code="leader_not_pending", status=str(leader.status))
+    await leader.refresh_from_db()
+    return leader_dict(leader)

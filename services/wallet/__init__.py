@@ -1,0 +1,1 @@
+"""The commission wallet: ledger (every balance change) and its verification."""

@@ -1,0 +1,324 @@
+"""Withdrawals from the commission wallet, paid by WeChat Pay merchant transfer (商家转账).
+
+    requested --approve (auto below the threshold, else an operator)--> approved
+    approved  --transfer_bill accepted--> paying --notify/poll SUCCESS--> paid
+    requested --reject--> rejected              (money back to available)
+    paying    --notify/poll FAIL|CANCELLED--> failed   (money back to available)
+
+Money: at request ``amount`` moves available -> withdrawing under the wallet's row lock (two
+concurrent requests cannot both pass the balance check, and the guarded update would refuse
+anyway). On paid, withdrawing -> withdrawn (net) and the fee leaves withdrawing to the platform.
+``out_bill_no`` is derived from the withdrawal id, so a retried transfer never pays twice:
+WeChat answers a repeated out_bill_no with the original bill.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from tortoise.functions import Count, Sum
+from tortoise.transactions import in_transaction
+
+from core.errors import Conflict, HuituanError, InvalidState, NotFound, ValidationFailed
+from core.money import percent_of
+from models.user import User
+from models.wallet import EntryKind, Withdrawal, WithdrawalStatus
+from services.distribution_settings import get_settings
+from services.wallet import ledger
+
+log = logging.getLogger("huituan.withdrawals")
+
+CHINA = timezone(timedelta(hours=8))
+TRANSFER_REMARK = "推广佣金提现"
+NOTIFY_PATH = "/api/v1/pay/transfer-notify"
+FINAL_OK = "SUCCESS"
+FINAL_FAIL = ("FAIL", "CANCELLED")
+# Daily limits count every withdrawal of the day that was not given back.
+COUNTED = (WithdrawalStatus.requested, WithdrawalStatus.approved, WithdrawalStatus.paying, WithdrawalStatus.paid)
+
+
+class WalletInDebt(Conflict):
+    code = "wallet_in_debt"
+    message = "佣金账户存在欠款，还清前不能提现"
+
+
+class DailyLimitReached(Conflict):
+    code = "withdraw_daily_limit"
+    message = "今日提现次数或金额已达上限"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def out_bill_no_for(withdrawal_id: int) -> str:
+    """The merchant bill number: the withdrawal id (padded, WeChat wants 5-32 characters)."""
+    return f"WD{withdrawal_id:010d}"
+
+
+def withdrawal_to_dict(w: Withdrawal) -> dict[str, Any]:
+    return {
+        "id": w.id, "amount_fen": w.amount_fen, "fee_fen": w.fee_fen, "net_fen": w.net_fen,
+        "status": str(w.status), "out_bill_no": w.out_bill_no, "transfer_state": w.transfer_state,
+        # What wx.requestMerchantTransfer needs while the user has not confirmed yet.
+        "package_info": w.package_info if w.status == WithdrawalStatus.paying and w.transfer_state in (
+            "WAIT_USER_CONFIRM", "ACCEPTED", "PROCESSING", "") and w.package_info else None,
+        "fail_reason": w.fail_reason or w.review_note if w.status in (WithdrawalStatus.failed,
+                                                                      WithdrawalStatus.rejected) else "",
+        "created_at": w.created_at.isoformat() if w.created_at else None,
+        "finished_at": w.finished_at.isoformat() if w.finished_at else None,
+    }
+
+
+async def _enqueue_transfer(withdrawal_id: int, conn) -> None:
+    try:
+        from services import outbox
+        from models.outbox import OutboxKind
+    except ImportError:  # outbox not built yet: the poll job retries approved withdrawals
+        return
+    await outbox.enqueue(OutboxKind.transfer, f"withdrawal:{withdrawal_id}:transfer",
+                         {"withdrawal_id": withdrawal_id}, conn)
+
+
+def _kick(rt) -> None:
+    try:
+        from services import outbox
+    except ImportError:
+        return
+    try:
+        outbox.kick(rt)
+    except Exception:  # delivery is retried by the outbox job
+        log.exception("outbox kick failed")
+
+
+async def request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str = "") -> dict[str, Any]:
+    """Validate, hold the money (available -> withdrawing), auto-approve small amounts and start
+    the transfer. Nothing is written when a check fails."""
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
+        raise ValidationFailed("amount_fen: 应为整数（分）", field="amount_fen")
+    settings = await get_settings()
+    if amount_fen < settings.withdraw_min_fen:
+        raise ValidationFailed(f"amount_fen: 提现金额不能低于 {settings.withdraw_min_fen / 100:.2f} 元",
+                               field="amount_fen", code="withdraw_below_minimum", min_fen=settings.withdraw_min_fen)
+    fee = percent_of(amount_fen, settings.withdraw_fee_bp)  # floor: the user keeps the odd fen
+    net = amount_fen - fee
+    if net <= 0:
+        raise ValidationFailed("amount_fen: 扣除手续费后金额须大于 0", field="amount_fen")
+    real_name = (real_name or "").strip()
+    if amount_fen >= settings.withdraw_real_name_threshold_fen and not real_name:
+        raise ValidationFailed("real_name: 提现金额较大，请填写真实姓名", field="real_name", code="real_name_required")
+    auto = amount_fen <= settings.withdraw_auto_approve_fen
+    now = _now()
+    async with in_transaction() as conn:
+        wallets = await ledger.lock_wallets(conn, [user_id])  # serialises this user's withdrawals
+        bal = wallets[user_id]
+        if bal.debt > 0:
+            raise WalletInDebt(debt_fen=bal.debt)
+        if bal.available < amount_fen:
+            raise ledger.InsufficientBalance(field="amount_fen", available_fen=bal.available)
+        day_start = now.astimezone(CHINA).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = await Withdrawal.filter(user_id=user_id, status__in=COUNTED, created_at__gte=day_start).using_db(
+            conn).annotate(n=Count("id"), total=Sum("amount_fen")).values("n", "total")
+        n_today = int(today[0]["n"] or 0) if today else 0
+        sum_today = int(today[0]["total"] or 0) if today else 0
+        if n_today >= settings.withdraw_daily_count:
+            raise DailyLimitReached(f"每天最多提现 {settings.withdraw_daily_count} 次", field="amount_fen")
+        if sum_today + amount_fen > settings.withdraw_daily_amount_fen:
+            raise DailyLimitReached("超出今日可提现金额", field="amount_fen",
+                                    remaining_fen=max(0, settings.withdraw_daily_amount_fen - sum_today))
+        w = await Withdrawal.create(user_id=user_id, amount_fen=amount_fen, fee_fen=fee, net_fen=net,
+                                    real_name=real_name,
+                                    status=WithdrawalStatus.approved if auto else WithdrawalStatus.requested,
+                                    approved_at=now if auto else None, using_db=conn)
+        w.out_bill_no = out_bill_no_for(w.id)
+        await Withdrawal.filter(id=w.id).using_db(conn).update(out_bill_no=w.out_bill_no)
+
+        def plan(ws):
+            return [
+                ledger.Posting(user_id, "available", -amount_fen, EntryKind.withdraw_hold,
+                               f"withdrawal:{w.id}:hold", "withdrawal", w.id),
+                ledger.Posting(user_id, "withdrawing", amount_fen, EntryKind.withdraw_hold,
+                               f"withdrawal:{w.id}:withdrawing", "withdrawal", w.id),
+            ]
+
+        await ledger.apply(conn, [user_id], plan, now=now)
+        if auto:
+            await _enqueue_transfer(w.id, conn)
+    if auto:
+        await _start_after_commit(rt, w.id)
+    return withdrawal_to_dict(await Withdrawal.get(id=w.id))
+
+
+async def _start_after_commit(rt, withdrawal_id: int) -> None:
+    try:
+        await start_transfer(rt, withdrawal_id)
+    except HuituanError:
+        # WeChat did not answer or refused for now: the outbox and poll_transfers retry with
+        # the same out_bill_no, so a retry never pays twice.
+        log.warning("transfer for withdrawal %s not started yet", withdrawal_id, exc_info=True)
+    _kick(rt)
+
+
+async def start_transfer(rt, withdrawal_id: int) -> dict[str, Any]:
+    """approved -> paying, then ask WeChat Pay for the transfer bill (idempotent: called again
+    for a paying withdrawal it re-sends the same out_bill_no and stores the answer)."""
+    w = await Withdrawal.get_or_none(id=withdrawal_id)
+    if w is None:
+        raise NotFound("提现记录不存在", code="withdrawal_not_found")
+    if w.status == WithdrawalStatus.approved:
+        await Withdrawal.filter(id=w.id, status=WithdrawalStatus.approved).update(
+            status=WithdrawalStatus.paying, paying_at=_now())
+        w = await Withdrawal.get(id=withdrawal_id)
+    if w.status != WithdrawalStatus.paying:
+        return withdrawal_to_dict(w)
+    user = await User.get(id=w.user_id)
+    answer = await rt.wechat.pay.transfer_bill(
+        w.out_bill_no, user.openid, w.net_fen, TRANSFER_REMARK,
+        rt.settings.base_url() + NOTIFY_PATH, user_name=w.real_name or None)
+    state = answer.get("state", "")
+    await Withdrawal.filter(id=w.id, status=WithdrawalStatus.paying).update(
+        transfer_bill_no=answer.get("transfer_bill_no"), transfer_state=state,
+        package_info=answer.get("package_info") or w.package_info)
+    if state == FINAL_OK or state in FINAL_FAIL:
+        await apply_transfer_result(w.out_bill_no, state, answer.get("transfer_bill_no"), answer.get("fail_reason", ""))
+    return withdrawal_to_dict(await Withdrawal.get(id=w.id))
+
+
+async def apply_transfer_result(out_bill_no: str, state: str, transfer_bill_no: str | None = None,
+                                fail_reason: str = "") -> bool:
+    """A transfer's final state from the notify or the poll. paying -> paid | failed, once:
+    the compare-and-set on the status makes 50 identical notifies pay once."""
+    w = await Withdrawal.get_or_none(out_bill_no=out_bill_no)
+    if w is None:
+        raise NotFound("转账单不存在", code="withdrawal_not_found")
+    now = _now()
+    if state == FINAL_OK:
+        new = WithdrawalStatus.paid
+    elif state in FINAL_FAIL:
+        new = WithdrawalStatus.failed
+    else:
+        await Withdrawal.filter(id=w.id, status=WithdrawalStatus.paying).update(transfer_state=state)
+        return False
+    async with in_transaction() as conn:
+        n = await Withdrawal.filter(id=w.id, status=WithdrawalStatus.paying).using_db(conn).update(
+            status=new, transfer_state=state, finished_at=now, fail_reason=(fail_reason or "")[:200],
+            **({"transfer_bill_no": transfer_bill_no} if transfer_bill_no else {}))
+        if not n:
+            return False  # already final (a repeated notify, or the poll got there first)
+        if new == WithdrawalStatus.paid:
+            def plan(ws):
+                out = [ledger.Posting(w.user_id, "withdrawing", -w.net_fen, EntryKind.withdraw_paid,
+                                      f"withdrawal:{w.id}:paid", "withdrawal", w.id),
+                       ledger.Posting(w.user_id, "withdrawn", w.net_fen, EntryKind.withdraw_paid,
+                                      f"withdrawal:{w.id}:withdrawn", "withdrawal", w.id)]
+                if w.fee_fen:
+                    out.append(ledger.Posting(w.user_id, "withdrawing", -w.fee_fen, EntryKind.withdraw_fee,
+                                              f"withdrawal:{w.id}:fee", "withdrawal", w.id))
+                return out
+        else:
+            def plan(ws):
+                return _return_plan(ws[w.user_id], w)
+        await ledger.apply(conn, [w.user_id], plan, now=now)
+    return True
+
+
+def _return_plan(bal: ledger.Balances, w: Withdrawal) -> list[ledger.Posting]:
+    # Money given back pays down any debt booked meanwhile first, like any income.
+    return ledger.credit_income(bal, w.amount_fen, kind=EntryKind.withdraw_return, key=f"withdrawal:{w.id}:return",
+                                ref_type="withdrawal", ref_id=w.id, source_bucket="withdrawing",
+                                source_kind=EntryKind.withdraw_return, source_key=f"withdrawal:{w.id}:unhold")
+
+
+async def review_withdrawal(rt, withdrawal_id: int, approve: bool, operator_id: int, note: str = "") -> dict[str, Any]:
+    """Operator: requested -> approved (then the transfer starts) or requested -> rejected."""
+    now = _now()
+    async with in_transaction() as conn:
+        w = await Withdrawal.get_or_none(id=withdrawal_id).using_db(conn)
+        if w is None:
+            raise NotFound("提现记录不存在", code="withdrawal_not_found")
+        if approve:
+            n = await Withdrawal.filter(id=w.id, status=WithdrawalStatus.requested).using_db(conn).update(
+                status=WithdrawalStatus.approved, reviewed_by=operator_id, review_note=note[:200], approved_at=now)
+        else:
+            if not note.strip():
+                raise ValidationFailed("note: 驳回时请填写原因", field="note")
+            n = await Withdrawal.filter(id=w.id, status=WithdrawalStatus.requested).using_db(conn).update(
+                status=WithdrawalStatus.rejected, reviewed_by=operator_id, review_note=note[:200], finished_at=now)
+        if not n:
+            raise InvalidState("该提现已处理", code="withdrawal_already_reviewed", status=str(w.status))
+        if approve:
+            await _enqueue_transfer(w.id, conn)
+        else:
+            await ledger.apply(conn, [w.user_id], lambda ws: _return_plan(ws[w.user_id], w), now=now)
+    if approve:
+        await _start_after_commit(rt, w.id)
+    return withdrawal_to_dict(await Withdrawal.get(id=withdrawal_id))
+
+
+async def poll_transfers(rt, older_than_seconds: int = 0, limit: int = 200) -> int:
+    """Job: start approved transfers that did not start, and ask WeChat Pay about paying ones
+    (the notify may be lost). Returns how many withdrawals reached a final state or started."""
+    cutoff = _now() - timedelta(seconds=older_than_seconds)
+    done = 0
+    for w in await Withdrawal.filter(status__in=(WithdrawalStatus.approved, WithdrawalStatus.paying)).order_by(
+            "id").limit(limit):
+        try:
+            if w.status == WithdrawalStatus.approved or not w.transfer_bill_no:
+                if (w.approved_at or w.created_at) <= cutoff:
+                    await start_transfer(rt, w.id)
+                    done += 1
+                continue
+            if w.paying_at and w.paying_at > cutoff:
+                continue
+            bill = await rt.wechat.pay.query_transfer_bill(w.out_bill_no)
+            state = bill.get("state", "")
+            if await apply_transfer_result(w.out_bill_no, state, bill.get("transfer_bill_no"),
+                                           bill.get("fail_reason", "")):
+                done += 1
+        except HuituanError:
+            log.warning("polling transfer of withdrawal %s failed", w.id, exc_info=True)
+    return done
+
+
+async def get_withdrawal(user_id: int, withdrawal_id: int) -> dict[str, Any]:
+    w = await Withdrawal.get_or_none(id=withdrawal_id, user_id=user_id)
+    if w is None:  # someone else's id looks exactly like a missing one
+        raise NotFound("提现记录不存在", code="withdrawal_not_found")
+    return withdrawal_to_dict(w)
+
+
+async def list_withdrawals(user_id: int | None = None, status: str | None = None, page: int = 1,
+                           page_size: int = 20) -> dict[str, Any]:
+    q = Withdrawal.all()
+    if user_id is not None:
+        q = q.filter(user_id=user_id)
+    if status:
+        q = q.filter(status=status)
+    total = await q.count()
+    rows = await q.order_by("-id").offset((page - 1) * page_size).limit(page_size)
+    items = []
+    for w in rows:
+        d = withdrawal_to_dict(w)
+        if user_id is None:
+            d["user_id"] = w.user_id
+            d["real_name"] = w.real_name
+        items.append(d)
+    return {"total": total, "items": items}
+
+
+def _register_outbox_handler() -> None:
+    try:
+        from services import outbox
+        from models.outbox import OutboxKind
+    except ImportError:
+        return
+
+    async def deliver(rt, payload: dict[str, Any]) -> None:
+        await start_transfer(rt, int(payload["withdrawal_id"]))
+
+    outbox.register_handler(OutboxKind.transfer, deliver)
+
+
+_register_outbox_handler()

@@ -1,0 +1,130 @@
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from models.order import Order, OrderStatus, Refund, RefundStatus
+from models.user import Operator
+from services.orders.create import create_order
+from services.orders.refunds import request_refund
+from services.pickup import create_leader, create_pickup_point
+from tests.factories import make_address, make_product, make_user
+
+
+async def given_order(settings, user=None, *, paid=False, delivery_mode="express", **kw):
+    user = user or await make_user()
+    product = await make_product(skus=[{"price_fen": 1000, "stock": 10}])
+    extra = {}
+    if delivery_mode == "express":
+        extra["address_id"] = (await make_address(user)).id
+    else:
+        leader_user = await make_user()
+        leader = await create_leader(leader_user.id, "李团长", "13900000000")
+        point = await create_pickup_point(leader["id"], {"name": "小区门口", "province": "浙江省", "city": "杭州市",
+                                                         "address": "文三路 1 号"})
+        extra["pickup_point_id"] = point["id"]
+    order, _ = await create_order(settings, user.id, uuid.uuid4().hex, delivery_mode=delivery_mode,
+                                  items=[{"sku_id": product.sku_list[0].id, "quantity": 1}], **extra, **kw)
+    if paid:
+        await Order.filter(id=order["id"]).update(status=OrderStatus.paid, paid_fen=order["payable_fen"],
+                                                  paid_at=datetime.now(timezone.utc))
+    return user, order
+
+
+async def test_search_filters(client, admin, settings):
+    alice = await make_user(phone="13811112222")
+    _, o1 = await given_order(settings, alice)
+    _, o2 = await given_order(settings, alice, paid=True)
+    _, o3 = await given_order(settings, paid=True)
+    await Order.filter(id=o3["id"]).update(created_at=datetime.now(timezone.utc) - timedelta(days=3))
+
+    async def ids(**params):
+        resp = await client.get("/api/admin/v1/orders", headers=admin, params=params)
+        data = await resp.json()
+        assert resp.status == 200, data
+        return [o["id"] for o in data["items"]]
+
+    assert sorted(await ids()) == sorted([o1["id"], o2["id"], o3["id"]])
+    assert sorted(await ids(status="paid")) == sorted([o2["id"], o3["id"]])
+    assert await ids(order_no=o1["order_no"]) == [o1["id"]]
+    assert sorted(await ids(user_id=str(alice.id))) == sorted([o1["id"], o2["id"]])
+    assert sorted(await ids(phone="13811112222")) == sorted([o1["id"], o2["id"]])
+    since = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+    assert sorted(await ids(created_from=since)) == sorted([o1["id"], o2["id"]])
+    assert await ids(created_to=since) == [o3["id"]]
+    resp = await client.get("/api/admin/v1/orders", headers=admin, params={"status": "lost"})
+    assert resp.status == 422 and (await resp.json())["details"]["field"] == "status"
+    resp = await client.get("/api/admin/v1/orders", headers=admin, params={"created_from": "昨天"})
+    assert resp.status == 422 and (await resp.json())["details"]["field"] == "created_from"
+
+
+async def test_order_detail_has_items_payments_refunds(client, admin, settings):
+    _, order = await given_order(settings)
+    resp = await client.get(f"/api/admin/v1/orders/{order['id']}", headers=admin)
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert len(data["items"]) == 1 and data["payments"] == [] and data["refunds"] == []
+    assert data["items"][0]["unit_price_fen"] == 1000
+    resp = await client.get("/api/admin/v1/orders/999999", headers=admin)
+    assert resp.status == 404
+
+
+async def test_ship_paid_express_order(client, admin, settings):
+    _, unpaid = await given_order(settings)
+    resp = await client.post(f"/api/admin/v1/orders/{unpaid['id']}/ship", headers=admin,
+                             json={"express_company": "顺丰", "express_no": "SF100"})
+    assert resp.status == 409
+    _, order = await given_order(settings, paid=True)
+    resp = await client.post(f"/api/admin/v1/orders/{order['id']}/ship", headers=admin,
+                             json={"express_company": "顺丰", "express_no": "SF100"})
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert data["status"] == "shipped" and data["express_no"] == "SF100"
+    resp = await client.post(f"/api/admin/v1/orders/{order['id']}/ship", headers=admin, json={"express_company": "顺丰"})
+    assert resp.status == 422 and (await resp.json())["details"]["field"] == "express_no"
+
+
+async def test_ready_for_pickup(client, admin, settings):
+    _, express = await given_order(settings, paid=True)
+    resp = await client.post(f"/api/admin/v1/orders/{express['id']}/ready-for-pickup", headers=admin)
+    assert resp.status == 409 and (await resp.json())["error"] == "order_not_pickup"
+    _, order = await given_order(settings, paid=True, delivery_mode="pickup")
+    resp = await client.post(f"/api/admin/v1/orders/{order['id']}/ready-for-pickup", headers=admin)
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert data["status"] == "ready_for_pickup"
+    resp = await client.post(f"/api/admin/v1/orders/{order['id']}/ready-for-pickup", headers=admin)
+    assert resp.status == 409 and (await resp.json())["error"] == "order_not_ready"
+    resp = await client.post("/api/admin/v1/orders/999999/ready-for-pickup", headers=admin)
+    assert resp.status == 404
+
+
+async def test_refund_review_list_approve_reject(client, admin, settings):
+    operator = await Operator.get(username="ops")
+    user, o1 = await given_order(settings, paid=True)
+    _, o2 = await given_order(settings, user, paid=True)
+    r1 = await request_refund(user.id, o1["id"], "不想要了")
+    r2 = await request_refund(user.id, o2["id"], "买错了")
+
+    resp = await client.get("/api/admin/v1/refunds", headers=admin, params={"status": "requested"})
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert data["total"] == 2 and {r["order_no"] for r in data["items"]} == {o1["order_no"], o2["order_no"]}
+
+    resp = await client.post(f"/api/admin/v1/refunds/{r2['id']}/reject", headers=admin, json={})
+    assert resp.status == 422 and (await resp.json())["details"]["field"] == "note"
+    resp = await client.post(f"/api/admin/v1/refunds/{r2['id']}/reject", headers=admin, json={"note": "已发货"})
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert data["status"] == "rejected" and data["review_note"] == "已发货" and data["reviewed_by"] == operator.id
+    assert (await Order.get(id=o2["id"])).status == OrderStatus.paid
+
+    resp = await client.post(f"/api/admin/v1/refunds/{r1['id']}/approve", headers=admin, json={"note": "同意"})
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert data["status"] in ("processing", "succeeded") and data["reviewed_by"] == operator.id
+    resp = await client.post(f"/api/admin/v1/refunds/{r1['id']}/approve", headers=admin, json={})
+    assert resp.status == 409
+    resp = await client.post("/api/admin/v1/refunds/999999/approve", headers=admin, json={})
+    assert resp.status == 404
+    assert await Refund.filter(status=RefundStatus.requested).count() == 0
+    resp = await client.get(f"/api/admin/v1/orders/{o1['id']}", headers=admin)
+    assert [r["id"] for r in (await resp.json())["refunds"]] == [r1["id"]]

@@ -1,0 +1,61 @@
+"""Settlement racing refunds on PostgreSQL: a refunded item is never settled (it is cancelled,
+or settled first and then clawed back in full), and the ledger always verifies."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import timedelta
+
+import pytest
+
+from models.commission import CommissionAdjustment, CommissionRecord, CommissionStatus
+from models.wallet import Wallet
+from services.commission.settlement import settle_commissions
+from services.wallet.verify import verify_ledger
+from tests.factories import make_user
+from tests.services.commission.helpers import bind, complete, now, paid_order, refund
+
+
+@pytest.mark.postgres
+async def test_settlement_while_refunds_arrive_never_settles_a_refunded_item(rt):
+    promoters = [await make_user() for _ in range(5)]
+    orders = []
+    for i in range(120):
+        buyer = await make_user()
+        await bind(buyer, promoters[i % 5])
+        o = await paid_order(buyer, [(1_000 + i, 1), (2_000, 2)])
+        await complete(o, at=now() - timedelta(days=30))
+        orders.append(o)
+    doomed = random.Random(7).sample(orders, 60)
+
+    async def settle_loop():
+        total = 0
+        for _ in range(10):
+            total += await settle_commissions(rt, batch=7)
+            await asyncio.sleep(0)
+        return total
+
+    async def refund_one(o):
+        await asyncio.sleep(random.random() / 50)
+        await refund(o)
+
+    await asyncio.gather(settle_loop(), settle_loop(), *[refund_one(o) for o in doomed])
+    await settle_commissions(rt)
+    doomed_ids = {o.id for o in doomed}
+    for rec in await CommissionRecord.all():
+        if rec.order_id in doomed_ids:
+            assert rec.amount_fen == 0
+            if rec.status == CommissionStatus.settled:
+                # settled before the refund reached it: the whole amount was clawed back after
+                adj = await CommissionAdjustment.get(record_id=rec.id)
+                assert adj.after_settlement and rec.clawed_back_fen == rec.original_amount_fen
+            else:
+                assert rec.status == CommissionStatus.cancelled and rec.settled_at is None
+        else:
+            assert rec.status == CommissionStatus.settled and rec.amount_fen == rec.original_amount_fen
+    for w in await Wallet.all():
+        earned = sum(r.amount_fen for r in await CommissionRecord.filter(beneficiary_id=w.user_id))
+        assert w.pending_fen == 0
+        assert w.available_fen - w.debt_fen == earned
+    assert await verify_ledger() == []

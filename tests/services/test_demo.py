@@ -1,0 +1,50 @@
+from models.catalog import Category, Product, Sku
+from models.leader import Leader, PickupPoint
+from models.user import Operator, User
+from services.demo import load_demo_data
+from services.operators import authenticate_operator
+from services.pickup import list_pickup_points
+
+
+async def _snapshot():
+    return {
+        "categories": await Category.all().order_by("id").values_list("id", "name"),
+        "products": await Product.all().order_by("id").values_list("id", "title", "price_from_fen", "updated_at"),
+        "skus": await Sku.all().order_by("id").values_list("id", "code", "price_fen", "stock", "updated_at"),
+        "users": await User.all().order_by("id").values_list("id", "openid"),
+        "leaders": await Leader.all().values_list("id", "status"),
+        "points": await PickupPoint.all().values_list("id", "name"),
+        "operators": await Operator.all().values_list("id", "password_hash"),
+    }
+
+
+async def test_demo_data_is_complete_and_idempotent(rt):
+    first = await load_demo_data()
+    assert first["created"] == {"categories": 3, "products": 8, "skus": first["skus"], "users": 2, "leaders": 1,
+                                "pickup_points": 1, "operators": 1}
+    assert 8 <= first["skus"] <= 24
+    assert sorted(await Category.all().values_list("name", flat=True)) == sorted(["蔬菜水果", "肉禽蛋奶", "粮油调味"])
+    for product in await Product.all().prefetch_related("skus"):
+        skus = list(product.skus)
+        assert 1 <= len(skus) <= 3
+        assert product.price_from_fen == min(s.price_fen for s in skus)
+        assert product.main_image.startswith("https://img.example.com/demo/")
+        assert all(100 <= s.stock <= 1000 for s in skus)
+    assert [p.city for p in await list_pickup_points()] == ["杭州市"]
+    assert await User.filter(openid="demo-promoter").exists()
+    assert (await authenticate_operator(rt, "admin", "admin12345")).username == "admin"
+
+    before = await _snapshot()
+    second = await load_demo_data()
+    assert set(second["created"].values()) == {0}
+    assert {k: v for k, v in second.items() if k != "created"} == {k: v for k, v in first.items() if k != "created"}
+    assert await _snapshot() == before
+
+
+async def test_existing_admin_is_left_alone(rt):
+    from services.operators import create_operator
+
+    await create_operator("admin", "another-password")
+    summary = await load_demo_data()
+    assert summary["created"]["operators"] == 0
+    assert (await authenticate_operator(rt, "admin", "another-password")).username == "admin"

@@ -1,0 +1,164 @@
+"""Withdrawals: rules, the transfer through the sandbox, notify and poll, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from core.errors import NotFound, ValidationFailed
+from models.wallet import Withdrawal, WithdrawalStatus
+from services import withdrawals
+from services.wallet.ledger import InsufficientBalance, get_balances
+from services.wallet.verify import verify_ledger
+from tests.factories import make_user
+from tests.services.commission.helpers import fund, refund, set_settings
+
+
+async def test_small_withdrawal_is_auto_approved_and_returns_package_info(rt, client):
+    p = await make_user()
+    await fund(p, 5_000)
+    w = await withdrawals.request_withdrawal(rt, p.id, 3_000)
+    assert w["status"] == "paying" and w["package_info"] and w["transfer_state"] == "WAIT_USER_CONFIRM"
+    b = await get_balances(p.id)
+    assert (b.available, b.withdrawing) == (2_000, 3_000)
+    # when the user confirms in WeChat, the sandbox sends the signed notify
+    resp = await client.post(f"/sandbox/pay/transfers/{w['out_bill_no']}/confirm", json={})
+    assert resp.status == 200, await resp.text()
+    got = await withdrawals.get_withdrawal(p.id, w["id"])
+    assert got["status"] == "paid"
+    b = await get_balances(p.id)
+    assert (b.available, b.withdrawing, b.withdrawn) == (2_000, 0, 3_000)
+    assert await verify_ledger() == []
+
+
+async def test_fee_and_failure_returns_money(rt, client):
+    await set_settings(withdraw_fee_bp=100)
+    p = await make_user()
+    await fund(p, 10_000)
+    w = await withdrawals.request_withdrawal(rt, p.id, 10_000)
+    assert (w["fee_fen"], w["net_fen"]) == (100, 9_900)
+    resp = await client.post(f"/sandbox/pay/transfers/{w['out_bill_no']}/fail", json={})
+    assert resp.status == 200
+    assert (await withdrawals.get_withdrawal(p.id, w["id"]))["status"] == "failed"
+    b = await get_balances(p.id)
+    assert (b.available, b.withdrawing, b.withdrawn) == (10_000, 0, 0)
+    # and a successful one keeps the fee with the platform
+    w = await withdrawals.request_withdrawal(rt, p.id, 10_000)
+    await client.post(f"/sandbox/pay/transfers/{w['out_bill_no']}/confirm", json={})
+    b = await get_balances(p.id)
+    assert (b.available, b.withdrawing, b.withdrawn) == (0, 0, 9_900)
+    assert await verify_ledger() == []
+
+
+async def test_operator_review_above_threshold(rt, client):
+    await set_settings(withdraw_auto_approve_fen=1_000)
+    p = await make_user()
+    await fund(p, 5_000)
+    w = await withdrawals.request_withdrawal(rt, p.id, 2_000)
+    assert w["status"] == "requested" and w["package_info"] is None
+    w2 = await withdrawals.request_withdrawal(rt, p.id, 3_000)
+    rejected = await withdrawals.review_withdrawal(rt, w2["id"], False, operator_id=1, note="资料不符")
+    assert rejected["status"] == "rejected"
+    approved = await withdrawals.review_withdrawal(rt, w["id"], True, operator_id=1)
+    assert approved["status"] == "paying" and approved["package_info"]
+    with pytest.raises(Exception) as exc:
+        await withdrawals.review_withdrawal(rt, w["id"], True, operator_id=1)
+    assert exc.value.status == 409
+    b = await get_balances(p.id)
+    assert (b.available, b.withdrawing) == (3_000, 2_000)
+
+
+async def test_bad_requests_write_nothing(rt):
+    await set_settings(withdraw_min_fen=500, withdraw_daily_count=2, withdraw_real_name_threshold_fen=4_000)
+    p = await make_user()
+    await fund(p, 10_000)
+    before = await get_balances(p.id)
+    cases = [(100, "", ValidationFailed, "amount_fen"), (20_000, "张三", InsufficientBalance, "amount_fen"),
+             (5_000, "", ValidationFailed, "real_name")]
+    for amount, name, err, field in cases:
+        with pytest.raises(err) as exc:
+            await withdrawals.request_withdrawal(rt, p.id, amount, name)
+        assert exc.value.details.get("field") == field
+    with pytest.raises(ValidationFailed):
+        await withdrawals.request_withdrawal(rt, p.id, "100")  # type: ignore[arg-type]
+    assert await Withdrawal.all().count() == 0
+    assert await get_balances(p.id) == before
+    await withdrawals.request_withdrawal(rt, p.id, 500)
+    await withdrawals.request_withdrawal(rt, p.id, 500)
+    with pytest.raises(withdrawals.DailyLimitReached):
+        await withdrawals.request_withdrawal(rt, p.id, 500)
+    other = await make_user()
+    w = await Withdrawal.filter(user_id=p.id).first()
+    with pytest.raises(NotFound):
+        await withdrawals.get_withdrawal(other.id, w.id)
+
+
+async def test_debt_blocks_withdrawals(rt):
+    p = await make_user()
+    order = await fund(p, 1_000)
+    await set_settings(withdraw_auto_approve_fen=0)
+    await withdrawals.request_withdrawal(rt, p.id, 1_000)
+    await refund(order)  # clawback after settlement: nothing available -> debt
+    await fund(p, 500)  # pays down part of the debt
+    b = await get_balances(p.id)
+    assert (b.debt, b.available) == (500, 0)
+    await fund(p, 800)
+    assert (await get_balances(p.id)).debt == 0
+    # while debt remains nothing can be withdrawn
+    p2 = await make_user()
+    o2 = await fund(p2, 1_000)
+    await withdrawals.request_withdrawal(rt, p2.id, 1_000)
+    await refund(o2)
+    await fund(p2, 400)
+    assert (await get_balances(p2.id)).debt == 600
+    with pytest.raises(withdrawals.WalletInDebt):
+        await withdrawals.request_withdrawal(rt, p2.id, 100)
+    assert await verify_ledger() == []
+
+
+async def test_poll_finishes_transfers_when_the_notify_is_lost(rt, client, settings):
+    p = await make_user()
+    await fund(p, 2_000)
+    w = await withdrawals.request_withdrawal(rt, p.id, 2_000)
+    # given the user confirms but the notify never reaches us (WeChat side: no notify URL)
+    from core.sandbox import SANDBOX_KEY
+    client.server.app[SANDBOX_KEY].transfers[w["out_bill_no"]]["notify_url"] = None
+    resp = await client.post(f"/sandbox/pay/transfers/{w['out_bill_no']}/confirm", json={})
+    assert resp.status == 200
+    assert (await withdrawals.get_withdrawal(p.id, w["id"]))["status"] == "paying"
+    assert await withdrawals.poll_transfers(rt) == 1
+    assert (await withdrawals.get_withdrawal(p.id, w["id"]))["status"] == "paid"
+    assert await withdrawals.poll_transfers(rt) == 0
+    assert await verify_ledger() == []
+
+
+@pytest.mark.postgres
+async def test_twenty_concurrent_withdrawals_never_overdraw(rt):
+    await set_settings(withdraw_daily_count=100, withdraw_auto_approve_fen=0)
+    p = await make_user()
+    await fund(p, 10_000)
+    results = await asyncio.gather(*[withdrawals.request_withdrawal(rt, p.id, 1_000) for _ in range(20)],
+                                   return_exceptions=True)
+    ok = [r for r in results if isinstance(r, dict)]
+    assert len(ok) == 10
+    assert all(isinstance(r, InsufficientBalance) for r in results if not isinstance(r, dict))
+    b = await get_balances(p.id)
+    assert (b.available, b.withdrawing) == (0, 10_000)
+    assert await verify_ledger() == []
+
+
+@pytest.mark.postgres
+async def test_the_same_transfer_notify_fifty_times_pays_once(rt, client):
+    p = await make_user()
+    await fund(p, 3_000)
+    w = await withdrawals.request_withdrawal(rt, p.id, 3_000)
+    resp = await client.post(f"/sandbox/pay/transfers/{w['out_bill_no']}/confirm", json={})
+    assert resp.status == 200
+    results = await asyncio.gather(*[client.post(f"/sandbox/pay/transfers/{w['out_bill_no']}/confirm", json={})
+                                     for _ in range(49)])
+    assert all(r.status == 200 for r in results)
+    b = await get_balances(p.id)
+    assert (b.withdrawing, b.withdrawn) == (0, 3_000)
+    assert await Withdrawal.filter(status=WithdrawalStatus.paid).count() == 1
+    assert await verify_ledger() == []
