@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -207,6 +208,22 @@ def write_notifies(orders: list[tuple[str, int, str]], path: Path) -> None:
                 fh.write(line + "\n")
 
 
+def check_first_notify(path: Path, url: str) -> None:
+    """Fail fast, with the server's answer, if a prepared notify would not be accepted."""
+    with open(path, encoding="utf-8") as fh:
+        serial, signature, timestamp, nonce, body = (fh.readline().rstrip("\n") for _ in range(5))
+    req = urllib.request.Request(url, data=body.encode(), method="POST", headers={
+        "Content-Type": "application/json", "Wechatpay-Serial": serial, "Wechatpay-Signature": signature,
+        "Wechatpay-Timestamp": timestamp, "Wechatpay-Nonce": nonce})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            if resp.status == 200:
+                return
+            raise RuntimeError(f"notify check: HTTP {resp.status} {resp.read()[:300]!r}")
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(f"notify check: HTTP {exc.code} {exc.read()[:300]!r}") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
@@ -268,6 +285,7 @@ def main() -> None:
         orders = asyncio.run(unpaid_orders(db_url))
         notify_file = work / "notifies.txt"
         write_notifies(orders, notify_file)
+        check_first_notify(notify_file, f"{base}/api/v1/pay/notify")
         notify = run_wrk(f"{base}/api/v1/pay/notify", seconds=args.seconds, connections=args.connections,
                          script=LUA / "replay_notifies.lua", script_args=[str(notify_file)])
         paid = asyncio.run(count_paid(db_url))

@@ -54,6 +54,7 @@ class Operation:
     description: str = ""
     body_content_type: str = "application/json"
     public: bool = True  # False: served but left out of the document (sandbox, bot)
+    also: dict[int, str] = field(default_factory=dict)  # more success statuses, same body
 
 
 OPERATIONS_KEY = web.AppKey("openapi_operations", list)
@@ -78,6 +79,7 @@ def api(
     description: str = "",
     body_content_type: str = "application/json",
     public: bool = True,
+    also: dict[int, str] | None = None,
 ) -> None:
     """Register ``handler`` on the router and record the operation for the OpenAPI document."""
     app.router.add_route(method, path, handler)
@@ -94,6 +96,7 @@ def api(
             query=query, response=response, response_content_type=response_content_type,
             status=status, errors=tuple(sorted(all_errors)), headers=dict(headers or {}),
             description=description, body_content_type=body_content_type, public=public,
+            also=dict(also or {}),
         )
     )
 
@@ -145,6 +148,8 @@ def build_openapi(app: web.Application, *, title: str = "惠团 huituan API", ve
             responses[str(op.status)] = {"description": "成功", "content": {op.response_content_type: {"schema": {"type": "string"}}}}
         else:
             responses[str(op.status)] = {"description": "成功"}
+        for code, what in op.also.items():
+            responses[str(code)] = dict(responses[str(op.status)], description=what)
         for code in op.errors:
             responses[str(code)] = {
                 "description": ERROR_DESCRIPTIONS.get(code, "错误"),

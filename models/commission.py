@@ -21,7 +21,7 @@ class PromoteMode(StrEnum):
 
 
 class DistributionSettings(Model):
-    """Single row (id=1) edited through the admin API; the defaults are the product's."""
+    """Single row (id=1) edited through the admin API, with product defaults."""
 
     id = fields.IntField(primary_key=True)
     enabled = fields.BooleanField(default=True)
@@ -71,7 +71,7 @@ class ProductCommissionRule(Model):
 
 
 class OrderAttribution(Model):
-    """The order's level-1 and level-2 promoters, snapshotted at payment (once)."""
+    """Level-1 and level-2 promoters of an order, snapshotted at payment (once)."""
 
     id = fields.BigIntField(primary_key=True)
     order_id = fields.BigIntField(unique=True)

@@ -34,7 +34,7 @@ class PromoterLevel(Model):
 
 
 class Promoter(Model):
-    """A user's promoter record. Mode `everyone` needs none until something is recorded."""
+    """Promoter record of a user. Mode `everyone` needs none until something is recorded."""
 
     id = fields.BigIntField(primary_key=True)
     user_id = fields.BigIntField(unique=True)

@@ -11,7 +11,7 @@ BUCKETS = ("pending", "available", "withdrawing", "withdrawn", "debt")
 
 
 class Wallet(Model):
-    """Cached balances per bucket; each changes only together with its WalletEntry, by a
+    """Cached balances per bucket, each changed only together with its WalletEntry, by a
     guarded update (services.wallet.ledger). ``version`` is bumped by every change."""
 
     id = fields.BigIntField(primary_key=True)
@@ -44,7 +44,7 @@ class EntryKind(StrEnum):
 
 
 class WalletEntry(Model):
-    """Append-only. One row per bucket change; ``balance_after_fen`` is that bucket's balance."""
+    """Append-only. One row per bucket change, ``balance_after_fen`` is the balance of that bucket after it."""
 
     id = fields.BigIntField(primary_key=True)
     wallet_id = fields.BigIntField(db_index=True)

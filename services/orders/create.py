@@ -13,10 +13,10 @@ from tortoise.transactions import in_transaction
 from core.errors import NotFound, OutOfStock, ValidationFailed
 from core.money import split_by_weights
 from core.settings import Settings
-from models.catalog import Product, Sku
+from models.catalog import Sku
 from models.order import DeliveryMode, Order, OrderItem, OrderStatus
 from services.addresses import address_snapshot, get_own_address
-from services.orders.common import load_order_dict, new_number, utcnow
+from services.orders.common import load_order_dict, new_number, order_to_dict, utcnow
 from services.users import get_active_user
 
 log = logging.getLogger("huituan.orders")
@@ -83,8 +83,8 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
         await get_active_pickup_point(pickup_point_id)
 
     sku_ids = sorted(lines)
-    skus = {s.id: s for s in await Sku.filter(id__in=sku_ids)}
-    products = {p.id: p for p in await Product.filter(id__in={s.product_id for s in skus.values()})}
+    skus = {s.id: s for s in await Sku.filter(id__in=sku_ids).select_related("product")}
+    products = {s.product_id: s.product for s in skus.values()}
     for idx, line in enumerate(items):
         sid = int(line["sku_id"])
         sku = skus.get(sid)
@@ -117,6 +117,15 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
                 pay_deadline=now + timedelta(seconds=settings.order_pay_timeout_seconds),
                 using_db=conn,
             )
+            order_items = [
+                await OrderItem.create(
+                    order_id=order.id, product_id=skus[sid].product_id, sku_id=sid,
+                    title=products[skus[sid].product_id].title, sku_name=skus[sid].name,
+                    image=skus[sid].image or products[skus[sid].product_id].main_image,
+                    unit_price_fen=skus[sid].price_fen, quantity=lines[sid], paid_fen=share, using_db=conn)
+                for sid, share in zip(sku_ids, shares)
+            ]
+            # Stock last: a hot SKU's row lock is then held only from this UPDATE to COMMIT.
             # Sorted by SKU id so concurrent orders lock rows in one order (no deadlocks).
             for sid in sku_ids:
                 q = lines[sid]
@@ -125,16 +134,9 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
                 if taken != 1:
                     raise OutOfStock(f"库存不足：{skus[sid].name or products[skus[sid].product_id].title}",
                                      sku_id=sid)
-            await OrderItem.bulk_create([
-                OrderItem(order_id=order.id, product_id=skus[sid].product_id, sku_id=sid,
-                          title=products[skus[sid].product_id].title, sku_name=skus[sid].name,
-                          image=skus[sid].image or products[skus[sid].product_id].main_image,
-                          unit_price_fen=skus[sid].price_fen, quantity=lines[sid], paid_fen=share)
-                for sid, share in zip(sku_ids, shares)
-            ], using_db=conn)
     except IntegrityError:
         existing = await find_order_by_key(user_id, idempotency_key)
         if existing is None:
             raise
         return await load_order_dict(existing), False
-    return await load_order_dict(order), True
+    return order_to_dict(order, order_items), True
