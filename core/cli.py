@@ -43,10 +43,71 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _refuse_unsafe_production(settings)
     setup_logging(settings.log_level, settings.log_json)
     with_jobs = settings.jobs_enabled and not args.no_jobs
-    app = create_app(settings, with_jobs=with_jobs)
-    log.info("serving on %s:%s (sandbox=%s, jobs=%s)", settings.host, settings.port, settings.sandbox, with_jobs)
-    web.run_app(app, host=args.host or settings.host, port=settings.port, access_log=None, print=None)
-    return 0
+    host = args.host or settings.host
+    workers = args.workers or 1
+    if workers == 1:
+        app = create_app(settings, with_jobs=with_jobs)
+        log.info("serving on %s:%s (sandbox=%s, jobs=%s)", host, settings.port, settings.sandbox, with_jobs)
+        web.run_app(app, host=host, port=settings.port, access_log=None, print=None)
+        return 0
+    return _serve_prefork(settings, host, workers, with_jobs)
+
+
+def _serve_prefork(settings: Settings, host: str, workers: int, with_jobs: bool) -> int:
+    """N processes accept on one listening socket (one process per core). Only worker 0 runs
+    the scheduler; the Redis lease keeps jobs single across machines anyway."""
+    import os
+    import signal
+    import socket
+
+    from aiohttp import web
+
+    from miniapp_api.app import create_app
+
+    if settings.redis_url.startswith("memory://"):
+        print("--workers 大于 1 需要共享的 Redis（HUITUAN_REDIS_URL），memory:// 只在单进程内有效", file=sys.stderr)
+        return 2
+    if settings.sandbox and not os.environ.get("HUITUAN_SANDBOX_KEY_DIR"):
+        # Every worker must sign and verify sandbox Pay messages with the same keys.
+        os.environ["HUITUAN_SANDBOX_KEY_DIR"] = os.path.abspath("./var/sandbox-keys")
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, settings.port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    children: list[int] = []
+    for index in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                app = create_app(settings, with_jobs=with_jobs and index == 0)
+                web.run_app(app, sock=sock, access_log=None, print=None, handle_signals=True)
+            finally:
+                os._exit(0)
+        children.append(pid)
+    log.info("serving on %s:%s with %d workers (sandbox=%s, jobs=%s)", host, settings.port, workers,
+             settings.sandbox, with_jobs)
+
+    def forward(signum, _frame):
+        for child in children:
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = 0
+    for child in children:
+        while True:
+            try:
+                _, code = os.waitpid(child, 0)
+                break
+            except InterruptedError:
+                continue
+        status = status or (1 if os.waitstatus_to_exitcode(code) not in (0, -signal.SIGTERM) else 0)
+    sock.close()
+    return status
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -173,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--host", default=None)
     p.add_argument("--no-jobs", action="store_true", help="do not run the scheduler in this process")
+    p.add_argument("--workers", type=int, default=1, help="processes sharing the port (one per core); needs real Redis")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("jobs", help="run the scheduler only")

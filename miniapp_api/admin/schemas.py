@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from miniapp_api.http import json_response
 from models.leader import LeaderStatus
 from models.order import OrderStatus, RefundStatus
+from miniapp_api.schemas.orders import MyOrderItemOut
 
 
 def _drop_null_variants(schema: dict[str, Any]) -> None:
@@ -310,18 +311,8 @@ class OrderListOut(Page):
     items: list[OrderOut]
 
 
-class OrderItemOut(BaseModel):
-    id: int
-    product_id: int
-    sku_id: int
-    title: str
-    sku_name: str
-    image: str
-    unit_price_fen: int
-    quantity: int
-    paid_fen: int
-    refunded_quantity: int
-    refunded_fen: int
+# The admin order detail shows the same line as the buyer sees.
+OrderItemOut = MyOrderItemOut
 
 
 class PaymentOut(BaseModel):
