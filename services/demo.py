@@ -14,6 +14,7 @@ from tortoise.transactions import in_transaction
 
 from models.catalog import Category, Product, Sku
 from models.leader import Leader, LeaderStatus, PickupPoint
+from models.promoter import Promoter, PromoterStatus
 from models.user import Operator, User
 from services.catalog_admin import refresh_price_from
 
@@ -112,9 +113,16 @@ async def _ensure_demo_leader(created: dict[str, int]) -> None:
 
 
 async def _ensure_demo_promoter(created: dict[str, int]) -> User:
-    """Hook for the promoter flow: only the user exists here. The promoter engineer should
-    extend this to create the promoter profile (matched by the user) once that model lands."""
-    return await _ensure_user(DEMO_PROMOTER_OPENID, "演示推手", "13800000002", created)
+    """The demo promoter: a user with an approved promoter record, so the promoter pages and
+    share scene (r=<user id>) work in every promote mode."""
+    user = await _ensure_user(DEMO_PROMOTER_OPENID, "演示推手", "13800000002", created)
+    if not await Promoter.filter(user_id=user.id).exists():
+        now = datetime.now(timezone.utc)
+        await Promoter.create(user_id=user.id, status=PromoterStatus.approved, real_name="演示推手",
+                              phone="13800000002", applied_at=now, reviewed_at=now,
+                              review_note="演示数据")
+        created["promoters"] += 1
+    return user
 
 
 async def _ensure_demo_operator(created: dict[str, int]) -> None:
@@ -129,7 +137,8 @@ async def _ensure_demo_operator(created: dict[str, int]) -> None:
 
 async def load_demo_data() -> dict[str, Any]:
     """Create what is missing; returns how many rows of each kind exist and were created now."""
-    created = {k: 0 for k in ("categories", "products", "skus", "users", "leaders", "pickup_points", "operators")}
+    created = {k: 0 for k in ("categories", "products", "skus", "users", "leaders", "pickup_points", "promoters",
+                              "operators")}
     categories = await _ensure_categories(created)
     await _ensure_products(categories, created)
     await _ensure_demo_leader(created)
@@ -143,6 +152,8 @@ async def load_demo_data() -> dict[str, Any]:
         "leaders": await Leader.filter(user__openid=DEMO_LEADER_OPENID).count(),
         "pickup_points": await PickupPoint.filter(leader__user__openid=DEMO_LEADER_OPENID).count(),
         "promoter_users": await User.filter(openid=DEMO_PROMOTER_OPENID).count(),
+        "promoters": await Promoter.filter(
+            user_id__in=await User.filter(openid=DEMO_PROMOTER_OPENID).values_list("id", flat=True)).count(),
         "operators": await Operator.filter(username=DEMO_OPERATOR[0]).count(),
         "created": created,
     }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from core.errors import ValidationFailed
@@ -21,6 +23,7 @@ EDITABLE = (
 
 
 async def get_settings(conn=None) -> DistributionSettings:
+    """The current row, read from the database (and kept for get_settings_cached)."""
     q = DistributionSettings.get_or_none(id=SETTINGS_ID)
     row = await (q.using_db(conn) if conn else q)
     if row is None:
@@ -29,7 +32,46 @@ async def get_settings(conn=None) -> DistributionSettings:
         except IntegrityError:  # created concurrently
             q = DistributionSettings.get(id=SETTINGS_ID)
             row = await (q.using_db(conn) if conn else q)
+    _remember(row)
     return row
+
+
+# In-process copy for the hot paths (the payment notify's commission snapshot reads the rules
+# on every paid order). Staleness: a change made through update_settings in this process is
+# seen at once; a change made by another process (or by writing the row directly) is seen by
+# get_settings_cached within CACHE_SECONDS at most. Keyed by the ORM connection object, so a
+# re-initialised ORM (a new app, a CLI command, a test) never sees another database's rules.
+CACHE_SECONDS = 2.0
+_cached: tuple[object, float, DistributionSettings] | None = None
+
+
+def _orm_client() -> object:
+    """The default connection client, not the transaction wrapper the context may hold."""
+    c = connections.get("default")
+    for _ in range(8):
+        parent = getattr(c, "_parent", None)
+        if parent is None or parent is c:
+            break
+        c = parent
+    return c
+
+
+def _remember(row: DistributionSettings) -> None:
+    global _cached
+    _cached = (_orm_client(), time.monotonic() + CACHE_SECONDS, row)
+
+
+def invalidate_cache() -> None:
+    global _cached
+    _cached = None
+
+
+async def get_settings_cached(conn=None) -> DistributionSettings:
+    """The settings, at most CACHE_SECONDS stale (see above); read-only: do not modify."""
+    c = _cached
+    if c is not None and time.monotonic() < c[1] and c[0] is _orm_client():
+        return c[2]
+    return await get_settings(conn)
 
 
 def settings_to_dict(s: DistributionSettings) -> dict[str, Any]:
@@ -70,5 +112,7 @@ async def update_settings(values: dict[str, Any], operator_id: int | None = None
     if l1 + l2 > 10_000:
         raise ValidationFailed("level2_bp: 一级与二级佣金比例之和不能超过 100%", field="level2_bp")
     if values:
+        invalidate_cache()
         await DistributionSettings.filter(id=SETTINGS_ID).update(updated_by=operator_id, **values)
+        invalidate_cache()
     return settings_to_dict(await get_settings())

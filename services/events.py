@@ -8,7 +8,8 @@ Events (payload keys):
 - ORDER_PAID: order_id, conn
 - ORDER_COMPLETED: order_id, conn           (receipt confirmed, picked up, or auto-confirmed)
 - ORDER_CANCELLED: order_id, conn           (before payment)
-- REFUND_SUCCEEDED: refund_id, order_id, conn  (money is back with the buyer)
+- REFUND_SUCCEEDED: refund_id, order_id, conn  (order money is back with the buyer; not emitted
+  for automatic refunds of late or duplicate payments, which the order never counted)
 - USER_LOGGED_IN: user_id, scene, is_new, conn  (scene: the share code the client kept)
 """
 

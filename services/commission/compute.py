@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from core import sql
 from core.money import percent_of
 from models.commission import (
     CommissionMode, CommissionRecord, DistributionSettings, OrderAttribution, ProductCommissionRule,
 )
 from models.order import ActivityType, Order, OrderItem
+from models.referral import ReferralBinding
 from models.wallet import EntryKind
-from services.distribution_settings import get_settings
+from services.distribution_settings import get_settings_cached
 from services.promoters import is_promoter, rates_for
-from services.referrals.binding import referrer_of
+from services.referrals.binding import binding_is_active, referrer_of
 from services.wallet import ledger
 
 
@@ -58,17 +60,45 @@ def item_commission(base_fen: int, quantity: int, level: int, rate_bp: int,
     return percent_of(base_fen, rate_bp), rate_bp, None  # floor to the fen here
 
 
+_PAID_CONTEXT = (
+    "SELECT o.user_id, o.activity_type, "
+    "(SELECT a.id FROM order_attribution a WHERE a.order_id = o.id) AS attribution_id, "
+    "b.promoter_id AS bound_promoter_id, b.status AS binding_status, b.expires_at AS binding_expires_at "
+    'FROM "order" o LEFT JOIN referral_binding b ON b.user_id = o.user_id WHERE o.id = ?'
+)
+_ATTRIBUTION_INSERT = ("INSERT INTO order_attribution (order_id, buyer_id, level1_id, level2_id, self_purchase,"
+                       " created_at) VALUES (?, ?, ?, ?, ?, ?)")
+_EXPIRES_FIELD = ReferralBinding._meta.fields_map["expires_at"]
+
+
 async def on_order_paid(order_id: int, conn, now: datetime | None = None) -> list[CommissionRecord]:
-    """Idempotent per order (OrderAttribution is unique per order)."""
+    """Idempotent per order (OrderAttribution is unique per order).
+
+    One read gives the order, whether it is attributed already and the buyer's binding. The
+    rules come from get_settings_cached: a change of the distribution settings applies to
+    orders paid up to CACHE_SECONDS later in other processes (see services.distribution_settings).
+    """
     now = now or datetime.now(timezone.utc)
-    if await OrderAttribution.filter(order_id=order_id).using_db(conn).exists():
+    rows = await sql.fetch(conn, _PAID_CONTEXT, [order_id])
+    if not rows:
+        await Order.get(id=order_id).using_db(conn)  # raises DoesNotExist, as the ORM read did
+    ctx = rows[0]
+    if ctx["attribution_id"] is not None:
         return []
-    order = await Order.get(id=order_id).using_db(conn)
-    settings = await get_settings(conn)
-    l1, l2, self_purchase = await _beneficiaries(order.user_id, settings, conn, now)
-    await OrderAttribution.create(order_id=order_id, buyer_id=order.user_id, level1_id=l1, level2_id=l2,
-                                  self_purchase=self_purchase, using_db=conn)
-    if not settings.enabled or not activity_enabled(settings, order.activity_type) or (l1 is None and l2 is None):
+    buyer_id = ctx["user_id"]
+    settings = await get_settings_cached(conn)
+    if settings.self_purchase_rebate:
+        l1, l2, self_purchase = await _beneficiaries(buyer_id, settings, conn, now)
+    else:
+        binding_active = ctx["bound_promoter_id"] is not None and binding_is_active(
+            ctx["binding_status"], _EXPIRES_FIELD.to_python_value(ctx["binding_expires_at"]), now)
+        if not binding_active:
+            l1, l2, self_purchase = None, None, False  # what _beneficiaries finds, without asking
+        else:
+            l1, l2, self_purchase = await _beneficiaries(buyer_id, settings, conn, now)
+    await sql.execute(conn, _ATTRIBUTION_INSERT,
+                      [order_id, buyer_id, l1, l2, self_purchase, datetime.now(timezone.utc)])
+    if not settings.enabled or not activity_enabled(settings, ctx["activity_type"]) or (l1 is None and l2 is None):
         return []
     items = await OrderItem.filter(order_id=order_id).using_db(conn).order_by("id")
     rules = {r.product_id: r for r in await ProductCommissionRule.filter(
@@ -90,7 +120,7 @@ async def on_order_paid(order_id: int, conn, now: datetime | None = None) -> lis
                 continue
             remaining -= amount
             rec = await CommissionRecord.create(
-                order_id=order_id, order_item_id=item.id, product_id=item.product_id, buyer_id=order.user_id,
+                order_id=order_id, order_item_id=item.id, product_id=item.product_id, buyer_id=buyer_id,
                 beneficiary_id=uid, level=level, self_purchase=self_purchase and level == 1,
                 base_fen=item.paid_fen, rate_bp=rate_bp, fixed_per_unit_fen=fixed, original_amount_fen=amount,
                 amount_fen=amount, using_db=conn)

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from core.errors import NotFound, OutOfStock, ValidationFailed
+from core import sql
+from core.errors import Forbidden, NotFound, OutOfStock, ValidationFailed
 from core.money import split_by_weights
 from core.settings import Settings
-from models.catalog import Sku
-from models.order import DeliveryMode, Order, OrderItem, OrderStatus
-from services.addresses import address_snapshot, get_own_address
+from models.order import ActivityType, DeliveryMode, Order, OrderStatus
 from services.orders.common import load_order_dict, new_number, order_to_dict, utcnow
-from services.users import get_active_user
 
 log = logging.getLogger("huituan.orders")
 
@@ -49,6 +47,41 @@ async def find_order_by_key(user_id: int, idempotency_key: str) -> Order | None:
     return await Order.get_or_none(user_id=user_id, idempotency_key=idempotency_key)
 
 
+def _sku_ids_for_lookup(items: list[dict[str, Any]], settings: Settings) -> list[int]:
+    """The SKU ids to read up front, before the lines are validated (a bad line is reported
+    by _merge_lines afterwards, in the same order of checks as always)."""
+    if len(items) > settings.order_max_items:
+        return []
+    ids: set[int] = set()
+    for line in items:
+        try:
+            ids.add(int(line["sku_id"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return sorted(ids)
+
+
+_ADDRESS_COLS = ("receiver", "phone", "province", "city", "district", "detail")
+
+
+async def _read_context(user_id: int, idempotency_key: str, address_id: int | None,
+                        sku_ids: list[int]) -> list[dict[str, Any]]:
+    """One round trip for everything create_order reads before writing: the order already
+    stored under the key, the user's state, the address (only the user's own) and the SKUs
+    with their products. One row per SKU found (at least one row)."""
+    sku_join = (f"LEFT JOIN sku s ON s.id IN ({sql.placeholders(len(sku_ids))}) "
+                "LEFT JOIN product p ON p.id = s.product_id" if sku_ids else
+                "LEFT JOIN sku s ON 1 = 0 LEFT JOIN product p ON 1 = 0")
+    return await sql.fetch(None, (
+        'SELECT (SELECT o.id FROM "order" o WHERE o.user_id = ? AND o.idempotency_key = ?) AS existing_id, '
+        '(SELECT u.is_disabled FROM "user" u WHERE u.id = ?) AS user_disabled, '
+        "a.id AS address_id, a.receiver, a.phone, a.province, a.city, a.district, a.detail, "
+        "s.id AS sku_id, s.product_id, s.name AS sku_name, s.image AS sku_image, s.price_fen, "
+        "s.on_sale AS sku_on_sale, p.title, p.main_image, p.on_sale AS product_on_sale "
+        "FROM (SELECT 1 AS one) x LEFT JOIN address a ON a.id = ? AND a.user_id = ? " + sku_join
+    ), [user_id, idempotency_key, user_id, address_id, user_id, *sku_ids])
+
+
 async def create_order(settings: Settings, user_id: int, idempotency_key: str, *, items: list[dict[str, Any]],
                        delivery_mode: str, address_id: int | None = None, pickup_point_id: int | None = None,
                        remark: str = "") -> tuple[dict[str, Any], bool]:
@@ -58,14 +91,24 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     concurrent retries: the UNIQUE (user, idempotency_key) lets one insert win; the losers'
     transactions roll back (with the stock they took) and they read the winner's order.
     Any line short of stock rolls the whole order back: 409 out_of_stock with details.sku_id.
+
+    Hot path, in raw SQL (core.sql): one read (key, user, address, SKUs) and one write. On
+    PostgreSQL a single-SKU order is one atomic statement (guarded stock update, order and item
+    inserts), so a hot SKU's row lock lives only for that statement; otherwise one transaction.
     """
     if not idempotency_key or len(idempotency_key) > 64 or not idempotency_key.isprintable():
         raise ValidationFailed("Idempotency-Key: 请求头必填，长度 1 到 64", field="Idempotency-Key")
-    existing = await find_order_by_key(user_id, idempotency_key)
-    if existing is not None:
-        return await load_order_dict(existing), False
+    rows = await _read_context(user_id, idempotency_key, address_id, _sku_ids_for_lookup(items, settings))
+    head = rows[0]
+    if head["existing_id"] is not None:
+        existing = await Order.get_or_none(id=head["existing_id"])
+        if existing is not None:
+            return await load_order_dict(existing), False
 
-    await get_active_user(user_id)
+    if head["user_disabled"] is None:
+        raise NotFound("用户不存在", code="user_not_found", field="user_id")
+    if head["user_disabled"]:
+        raise Forbidden("账号已被停用", code="user_disabled")
     lines = _merge_lines(items, settings)
 
     mode = DeliveryMode(delivery_mode)
@@ -73,7 +116,10 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     if mode == DeliveryMode.express:
         if address_id is None:
             raise ValidationFailed("address_id: 快递配送需要选择收货地址", field="address_id")
-        address = address_snapshot(await get_own_address(user_id, address_id))
+        if head["address_id"] is None:
+            raise NotFound("收货地址不存在", code="address_not_found", field="address_id")
+        # The same snapshot as services.addresses.address_snapshot: the address as it was.
+        address = {"id": head["address_id"], **{k: head[k] for k in _ADDRESS_COLS}}
         pickup_point_id = None
     else:
         if pickup_point_id is None:
@@ -83,19 +129,17 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
         await get_active_pickup_point(pickup_point_id)
 
     sku_ids = sorted(lines)
-    skus = {s.id: s for s in await Sku.filter(id__in=sku_ids).select_related("product")}
-    products = {s.product_id: s.product for s in skus.values()}
+    skus = {r["sku_id"]: r for r in rows if r["sku_id"] is not None}
     for idx, line in enumerate(items):
         sid = int(line["sku_id"])
         sku = skus.get(sid)
         if sku is None:
             raise NotFound(f"items.{idx}.sku_id: 商品规格不存在", code="sku_not_found",
                            field=f"items.{idx}.sku_id", sku_id=sid)
-        product = products.get(sku.product_id)
-        if not sku.on_sale or product is None or not product.on_sale:
+        if not sku["sku_on_sale"] or sku["title"] is None or not sku["product_on_sale"]:
             raise OutOfStock("商品已下架", code="sku_off_sale", field=f"items.{idx}.sku_id", sku_id=sid)
 
-    goods_fen = sum(skus[sid].price_fen * q for sid, q in lines.items())
+    goods_fen = sum(skus[sid]["price_fen"] * q for sid, q in lines.items())
     discount_fen = 0
     if mode == DeliveryMode.pickup or goods_fen >= settings.free_shipping_threshold_fen:
         shipping_fen = 0
@@ -104,39 +148,123 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     payable_fen = goods_fen - discount_fen + shipping_fen
     # Each line's share of what the buyer pays for goods (shipping excluded): the refund
     # ceiling and commission base of the line; split exactly so the shares sum to the total.
-    shares = split_by_weights(goods_fen - discount_fen, [skus[sid].price_fen * lines[sid] for sid in sku_ids])
+    shares = split_by_weights(goods_fen - discount_fen, [skus[sid]["price_fen"] * lines[sid] for sid in sku_ids])
     now = utcnow()
 
+    # Plain records, not ORM instances (building those costs more than the SQL): the fields
+    # order_to_dict reads, with the model's defaults for the columns not set here.
+    order = SimpleNamespace(
+        id=None, order_no=new_number(), user_id=user_id, idempotency_key=idempotency_key,
+        status=OrderStatus.unpaid, status_before_refund="", delivery_mode=mode, address=address,
+        pickup_point_id=pickup_point_id, activity_type=ActivityType.normal, activity_ref="",
+        goods_fen=goods_fen, discount_fen=discount_fen, shipping_fen=shipping_fen, payable_fen=payable_fen,
+        paid_fen=0, refunded_fen=0, remark=remark or "",
+        pay_deadline=now + timedelta(seconds=settings.order_pay_timeout_seconds), paid_at=None,
+        shipped_at=None, completed_at=None, cancelled_at=None, cancel_reason="", express_company="",
+        express_no="", created_at=now, updated_at=now,
+    )
+    order_items = [
+        SimpleNamespace(id=None, order_id=None, product_id=skus[sid]["product_id"], sku_id=sid,
+                        title=skus[sid]["title"], sku_name=skus[sid]["sku_name"],
+                        image=skus[sid]["sku_image"] or skus[sid]["main_image"],
+                        unit_price_fen=skus[sid]["price_fen"], quantity=lines[sid], paid_fen=share,
+                        refunded_quantity=0, refunded_fen=0)
+        for sid, share in zip(sku_ids, shares)
+    ]
+
+    def short_of_stock(sid: int) -> OutOfStock:
+        return OutOfStock(f"库存不足：{skus[sid]['sku_name'] or skus[sid]['title']}", sku_id=sid)
+
     try:
-        async with in_transaction() as conn:
-            order = await Order.create(
-                order_no=new_number(), user_id=user_id, idempotency_key=idempotency_key,
-                status=OrderStatus.unpaid, delivery_mode=mode, address=address,
-                pickup_point_id=pickup_point_id, goods_fen=goods_fen, discount_fen=discount_fen,
-                shipping_fen=shipping_fen, payable_fen=payable_fen, remark=remark or "",
-                pay_deadline=now + timedelta(seconds=settings.order_pay_timeout_seconds),
-                using_db=conn,
-            )
-            order_items = [
-                await OrderItem.create(
-                    order_id=order.id, product_id=skus[sid].product_id, sku_id=sid,
-                    title=products[skus[sid].product_id].title, sku_name=skus[sid].name,
-                    image=skus[sid].image or products[skus[sid].product_id].main_image,
-                    unit_price_fen=skus[sid].price_fen, quantity=lines[sid], paid_fen=share, using_db=conn)
-                for sid, share in zip(sku_ids, shares)
-            ]
-            # Stock last: a hot SKU's row lock is then held only from this UPDATE to COMMIT.
-            # Sorted by SKU id so concurrent orders lock rows in one order (no deadlocks).
-            for sid in sku_ids:
-                q = lines[sid]
-                taken = await Sku.filter(id=sid, stock__gte=q, on_sale=True).using_db(conn).update(
-                    stock=F("stock") - q)
-                if taken != 1:
-                    raise OutOfStock(f"库存不足：{skus[sid].name or products[skus[sid].product_id].title}",
-                                     sku_id=sid)
+        conn = sql.default_conn()
+        if sql.is_pg(conn) and len(sku_ids) == 1:
+            if not await _insert_single_sku_pg(conn, order, order_items[0]):
+                raise short_of_stock(sku_ids[0])
+        else:
+            async with in_transaction() as conn:
+                await _insert_order(conn, order, order_items)
+                # Stock last: a hot SKU's row lock is then held only from this UPDATE to COMMIT.
+                # Sorted by SKU id so concurrent orders lock rows in one order (no deadlocks).
+                for sid in sku_ids:
+                    taken = await sql.execute(
+                        conn, "UPDATE sku SET stock = stock - ? WHERE id = ? AND stock >= ? AND on_sale = ?",
+                        [lines[sid], sid, lines[sid], True])
+                    if taken != 1:
+                        raise short_of_stock(sid)
     except IntegrityError:
         existing = await find_order_by_key(user_id, idempotency_key)
         if existing is None:
             raise
         return await load_order_dict(existing), False
     return order_to_dict(order, order_items), True
+
+
+_ORDER_COLS = (
+    "order_no", "user_id", "idempotency_key", "status", "status_before_refund", "delivery_mode", "address",
+    "pickup_point_id", "activity_type", "activity_ref", "goods_fen", "discount_fen", "shipping_fen",
+    "payable_fen", "paid_fen", "refunded_fen", "remark", "pay_deadline", "cancel_reason", "express_company",
+    "express_no", "created_at", "updated_at",
+)
+_ITEM_COLS = ("order_id", "product_id", "sku_id", "title", "sku_name", "image", "unit_price_fen", "quantity",
+              "paid_fen", "refunded_quantity", "refunded_fen")
+_ORDER_INSERT = (f'INSERT INTO "order" ({", ".join(_ORDER_COLS)}) '
+                 f"VALUES ({sql.placeholders(len(_ORDER_COLS))}) RETURNING id")
+_ADDRESS_FIELD = Order._meta.fields_map["address"]
+
+
+def _order_values(o: SimpleNamespace) -> list[Any]:
+    return [o.order_no, o.user_id, o.idempotency_key, o.status.value, o.status_before_refund,
+            o.delivery_mode.value, _ADDRESS_FIELD.to_db_value(o.address, Order), o.pickup_point_id,
+            o.activity_type.value, o.activity_ref, o.goods_fen, o.discount_fen, o.shipping_fen, o.payable_fen,
+            o.paid_fen, o.refunded_fen, o.remark, o.pay_deadline, o.cancel_reason, o.express_company,
+            o.express_no, o.created_at, o.updated_at]
+
+
+def _item_values(i: SimpleNamespace) -> list[Any]:
+    return [i.order_id, i.product_id, i.sku_id, i.title, i.sku_name, i.image, i.unit_price_fen, i.quantity,
+            i.paid_fen, i.refunded_quantity, i.refunded_fen]
+
+
+async def _insert_order(conn, order: SimpleNamespace, items: list[SimpleNamespace]) -> None:
+    """The order and its items, ids filled in on the instances (inside the caller's transaction)."""
+    order.id = (await sql.fetch(conn, _ORDER_INSERT, _order_values(order)))[0]["id"]
+    row = f"({sql.placeholders(len(_ITEM_COLS))})"
+    values: list[Any] = []
+    for it in items:
+        it.order_id = order.id
+        values += _item_values(it)
+    rows = await sql.fetch(conn, f"INSERT INTO order_item ({', '.join(_ITEM_COLS)}) VALUES "
+                                 f"{', '.join([row] * len(items))} RETURNING id, sku_id", values)
+    ids = {r["sku_id"]: r["id"] for r in rows}
+    for it in items:
+        it.id = ids[it.sku_id]
+
+
+# Parameters in INSERT ... SELECT get no type from the target columns: cast each one.
+_ORDER_PG_TYPES = ("varchar", "bigint", "varchar", "varchar", "varchar", "varchar", "jsonb", "bigint", "varchar",
+                   "varchar", "int", "int", "int", "int", "int", "int", "varchar", "timestamptz", "varchar",
+                   "varchar", "varchar", "timestamptz", "timestamptz")
+_ITEM_PG_TYPES = ("bigint", "bigint", "varchar", "varchar", "varchar", "int", "int", "int", "int", "int")
+_PG_SINGLE = (
+    "WITH s AS (UPDATE sku SET stock = stock - ? WHERE id = ? AND stock >= ? AND on_sale = ? RETURNING id), "
+    f'o AS (INSERT INTO "order" ({", ".join(_ORDER_COLS)}) '
+    f"SELECT {', '.join('?::' + t for t in _ORDER_PG_TYPES)} FROM s RETURNING id), "
+    f"i AS (INSERT INTO order_item ({', '.join(_ITEM_COLS)}) "
+    f"SELECT o.id, {', '.join('?::' + t for t in _ITEM_PG_TYPES)} FROM o RETURNING id, order_id) "
+    "SELECT i.order_id, i.id AS item_id FROM i"
+)
+assert len(_ORDER_PG_TYPES) == len(_ORDER_COLS) and len(_ITEM_PG_TYPES) == len(_ITEM_COLS) - 1
+
+
+async def _insert_single_sku_pg(conn, order: SimpleNamespace, item: SimpleNamespace) -> bool:
+    """PostgreSQL, one SKU: the guarded stock update and both inserts as one autocommit
+    statement: all or nothing; no row when the stock is short (nothing written then). A
+    duplicate (user, key) fails the whole statement, stock included (IntegrityError)."""
+    q = item.quantity
+    rows = await sql.fetch(conn, _PG_SINGLE, [q, item.sku_id, q, True, *_order_values(order),
+                                              *_item_values(item)[1:]])
+    if not rows:
+        return False
+    order.id = item.order_id = rows[0]["order_id"]
+    item.id = rows[0]["item_id"]
+    return True

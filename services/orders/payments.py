@@ -8,6 +8,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from core import sql
 from core.errors import InvalidState
 from core.runtime import Runtime
 from models.order import Order, OrderItem, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus
@@ -71,6 +72,10 @@ async def handle_pay_notify(rt: Runtime, notify: dict[str, Any]) -> str:
     if not transaction_id or not out_trade_no:
         log.warning("pay notify without transaction_id/out_trade_no: %s", res)
         return "ignored"
+    paid = await _mark_paid(out_trade_no, transaction_id, total, payer_openid, res)
+    if paid is not None:
+        return paid
+    # Not the plain unpaid -> paid case (or a copy): the full decision below.
     if await Payment.filter(transaction_id=transaction_id).exists():
         return "duplicate"
     order = await Order.get_or_none(order_no=out_trade_no)
@@ -114,6 +119,37 @@ async def handle_pay_notify(rt: Runtime, notify: dict[str, Any]) -> str:
         return "duplicate"
     kick_outbox(rt)
     return "late"
+
+
+_PAID_CAS = ('UPDATE "order" SET status = ?, paid_fen = ?, paid_at = ?, transaction_id = ? '
+             "WHERE order_no = ? AND status = ? AND payable_fen = ? RETURNING id")
+_PAYMENT_INSERT = ("INSERT INTO payment (order_id, transaction_id, amount_fen, status, payer_openid, notify_payload,"
+                   " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+_PAYLOAD_FIELD = Payment._meta.fields_map["notify_payload"]
+
+
+async def _mark_paid(out_trade_no: str, transaction_id: str, total: int, payer_openid: str,
+                     res: dict[str, Any]) -> str | None:
+    """The common case in one transaction: unpaid -> paid by CAS on the order row when the
+    amount equals payable_fen, the succeeded Payment and ORDER_PAID. Returns "paid", "duplicate"
+    (a concurrent copy: the UNIQUE transaction_id on order or payment), or None when the CAS
+    matched nothing (paid already, cancelled, other amount, unknown order): nothing written then.
+    """
+    try:
+        async with in_transaction() as conn:
+            now = utcnow()
+            rows = await sql.fetch(conn, _PAID_CAS, [OrderStatus.paid.value, total, now, transaction_id,
+                                                     out_trade_no, OrderStatus.unpaid.value, total])
+            if not rows:
+                return None
+            order_id = rows[0]["id"]
+            await sql.execute(conn, _PAYMENT_INSERT, [
+                order_id, transaction_id, total, PaymentStatus.succeeded.value, payer_openid,
+                _PAYLOAD_FIELD.to_db_value(res, Payment), now])
+            await events.emit(events.ORDER_PAID, order_id=order_id, conn=conn)
+            return "paid"
+    except IntegrityError:
+        return "duplicate"
 
 
 async def enqueue_refund(refund: Refund, order: Order, *, total_fen: int, conn) -> None:

@@ -180,7 +180,11 @@ async def handle_refund_notify(rt: Runtime, notify: dict[str, Any]) -> str:
                 return "duplicate"
             if not refund.automatic:
                 await _apply_refund(refund, conn)
-            await events.emit(events.REFUND_SUCCEEDED, refund_id=refund.id, order_id=refund.order_id, conn=conn)
+                # Only a refund of the order's own money is an order refund. An automatic refund
+                # returns a late or duplicate payment the order never counted: announcing it
+                # would make commission cancel the earnings of an order that stays paid.
+                await events.emit(events.REFUND_SUCCEEDED, refund_id=refund.id, order_id=refund.order_id,
+                                  conn=conn)
         return "succeeded"
     if status in ("ABNORMAL", "CLOSED"):
         async with in_transaction() as conn:

@@ -57,7 +57,12 @@ def parse_scene(scene: str | None) -> int | None:
 
 
 def _active(b: ReferralBinding | None, now: datetime) -> bool:
-    return b is not None and b.status == BindingStatus.active and (b.expires_at is None or b.expires_at > now)
+    return b is not None and binding_is_active(b.status, b.expires_at, now)
+
+
+def binding_is_active(status: str, expires_at: datetime | None, now: datetime) -> bool:
+    """A binding attributes commission while active and not past its expiry."""
+    return status == BindingStatus.active and (expires_at is None or expires_at > now)
 
 
 async def referrer_of(user_id: int, conn=None, now: datetime | None = None) -> int | None:

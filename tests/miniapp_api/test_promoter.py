@@ -11,7 +11,7 @@ from tests.factories import auth, login, make_user, token_for
 from tests.services.commission.helpers import bind, fund, paid_order, set_settings
 
 
-async def test_status_team_records_wallet(client):
+async def test_status_team_records_wallet(client, rt):
     token, me = await login(client, code="promoter")
     resp = await client.get("/api/v1/promoter/me", headers=auth(token))
     data = await resp.json()
@@ -23,7 +23,7 @@ async def test_status_team_records_wallet(client):
     await bind(idle, me["id"])
     grandchild = await make_user()
     await bind(grandchild, buyer)
-    await paid_order(buyer, [(10_000, 1)])
+    await paid_order(rt, buyer, [(10_000, 1)])
     resp = await client.get("/api/v1/promoter/team?level=1", headers=auth(token))
     team = await resp.json()
     assert resp.status == 200 and team["total"] == 2
@@ -38,9 +38,9 @@ async def test_status_team_records_wallet(client):
     assert wallet["pending_fen"] == 1000 and not wallet["can_withdraw"]
 
 
-async def test_withdraw_confirm_and_history(client):
+async def test_withdraw_confirm_and_history(client, rt):
     token, me = await login(client, code="w1")
-    await fund(me["id"], 5_000)
+    await fund(rt, me["id"], 5_000)
     resp = await client.post("/api/v1/promoter/withdrawals", headers=auth(token), json={"amount_fen": 2_000})
     w = await resp.json()
     assert resp.status == 201, w
@@ -60,9 +60,9 @@ async def test_withdraw_confirm_and_history(client):
     ({"amount_fen": 1_001}, 409, "amount_fen"),
     ({}, 422, "amount_fen"),
 ])
-async def test_bad_withdrawals_are_refused_in_chinese(client, body, status, field):
+async def test_bad_withdrawals_are_refused_in_chinese(client, rt, body, status, field):
     token, me = await login(client, code="w2")
-    await fund(me["id"], 1_000)
+    await fund(rt, me["id"], 1_000)
     resp = await client.post("/api/v1/promoter/withdrawals", headers=auth(token), json=body)
     data = await resp.json()
     assert resp.status == status, data
@@ -75,20 +75,20 @@ async def test_bad_withdrawals_are_refused_in_chinese(client, body, status, fiel
 async def test_withdrawal_during_debt_is_refused(client, rt):
     from tests.services.commission.helpers import refund
     token, me = await login(client, code="w3")
-    order = await fund(me["id"], 1_000)
+    order = await fund(rt, me["id"], 1_000)
     await set_settings(withdraw_auto_approve_fen=0)
     resp = await client.post("/api/v1/promoter/withdrawals", headers=auth(token), json={"amount_fen": 1_000})
     assert resp.status == 201
-    await refund(order)
-    await fund(me["id"], 300)
+    await refund(rt, order)
+    await fund(rt, me["id"], 300)
     resp = await client.post("/api/v1/promoter/withdrawals", headers=auth(token), json={"amount_fen": 100})
     data = await resp.json()
     assert resp.status == 409 and data["error"] == "wallet_in_debt"
 
 
-async def test_someone_elses_withdrawal_is_not_found(client):
+async def test_someone_elses_withdrawal_is_not_found(client, rt):
     token, me = await login(client, code="w4")
-    await fund(me["id"], 1_000)
+    await fund(rt, me["id"], 1_000)
     w = await (await client.post("/api/v1/promoter/withdrawals", headers=auth(token),
                                  json={"amount_fen": 500})).json()
     other = await make_user()
@@ -96,9 +96,9 @@ async def test_someone_elses_withdrawal_is_not_found(client):
     assert resp.status == 404
 
 
-async def test_transfer_notify_with_bad_signature_changes_nothing(client):
+async def test_transfer_notify_with_bad_signature_changes_nothing(client, rt):
     token, me = await login(client, code="w5")
-    await fund(me["id"], 1_000)
+    await fund(rt, me["id"], 1_000)
     w = await (await client.post("/api/v1/promoter/withdrawals", headers=auth(token),
                                  json={"amount_fen": 500})).json()
     resp = await client.post("/api/v1/pay/transfer-notify", data=b'{"resource": {}}', headers={

@@ -21,7 +21,7 @@ async def _snapshot():
 async def test_demo_data_is_complete_and_idempotent(rt):
     first = await load_demo_data()
     assert first["created"] == {"categories": 3, "products": 8, "skus": first["skus"], "users": 2, "leaders": 1,
-                                "pickup_points": 1, "operators": 1}
+                                "pickup_points": 1, "promoters": 1, "operators": 1}
     assert 8 <= first["skus"] <= 24
     assert sorted(await Category.all().values_list("name", flat=True)) == sorted(["蔬菜水果", "肉禽蛋奶", "粮油调味"])
     for product in await Product.all().prefetch_related("skus"):
@@ -32,6 +32,10 @@ async def test_demo_data_is_complete_and_idempotent(rt):
         assert all(100 <= s.stock <= 1000 for s in skus)
     assert [p.city for p in await list_pickup_points()] == ["杭州市"]
     assert await User.filter(openid="demo-promoter").exists()
+    from models.promoter import Promoter, PromoterStatus
+
+    promoter_user = await User.get(openid="demo-promoter")
+    assert (await Promoter.get(user_id=promoter_user.id)).status == PromoterStatus.approved
     assert (await authenticate_operator(rt, "admin", "admin12345")).username == "admin"
 
     before = await _snapshot()

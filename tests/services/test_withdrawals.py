@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import NotFound, ValidationFailed
 from models.wallet import Withdrawal, WithdrawalStatus
-from services import withdrawals
+from services import outbox, withdrawals
 from services.wallet.ledger import InsufficientBalance, get_balances
 from services.wallet.verify import verify_ledger
 from tests.factories import make_user
@@ -17,7 +17,7 @@ from tests.services.commission.helpers import fund, refund, set_settings
 
 async def test_small_withdrawal_is_auto_approved_and_returns_package_info(rt, client):
     p = await make_user()
-    await fund(p, 5_000)
+    await fund(rt, p, 5_000)
     w = await withdrawals.request_withdrawal(rt, p.id, 3_000)
     assert w["status"] == "paying" and w["package_info"] and w["transfer_state"] == "WAIT_USER_CONFIRM"
     b = await get_balances(p.id)
@@ -35,7 +35,7 @@ async def test_small_withdrawal_is_auto_approved_and_returns_package_info(rt, cl
 async def test_fee_and_failure_returns_money(rt, client):
     await set_settings(withdraw_fee_bp=100)
     p = await make_user()
-    await fund(p, 10_000)
+    await fund(rt, p, 10_000)
     w = await withdrawals.request_withdrawal(rt, p.id, 10_000)
     assert (w["fee_fen"], w["net_fen"]) == (100, 9_900)
     resp = await client.post(f"/sandbox/pay/transfers/{w['out_bill_no']}/fail", json={})
@@ -54,7 +54,7 @@ async def test_fee_and_failure_returns_money(rt, client):
 async def test_operator_review_above_threshold(rt, client):
     await set_settings(withdraw_auto_approve_fen=1_000)
     p = await make_user()
-    await fund(p, 5_000)
+    await fund(rt, p, 5_000)
     w = await withdrawals.request_withdrawal(rt, p.id, 2_000)
     assert w["status"] == "requested" and w["package_info"] is None
     w2 = await withdrawals.request_withdrawal(rt, p.id, 3_000)
@@ -72,7 +72,7 @@ async def test_operator_review_above_threshold(rt, client):
 async def test_bad_requests_write_nothing(rt):
     await set_settings(withdraw_min_fen=500, withdraw_daily_count=2, withdraw_real_name_threshold_fen=4_000)
     p = await make_user()
-    await fund(p, 10_000)
+    await fund(rt, p, 10_000)
     before = await get_balances(p.id)
     cases = [(100, "", ValidationFailed, "amount_fen"), (20_000, "张三", InsufficientBalance, "amount_fen"),
              (5_000, "", ValidationFailed, "real_name")]
@@ -96,21 +96,21 @@ async def test_bad_requests_write_nothing(rt):
 
 async def test_debt_blocks_withdrawals(rt):
     p = await make_user()
-    order = await fund(p, 1_000)
+    order = await fund(rt, p, 1_000)
     await set_settings(withdraw_auto_approve_fen=0)
     await withdrawals.request_withdrawal(rt, p.id, 1_000)
-    await refund(order)  # clawback after settlement: nothing available -> debt
-    await fund(p, 500)  # pays down part of the debt
+    await refund(rt, order)  # clawback after settlement: nothing available -> debt
+    await fund(rt, p, 500)  # pays down part of the debt
     b = await get_balances(p.id)
     assert (b.debt, b.available) == (500, 0)
-    await fund(p, 800)
+    await fund(rt, p, 800)
     assert (await get_balances(p.id)).debt == 0
     # while debt remains nothing can be withdrawn
     p2 = await make_user()
-    o2 = await fund(p2, 1_000)
+    o2 = await fund(rt, p2, 1_000)
     await withdrawals.request_withdrawal(rt, p2.id, 1_000)
-    await refund(o2)
-    await fund(p2, 400)
+    await refund(rt, o2)
+    await fund(rt, p2, 400)
     assert (await get_balances(p2.id)).debt == 600
     with pytest.raises(withdrawals.WalletInDebt):
         await withdrawals.request_withdrawal(rt, p2.id, 100)
@@ -119,8 +119,11 @@ async def test_debt_blocks_withdrawals(rt):
 
 async def test_poll_finishes_transfers_when_the_notify_is_lost(rt, client, settings):
     p = await make_user()
-    await fund(p, 2_000)
+    await fund(rt, p, 2_000)
     w = await withdrawals.request_withdrawal(rt, p.id, 2_000)
+    # the transfer's outbox copy (kicked by the request) re-sends the bill: let it finish first,
+    # or it races the confirm below and finishes the withdrawal itself (then the poll finds 0)
+    await outbox.wait_idle()
     # given the user confirms but the notify never reaches us (WeChat side: no notify URL)
     from core.sandbox import SANDBOX_KEY
     client.server.app[SANDBOX_KEY].transfers[w["out_bill_no"]]["notify_url"] = None
@@ -137,7 +140,7 @@ async def test_poll_finishes_transfers_when_the_notify_is_lost(rt, client, setti
 async def test_twenty_concurrent_withdrawals_never_overdraw(rt):
     await set_settings(withdraw_daily_count=100, withdraw_auto_approve_fen=0)
     p = await make_user()
-    await fund(p, 10_000)
+    await fund(rt, p, 10_000)
     results = await asyncio.gather(*[withdrawals.request_withdrawal(rt, p.id, 1_000) for _ in range(20)],
                                    return_exceptions=True)
     ok = [r for r in results if isinstance(r, dict)]
@@ -151,7 +154,7 @@ async def test_twenty_concurrent_withdrawals_never_overdraw(rt):
 @pytest.mark.postgres
 async def test_the_same_transfer_notify_fifty_times_pays_once(rt, client):
     p = await make_user()
-    await fund(p, 3_000)
+    await fund(rt, p, 3_000)
     w = await withdrawals.request_withdrawal(rt, p.id, 3_000)
     resp = await client.post(f"/sandbox/pay/transfers/{w['out_bill_no']}/confirm", json={})
     assert resp.status == 200

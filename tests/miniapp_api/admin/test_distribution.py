@@ -54,10 +54,10 @@ async def test_product_rule(client, admin):
     assert (await (await client.get(f"{P}/products/5/rule", headers=admin)).json())["mode"] == "fixed"
 
 
-async def test_withdrawal_review_and_ledger(client, admin):
+async def test_withdrawal_review_and_ledger(client, admin, rt):
     await client.patch(f"{P}/settings", headers=admin, json={"withdraw_auto_approve_fen": 0})
     token, me = await login(client, code="wr")
-    await fund(me["id"], 3_000)
+    await fund(rt, me["id"], 3_000)
     w = await (await client.post("/api/v1/promoter/withdrawals", headers=auth(token),
                                  json={"amount_fen": 1_000})).json()
     assert w["status"] == "requested"

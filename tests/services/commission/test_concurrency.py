@@ -24,24 +24,25 @@ async def test_settlement_while_refunds_arrive_never_settles_a_refunded_item(rt)
     for i in range(120):
         buyer = await make_user()
         await bind(buyer, promoters[i % 5])
-        o = await paid_order(buyer, [(1_000 + i, 1), (2_000, 2)])
-        await complete(o, at=now() - timedelta(days=30))
+        o = await paid_order(rt, buyer, [(1_000 + i, 1), (2_000, 2)])
+        await complete(o)
         orders.append(o)
     doomed = random.Random(7).sample(orders, 60)
+    due = now() + timedelta(days=30)  # past every completion + freeze days
 
     async def settle_loop():
         total = 0
         for _ in range(10):
-            total += await settle_commissions(rt, batch=7)
+            total += await settle_commissions(rt, now=due, batch=7)
             await asyncio.sleep(0)
         return total
 
     async def refund_one(o):
         await asyncio.sleep(random.random() / 50)
-        await refund(o)
+        await refund(rt, o)
 
     await asyncio.gather(settle_loop(), settle_loop(), *[refund_one(o) for o in doomed])
-    await settle_commissions(rt)
+    await settle_commissions(rt, now=due)
     doomed_ids = {o.id for o in doomed}
     for rec in await CommissionRecord.all():
         if rec.order_id in doomed_ids:
