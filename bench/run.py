@@ -224,12 +224,53 @@ def check_first_notify(path: Path, url: str) -> None:
         raise RuntimeError(f"notify check: HTTP {exc.code} {exc.read()[:300]!r}") from None
 
 
+def measure_orders(base: str, db_url: str, data: dict, work: Path, args, bare_rps: float) -> dict:
+    tokens_file = work / "tokens.txt"
+    tokens_file.write_text("".join(f"{t} {a}\n" for t, a in data["tokens"]))
+    create = run_wrk(f"{base}/api/v1/orders", seconds=args.seconds, connections=args.connections,
+                     script=LUA / "create_orders.lua", script_args=[str(tokens_file), str(data["sku_id"])])
+    orders = asyncio.run(unpaid_orders(db_url))
+    notify_file = work / "notifies.txt"
+    write_notifies(orders, notify_file)
+    check_first_notify(notify_file, f"{base}/api/v1/pay/notify")
+    notify = run_wrk(f"{base}/api/v1/pay/notify", seconds=args.seconds, connections=args.connections,
+                     script=LUA / "replay_notifies.lua", script_args=[str(notify_file)])
+    paid = asyncio.run(count_paid(db_url))
+    created_rate = create["rps"]
+    # The replayer stops after the last prepared notify: the rate is paid orders / elapsed.
+    notify_rate = paid / notify["elapsed"] if paid and notify["elapsed"] else 0.0
+    flow = 1 / (1 / created_rate + 1 / notify_rate) if created_rate and notify_rate else 0.0
+    result = {
+        "create_rps": created_rate, "create_non_2xx": create["non_2xx"], "create_p99": create["p99"],
+        "created": len(orders), "notify_rps": round(notify_rate, 1), "notify_non_2xx": notify["non_2xx"],
+        "paid": paid, "flow_orders_per_s": round(flow, 1),
+        # Each endpoint's request rate against the bare handler's (same run, same wrk settings).
+        "ratio_create": round(created_rate / bare_rps, 3), "ratio_notify": round(notify_rate / bare_rps, 3),
+    }
+    print(f"order create: {created_rate:.0f}/s (non-2xx {create['non_2xx']}, p99 {create['p99']}); "
+          f"pay notify: {notify_rate:.0f}/s ({paid} of {len(orders)} paid); "
+          f"create + paid: {flow:.0f} orders/s")
+    return result
+
+
+async def reset_orders(db_url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.execute('DELETE FROM payment; DELETE FROM order_item; DELETE FROM "order";')
+    finally:
+        await conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--buyers", type=int, default=200)
     parser.add_argument("--skip-settle", action="store_true")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="also measure the order flow with `huituan serve --workers N` (N > 1)")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench.json"))
     args = parser.parse_args()
 
@@ -278,30 +319,17 @@ def main() -> None:
         print(f"bare aiohttp: {bare_rps:.0f} req/s; product detail: {detail['rps']:.0f} req/s "
               f"= {detail['rps'] / bare_rps:.1%} (p50 {detail['p50']}, p99 {detail['p99']}, non-2xx {detail['non_2xx']})")
 
-        tokens_file = work / "tokens.txt"
-        tokens_file.write_text("".join(f"{t} {a}\n" for t, a in data["tokens"]))
-        create = run_wrk(f"{base}/api/v1/orders", seconds=args.seconds, connections=args.connections,
-                         script=LUA / "create_orders.lua", script_args=[str(tokens_file), str(data["sku_id"])])
-        orders = asyncio.run(unpaid_orders(db_url))
-        notify_file = work / "notifies.txt"
-        write_notifies(orders, notify_file)
-        check_first_notify(notify_file, f"{base}/api/v1/pay/notify")
-        notify = run_wrk(f"{base}/api/v1/pay/notify", seconds=args.seconds, connections=args.connections,
-                         script=LUA / "replay_notifies.lua", script_args=[str(notify_file)])
-        paid = asyncio.run(count_paid(db_url))
-        created_rate = create["rps"]
-        # The replayer stops after the last prepared notify: the rate is paid orders / elapsed.
-        notify_rate = paid / notify["elapsed"] if paid and notify["elapsed"] else 0.0
-        flow = 1 / (1 / created_rate + 1 / notify_rate) if created_rate and notify_rate else 0.0
-        results["orders"] = {
-            "create_rps": created_rate, "create_non_2xx": create["non_2xx"], "create_p99": create["p99"],
-            "created": len(orders), "notify_rps": round(notify_rate, 1), "notify_non_2xx": notify["non_2xx"],
-            "paid": paid, "flow_orders_per_s": round(flow, 1), "ratio_create": round(created_rate / bare_rps, 3),
-            "ratio_notify": round(notify_rate / bare_rps, 3),
-        }
-        print(f"order create: {created_rate:.0f}/s (non-2xx {create['non_2xx']}, p99 {create['p99']}); "
-              f"pay notify: {notify_rate:.0f}/s ({paid} of {len(orders)} paid); "
-              f"create + paid: {flow:.0f} orders/s = {flow / bare_rps:.1%} of bare aiohttp req/s")
+        results["orders"] = measure_orders(base, db_url, data, work, args, bare_rps)
+        if args.workers > 1:
+            server.stop()
+            procs.remove(server)
+            asyncio.run(reset_orders(db_url))
+            server = Proc([sys.executable, "-m", "core.cli", "serve", "--no-jobs", "--workers", str(args.workers),
+                           "--port", str(port)], server_env(db_url, redis_url, str(key_dir), port),
+                          work / "server-workers.log")
+            procs.append(server)
+            wait_ready(base + "/healthz")
+            results[f"orders_{args.workers}_workers"] = measure_orders(base, db_url, data, work, args, bare_rps)
     finally:
         for p in procs:
             p.stop()
@@ -317,7 +345,12 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print(json.dumps({k: v for k, v in results.items()}, ensure_ascii=False, indent=2))
-    shutil.rmtree(work, ignore_errors=True)
+    failures = sum(v.get("non_2xx", 0) + v.get("create_non_2xx", 0) + v.get("notify_non_2xx", 0)
+                   for v in results.values() if isinstance(v, dict))
+    if failures:
+        print(f"{failures} non-2xx responses: server logs kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

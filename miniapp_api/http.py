@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import logging
 import time
 import uuid
@@ -114,10 +116,29 @@ def error_response(err: HuituanError) -> web.Response:
     return json_response(err.to_dict(), status=err.status)
 
 
+# A random per-process prefix and a counter: unique across processes, cheaper than uuid4.
+_REQUEST_ID_PREFIX = uuid.uuid4().hex[:12]
+_request_counter = itertools.count(1)
+
+
+def _new_request_id_prefix() -> None:
+    global _REQUEST_ID_PREFIX, _request_counter
+    _REQUEST_ID_PREFIX = uuid.uuid4().hex[:12]
+    _request_counter = itertools.count(1)
+
+
+# `serve --workers` forks after import: each worker needs its own prefix.
+os.register_at_fork(after_in_child=_new_request_id_prefix)
+
+
+def _next_request_id() -> str:
+    return f"{_REQUEST_ID_PREFIX}{next(_request_counter):012x}"
+
+
 @web.middleware
 async def request_context_middleware(request: web.Request, handler):
     """Request id on every response and every log line; errors mapped to the JSON shape."""
-    rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    rid = request.headers.get("X-Request-Id") or _next_request_id()
     if len(rid) > 64:
         rid = rid[:64]
     token = request_id_var.set(rid)

@@ -29,13 +29,23 @@ class Metrics:
             ["method", "route"], registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
+        self._children: dict[tuple[str, str, int], tuple] = {}
         self.job_runs = Counter(
             "job_runs_total", "Scheduled job runs by result", ["job", "result"], registry=self.registry,
         )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(method, route, str(status)).inc()
-        self.http_duration.labels(method, route).observe(seconds)
+        # labels() validates and locks on every call; the children are few (routes x statuses),
+        # so keep them: this runs on every request.
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.http_requests.labels(method, route, str(status)),
+                self.http_duration.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_job(self, job: str, result: str) -> None:
         self.job_runs.labels(job, result).inc()

@@ -36,6 +36,9 @@ class ProductCache:
         self.entries: dict[int, tuple[float, bytes]] = {}
         self.generation: dict[int, int] = {}
         self.listener: asyncio.Task | None = None
+        # Single flight: when an entry expires under load, one request reloads it and the
+        # others wait for that load instead of all querying the database at once.
+        self.loading: dict[int, asyncio.Future[bytes]] = {}
 
     def get(self, product_id: int, now: float) -> bytes | None:
         hit = self.entries.get(product_id)
@@ -172,11 +175,25 @@ async def get_product_detail_bytes(rt: Runtime, product_id: int) -> bytes:
     hit = cache.get(product_id, now)
     if hit is not None:
         return hit
-    gen = cache.generation.get(product_id, 0)
-    body = _dumps(await get_product_detail(product_id))
-    if cache.generation.get(product_id, 0) == gen:
-        cache.entries[product_id] = (now + ttl, body)
-    return body
+    pending = cache.loading.get(product_id)
+    if pending is not None:
+        return await asyncio.shield(pending)
+    future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+    cache.loading[product_id] = future
+    try:
+        gen = cache.generation.get(product_id, 0)
+        body = _dumps(await get_product_detail(product_id))
+        if cache.generation.get(product_id, 0) == gen:
+            cache.entries[product_id] = (now + ttl, body)
+        future.set_result(body)
+        return body
+    except BaseException as exc:
+        # Waiters see the same error (e.g. 404 for an off-sale product); nobody waits forever.
+        future.set_exception(exc)
+        future.exception()  # mark retrieved: no "exception never retrieved" when nobody waited
+        raise
+    finally:
+        cache.loading.pop(product_id, None)
 
 
 def _dumps(data: Any) -> bytes:

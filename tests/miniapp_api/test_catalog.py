@@ -73,3 +73,33 @@ class TestCache:
                 break
             await asyncio.sleep(0.02)
         assert body["skus"][0]["price_fen"] == 800
+
+
+async def test_expired_product_cache_reloads_once_for_concurrent_readers(client, rt, monkeypatch):
+    """Single flight: a hot product page whose cache entry expires is read from the database
+    once, not once per waiting request; an off-sale product's 404 reaches every waiter."""
+    import asyncio
+
+    from services import catalog
+    from tests.factories import make_product
+
+    rt.settings.product_cache_seconds = 60
+    product = await make_product(skus=[{"price_fen": 990, "stock": 5}])
+    loads = 0
+    real_load = catalog.get_product_detail
+
+    async def counting_load(product_id):
+        nonlocal loads
+        loads += 1
+        await asyncio.sleep(0.05)  # a slow database makes the overlap certain
+        return await real_load(product_id)
+
+    monkeypatch.setattr(catalog, "get_product_detail", counting_load)
+    responses = await asyncio.gather(*(client.get(f"/api/v1/products/{product.id}") for _ in range(30)))
+    assert {r.status for r in responses} == {200}
+    bodies = {await r.read() for r in responses}
+    assert len(bodies) == 1 and loads == 1
+
+    missing = await asyncio.gather(*(client.get("/api/v1/products/999999") for _ in range(10)))
+    assert {r.status for r in missing} == {404}
+    assert loads == 2

@@ -116,9 +116,10 @@ async def complete(order) -> None:
     await confirm_receipt(o.user_id, o.id)
 
 
-async def refund(rt: Runtime, order, items: Sequence[tuple[int, ...]] | None = None) -> Refund:
-    """A succeeded refund of ``items`` [(item_id, quantity)] (or [(item_id, quantity,
-    expected_amount_fen)] to check the server's proration), or of the whole order when None."""
+async def submit_refund(rt: Runtime, order, items: Sequence[tuple[int, ...]] | None = None) -> dict:
+    """A refund requested, approved and submitted to WeChat Pay (the sandbox): ``processing``,
+    waiting for its notify. ``items`` [(item_id, quantity)] (or [(item_id, quantity,
+    expected_amount_fen)] to check the server's proration), or the whole order when None."""
     o = await Order.get(id=_id(order))
     req = None if items is None else [{"item_id": t[0], "quantity": t[1]} for t in items]
     r = await request_refund(o.user_id, o.id, "测试退款", items=req)
@@ -130,10 +131,20 @@ async def refund(rt: Runtime, order, items: Sequence[tuple[int, ...]] | None = N
     await outbox.deliver_pending(rt)
     sent = await OutboxMessage.get(dedupe_key=f"refund:{r['refund_no']}")
     assert sent.status == OutboxStatus.sent, sent.last_error
-    await _sandbox(rt, f"/refunds/{r['refund_no']}/complete", {"status": "SUCCESS"})
-    done = await Refund.get(id=r["id"])
+    return r
+
+
+async def finish_refund(rt: Runtime, submitted: dict) -> Refund:
+    """The sandbox sends the signed REFUND.SUCCESS notify to our endpoint."""
+    await _sandbox(rt, f"/refunds/{submitted['refund_no']}/complete", {"status": "SUCCESS"})
+    done = await Refund.get(id=submitted["id"])
     assert done.status == RefundStatus.succeeded, done.status
     return done
+
+
+async def refund(rt: Runtime, order, items: Sequence[tuple[int, ...]] | None = None) -> Refund:
+    """A succeeded refund: submitted, then finished by its notify."""
+    return await finish_refund(rt, await submit_refund(rt, order, items))
 
 
 async def fund(rt: Runtime, promoter, amount_fen: int, *, settle: bool = True) -> Order:

@@ -1,5 +1,8 @@
 """Settlement racing refunds on PostgreSQL: a refunded item is never settled (it is cancelled,
-or settled first and then clawed back in full), and the ledger always verifies."""
+or settled first and then clawed back in full), and the ledger always verifies.
+
+The refunds are submitted to WeChat Pay beforehand; only their notifies race the settlement
+batches, so both paths (cancelled while pending, clawed back after settling) really happen."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from models.wallet import Wallet
 from services.commission.settlement import settle_commissions
 from services.wallet.verify import verify_ledger
 from tests.factories import make_user
-from tests.services.commission.helpers import bind, complete, now, paid_order, refund
+from tests.services.commission.helpers import bind, complete, finish_refund, now, paid_order, submit_refund
 
 
 @pytest.mark.postgres
@@ -28,20 +31,23 @@ async def test_settlement_while_refunds_arrive_never_settles_a_refunded_item(rt)
         await complete(o)
         orders.append(o)
     doomed = random.Random(7).sample(orders, 60)
+    submitted = [await submit_refund(rt, o) for o in doomed]
     due = now() + timedelta(days=30)  # past every completion + freeze days
 
     async def settle_loop():
         total = 0
-        for _ in range(10):
-            total += await settle_commissions(rt, now=due, batch=7)
-            await asyncio.sleep(0)
+        for _ in range(40):
+            total += await settle_commissions(rt, now=due, batch=3)
+            await asyncio.sleep(0.005)
         return total
 
-    async def refund_one(o):
-        await asyncio.sleep(random.random() / 50)
-        await refund(rt, o)
+    async def refund_one(r, delay):
+        await asyncio.sleep(delay)
+        await finish_refund(rt, r)
 
-    await asyncio.gather(settle_loop(), settle_loop(), *[refund_one(o) for o in doomed])
+    rng = random.Random(11)
+    await asyncio.gather(settle_loop(), settle_loop(),
+                         *[refund_one(r, rng.random() * 0.4) for r in submitted])
     await settle_commissions(rt, now=due)
     doomed_ids = {o.id for o in doomed}
     for rec in await CommissionRecord.all():
@@ -60,3 +66,7 @@ async def test_settlement_while_refunds_arrive_never_settles_a_refunded_item(rt)
         assert w.pending_fen == 0
         assert w.available_fen - w.debt_fen == earned
     assert await verify_ledger() == []
+    doomed_records = [r for r in await CommissionRecord.all() if r.order_id in doomed_ids]
+    cancelled = sum(r.status == CommissionStatus.cancelled for r in doomed_records)
+    # Both sides of the race happened: some refunds reached pending records, some settled ones.
+    assert 0 < cancelled < len(doomed_records), (cancelled, len(doomed_records))
