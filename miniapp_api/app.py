@@ -15,6 +15,7 @@ from core.db import close_db, init_db
 from core.redis import close_redis, create_redis
 from core.runtime import Runtime, set_runtime
 from core.settings import Settings
+from miniapp_api.auth import active_operator_middleware
 from miniapp_api.http import request_context_middleware
 from miniapp_api.keys import RUNTIME_KEY, SETTINGS_KEY
 
@@ -83,7 +84,8 @@ async def _jobs_ctx(app: web.Application):
 
 
 def create_app(settings: Settings, *, with_jobs: bool = False) -> web.Application:
-    app = web.Application(middlewares=[request_context_middleware], client_max_size=2 * 1024 * 1024)
+    app = web.Application(middlewares=[request_context_middleware, active_operator_middleware],
+                          client_max_size=2 * 1024 * 1024)
     app[SETTINGS_KEY] = settings
     app[WITH_JOBS_KEY] = with_jobs
     app.cleanup_ctx.append(_runtime_ctx)

@@ -36,3 +36,22 @@ def current_operator_id(request: web.Request) -> int:
         raise Forbidden("需要运营账号登录", code="operator_required")
     return claims.subject_id
 
+
+
+ADMIN_PREFIX = "/api/admin/"
+
+
+@web.middleware
+async def active_operator_middleware(request: web.Request, handler):
+    """Admin requests carrying a valid operator token are refused once that operator is
+    disabled (or deleted). Requests without one fall through to the handler's own 401/403."""
+    if request.path.startswith(ADMIN_PREFIX) and request.headers.get("Authorization"):
+        try:
+            claims = read_token(request.app[SETTINGS_KEY].secret_key, _bearer(request))
+        except Unauthorized:
+            claims = None
+        if claims is not None and claims.role == "operator":
+            from services.operators import ensure_active_operator
+
+            await ensure_active_operator(claims.subject_id)
+    return await handler(request)

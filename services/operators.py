@@ -119,6 +119,16 @@ async def login_operator(rt: Runtime, username: str, password: str) -> dict[str,
     return {"token": token, "expires_in": rt.settings.token_ttl_seconds, "operator": operator_dict(op)}
 
 
+async def ensure_active_operator(operator_id: int) -> None:
+    """Login tokens are stateless: this is what makes disabling an operator take effect at
+    once instead of when their token expires."""
+    active = await Operator.filter(id=operator_id).values_list("is_active", flat=True)
+    if not active:
+        raise Unauthorized("运营账号不存在，请重新登录", code="operator_not_found")
+    if not active[0]:
+        raise Forbidden("该运营账号已停用", code="operator_disabled")
+
+
 async def get_operator(operator_id: int) -> dict[str, Any]:
     op = await Operator.get_or_none(id=operator_id)
     if op is None:

@@ -78,3 +78,20 @@ async def test_login_body_errors_name_the_field(client):
     resp = await client.post("/api/admin/v1/auth/login", json={"username": "x"})
     body = await resp.json()
     assert resp.status == 422 and body["details"]["field"] == "password"
+
+
+async def test_disabling_an_operator_revokes_their_existing_token_at_once(client):
+    """Tokens are stateless; the admin edge still refuses a disabled operator's token on every
+    admin route (not only /me), and a deleted operator's token is no longer a login."""
+    op = await create_operator("gina", "gina-pass-12")
+    resp = await client.post("/api/admin/v1/auth/login", json={"username": "gina", "password": "gina-pass-12"})
+    headers = auth((await resp.json())["token"])
+    assert (await client.get("/api/admin/v1/orders", headers=headers)).status == 200
+    await Operator.filter(id=op.id).update(is_active=False)
+    for path in ("/api/admin/v1/orders", "/api/admin/v1/products", "/api/admin/v1/refunds"):
+        resp = await client.get(path, headers=headers)
+        assert resp.status == 403, path
+        assert (await resp.json())["error"] == "operator_disabled"
+    await Operator.filter(id=op.id).delete()
+    resp = await client.get("/api/admin/v1/orders", headers=headers)
+    assert resp.status == 401 and (await resp.json())["error"] == "operator_not_found"
