@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     wechat_secret: str = Field("", description="mini-program app secret")
     wechat_api_base: str = Field("", description="default https://api.weixin.qq.com (sandbox: local)")
     wechat_miniprogram_state: str = Field("formal", description="subscribe message target state")
+    wechat_template_order_shipped: str = Field(
+        "", description="subscribe template: order shipped (character_string1 订单号, thing2 商品, thing3 快递公司, "
+                        "character_string4 快递单号); empty = not sent")
+    wechat_template_order_ready_for_pickup: str = Field(
+        "", description="subscribe template: ready for pickup (character_string1 订单号, thing2 商品, thing3 提货点, "
+                        "thing4 温馨提示); empty = not sent")
+    wechat_template_refund_result: str = Field(
+        "", description="subscribe template: refund result (character_string1 订单号, amount2 退款金额, phrase3 退款状态, "
+                        "thing4 备注); empty = not sent")
     # WeChat Pay API v3 (platform public-key mode)
     wechatpay_api_base: str = Field("", description="default https://api.mch.weixin.qq.com")
     wechatpay_mchid: str = Field("", description="merchant id")

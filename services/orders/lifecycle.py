@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 from core.errors import InvalidState, NotFound, ValidationFailed
 from core.runtime import Runtime
 from models.order import DeliveryMode, Order, OrderStatus
-from services import events
+from services import events, notifications
 from services.orders.common import get_own_order, load_order_dict, return_stock, utcnow
 
 log = logging.getLogger("huituan.orders")
@@ -110,18 +110,26 @@ async def ship_order(order_id: int, express_company: str, express_no: str) -> di
         raise NotFound("订单不存在", code="order_not_found", field="order_id")
     if order.delivery_mode != DeliveryMode.express:
         raise InvalidState("自提订单不能发快递", code="order_not_express")
-    moved = await Order.filter(id=order_id, status=OrderStatus.paid).update(
-        status=OrderStatus.shipped, shipped_at=utcnow(), express_company=express_company.strip()[:32],
-        express_no=express_no.strip()[:64])
-    if moved != 1:
-        raise InvalidState(f"订单当前状态（{order.status}）不能发货", code="order_not_shippable",
-                           status=str(order.status))
+    async with in_transaction() as conn:
+        moved = await Order.filter(id=order_id, status=OrderStatus.paid).using_db(conn).update(
+            status=OrderStatus.shipped, shipped_at=utcnow(), express_company=express_company.strip()[:32],
+            express_no=express_no.strip()[:64])
+        if moved != 1:
+            raise InvalidState(f"订单当前状态（{order.status}）不能发货", code="order_not_shippable",
+                               status=str(order.status))
+        queued = await notifications.order_shipped(order_id, conn)
+    if queued:
+        notifications.kick()
     return await load_order_dict(await Order.get(id=order_id))
 
 
 async def mark_ready_for_pickup(order_id: int) -> bool:
     """paid -> ready_for_pickup (pickup orders; the leader announced arrival).
     Returns False if the order was not paid (idempotent for batch announcements)."""
-    moved = await Order.filter(id=order_id, status=OrderStatus.paid, delivery_mode=DeliveryMode.pickup).update(
-        status=OrderStatus.ready_for_pickup)
+    async with in_transaction() as conn:
+        moved = await Order.filter(id=order_id, status=OrderStatus.paid, delivery_mode=DeliveryMode.pickup).using_db(
+            conn).update(status=OrderStatus.ready_for_pickup)
+        queued = moved == 1 and await notifications.order_ready_for_pickup(order_id, conn)
+    if queued:
+        notifications.kick()
     return moved == 1

@@ -13,7 +13,7 @@ from core.errors import InvalidState, NotFound, ValidationFailed
 from core.money import prorate
 from core.runtime import Runtime
 from models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
-from services import events
+from services import events, notifications
 from services.orders.common import get_own_order, new_number, refund_to_dict, utcnow
 from services.orders.payments import enqueue_refund, kick_outbox
 
@@ -180,11 +180,13 @@ async def handle_refund_notify(rt: Runtime, notify: dict[str, Any]) -> str:
                 return "duplicate"
             if not refund.automatic:
                 await _apply_refund(refund, conn)
+                await notifications.refund_result(refund.order_id, refund.refund_no, refund.amount_fen, True, conn)
                 # Only a refund of the order's own money is an order refund. An automatic refund
                 # returns a late or duplicate payment the order never counted: announcing it
                 # would make commission cancel the earnings of an order that stays paid.
                 await events.emit(events.REFUND_SUCCEEDED, refund_id=refund.id, order_id=refund.order_id,
                                   conn=conn)
+        notifications.kick()
         return "succeeded"
     if status in ("ABNORMAL", "CLOSED"):
         async with in_transaction() as conn:
@@ -194,7 +196,9 @@ async def handle_refund_notify(rt: Runtime, notify: dict[str, Any]) -> str:
                 return "duplicate"
             if not refund.automatic:
                 await _restore_order_status(refund.order_id, conn)
+                await notifications.refund_result(refund.order_id, refund.refund_no, refund.amount_fen, False, conn)
         log.warning("refund %s ended %s", refund.refund_no, status)
+        notifications.kick()
         return "failed"
     log.info("refund notify %s with status %s ignored", refund.refund_no, status)
     return "ignored"
