@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     order_auto_confirm_days: int = Field(10, description="shipped orders complete after this")
     order_max_items: int = Field(50, description="max distinct SKUs per order")
     order_max_quantity: int = Field(999, description="max quantity per SKU line")
+    order_max_amount_fen: int = Field(
+        50_000_000, le=2_000_000_000, description="largest order payable in one payment (fen); larger orders are refused")
     shipping_fee_fen: int = Field(0, description="flat express shipping fee")
     free_shipping_threshold_fen: int = Field(9900, description="goods amount at which shipping is free")
     product_cache_seconds: float = Field(2.0, description="in-process product detail cache TTL")

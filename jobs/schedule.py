@@ -87,6 +87,12 @@ SCHEDULE: list[JobSpec] = [
         seconds=300,
         description="查询打款中的商家转账结果（通知丢失时兜底）",
     ),
+    JobSpec(
+        name="poll_refunds",
+        func="services.orders.refunds:poll_refunds",
+        seconds=300,
+        description="查询处理中的退款结果（通知丢失时兜底），微信无此退款单时重新提交",
+    ),
 ]
 
 

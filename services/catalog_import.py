@@ -5,6 +5,13 @@ One result row per SKU. A bad row never stops good rows: rows are validated one 
 each product is written in its own transaction. ``dry_run`` validates (including conflicts
 with what is already stored) and writes nothing.
 
+An existing SKU is updated only in the fields the row provides (a non-blank CSV cell, a JSON
+key with a non-blank value): re-importing a sheet must not undo what happened since the last
+import. In particular its ``stock`` is kept (``stock_mode="keep"``, the default): orders have
+taken units since, and writing the sheet's number back would oversell. Stock of an existing SKU
+is written only with ``stock_mode="set"`` and only when the row gives one; ``on_sale`` only when
+the row gives it. A new SKU needs ``price_fen`` and ``stock``; its other fields default.
+
 CSV format: UTF-8 (a BOM is tolerated), comma separated, one row per SKU, header
 ``product_title,category,subtitle,sku_code,sku_name,price_fen,original_price_fen,stock,image,on_sale``;
 rows with the same ``product_title`` form one product (product fields come from its first row).
@@ -16,7 +23,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from tortoise.exceptions import IntegrityError
@@ -32,6 +39,8 @@ MAX_IMPORT_BYTES = 2 * 1024 * 1024
 CSV_COLUMNS = ("product_title", "category", "subtitle", "sku_code", "sku_name", "price_fen",
                "original_price_fen", "stock", "image", "on_sale")
 _REQUIRED_COLUMNS = ("product_title", "category", "sku_code", "price_fen", "stock")
+StockMode = Literal["keep", "set"]
+STOCK_MODES = ("keep", "set")
 
 _MESSAGES = {
     "missing": "缺少必填字段",
@@ -53,15 +62,25 @@ _MESSAGES = {
 
 
 class ImportSku(BaseModel):
+    """One SKU row. Which fields the row gave is ``model_fields_set`` (see ``provided``); the
+    defaults apply only when a new SKU is created. ``price_fen`` and ``stock`` have no usable
+    default: a new SKU without them is a row error (``_check_against_stored``)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     code: str = Field(min_length=1, max_length=64)
     name: str = Field("", max_length=100)
-    price_fen: int = Field(gt=0, le=100_000_000)
+    price_fen: int = Field(0, gt=0, le=100_000_000)
     original_price_fen: int = Field(0, ge=0, le=100_000_000)
-    stock: int = Field(ge=0, le=STOCK_MAX)
+    stock: int = Field(0, ge=0, le=STOCK_MAX)
     on_sale: bool = True
     image: str = Field("", max_length=512)
+
+    def provided(self) -> dict[str, Any]:
+        """The fields this row gives, except ``code``. A blank string counts as not given: an
+        upsert never clears a stored value by omission."""
+        return {k: getattr(self, k) for k in self.model_fields_set
+                if k != "code" and getattr(self, k) != ""}
 
 
 class ImportProduct(BaseModel):
@@ -90,6 +109,9 @@ class _Row:
     sku_code: str | None = None
     error: dict[str, str] | None = None
     product_id: int | None = None
+    prefix: str = ""                    # field-name prefix for errors (JSON: "products.0.skus.1.")
+    stored_id: int | None = None        # the existing SKU this row updates; None = new SKU
+    stock: str | None = None            # "set" | "kept": what the import does to the SKU's stock
 
 
 @dataclass
@@ -150,7 +172,7 @@ def _groups_from_json(products: list[Any]) -> list[_Group]:
         for si, raw_sku in enumerate(raw_skus):
             row_no += 1
             code = raw_sku.get("code") if isinstance(raw_sku, dict) else None
-            row = _Row(row_no, sku_code=code if isinstance(code, str) else None)
+            row = _Row(row_no, sku_code=code if isinstance(code, str) else None, prefix=f"{prefix}skus.{si}.")
             try:
                 row.sku = ImportSku.model_validate(raw_sku)
                 row.sku_code = row.sku.code
@@ -185,12 +207,13 @@ def _groups_from_csv(text: str) -> list[_Group]:
             row.error = {"field": "product_title", "message": "商品标题不能为空"}
             groups.append(_Group(None, [row]))
             continue
-        sku_values: dict[str, Any] = {"code": col("sku_code"), "name": col("sku_name"),
-                                      "price_fen": col("price_fen"), "stock": col("stock"), "image": col("image")}
-        if col("original_price_fen"):
-            sku_values["original_price_fen"] = col("original_price_fen")
-        if col("on_sale"):
-            sku_values["on_sale"] = col("on_sale")
+        # Only non-blank cells are given: a blank cell keeps what an existing SKU has stored.
+        sku_values: dict[str, Any] = {"code": col("sku_code")}
+        for key, column in (("name", "sku_name"), ("price_fen", "price_fen"),
+                            ("original_price_fen", "original_price_fen"), ("stock", "stock"),
+                            ("image", "image"), ("on_sale", "on_sale")):
+            if col(column):
+                sku_values[key] = col(column)
         try:
             row.sku = ImportSku.model_validate(sku_values)
         except ValidationError as exc:
@@ -230,7 +253,30 @@ def _mark_duplicate_codes(groups: list[_Group]) -> None:
 
 # --- writing -----------------------------------------------------------------------------------
 
-async def _import_group(group: _Group, dry_run: bool) -> int | None:
+def _check_against_stored(row: _Row, stored: Sku | None, stock_mode: StockMode) -> None:
+    """Decide what the row does to the stored SKU, or make it a row error."""
+    given = row.sku.provided()
+    if stored is None:
+        for key in ("price_fen", "stock"):
+            if key not in given:
+                what = "售价（price_fen）" if key == "price_fen" else "库存（stock）"
+                row.error = {"field": f"{row.prefix}{key}", "message": f"新 SKU 必须填写{what}"}
+                return
+        row.stock = "set"
+        return
+    row.stored_id = stored.id
+    row.stock = "set" if stock_mode == "set" and "stock" in given else "kept"
+
+
+def _sku_updates(row: _Row) -> dict[str, Any]:
+    """Column values for an existing SKU: only what the row gives; stock only when it is set."""
+    updates = row.sku.provided()
+    if row.stock != "set":
+        updates.pop("stock", None)
+    return updates
+
+
+async def _import_group(group: _Group, dry_run: bool, stock_mode: StockMode) -> int | None:
     """Validate the group's rows against stored data and (unless dry run) upsert them in one
     transaction. Returns the product id (None for a new product in a dry run)."""
     if group.error:
@@ -250,6 +296,8 @@ async def _import_group(group: _Group, dry_run: bool) -> int | None:
             owner = await Product.get_or_none(id=stored.product_id)
             row.error = {"field": "sku_code",
                          "message": f"SKU 编码 {row.sku.code} 已属于其他商品「{owner.title if owner else stored.product_id}」"}
+        else:
+            _check_against_stored(row, stored, stock_mode)
     good = [r for r in good if r.error is None]
     if not good:
         return product_id
@@ -277,21 +325,30 @@ async def _import_group(group: _Group, dry_run: bool) -> int | None:
                 fields["on_sale"] = spec.on_sale
             await Product.filter(id=product_id).using_db(conn).update(**fields)
         for row in good:
-            values = row.sku.model_dump(exclude={"code"})
-            if row.sku.code in existing_skus:
-                await Sku.filter(code=row.sku.code).using_db(conn).update(**values)
-            else:
+            if row.stored_id is None:
+                values = row.sku.model_dump(exclude={"code"})
                 await Sku.create(product_id=product_id, code=row.sku.code, using_db=conn, **values)
+                continue
+            # Stock, when set, is an absolute write of a validated 0..STOCK_MAX value in one
+            # statement (never a read-compute-write), like catalog_admin.adjust_stock(set_to=...).
+            updates = _sku_updates(row)
+            if updates:
+                await Sku.filter(id=row.stored_id).using_db(conn).update(**updates)
         await refresh_price_from(product_id, conn)
     return product_id
 
 
-async def _run(rt: Runtime | None, groups: list[_Group], dry_run: bool) -> dict[str, Any]:
+def _check_stock_mode(stock_mode: str) -> None:
+    if stock_mode not in STOCK_MODES:
+        raise ValidationFailed("stock_mode 只能是 keep 或 set", field="stock_mode")
+
+
+async def _run(rt: Runtime | None, groups: list[_Group], dry_run: bool, stock_mode: StockMode) -> dict[str, Any]:
     _mark_duplicate_codes(groups)
     touched: list[int] = []
     for group in groups:
         try:
-            product_id = await _import_group(group, dry_run)
+            product_id = await _import_group(group, dry_run, stock_mode)
         except IntegrityError:
             # A concurrent writer took a code or category name between our check and write.
             for row in group.rows:
@@ -312,26 +369,33 @@ async def _run(rt: Runtime | None, groups: list[_Group], dry_run: bool) -> dict[
             item["sku_code"] = r.sku_code
         if r.error is None and r.product_id is not None:
             item["product_id"] = r.product_id
+        if r.error is None and r.stock is not None:
+            item["stock"] = r.stock
         if r.error is not None:
             item["error"] = r.error
         out.append(item)
     succeeded = sum(1 for r in out if r["ok"])
-    return {"total": len(out), "succeeded": succeeded, "failed": len(out) - succeeded, "dry_run": dry_run, "rows": out}
+    return {"total": len(out), "succeeded": succeeded, "failed": len(out) - succeeded, "dry_run": dry_run,
+            "stock_mode": stock_mode, "rows": out}
 
 
-async def import_json(rt: Runtime | None, products: list[Any], *, dry_run: bool = False) -> dict[str, Any]:
+async def import_json(rt: Runtime | None, products: list[Any], *, dry_run: bool = False,
+                      stock_mode: StockMode = "keep") -> dict[str, Any]:
     """Import ``[{title, category, subtitle?, description?, images?, on_sale?, skus: [...]}]``."""
+    _check_stock_mode(stock_mode)
     if not isinstance(products, list):
         raise ValidationFailed("products 应为数组", field="products")
     _check_size(len(json.dumps(products, ensure_ascii=False).encode()))
     rows = sum(len(p["skus"]) if isinstance(p, dict) and isinstance(p.get("skus"), list) and p["skus"] else 1
                for p in products)
     _check_row_count(rows)
-    return await _run(rt, _groups_from_json(products), dry_run)
+    return await _run(rt, _groups_from_json(products), dry_run, stock_mode)
 
 
-async def import_csv(rt: Runtime | None, data: bytes | str, *, dry_run: bool = False) -> dict[str, Any]:
+async def import_csv(rt: Runtime | None, data: bytes | str, *, dry_run: bool = False,
+                     stock_mode: StockMode = "keep") -> dict[str, Any]:
     """Import the CSV format described in the module docstring."""
+    _check_stock_mode(stock_mode)
     if isinstance(data, bytes):
         _check_size(len(data))
         try:
@@ -347,4 +411,4 @@ async def import_csv(rt: Runtime | None, data: bytes | str, *, dry_run: bool = F
         groups = _groups_from_csv(text)
     except csv.Error as exc:
         raise ValidationFailed(f"CSV 格式错误：{exc}", field="csv", code="csv_invalid") from None
-    return await _run(rt, groups, dry_run)
+    return await _run(rt, groups, dry_run, stock_mode)

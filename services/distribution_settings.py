@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from tortoise import connections
-from tortoise.exceptions import IntegrityError
 
 from core.errors import ValidationFailed
 from models.commission import BindMode, DistributionSettings, PromoteMode
@@ -27,11 +26,12 @@ async def get_settings(conn=None) -> DistributionSettings:
     q = DistributionSettings.get_or_none(id=SETTINGS_ID)
     row = await (q.using_db(conn) if conn else q)
     if row is None:
-        try:
-            row = await DistributionSettings.create(id=SETTINGS_ID, using_db=conn)
-        except IntegrityError:  # created concurrently
-            q = DistributionSettings.get(id=SETTINGS_ID)
-            row = await (q.using_db(conn) if conn else q)
+        # The first readers can race to create the row. ON CONFLICT DO NOTHING rather than
+        # catching IntegrityError: on PostgreSQL the error would abort the caller's transaction.
+        await DistributionSettings.bulk_create([DistributionSettings(id=SETTINGS_ID)], ignore_conflicts=True,
+                                               using_db=conn)
+        q = DistributionSettings.get(id=SETTINGS_ID)
+        row = await (q.using_db(conn) if conn else q)
     _remember(row)
     return row
 

@@ -17,6 +17,8 @@ Usage (DESIGN.md, State and concurrency)::
   registered by their domains.
 - ``async deliver_pending(rt, limit=100) -> int``: delivers due rows; safe with many processes.
 - ``kick(rt)``; ``async wait_idle()`` (tests: wait for kicked deliveries).
+- ``async requeue(dedupe_key) -> bool``: a failed or sent row goes back to pending, due now
+  (the far end says it never got it); then ``kick``.
 
 Claiming: a row is due when pending and ``next_attempt_at`` is null or past. A process claims
 it with a compare-and-set on (status, attempts) that bumps ``attempts`` and pushes
@@ -123,6 +125,18 @@ async def _deliver_one(rt: "Runtime", row: OutboxMessage) -> bool:
         status=OutboxStatus.sent, sent_at=_now(), last_error="", next_attempt_at=None
     )
     return True
+
+
+async def requeue(dedupe_key: str) -> bool:
+    """failed | sent -> pending with attempts 0, due now; True when this call moved it.
+
+    A pending row is left alone: it is queued or being delivered, and resetting its attempts
+    would break the (status, attempts) claim of the process holding it. The status guard is
+    the compare-and-set: of two concurrent callers one moves the row."""
+    moved = await OutboxMessage.filter(
+        dedupe_key=dedupe_key, status__in=(OutboxStatus.failed, OutboxStatus.sent)
+    ).update(status=OutboxStatus.pending, attempts=0, next_attempt_at=_now(), sent_at=None)
+    return moved == 1
 
 
 async def deliver_pending(rt: "Runtime", limit: int = 100) -> int:

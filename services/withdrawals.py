@@ -21,8 +21,9 @@ from typing import Any
 from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
-from core.errors import Conflict, HuituanError, InvalidState, NotFound, ValidationFailed
-from core.money import percent_of
+from core.errors import Conflict, Forbidden, HuituanError, InvalidState, NotFound, UpstreamError, ValidationFailed
+from core.money import percent_of, yuan
+from core.wechat.pay import TRANSFER_NAME_REQUIRED_FEN
 from models.user import User
 from models.wallet import EntryKind, Withdrawal, WithdrawalStatus
 from services.distribution_settings import get_settings
@@ -107,18 +108,24 @@ async def request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str =
     if net <= 0:
         raise ValidationFailed("amount_fen: 扣除手续费后金额须大于 0", field="amount_fen")
     real_name = (real_name or "").strip()
-    if amount_fen >= settings.withdraw_real_name_threshold_fen and not real_name:
+    # WeChat itself requires the payee's name from 2,000 yuan: the setting can only lower that.
+    if amount_fen >= min(settings.withdraw_real_name_threshold_fen, TRANSFER_NAME_REQUIRED_FEN) and not real_name:
         raise ValidationFailed("real_name: 提现金额较大，请填写真实姓名", field="real_name", code="real_name_required")
     auto = amount_fen <= settings.withdraw_auto_approve_fen
     now = _now()
     async with in_transaction() as conn:
+        # Tokens are stateless: a banned account is refused here, where money leaves.
+        disabled = await User.filter(id=user_id).using_db(conn).values_list("is_disabled", flat=True)
+        if not disabled or disabled[0]:
+            raise Forbidden("账号已被停用，不能提现", code="user_disabled")
         wallets = await ledger.lock_wallets(conn, [user_id])  # serialises this user's withdrawals
         bal = wallets[user_id]
         if bal.debt > 0:
             raise WalletInDebt(debt_fen=bal.debt)
         if bal.available < amount_fen:
             raise ledger.InsufficientBalance(field="amount_fen", available_fen=bal.available)
-        day_start = now.astimezone(CHINA).replace(hour=0, minute=0, second=0, microsecond=0)
+        # The China day, as a UTC instant: SQLite compares stored timestamps as text.
+        day_start = now.astimezone(CHINA).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
         today = await Withdrawal.filter(user_id=user_id, status__in=COUNTED, created_at__gte=day_start).using_db(
             conn).annotate(n=Count("id"), total=Sum("amount_fen")).values("n", "total")
         n_today = int(today[0]["n"] or 0) if today else 0
@@ -161,22 +168,72 @@ async def _start_after_commit(rt, withdrawal_id: int) -> None:
     _kick(rt)
 
 
+# WeChat Pay answers that will not change on a retry: no bill was created, the money goes back.
+# NOT_ENOUGH (merchant balance), FREQUENCY_LIMITED and SYSTEM_ERROR are retried instead.
+_FINAL_TRANSFER_CODES = {"PARAM_ERROR", "INVALID_REQUEST", "NO_AUTH", "OPENID_MISMATCH", "ACCOUNT_ERROR",
+                         "ACCOUNT_FROZEN", "NAME_MISMATCH"}
+
+
+def _is_final_refusal(exc: HuituanError) -> bool:
+    if isinstance(exc, ValidationFailed):
+        return True  # our client refused to send it (e.g. a name WeChat requires is missing)
+    return isinstance(exc, UpstreamError) and exc.details.get("wechat_code") in _FINAL_TRANSFER_CODES
+
+
+async def _bill_exists(rt, out_bill_no: str) -> bool:
+    """Whether WeChat has a bill under this number; unknown (network) errors propagate."""
+    try:
+        await rt.wechat.pay.query_transfer_bill(out_bill_no)
+        return True
+    except UpstreamError as exc:
+        if exc.details.get("http_status") == 404 or exc.details.get("wechat_code") == "NOT_FOUND":
+            return False
+        raise
+
+
+async def _begin_paying(w: Withdrawal) -> Withdrawal:
+    """approved -> paying, or approved -> failed with the money back when the wallet went into
+    debt after the request (a clawback cannot touch `withdrawing`; paying out would leave the
+    platform owed). The returned money pays the debt down first, like any income."""
+    now = _now()
+    async with in_transaction() as conn:
+        bal = (await ledger.lock_wallets(conn, [w.user_id]))[w.user_id]
+        if bal.debt > 0:
+            n = await Withdrawal.filter(id=w.id, status=WithdrawalStatus.approved).using_db(conn).update(
+                status=WithdrawalStatus.failed, finished_at=now,
+                fail_reason=f"账户存在欠款 {yuan(bal.debt)} 元，提现已退回并先抵扣欠款")
+            if n:
+                await ledger.apply(conn, [w.user_id], lambda ws: _return_plan(ws[w.user_id], w), now=now)
+        else:
+            await Withdrawal.filter(id=w.id, status=WithdrawalStatus.approved).using_db(conn).update(
+                status=WithdrawalStatus.paying, paying_at=now)
+    return await Withdrawal.get(id=w.id)
+
+
 async def start_transfer(rt, withdrawal_id: int) -> dict[str, Any]:
     """approved -> paying, then ask WeChat Pay for the transfer bill (idempotent: called again
-    for a paying withdrawal it re-sends the same out_bill_no and stores the answer)."""
+    for a paying withdrawal it re-sends the same out_bill_no and stores the answer).
+
+    A refusal that a retry cannot change (and no bill exists at WeChat) ends it:
+    paying -> failed with the money back, instead of retrying forever."""
     w = await Withdrawal.get_or_none(id=withdrawal_id)
     if w is None:
         raise NotFound("提现记录不存在", code="withdrawal_not_found")
     if w.status == WithdrawalStatus.approved:
-        await Withdrawal.filter(id=w.id, status=WithdrawalStatus.approved).update(
-            status=WithdrawalStatus.paying, paying_at=_now())
-        w = await Withdrawal.get(id=withdrawal_id)
+        w = await _begin_paying(w)
     if w.status != WithdrawalStatus.paying:
         return withdrawal_to_dict(w)
     user = await User.get(id=w.user_id)
-    answer = await rt.wechat.pay.transfer_bill(
-        w.out_bill_no, user.openid, w.net_fen, TRANSFER_REMARK,
-        rt.settings.base_url() + NOTIFY_PATH, user_name=w.real_name or None)
+    try:
+        answer = await rt.wechat.pay.transfer_bill(
+            w.out_bill_no, user.openid, w.net_fen, TRANSFER_REMARK,
+            rt.settings.base_url() + NOTIFY_PATH, user_name=w.real_name or None)
+    except HuituanError as exc:
+        if _is_final_refusal(exc) and not await _bill_exists(rt, w.out_bill_no):
+            log.warning("transfer for withdrawal %s refused: %s %s", w.id, exc.message, exc.details)
+            await apply_transfer_result(w.out_bill_no, "FAIL", None, f"微信支付拒绝转账：{exc.message}")
+            return withdrawal_to_dict(await Withdrawal.get(id=w.id))
+        raise
     state = answer.get("state", "")
     await Withdrawal.filter(id=w.id, status=WithdrawalStatus.paying).update(
         transfer_bill_no=answer.get("transfer_bill_no"), transfer_state=state,
@@ -238,6 +295,11 @@ async def review_withdrawal(rt, withdrawal_id: int, approve: bool, operator_id: 
         w = await Withdrawal.get_or_none(id=withdrawal_id).using_db(conn)
         if w is None:
             raise NotFound("提现记录不存在", code="withdrawal_not_found")
+        if approve and w.status == WithdrawalStatus.requested:
+            bal = (await ledger.lock_wallets(conn, [w.user_id]))[w.user_id]
+            if bal.debt > 0:
+                raise WalletInDebt(f"该用户佣金账户有欠款 {yuan(bal.debt)} 元：请驳回此提现（退回的金额先抵扣欠款）",
+                                   debt_fen=bal.debt)
         if approve:
             n = await Withdrawal.filter(id=w.id, status=WithdrawalStatus.requested).using_db(conn).update(
                 status=WithdrawalStatus.approved, reviewed_by=operator_id, review_note=note[:200], approved_at=now)

@@ -17,7 +17,9 @@ Helpers (play the user's / WeChat's part; JSON in, JSON out):
   to the order's notify_url; returns {"notify_status", "transaction_id", "out_trade_no"}.
   Calling it again resends the same transaction (WeChat retries). Orders past time_expire can
   still be paid here on purpose, to test late notifies.
-- POST /sandbox/pay/refunds/{out_refund_no}/complete {"status"?: "SUCCESS"|"ABNORMAL"|"CLOSED"}
+- POST /sandbox/pay/refunds/{out_refund_no}/complete {"status"?: "SUCCESS"|"ABNORMAL"|"CLOSED",
+  "notify"?: false}  -> with "notify": false the refund settles but the notify is "lost"
+  (nothing is sent; a later call without it sends the notify, as WeChat's retry would)
 - POST /sandbox/pay/transfers/{out_bill_no}/confirm  and  /fail  {"fail_reason"?}
 - GET  /sandbox/pay/state  -> orders, refunds, transfers (for demos and tests)
 """
@@ -381,7 +383,7 @@ async def complete_refund(request: web.Request) -> web.Response:
     if refund["success_time"]:
         resource["success_time"] = refund["success_time"]
     result: dict[str, Any] = {"notify_status": None}
-    if refund["notify_url"]:
+    if refund["notify_url"] and body.get("notify", True) is not False:
         result = await send_notify(refund["notify_url"], resource, f"REFUND.{refund['status']}", refund["notify_id"])
     return web.json_response({**result, "refund_id": refund["refund_id"], "status": refund["status"]})
 
@@ -436,6 +438,9 @@ async def create_transfer_bill(request: web.Request, state: SandboxState, data: 
             return error(400, "PARAM_ERROR", "user_name 解密失败")
     if amount >= 200_000 and not user_name:
         return error(400, "PARAM_ERROR", "转账金额大于等于2000元时，收款用户姓名必填")
+    if data["openid"].startswith("o-refused") and data["out_bill_no"] not in state.transfers:
+        # Magic input: WeChat refuses this payee (no permission / payee not eligible).
+        return error(403, "NO_AUTH", "收款用户不满足转账条件")
     no = data["out_bill_no"]
     existing = state.transfers.get(no)
     if existing:

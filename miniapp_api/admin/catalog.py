@@ -95,10 +95,10 @@ async def import_products(request: web.Request) -> web.Response:
                               max_bytes=catalog_import.MAX_IMPORT_BYTES)
     rt = request.app[RUNTIME_KEY]
     if request.content_type in ("text/csv", "application/csv"):
-        result = await catalog_import.import_csv(rt, await request.read(), dry_run=q.dry_run)
+        result = await catalog_import.import_csv(rt, await request.read(), dry_run=q.dry_run, stock_mode=q.stock_mode)
     else:
         body = await parse_json(request, s.ImportJsonIn)
-        result = await catalog_import.import_json(rt, body.products, dry_run=q.dry_run)
+        result = await catalog_import.import_json(rt, body.products, dry_run=q.dry_run, stock_mode=q.stock_mode)
     return s.respond(s.ImportOut, result)
 
 
@@ -106,6 +106,17 @@ IMPORT_DESCRIPTION = """\
 批量导入商品，按 SKU 编码新增或更新（商品按标题匹配，分类按名称匹配，不存在则创建）。
 `dry_run=true` 只校验不写入。每个商品在独立事务中写入；坏行不影响好行，逐行返回结果。
 限制：最多 5000 行（超出 422，`details.field=rows`），请求体最大 2 MB（超出 413）。
+
+**已有 SKU 只更新该行提供的字段**（CSV 为非空单元格，JSON 为出现且非空的键），留空的名称、图片、
+价格等保持线上已有的值，不会被清空或改回默认值。`on_sale` 只有明确填写时才修改：
+留空不会把已下架的 SKU 重新上架。
+**库存**：已有 SKU 的库存默认不改（`stock_mode=keep`）——导入后已卖出的数量不会被表格里的旧库存覆盖，
+避免超卖；要以表格为准时传 `stock_mode=set`，该行填写了 `stock` 才写入（绝对值，0 到 10000000，不会为负），
+留空仍保持不变。平时调整库存请用「调整库存」接口。
+**新 SKU** 必须填写 `price_fen` 和 `stock`，否则该行报错（`error.field` 为缺少的字段）；
+其他字段取默认值（`on_sale` 默认 true）。
+每个成功行的 `stock` 说明库存的处理：`set` 为写入了该行的库存（新 SKU，或 `stock_mode=set`），
+`kept` 为保持原库存不变。
 
 **JSON**（`Content-Type: application/json`）：
 `{"products": [{"title", "category", "subtitle?", "description?", "images?": [url], "on_sale?",
@@ -120,8 +131,9 @@ product_title,category,subtitle,sku_code,sku_name,price_fen,original_price_fen,s
 ```
 
 一行一个 SKU；`product_title` 相同的行归为同一个商品（分类、副标题取该商品第一行）。
-必填列：product_title、category、sku_code、price_fen（整数，分，大于 0）、stock（非负整数）；
-`on_sale` 取 true/false/1/0，留空为 true。行号为数据行序号（不含表头），从 1 开始。
+表头必须包含：product_title、category、sku_code、price_fen（整数，分，大于 0）、stock（非负整数）；
+新 SKU 的 price_fen、stock 不能留空，已有 SKU 留空表示不改。
+`on_sale` 取 true/false/1/0；留空时新 SKU 为 true，已有 SKU 不改。行号为数据行序号（不含表头），从 1 开始。
 同一文件中重复的 SKU 编码：第一次出现的行生效，之后的行报错。
 """
 

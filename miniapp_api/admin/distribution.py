@@ -32,7 +32,6 @@ class Page(_In):
 
 
 Bp = Field(ge=0, le=10_000, description="基点，1% = 100")
-NonNeg = Field(ge=0, le=10**12)
 
 
 class SettingsOut(BaseModel):
@@ -73,7 +72,7 @@ class SettingsPatch(_In):
     activity_flash_sale: StrictBool | None = None
     self_purchase_rebate: StrictBool | None = None
     freeze_days: StrictInt | None = Field(None, ge=0, le=365)
-    withdraw_min_fen: StrictInt | None = Field(None, ge=1, le=10**10)
+    withdraw_min_fen: StrictInt | None = Field(None, ge=1, le=100_000_000)
     withdraw_fee_bp: StrictInt | None = Field(None, ge=0, le=10_000)
     withdraw_daily_count: StrictInt | None = Field(None, ge=0, le=10_000)
     withdraw_daily_amount_fen: StrictInt | None = Field(None, ge=0, le=10**12)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -235,12 +235,16 @@ class OnSaleOut(BaseModel):
 
 class ImportQuery(QueryModel):
     dry_run: bool = Field(False, description="true：只校验不写入")
+    stock_mode: Literal["keep", "set"] = Field(
+        "keep", description="已有 SKU 的库存：keep（默认）不改库存，以线上库存为准；"
+                            "set 把库存设为该行的 stock（行内留空则不改）")
 
 
 class ImportJsonIn(_NoNul):
     """每个商品：{title, category, subtitle?, description?, images?, on_sale?,
     skus: [{code, name?, price_fen, original_price_fen?, stock, on_sale?, image?}]}。
-    逐行校验，坏行不影响好行。"""
+    新 SKU 必须提供 price_fen 与 stock；已有 SKU 只更新提供了的字段（空字符串视为未提供），
+    库存默认不改（见 stock_mode）。逐行校验，坏行不影响好行。"""
 
     model_config = ConfigDict(extra="forbid")
     products: list[dict[str, Any]] = Field(max_length=5000)
@@ -256,6 +260,9 @@ class ImportRowOut(BaseModel):
     ok: bool
     product_id: int | None = None
     sku_code: str | None = None
+    stock: Literal["set", "kept"] | None = Field(
+        None, description="成功行对库存的处理：set 为写入了该行的 stock（新 SKU，或 stock_mode=set），"
+                          "kept 为保持已有 SKU 的库存不变")
     error: ImportRowError | None = None
 
 
@@ -264,6 +271,7 @@ class ImportOut(BaseModel):
     succeeded: int
     failed: int
     dry_run: bool
+    stock_mode: Literal["keep", "set"] = "keep"
     rows: list[ImportRowOut]
 
 

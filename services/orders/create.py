@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from core import sql
 from core.errors import Forbidden, NotFound, OutOfStock, ValidationFailed
-from core.money import split_by_weights
+from core.money import split_by_weights, yuan
 from core.settings import Settings
 from models.order import ActivityType, DeliveryMode, Order, OrderStatus
 from services.orders.common import load_order_dict, new_number, order_to_dict, utcnow
@@ -146,6 +146,11 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     else:
         shipping_fen = settings.shipping_fee_fen
     payable_fen = goods_fen - discount_fen + shipping_fen
+    if payable_fen > settings.order_max_amount_fen:
+        # Amounts are 32-bit columns and one WeChat payment has a ceiling: refuse, never overflow.
+        raise ValidationFailed(f"items: 订单金额不能超过 {yuan(settings.order_max_amount_fen)} 元，请分开下单",
+                               field="items", code="order_amount_too_large",
+                               max_fen=settings.order_max_amount_fen)
     # Each line's share of what the buyer pays for goods (shipping excluded): the refund
     # ceiling and commission base of the line; split exactly so the shares sum to the total.
     shares = split_by_weights(goods_fen - discount_fen, [skus[sid]["price_fen"] * lines[sid] for sid in sku_ids])

@@ -1,18 +1,21 @@
 """Refunds: the buyer requests, an operator approves or rejects, the outbox submits it to
-WeChat Pay, and the refund notify finishes it."""
+WeChat Pay, and the refund notify finishes it (or poll_refunds, when the notify is lost or
+the submission was parked)."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from core.errors import InvalidState, NotFound, ValidationFailed
+from core.errors import InvalidState, NotFound, UpstreamError, ValidationFailed
 from core.money import prorate
 from core.runtime import Runtime
 from models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
+from models.outbox import OutboxMessage
 from services import events, notifications
 from services.orders.common import get_own_order, new_number, refund_to_dict, utcnow
 from services.orders.payments import enqueue_refund, kick_outbox
@@ -226,3 +229,74 @@ async def _apply_refund(refund: Refund, conn) -> None:
         after = OrderStatus(before)
     await Order.filter(id=order.id, status=OrderStatus.refunding).using_db(conn).update(
         status=after, status_before_refund="")
+
+
+REFUND_FINAL = ("SUCCESS", "ABNORMAL", "CLOSED")
+
+
+def _notify_from_query(answer: dict[str, Any]) -> dict[str, Any]:
+    """The refund query's answer in the shape of a verified refund notify (the query says
+    ``status``, the notify's resource ``refund_status``)."""
+    status = str(answer.get("status") or "")
+    resource = {
+        "out_trade_no": answer.get("out_trade_no"), "transaction_id": answer.get("transaction_id"),
+        "out_refund_no": answer.get("out_refund_no"), "refund_id": answer.get("refund_id"),
+        "refund_status": status, "user_received_account": answer.get("user_received_account"),
+        "amount": answer.get("amount") or {},
+    }
+    if answer.get("success_time"):
+        resource["success_time"] = answer["success_time"]
+    return {"event_type": f"REFUND.{status}", "resource": resource}
+
+
+def _unknown_to_wechat(exc: UpstreamError) -> bool:
+    return exc.details.get("wechat_code") == "RESOURCE_NOT_EXISTS" or exc.details.get("http_status") == 404
+
+
+async def poll_refunds(rt: Runtime, now: datetime | None = None, older_than_seconds: int = 300,
+                       limit: int = 200) -> int:
+    """Job: ask WeChat Pay about refunds still ``processing`` (the notify may be lost, the
+    submission may have been parked as failed by the outbox). Returns how many refunds reached
+    a final state or were re-queued.
+
+    SUCCESS / ABNORMAL / CLOSED -> handle_refund_notify with the same notify shape, so the
+    final state is applied once whichever of notify and poll comes first (processing ->
+    succeeded | failed). PROCESSING -> left for a later round. Unknown to WeChat -> the
+    submission never landed: its outbox row goes failed | sent -> pending (same out_refund_no,
+    so it can never refund twice) and the outbox is kicked. Other upstream errors -> skipped
+    this round.
+    """
+    from services import outbox
+
+    cutoff = (now or utcnow()) - timedelta(seconds=older_than_seconds)
+    candidates = await Refund.filter(status=RefundStatus.processing, created_at__lte=cutoff).order_by("id").limit(limit)
+    if not candidates:
+        return 0
+    keys = {f"refund:{r.refund_no}": r for r in candidates}
+    # The outbox row is written by the approval: a refund requested long ago but approved just
+    # now is not due yet (its submission may still be on its way).
+    queued_at = {m.dedupe_key: m.created_at for m in await OutboxMessage.filter(dedupe_key__in=list(keys))}
+    done = requeued = 0
+    for key, refund in keys.items():
+        if key in queued_at and queued_at[key] > cutoff:
+            continue
+        try:
+            answer = await rt.wechat.pay.query_refund(refund.refund_no)
+        except UpstreamError as exc:
+            if not _unknown_to_wechat(exc):
+                log.warning("polling refund %s failed, next round: %s %s", refund.refund_no, exc, exc.details)
+                continue
+            if await outbox.requeue(key):
+                log.warning("refund %s unknown to WeChat Pay: submission re-queued", refund.refund_no)
+                requeued += 1
+            elif key not in queued_at:
+                log.error("refund %s unknown to WeChat Pay and has no outbox row", refund.refund_no)
+            # else: its row is still pending (retrying): the outbox gets there on its own.
+            continue
+        if str(answer.get("status") or "") not in REFUND_FINAL:
+            continue
+        if await handle_refund_notify(rt, _notify_from_query(answer)) in ("succeeded", "failed"):
+            done += 1
+    if requeued:
+        kick_outbox(rt)
+    return done + requeued

@@ -115,8 +115,16 @@ async def bind_user(user_id: int, promoter_id: int, *, scene: str = "", is_new: 
     expires = now + timedelta(days=settings.binding_valid_days) if settings.binding_valid_days > 0 else None
     reason = f"scene ({settings.bind_mode})"
     if existing is None:
-        await ReferralBinding.create(user_id=user_id, promoter_id=promoter_id, status=BindingStatus.active,
-                                     scene=scene[:128], bound_at=now, expires_at=expires, using_db=conn)
+        # Two first binds of one user can race (two shares opened at once, or a share during
+        # login): the UNIQUE user_id lets one insert win. ON CONFLICT DO NOTHING, because on
+        # PostgreSQL an error would abort the caller's transaction (the login's, for one).
+        await ReferralBinding.bulk_create(
+            [ReferralBinding(user_id=user_id, promoter_id=promoter_id, status=BindingStatus.active,
+                             scene=scene[:128], bound_at=now, expires_at=expires)],
+            ignore_conflicts=True, using_db=conn)
+        won = await _q(ReferralBinding.filter(user_id=user_id, promoter_id=promoter_id, bound_at=now), conn).exists()
+        if not won:
+            return BindResult(False, "skipped", "changed_concurrently")
         action = BindingAction.bind
     else:
         # Compare-and-set on the row as read: a concurrent rebind makes this one a no-op.

@@ -1,5 +1,15 @@
+import pytest
+
+from core.errors import ValidationFailed
 from models.catalog import Product, Sku
+from services import catalog_admin
 from services.catalog_import import import_csv, import_json
+from tests.factories import create_order, login
+
+
+@pytest.fixture
+def settings(make_settings):
+    return make_settings(product_cache_seconds=300)
 
 HEADER = "product_title,category,subtitle,sku_code,sku_name,price_fen,original_price_fen,stock,image,on_sale\n"
 
@@ -29,3 +39,125 @@ async def test_import_without_runtime_skips_cache_invalidation(rt):
     out = await import_json(None, [{"title": "大米", "category": "粮油",
                                     "skus": [{"code": "RICE", "price_fen": 5990, "stock": 1}]}])
     assert out["succeeded"] == 1
+
+
+# --- re-import of existing SKUs: only what the row gives; stock only with stock_mode="set" ----
+
+SHEET = HEADER + "土鸡蛋,蛋奶,散养,EGG-30,30 枚,3590,,10,https://img.test/egg.jpg,\n"
+
+
+def _rows(out):
+    return {r["row"]: r for r in out["rows"]}
+
+
+async def _sell(client, sku_code: str, quantity: int) -> None:
+    """Given buyers: a real order takes units through the guarded stock decrement."""
+    token, _ = await login(client, code=f"buyer-{sku_code}")
+    await create_order(client, token, [(await Sku.get(code=sku_code), quantity)])
+
+
+async def test_csv_reimport_after_sales_keeps_stock(client, rt):
+    out = await import_csv(rt, SHEET)
+    assert _rows(out)[1]["stock"] == "set"
+    await _sell(client, "EGG-30", 4)
+    sku = await Sku.get(code="EGG-30")
+    assert sku.stock == 6
+    resp = await client.get(f"/api/v1/products/{sku.product_id}")
+    assert (await resp.json())["skus"][0]["price_fen"] == 3590  # now cached
+    # The operator fixes only the price in the same sheet and imports it again.
+    out = await import_csv(rt, SHEET.replace("3590", "3290"))
+    assert out["succeeded"] == 1 and out["stock_mode"] == "keep", out
+    assert _rows(out)[1]["stock"] == "kept"
+    sku = await Sku.get(code="EGG-30")
+    assert (sku.price_fen, sku.stock) == (3290, 6)
+    product = await Product.get(id=sku.product_id)
+    assert product.price_from_fen == 3290
+    resp = await client.get(f"/api/v1/products/{product.id}")
+    assert (await resp.json())["skus"][0]["price_fen"] == 3290  # product cache was dropped
+
+
+async def test_json_reimport_after_sales_keeps_stock(client, rt):
+    sheet = [{"title": "花生油", "category": "粮油",
+              "skus": [{"code": "OIL-5", "name": "5L", "price_fen": 8990, "stock": 10}]}]
+    await import_json(rt, sheet)
+    await _sell(client, "OIL-5", 4)
+    sheet[0]["skus"][0]["price_fen"] = 7990
+    out = await import_json(rt, sheet)
+    assert out["succeeded"] == 1 and _rows(out)[1]["stock"] == "kept", out
+    sku = await Sku.get(code="OIL-5")
+    assert (sku.price_fen, sku.stock) == (7990, 6)
+
+
+async def test_stock_mode_set_writes_the_sheet_stock(client, rt):
+    await import_csv(rt, SHEET)
+    await _sell(client, "EGG-30", 4)
+    out = await import_csv(rt, SHEET.replace(",10,", ",50,"), stock_mode="set")
+    assert out["succeeded"] == 1 and out["stock_mode"] == "set" and _rows(out)[1]["stock"] == "set", out
+    assert (await Sku.get(code="EGG-30")).stock == 50
+    # A blank stock cell in "set" mode still keeps the stock.
+    out = await import_csv(rt, SHEET.replace(",10,", ",,"), stock_mode="set")
+    assert out["succeeded"] == 1 and _rows(out)[1]["stock"] == "kept", out
+    assert (await Sku.get(code="EGG-30")).stock == 50
+    out = await import_json(rt, [{"title": "土鸡蛋", "category": "蛋奶",
+                                  "skus": [{"code": "EGG-30", "stock": 0}]}], stock_mode="set")
+    assert _rows(out)[1]["stock"] == "set", out
+    assert (await Sku.get(code="EGG-30")).stock == 0
+
+
+async def test_stock_mode_set_never_writes_a_negative_stock(rt):
+    await import_csv(rt, SHEET)
+    out = await import_csv(rt, SHEET.replace(",10,", ",-3,"), stock_mode="set")
+    assert out["failed"] == 1 and _rows(out)[1]["error"]["field"] == "stock", out
+    assert (await Sku.get(code="EGG-30")).stock == 10
+
+
+async def test_unknown_stock_mode_is_refused(rt):
+    with pytest.raises(ValidationFailed) as exc:
+        await import_csv(rt, SHEET, stock_mode="add")
+    assert exc.value.details["field"] == "stock_mode"
+
+
+async def test_omitted_on_sale_does_not_put_an_off_sale_sku_back_on_sale(rt):
+    await import_csv(rt, SHEET)
+    sku = await Sku.get(code="EGG-30")
+    await catalog_admin.update_sku(rt, sku.id, {"on_sale": False})
+    out = await import_csv(rt, SHEET.replace("3590", "3490"))
+    assert out["succeeded"] == 1, out
+    out = await import_json(rt, [{"title": "土鸡蛋", "category": "蛋奶",
+                                  "skus": [{"code": "EGG-30", "price_fen": 3390}]}])
+    assert out["succeeded"] == 1, out
+    sku = await Sku.get(code="EGG-30")
+    assert (sku.on_sale, sku.price_fen) == (False, 3390)
+    assert (await Product.get(id=sku.product_id)).price_from_fen == 0  # nothing on sale
+    # Given explicitly, it does change.
+    await import_csv(rt, SHEET.replace(".jpg,", ".jpg,true"))
+    assert (await Sku.get(code="EGG-30")).on_sale is True
+
+
+async def test_blank_cells_keep_stored_values(rt):
+    await import_csv(rt, SHEET)
+    out = await import_csv(rt, HEADER + "土鸡蛋,蛋奶,,EGG-30,,,,,,\n")
+    assert out["succeeded"] == 1, out
+    out = await import_json(rt, [{"title": "土鸡蛋", "category": "蛋奶",
+                                  "skus": [{"code": "EGG-30", "name": " ", "image": ""}]}])
+    assert out["succeeded"] == 1, out
+    sku = await Sku.get(code="EGG-30")
+    assert (sku.name, sku.image, sku.price_fen, sku.stock) == ("30 枚", "https://img.test/egg.jpg", 3590, 10)
+    product = await Product.get(id=sku.product_id)
+    assert (product.subtitle, product.images) == ("散养", ["https://img.test/egg.jpg"])
+
+
+async def test_new_sku_without_stock_or_price_is_a_row_error(rt):
+    out = await import_csv(rt, HEADER + "土鸡蛋,蛋奶,,EGG-NEW,x,100,,,,\n"
+                                        "土鸡蛋,蛋奶,,EGG-NOPRICE,x,,,5,,\n"
+                                        "土鸡蛋,蛋奶,,EGG-OK,x,100,,5,,\n", dry_run=True)
+    rows = _rows(out)
+    assert rows[1]["error"]["field"] == "stock" and "库存" in rows[1]["error"]["message"], out
+    assert rows[2]["error"]["field"] == "price_fen"
+    assert rows[3]["ok"] and rows[3]["stock"] == "set"
+    out = await import_json(rt, [{"title": "土鸡蛋", "category": "蛋奶",
+                                  "skus": [{"code": "EGG-OK", "price_fen": 100, "stock": 5},
+                                           {"code": "EGG-NEW", "price_fen": 100}]}])
+    rows = _rows(out)
+    assert rows[1]["ok"] and rows[2]["error"]["field"] == "products.0.skus.1.stock", out
+    assert not await Sku.filter(code="EGG-NEW").exists()

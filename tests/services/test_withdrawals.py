@@ -165,3 +165,91 @@ async def test_the_same_transfer_notify_fifty_times_pays_once(rt, client):
     assert (b.withdrawing, b.withdrawn) == (0, 3_000)
     assert await Withdrawal.filter(status=WithdrawalStatus.paid).count() == 1
     assert await verify_ledger() == []
+
+
+async def test_a_transfer_wechat_refuses_fails_and_gives_the_money_back(rt, client):
+    """No retry can change WeChat's NO_AUTH: the withdrawal ends failed (not stuck in paying)
+    and the held money returns to available."""
+    p = await make_user(openid="o-refused-payee-1")
+    await fund(rt, p, 5_000)
+    w = await withdrawals.request_withdrawal(rt, p.id, 3_000)
+    assert w["status"] == "failed" and "拒绝" in w["fail_reason"]
+    b = await get_balances(p.id)
+    assert (b.available, b.withdrawing, b.withdrawn) == (5_000, 0, 0)
+    assert await withdrawals.poll_transfers(rt) == 0  # nothing left to retry
+    assert await verify_ledger() == []
+
+
+async def test_real_name_is_required_from_wechats_limit_whatever_the_setting(rt):
+    await set_settings(withdraw_real_name_threshold_fen=1_000_000, withdraw_auto_approve_fen=10_000_000,
+                       withdraw_daily_amount_fen=10_000_000)
+    p = await make_user()
+    await fund(rt, p, 250_000)
+    with pytest.raises(ValidationFailed) as err:
+        await withdrawals.request_withdrawal(rt, p.id, 250_000)
+    assert err.value.details["field"] == "real_name"
+    assert (await get_balances(p.id)).available == 250_000
+
+
+async def test_operator_cannot_approve_while_the_wallet_is_in_debt(rt):
+    """A clawback after the request leaves debt; paying the held money out would leave the
+    platform owed. Approval is refused; rejecting returns the money, which pays the debt."""
+    await set_settings(withdraw_auto_approve_fen=1_000)
+    p = await make_user()
+    order = await fund(rt, p, 10_000)
+    w = await withdrawals.request_withdrawal(rt, p.id, 10_000)
+    assert w["status"] == "requested"
+    await refund(rt, order)  # after settlement: clawback, available 0 -> debt 10,000
+    assert (await get_balances(p.id)).debt == 10_000
+    with pytest.raises(withdrawals.WalletInDebt):
+        await withdrawals.review_withdrawal(rt, w["id"], True, operator_id=1)
+    assert (await withdrawals.get_withdrawal(p.id, w["id"]))["status"] == "requested"
+    await withdrawals.review_withdrawal(rt, w["id"], False, operator_id=1, note="账户有欠款")
+    b = await get_balances(p.id)
+    assert (b.available, b.withdrawing, b.debt) == (0, 0, 0)
+    assert await verify_ledger() == []
+
+
+async def test_an_approved_withdrawal_is_returned_when_debt_appears_before_it_starts(rt):
+    await set_settings(withdraw_auto_approve_fen=1_000)
+    p = await make_user()
+    order = await fund(rt, p, 10_000)
+    w = await withdrawals.request_withdrawal(rt, p.id, 10_000)
+    # approved, but the transfer has not started yet (as when WeChat was unreachable)
+    await Withdrawal.filter(id=w["id"]).update(status=WithdrawalStatus.approved)
+    await refund(rt, order)
+    got = await withdrawals.start_transfer(rt, w["id"])
+    assert got["status"] == "failed" and "欠款" in got["fail_reason"]
+    b = await get_balances(p.id)
+    assert (b.available, b.withdrawing, b.debt) == (0, 0, 0)
+    assert await verify_ledger() == []
+
+
+async def test_a_disabled_user_cannot_withdraw(rt):
+    from core.errors import Forbidden
+    from models.user import User
+
+    p = await make_user()
+    await fund(rt, p, 5_000)
+    await User.filter(id=p.id).update(is_disabled=True)
+    with pytest.raises(Forbidden):
+        await withdrawals.request_withdrawal(rt, p.id, 3_000)
+    b = await get_balances(p.id)
+    assert (b.available, b.withdrawing) == (5_000, 0)
+    assert await Withdrawal.filter(user_id=p.id).count() == 0
+
+
+async def test_daily_count_holds_just_after_midnight_china_time(rt, monkeypatch):
+    """The China day starts at 16:00 UTC: a withdrawal at 00:05 Beijing time still counts
+    (SQLite compares stored timestamps as text, so the bound must be in UTC)."""
+    from datetime import datetime, timezone
+
+    await set_settings(withdraw_daily_count=1)
+    p = await make_user()
+    await fund(rt, p, 5_000)
+    just_after_midnight = datetime(2026, 11, 21, 16, 5, tzinfo=timezone.utc)
+    monkeypatch.setattr(withdrawals, "_now", lambda: just_after_midnight)
+    first = await withdrawals.request_withdrawal(rt, p.id, 1_000)
+    await Withdrawal.filter(id=first["id"]).update(created_at=just_after_midnight)
+    with pytest.raises(withdrawals.DailyLimitReached):
+        await withdrawals.request_withdrawal(rt, p.id, 1_000)

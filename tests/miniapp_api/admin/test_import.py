@@ -1,5 +1,5 @@
 from models.catalog import Category, Product, Sku
-from tests.factories import make_product
+from tests.factories import create_order, login, make_product
 
 HEADER = "product_title,category,subtitle,sku_code,sku_name,price_fen,original_price_fen,stock,image,on_sale\n"
 
@@ -58,10 +58,45 @@ async def test_csv_import_is_an_upsert_by_sku_code(client, admin):
         "烟台苹果,水果,,APL-1,2.5kg 新包装,2790,3990,80,,true",
     ))
     assert status == 200 and data["succeeded"] == 1, data
+    assert data["rows"][0]["stock"] == "kept" and data["stock_mode"] == "keep"
     assert await Product.filter(title="烟台苹果").count() == 1
     sku = await Sku.get(code="APL-1")
-    assert (sku.name, sku.price_fen, sku.stock) == ("2.5kg 新包装", 2790, 80)
+    # Stock of an existing SKU is not written by default; blank cells keep the image.
+    assert (sku.name, sku.price_fen, sku.stock) == ("2.5kg 新包装", 2790, 100)
+    assert sku.image == "https://img.test/a1.jpg"
     assert (await Product.get(title="烟台苹果")).price_from_fen == 2790
+
+
+async def test_reimport_after_an_order_keeps_stock_unless_stock_mode_set(client, admin):
+    sheet = csv_body("烟台苹果,水果,,APL-1,2.5kg,2990,,10,,")
+    await post_csv(client, admin, sheet)
+    token, _ = await login(client, code="buyer")
+    await create_order(client, token, [(await Sku.get(code="APL-1"), 4)])
+    status, data = await post_csv(client, admin, sheet.replace(b"2990", b"2890"))
+    assert status == 200 and data["rows"][0]["stock"] == "kept", data
+    assert (await Sku.get(code="APL-1")).stock == 6  # not back to 10: no oversell
+    status, data = await post_csv(client, admin, sheet, stock_mode="set")
+    assert status == 200 and data["stock_mode"] == "set" and data["rows"][0]["stock"] == "set", data
+    assert (await Sku.get(code="APL-1")).stock == 10
+    resp = await client.post("/api/admin/v1/products/import?stock_mode=set", headers=admin, json={"products": [
+        {"title": "烟台苹果", "category": "水果", "skus": [{"code": "APL-1", "stock": 7}]}]})
+    data = await resp.json()
+    assert resp.status == 200 and data["rows"][0]["stock"] == "set", data
+    assert (await Sku.get(code="APL-1")).stock == 7
+
+
+async def test_bad_stock_mode_is_a_422_naming_the_field(client, admin):
+    status, data = await post_csv(client, admin, csv_body("烟台苹果,水果,,APL-1,2.5kg,2990,,10,,"),
+                                  stock_mode="add")
+    assert status == 422 and data["details"]["field"] == "stock_mode", data
+    assert await Product.all().count() == 0
+
+
+async def test_new_sku_without_stock_is_a_row_error(client, admin):
+    status, data = await post_csv(client, admin, csv_body("烟台苹果,水果,,APL-9,2.5kg,2990,,,,"))
+    assert status == 200 and data["failed"] == 1, data
+    assert data["rows"][0]["error"]["field"] == "stock"
+    assert not await Sku.filter(code="APL-9").exists()
 
 
 async def test_sku_code_owned_by_another_product_is_a_row_error(client, admin):

@@ -131,3 +131,23 @@ async def test_200_concurrent_buyers_for_50_units(rt, settings):
     assert (await Sku.get(id=sku.id)).stock == 0
     assert sum(await OrderItem.all().values_list("quantity", flat=True)) == 50
     assert all(o.status == OrderStatus.unpaid for o in await Order.all())
+
+
+async def test_an_order_above_the_amount_ceiling_is_refused_not_overflowed(rt, settings):
+    """100,000 yuan x 22 units would overflow the 32-bit amount columns on PostgreSQL."""
+    from core.errors import ValidationFailed
+    from models.catalog import Sku
+    from models.order import Order
+    from services.orders.create import create_order
+    from tests.factories import make_address, make_product, make_user
+
+    user = await make_user()
+    address = await make_address(user)
+    product = await make_product(skus=[{"price_fen": 100_000_000 // 10, "stock": 999}])
+    sku = product.sku_list[0]
+    with pytest.raises(ValidationFailed) as err:
+        await create_order(settings, user.id, "too-big", items=[{"sku_id": sku.id, "quantity": 999}],
+                           delivery_mode="express", address_id=address.id)
+    assert err.value.code == "order_amount_too_large" and err.value.details["field"] == "items"
+    assert await Order.all().count() == 0
+    assert (await Sku.get(id=sku.id)).stock == 999

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import datetime, timedelta, timezone
 
 from models.promoter import Promoter, PromoterStatus
@@ -100,3 +102,26 @@ async def test_login_with_kept_share_code_binds_the_new_user(client):
     # browse first, register later: the client keeps the scene from the first open until login
     _, newbie = await login(client, code="newbie", scene=f"r={sharer['id']}")
     assert await referrer_of(newbie["id"]) == sharer["id"]
+
+
+@pytest.mark.postgres
+async def test_concurrent_first_binds_leave_one_binding_and_no_error(rt):
+    """Two shares opened at once for an unbound user (each in its own transaction, as a
+    login's bind is): one wins, the other is skipped; neither transaction fails."""
+    import asyncio
+
+    from tortoise.transactions import in_transaction
+
+    from models.referral import ReferralBinding
+
+    promoters = [await make_user() for _ in range(8)]
+    for _ in range(5):
+        u = await make_user()
+
+        async def bind_in_tx(promoter):
+            async with in_transaction() as conn:
+                return await bind_user(u.id, promoter.id, scene=f"r={promoter.id}", conn=conn)
+
+        results = await asyncio.gather(*(bind_in_tx(p) for p in promoters))
+        assert sum(r.bound for r in results) == 1
+        assert await ReferralBinding.filter(user_id=u.id).count() == 1
