@@ -91,15 +91,7 @@ def create_app(settings: Settings, *, with_jobs: bool = False) -> web.Applicatio
     app.cleanup_ctx.append(_runtime_ctx)
     app.cleanup_ctx.append(_jobs_ctx)
     for name in ROUTE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            # Route modules are added flow by flow; a missing one is only tolerated while
-            # it is the module itself that does not exist yet.
-            if exc.name != name:
-                raise
-            continue
-        module.setup(app)
+        importlib.import_module(name).setup(app)
     if settings.sandbox:
         from core.sandbox import setup_sandbox
 

@@ -3,21 +3,16 @@ the bot and operators."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
+from core.clock import utcnow
 from models.ops import JobRun
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 async def record_start(job: str, node: str) -> JobRun:
-    return await JobRun.create(job=job, node=node[:128], started_at=_now(), ok=False, processed=0, detail="")
+    return await JobRun.create(job=job, node=node[:128], started_at=utcnow(), ok=False, processed=0, detail="")
 
 
 async def record_finish(run: JobRun, *, ok: bool, processed: int = 0, detail: str = "") -> JobRun:
-    run.finished_at = _now()
+    run.finished_at = utcnow()
     run.ok = ok
     run.processed = processed
     run.detail = detail[:4000]

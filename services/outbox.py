@@ -33,11 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from core.clock import utcnow
 from models.outbox import OutboxKind, OutboxMessage, OutboxStatus
 
 if TYPE_CHECKING:
@@ -55,9 +56,6 @@ _handlers: dict[str, Handler] = {}
 _tasks: set[asyncio.Task] = set()
 _rerun: set[int] = set()  # id(rt) of runtimes kicked while a delivery was already running
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def backoff_seconds(attempts: int) -> int:
@@ -91,7 +89,7 @@ async def _claim(row: OutboxMessage) -> int | None:
     """CAS: pending with the attempts we saw -> attempts+1, leased. Returns the new attempts."""
     attempts = row.attempts + 1
     claimed = await OutboxMessage.filter(id=row.id, status=OutboxStatus.pending, attempts=row.attempts).update(
-        attempts=attempts, next_attempt_at=_now() + timedelta(seconds=LEASE_SECONDS)
+        attempts=attempts, next_attempt_at=utcnow() + timedelta(seconds=LEASE_SECONDS)
     )
     return attempts if claimed else None
 
@@ -117,12 +115,12 @@ async def _deliver_one(rt: "Runtime", row: OutboxMessage) -> bool:
         else:
             delay = backoff_seconds(attempts)
             await OutboxMessage.filter(id=row.id, status=OutboxStatus.pending, attempts=attempts).update(
-                last_error=error, next_attempt_at=_now() + timedelta(seconds=delay)
+                last_error=error, next_attempt_at=utcnow() + timedelta(seconds=delay)
             )
             log.warning("outbox %s %s attempt %s failed, retry in %ss: %s", row.kind, row.dedupe_key, attempts, delay, error)
         return False
     await OutboxMessage.filter(id=row.id, status=OutboxStatus.pending, attempts=attempts).update(
-        status=OutboxStatus.sent, sent_at=_now(), last_error="", next_attempt_at=None
+        status=OutboxStatus.sent, sent_at=utcnow(), last_error="", next_attempt_at=None
     )
     return True
 
@@ -135,7 +133,7 @@ async def requeue(dedupe_key: str) -> bool:
     the compare-and-set: of two concurrent callers one moves the row."""
     moved = await OutboxMessage.filter(
         dedupe_key=dedupe_key, status__in=(OutboxStatus.failed, OutboxStatus.sent)
-    ).update(status=OutboxStatus.pending, attempts=0, next_attempt_at=_now(), sent_at=None)
+    ).update(status=OutboxStatus.pending, attempts=0, next_attempt_at=utcnow(), sent_at=None)
     return moved == 1
 
 
@@ -145,7 +143,7 @@ async def deliver_pending(rt: "Runtime", limit: int = 100) -> int:
     kinds = [OutboxKind(k) for k in _handlers if k in OutboxKind._value2member_map_]
     if not kinds:
         return 0
-    now = _now()
+    now = utcnow()
     rows = await (
         OutboxMessage.filter(status=OutboxStatus.pending, kind__in=kinds)
         .filter(next_attempt_at__isnull=True)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Sum
 
+from core.clock import utcnow
 from core.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from models.commission import DistributionSettings, PromoteMode
 from models.order import Order, OrderStatus
@@ -19,10 +19,6 @@ from services.distribution_settings import get_settings
 # Orders whose money the buyer actually spent (paid and not wholly refunded).
 SPENT_STATUSES = (OrderStatus.paid, OrderStatus.shipped, OrderStatus.ready_for_pickup, OrderStatus.completed,
                   OrderStatus.refunding, OrderStatus.partly_refunded)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _q(q, conn):
@@ -100,7 +96,7 @@ async def apply(user_id: int, real_name: str = "", phone: str = "", note: str = 
     settings = await get_settings()
     if settings.promote_mode != PromoteMode.approved:
         raise InvalidState("当前无需申请，满足条件即可成为推手", code="apply_not_needed")
-    now = _now()
+    now = utcnow()
     p = await Promoter.get_or_none(user_id=user_id)
     if p is None:
         try:
@@ -120,7 +116,7 @@ async def review(user_id: int, approve: bool, operator_id: int, note: str = "") 
     """applied -> approved | rejected."""
     new = PromoterStatus.approved if approve else PromoterStatus.rejected
     n = await Promoter.filter(user_id=user_id, status=PromoterStatus.applied).update(
-        status=new, reviewed_by=operator_id, review_note=note, reviewed_at=_now())
+        status=new, reviewed_by=operator_id, review_note=note, reviewed_at=utcnow())
     if not n:
         if not await Promoter.exists(user_id=user_id):
             raise NotFound("没有该推手申请", code="promoter_not_found")
@@ -136,7 +132,7 @@ async def set_status(user_id: int, status: PromoterStatus, operator_id: int, not
     if not await User.exists(id=user_id):
         raise NotFound("用户不存在", code="user_not_found")
     values: dict[str, Any] = {"status": status, "reviewed_by": operator_id, "review_note": note,
-                              "reviewed_at": _now()}
+                              "reviewed_at": utcnow()}
     if level_id is not None:
         values["level_id"] = level_id
     try:

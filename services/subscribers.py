@@ -9,8 +9,4 @@ SUBSCRIBER_MODULES: tuple[str, ...] = (
 )
 
 for _name in SUBSCRIBER_MODULES:
-    try:
-        importlib.import_module(_name)
-    except ModuleNotFoundError as exc:  # a flow not built yet
-        if exc.name is None or not _name.startswith(exc.name):
-            raise
+    importlib.import_module(_name)

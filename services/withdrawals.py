@@ -15,17 +15,20 @@ WeChat answers a repeated out_bill_no with the original bill.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from typing import Any
 
 from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
+from core.clock import utcnow as _now  # patched in tests
 from core.errors import Conflict, Forbidden, HuituanError, InvalidState, NotFound, UpstreamError, ValidationFailed
 from core.money import percent_of, yuan
 from core.wechat.pay import TRANSFER_NAME_REQUIRED_FEN
+from models.outbox import OutboxKind
 from models.user import User
 from models.wallet import EntryKind, Withdrawal, WithdrawalStatus
+from services import outbox
 from services.distribution_settings import get_settings
 from services.wallet import ledger
 
@@ -50,9 +53,6 @@ class DailyLimitReached(Conflict):
     message = "今日提现次数或金额已达上限"
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
 
 def out_bill_no_for(withdrawal_id: int) -> str:
     """The merchant bill number: the withdrawal id (padded, WeChat wants 5-32 characters)."""
@@ -74,24 +74,8 @@ def withdrawal_to_dict(w: Withdrawal) -> dict[str, Any]:
 
 
 async def _enqueue_transfer(withdrawal_id: int, conn) -> None:
-    try:
-        from services import outbox
-        from models.outbox import OutboxKind
-    except ImportError:  # outbox not built yet: the poll job retries approved withdrawals
-        return
     await outbox.enqueue(OutboxKind.transfer, f"withdrawal:{withdrawal_id}:transfer",
                          {"withdrawal_id": withdrawal_id}, conn)
-
-
-def _kick(rt) -> None:
-    try:
-        from services import outbox
-    except ImportError:
-        return
-    try:
-        outbox.kick(rt)
-    except Exception:  # delivery is retried by the outbox job
-        log.exception("outbox kick failed")
 
 
 async def request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str = "") -> dict[str, Any]:
@@ -165,7 +149,7 @@ async def _start_after_commit(rt, withdrawal_id: int) -> None:
         # WeChat did not answer or refused for now: the outbox and poll_transfers retry with
         # the same out_bill_no, so a retry never pays twice.
         log.warning("transfer for withdrawal %s not started yet", withdrawal_id, exc_info=True)
-    _kick(rt)
+    outbox.kick(rt)
 
 
 # WeChat Pay answers that will not change on a retry: no bill was created, the money goes back.
@@ -281,6 +265,16 @@ async def apply_transfer_result(out_bill_no: str, state: str, transfer_bill_no: 
     return True
 
 
+async def handle_transfer_notify(notify: dict[str, Any]) -> bool:
+    """Apply one *verified* MCHTRANSFER.BILL.FINISHED notify (idempotent, see
+    apply_transfer_result). Other event types are acknowledged and ignored."""
+    resource = notify.get("resource") or {}
+    if not str(notify.get("event_type", "")).startswith("MCHTRANSFER") or not resource.get("out_bill_no"):
+        return False
+    return await apply_transfer_result(resource["out_bill_no"], resource.get("state", ""),
+                                       resource.get("transfer_bill_no"), resource.get("fail_reason", ""))
+
+
 def _return_plan(bal: ledger.Balances, w: Withdrawal) -> list[ledger.Posting]:
     # Money given back pays down any debt booked meanwhile first, like any income.
     return ledger.credit_income(bal, w.amount_fen, kind=EntryKind.withdraw_return, key=f"withdrawal:{w.id}:return",
@@ -370,17 +364,8 @@ async def list_withdrawals(user_id: int | None = None, status: str | None = None
     return {"total": total, "items": items}
 
 
-def _register_outbox_handler() -> None:
-    try:
-        from services import outbox
-        from models.outbox import OutboxKind
-    except ImportError:
-        return
-
-    async def deliver(rt, payload: dict[str, Any]) -> None:
-        await start_transfer(rt, int(payload["withdrawal_id"]))
-
-    outbox.register_handler(OutboxKind.transfer, deliver)
+async def _deliver_transfer(rt, payload: dict[str, Any]) -> None:
+    await start_transfer(rt, int(payload["withdrawal_id"]))
 
 
-_register_outbox_handler()
+outbox.register_handler(OutboxKind.transfer, _deliver_transfer)

@@ -8,7 +8,6 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from core.errors import SignatureInvalid
 from miniapp_api.auth import current_user_id
 from miniapp_api.http import json_response, parse_json, parse_query, path_int
 from miniapp_api.keys import RUNTIME_KEY
@@ -146,11 +145,6 @@ class WithdrawalListOut(BaseModel):
     items: list[WithdrawalOut]
 
 
-class NotifyAckOut(BaseModel):
-    code: str
-    message: str | None = None
-
-
 async def me(request: web.Request) -> web.Response:
     return json_response(await promoters.promoter_status(current_user_id(request)))
 
@@ -201,24 +195,6 @@ async def get_withdrawal(request: web.Request) -> web.Response:
     return json_response(await withdrawals.get_withdrawal(uid, path_int(request, "id")))
 
 
-_FAIL = {"code": "FAIL", "message": "签名校验失败", "error": "signature_invalid", "details": {}}
-
-
-async def transfer_notify(request: web.Request) -> web.Response:
-    """Verify first; then apply the final state (idempotent: paying -> paid|failed once)."""
-    rt = request.app[RUNTIME_KEY]
-    body = await request.read()
-    try:
-        notify = await rt.wechat.pay.parse_notify(request.headers, body)
-    except SignatureInvalid:
-        return json_response(_FAIL, status=401)
-    resource = notify.get("resource") or {}
-    if notify.get("event_type", "").startswith("MCHTRANSFER") and resource.get("out_bill_no"):
-        await withdrawals.apply_transfer_result(resource["out_bill_no"], resource.get("state", ""),
-                                                resource.get("transfer_bill_no"), resource.get("fail_reason", ""))
-    return json_response({"code": "SUCCESS"})
-
-
 _W_ERRORS = "422: 金额低于最低提现额/非整数/缺少实名（details.field）；409: 余额不足、存在欠款、超出每日限额。"
 
 
@@ -242,6 +218,3 @@ def setup(app: web.Application) -> None:
         query=WithdrawalListQuery, response=WithdrawalListOut)
     api(app, "GET", "/api/v1/promoter/withdrawals/{id}", get_withdrawal, summary="提现详情", tag=tag, auth="user",
         response=WithdrawalOut, errors=(404,))
-    api(app, "POST", "/api/v1/pay/transfer-notify", transfer_notify, summary="商家转账结果通知", tag="pay",
-        response=NotifyAckOut, errors=(401,),
-        description="微信支付 API v3 回调原文；先验签，签名无效返回 401 且不做任何变更；重复通知幂等。")

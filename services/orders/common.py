@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from tortoise.expressions import F
 
+from core.clock import utcnow
 from core.errors import NotFound
 from models.catalog import Sku
 from models.order import Order, OrderItem, Refund
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def new_number(prefix: str = "") -> str:

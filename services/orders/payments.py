@@ -12,7 +12,7 @@ from core import sql
 from core.errors import InvalidState
 from core.runtime import Runtime
 from models.order import Order, OrderItem, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus
-from services import events
+from services import events, outbox
 from services.orders.common import get_own_order, new_number, utcnow
 from services.users import get_active_user
 
@@ -117,7 +117,7 @@ async def handle_pay_notify(rt: Runtime, notify: dict[str, Any]) -> str:
                         order.order_no, current.status, refund.refund_no)
     except IntegrityError:
         return "duplicate"
-    kick_outbox(rt)
+    outbox.kick(rt)
     return "late"
 
 
@@ -154,20 +154,9 @@ async def _mark_paid(out_trade_no: str, transaction_id: str, total: int, payer_o
 
 async def enqueue_refund(refund: Refund, order: Order, *, total_fen: int, conn) -> None:
     """Queue the WeChat refund call in the caller's transaction (delivered after commit)."""
-    from services import outbox
-
     await outbox.enqueue("refund", f"refund:{refund.refund_no}", {
         "refund_id": refund.id, "refund_no": refund.refund_no, "out_trade_no": order.order_no,
         "refund_fen": refund.amount_fen, "total_fen": total_fen, "reason": refund.reason,
     }, conn=conn)
-
-
-def kick_outbox(rt: Runtime) -> None:
-    from services import outbox
-
-    try:
-        outbox.kick(rt)  # background delivery after commit; never blocks
-    except Exception as exc:  # the outbox job retries; the cause is already committed
-        log.warning("outbox kick failed: %s", exc)
 
 

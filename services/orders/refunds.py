@@ -15,10 +15,10 @@ from core.errors import InvalidState, NotFound, UpstreamError, ValidationFailed
 from core.money import prorate
 from core.runtime import Runtime
 from models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
-from models.outbox import OutboxMessage
-from services import events, notifications
+from models.outbox import OutboxKind, OutboxMessage
+from services import events, notifications, outbox
 from services.orders.common import get_own_order, new_number, refund_to_dict, utcnow
-from services.orders.payments import enqueue_refund, kick_outbox
+from services.orders.payments import enqueue_refund
 
 log = logging.getLogger("huituan.refunds")
 
@@ -108,7 +108,7 @@ async def approve_refund(rt: Runtime, refund_id: int, operator_id: int, note: st
         refund = await Refund.get(id=refund_id).using_db(conn)
         order = await Order.get(id=refund.order_id).using_db(conn)
         await enqueue_refund(refund, order, total_fen=order.paid_fen, conn=conn)
-    kick_outbox(rt)
+    outbox.kick(rt)
     return refund_to_dict(refund)
 
 
@@ -146,17 +146,7 @@ async def deliver_refund(rt: Runtime, payload: dict[str, Any]) -> None:
     )
 
 
-def _register() -> None:
-    try:
-        from services.outbox import register_handler
-    except ModuleNotFoundError as exc:  # the outbox flow not built yet
-        if exc.name != "services.outbox":
-            raise
-        return
-    register_handler("refund", deliver_refund)
-
-
-_register()
+outbox.register_handler(OutboxKind.refund, deliver_refund)
 
 
 async def handle_refund_notify(rt: Runtime, notify: dict[str, Any]) -> str:
@@ -266,7 +256,6 @@ async def poll_refunds(rt: Runtime, now: datetime | None = None, older_than_seco
     so it can never refund twice) and the outbox is kicked. Other upstream errors -> skipped
     this round.
     """
-    from services import outbox
 
     cutoff = (now or utcnow()) - timedelta(seconds=older_than_seconds)
     candidates = await Refund.filter(status=RefundStatus.processing, created_at__lte=cutoff).order_by("id").limit(limit)
@@ -298,5 +287,5 @@ async def poll_refunds(rt: Runtime, now: datetime | None = None, older_than_seco
         if await handle_refund_notify(rt, _notify_from_query(answer)) in ("succeeded", "failed"):
             done += 1
     if requeued:
-        kick_outbox(rt)
+        outbox.kick(rt)
     return done + requeued

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, unquote
 
 from tortoise.transactions import in_transaction
 
+from core.clock import utcnow
 from core.errors import NotFound, ValidationFailed
 from models.commission import BindMode
 from models.referral import BindingAction, BindingStatus, ReferralAudit, ReferralBinding
@@ -27,9 +28,6 @@ from services.promoters import is_promoter
 
 MAX_CHAIN = 64  # ancestors walked when checking for loops
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _q(q, conn):
@@ -68,7 +66,7 @@ def binding_is_active(status: str, expires_at: datetime | None, now: datetime) -
 async def referrer_of(user_id: int, conn=None, now: datetime | None = None) -> int | None:
     """The promoter ``user_id`` is actively bound to, if any."""
     b = await _q(ReferralBinding.get_or_none(user_id=user_id), conn)
-    return b.promoter_id if _active(b, now or _now()) else None
+    return b.promoter_id if _active(b, now or utcnow()) else None
 
 
 async def _creates_loop(user_id: int, promoter_id: int, conn, now: datetime) -> bool:
@@ -89,7 +87,7 @@ async def bind_user(user_id: int, promoter_id: int, *, scene: str = "", is_new: 
     if conn is None:
         async with in_transaction() as c:
             return await bind_user(user_id, promoter_id, scene=scene, is_new=is_new, conn=c, now=now)
-    now = now or _now()
+    now = now or utcnow()
     settings = await get_settings(conn)
     if not settings.enabled:
         return BindResult(False, "skipped", "distribution_disabled")
@@ -152,7 +150,7 @@ async def manual_bind(user_id: int, promoter_id: int | None, operator_id: int, r
     """Operator sets (or, with None, removes) a user's binding; audited with the reason."""
     if not reason.strip():
         raise ValidationFailed("reason: 请填写修改原因", field="reason")
-    now = _now()
+    now = utcnow()
     async with in_transaction() as conn:
         if not await User.filter(id=user_id).using_db(conn).exists():
             raise NotFound("用户不存在", code="user_not_found")
@@ -185,7 +183,7 @@ async def manual_bind(user_id: int, promoter_id: int | None, operator_id: int, r
 
 async def expire_bindings(rt=None, now: datetime | None = None, batch: int = 1000) -> int:
     """Job: active bindings past their expiry -> expired, each with an audit row."""
-    now = now or _now()
+    now = now or utcnow()
     done = 0
     while True:
         async with in_transaction() as conn:

@@ -19,11 +19,12 @@ income pays down debt first) are decided on the locked row.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable, Iterable
 
 from tortoise.expressions import F
 
+from core.clock import utcnow
 from core.errors import Conflict
 from models.wallet import BUCKETS, EntryKind, Wallet, WalletEntry
 
@@ -69,9 +70,6 @@ class InsufficientBalance(Conflict):
     code = "insufficient_balance"
     message = "可用余额不足"
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def is_pg(conn) -> bool:
