@@ -3,6 +3,8 @@ timestamp check passes; WeChat v3 expects {"code": "SUCCESS"} to stop retrying."
 
 from __future__ import annotations
 
+from typing import Any, Awaitable, Callable
+
 from aiohttp import web
 
 from core.errors import SignatureInvalid
@@ -17,37 +19,25 @@ from services.orders import payments, refunds
 _FAIL = {"code": "FAIL", "message": "签名校验失败", "error": "signature_invalid", "details": {}}
 
 
-async def _verified(request: web.Request) -> dict | None:
-    rt = request.app[RUNTIME_KEY]
-    body = await request.read()
-    try:
-        return await rt.wechat.pay.parse_notify(request.headers, body)
-    except SignatureInvalid:
-        return None
+def _notify_endpoint(apply: Callable[[Any, dict[str, Any]], Awaitable[Any]]):
+    """A WeChat Pay callback: verify (401, nothing changed, when it fails), then hand the
+    decrypted notify to its service. Every service applies it idempotently."""
+
+    async def handler(request: web.Request) -> web.Response:
+        rt = request.app[RUNTIME_KEY]
+        try:
+            notify = await rt.wechat.pay.parse_notify(request.headers, await request.read())
+        except SignatureInvalid:
+            return json_response(_FAIL, status=401)
+        await apply(rt, notify)
+        return json_response({"code": "SUCCESS"})
+
+    return handler
 
 
-async def pay_notify(request: web.Request) -> web.Response:
-    notify = await _verified(request)
-    if notify is None:
-        return json_response(_FAIL, status=401)
-    await payments.handle_pay_notify(request.app[RUNTIME_KEY], notify)
-    return json_response({"code": "SUCCESS"})
-
-
-async def refund_notify(request: web.Request) -> web.Response:
-    notify = await _verified(request)
-    if notify is None:
-        return json_response(_FAIL, status=401)
-    await refunds.handle_refund_notify(request.app[RUNTIME_KEY], notify)
-    return json_response({"code": "SUCCESS"})
-
-
-async def transfer_notify(request: web.Request) -> web.Response:
-    notify = await _verified(request)
-    if notify is None:
-        return json_response(_FAIL, status=401)
-    await withdrawals.handle_transfer_notify(notify)
-    return json_response({"code": "SUCCESS"})
+pay_notify = _notify_endpoint(payments.handle_pay_notify)
+refund_notify = _notify_endpoint(refunds.handle_refund_notify)
+transfer_notify = _notify_endpoint(lambda rt, notify: withdrawals.handle_transfer_notify(notify))
 
 
 _RAW = ("请求体为微信支付 API v3 回调原文（JSON，resource 为 AEAD_AES_256_GCM 密文），"
