@@ -32,3 +32,8 @@ bench: install
 
 migrations: install
 	$(VENV)/bin/huituan makemigrations
+
+# ruff (lint + import order) and the import-linter layer contracts of pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check .
+	PY=$(PY) bash scripts/lint-imports.sh

@@ -120,17 +120,18 @@ async def prepare_database(db_url: str, buyers: int) -> dict:
     import asyncpg
     from tortoise import Tortoise
 
-    from core.db import close_db, init_db, migrate_db
-    from core.tokens import issue_token
-    from models.catalog import Category, Product, Sku
-    from models.user import Address, User
+    from huituan.core.db import close_db, init_db, migrate_db
+    from huituan.core.tokens import issue_token
+    from huituan.models import MODEL_APP
+    from huituan.models.catalog import Category, Product, Sku
+    from huituan.models.user import Address, User
 
     conn = await asyncpg.connect(db_url)
     await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     await conn.close()
-    await migrate_db(db_url)
+    await migrate_db(db_url, MODEL_APP)
     await close_db()
-    await init_db(db_url)
+    await init_db(db_url, MODEL_APP)
     try:
         cat = await Category.create(name="基准测试")
         product = await Product.create(
@@ -183,7 +184,7 @@ async def count_paid(db_url: str) -> int:
 
 def write_notifies(orders: list[tuple[str, int, str]], path: Path) -> None:
     """One signed TRANSACTION.SUCCESS notify per order, five lines each for the Lua replayer."""
-    from core.sandbox.notify import build_signed_notify
+    from huituan.core.sandbox.notify import build_signed_notify
 
     now = int(time.time())
     with open(path, "w", encoding="utf-8") as fh:
@@ -289,7 +290,7 @@ def main() -> None:
     results: dict = {"connections": args.connections, "seconds": args.seconds, "cpus": os.cpu_count()}
 
     port = free_port()
-    server = Proc([sys.executable, "-m", "core.cli", "serve", "--no-jobs", "--port", str(port)],
+    server = Proc([sys.executable, "-m", "huituan.cli", "serve", "--no-jobs", "--port", str(port)],
                   server_env(db_url, redis_url, str(key_dir), port), work / "server.log")
     procs = [server]
     try:
@@ -324,7 +325,7 @@ def main() -> None:
             server.stop()
             procs.remove(server)
             asyncio.run(reset_orders(db_url))
-            server = Proc([sys.executable, "-m", "core.cli", "serve", "--no-jobs", "--workers", str(args.workers),
+            server = Proc([sys.executable, "-m", "huituan.cli", "serve", "--no-jobs", "--workers", str(args.workers),
                            "--port", str(port)], server_env(db_url, redis_url, str(key_dir), port),
                           work / "server-workers.log")
             procs.append(server)

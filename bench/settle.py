@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 RECORDS = 100_000
 WALLETS = 1_000
@@ -30,7 +30,7 @@ async def _prepare(records: int, wallets: int) -> None:
     conn = connections.get("default")
     await conn.execute_script(
         "TRUNCATE TABLE commission_record, commission_adjustment, wallet, wallet_entry RESTART IDENTITY;")
-    past = datetime.now(timezone.utc) - timedelta(days=8)
+    past = datetime.now(UTC) - timedelta(days=8)
     # Records: beneficiary = 1 + (i % wallets), amounts 1..5000 fen.
     await conn.execute_query(
         "INSERT INTO commission_record (order_id, order_item_id, product_id, buyer_id, beneficiary_id, level,"
@@ -59,18 +59,19 @@ async def _prepare(records: int, wallets: int) -> None:
 
 
 async def _bench(database_url: str, records: int, wallets: int, batch: int) -> dict:
-    from core.db import close_db, init_db
-    from services.commission.settlement import settle_commissions
-    from services.wallet.verify import verify_ledger
+    from huituan.core.db import close_db, init_db
+    from huituan.models import MODEL_APP
+    from huituan.services.commission.settlement import settle_commissions
+    from huituan.services.wallet.verify import verify_ledger
 
-    await init_db(database_url)
+    await init_db(database_url, MODEL_APP)
     try:
         await _prepare(records, wallets)
         started = time.perf_counter()
-        settled = await settle_commissions(None, batch=batch)
+        settled = await settle_commissions(batch=batch)
         elapsed = time.perf_counter() - started
         problems = await verify_ledger()
-        rerun = await settle_commissions(None, batch=batch)
+        rerun = await settle_commissions(batch=batch)
     finally:
         await close_db()
     rate = settled / elapsed if elapsed else 0.0

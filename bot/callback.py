@@ -18,10 +18,12 @@ from aiohttp import web
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.work import create_reply, parse_message
 
-from bot.commands import BotContext, dispatch
-from core.errors import Forbidden, ServiceUnavailable, ValidationFailed
-from miniapp_api.keys import RUNTIME_KEY
-from services import bot_queries
+from huituan.bot.commands import BotContext, dispatch
+from huituan.core.errors import Forbidden, ServiceUnavailable, ValidationFailed
+from huituan.core.web.auth import Auth
+from huituan.core.web.keys import RUNTIME_KEY
+from huituan.core.web.openapi import api
+from huituan.services import reports
 
 log = logging.getLogger("huituan.bot")
 
@@ -123,10 +125,10 @@ async def receive(request: web.Request) -> web.Response:
     if msg.type == "event":
         text = ""
     elif msg.type != "text":
-        operator = await bot_queries.find_operator_by_wecom_userid(msg.source)
+        operator = await reports.find_operator_by_wecom_userid(msg.source)
         text = NON_TEXT_REPLY if operator is not None else await dispatch(BotContext(rt, msg.source, None), "")
     else:
-        operator = await bot_queries.find_operator_by_wecom_userid(msg.source)
+        operator = await reports.find_operator_by_wecom_userid(msg.source)
         text = await dispatch(BotContext(rt, msg.source, operator), msg.content or "")
     if text:
         await rt.redis.set(key, text, xx=True, ex=DEDUPE_SECONDS)
@@ -134,5 +136,7 @@ async def receive(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get(CALLBACK_PATH, verify_url)
-    app.router.add_post(CALLBACK_PATH, receive)
+    # The signature is WeCom's own (msg_signature over token, timestamp, nonce, body): checked
+    # first thing in both handlers. Not part of the mini-program API document.
+    api(app, "GET", CALLBACK_PATH, verify_url, summary="企业微信回调地址校验", tag="bot", auth=Auth.wechat, public=False)
+    api(app, "POST", CALLBACK_PATH, receive, summary="企业微信消息回调", tag="bot", auth=Auth.wechat, public=False)

@@ -7,17 +7,30 @@ that aiohttp handlers, APScheduler jobs and background tasks all see the same co
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlparse
 
-from tortoise import Tortoise, connections
+from tortoise import Tortoise
 
-from models import MODEL_MODULES
-
-APP_LABEL = "models"
+APP_LABEL = "models"  # the label in relation strings such as "models.User", not a module path
 
 
-def tortoise_config(database_url: str, pool_max: int = 20) -> dict[str, Any]:
+class UnsupportedDatabaseUrl(ValueError):
+    """The database URL names neither sqlite:// nor postgres://."""
+
+
+@dataclass(frozen=True)
+class ModelApp:
+    """The model modules and their migrations package, handed in by whoever opens the
+    database (``huituan.models.MODEL_APP``): core knows no module of ours above it."""
+
+    modules: tuple[ModuleType, ...]
+    migrations: ModuleType
+
+
+def tortoise_config(database_url: str, app: ModelApp, pool_max: int = 20) -> dict[str, Any]:
     if database_url.startswith("sqlite://"):
         path = database_url[len("sqlite://"):]
         if path not in (":memory:", "") and os.path.dirname(path):
@@ -41,14 +54,14 @@ def tortoise_config(database_url: str, pool_max: int = 20) -> dict[str, Any]:
             },
         }
     else:
-        raise ValueError(f"unsupported database url: {database_url}")
+        raise UnsupportedDatabaseUrl(f"unsupported database url: {database_url.split('@')[-1][:80]}")
     return {
         "connections": {"default": connection},
         "apps": {
             APP_LABEL: {
-                "models": list(MODEL_MODULES),
+                "models": [m.__name__ for m in app.modules],
                 "default_connection": "default",
-                "migrations": "models.migrations",
+                "migrations": app.migrations.__name__,
             }
         },
         "use_tz": True,
@@ -56,8 +69,8 @@ def tortoise_config(database_url: str, pool_max: int = 20) -> dict[str, Any]:
     }
 
 
-async def init_db(database_url: str, pool_max: int = 20) -> None:
-    await Tortoise.init(config=tortoise_config(database_url, pool_max), _enable_global_fallback=True)
+async def init_db(database_url: str, app: ModelApp, pool_max: int = 20) -> None:
+    await Tortoise.init(config=tortoise_config(database_url, app, pool_max), _enable_global_fallback=True)
 
 
 async def close_db() -> None:
@@ -66,25 +79,22 @@ async def close_db() -> None:
     await Tortoise.close_connections()
 
 
-async def migrate_db(database_url: str) -> None:
+async def migrate_db(database_url: str, app: ModelApp) -> None:
     """Bring the database to the head migration (idempotent)."""
     from tortoise.migrations.api import migrate
 
-    await migrate(config=tortoise_config(database_url))
+    await migrate(config=tortoise_config(database_url, app))
 
 
-def is_postgres() -> bool:
-    return "asyncpg" in type(connections.get("default")).__module__
-
-
-async def pending_model_changes(database_url: str = "sqlite://:memory:", *, write: bool = False) -> list[str]:
+async def pending_model_changes(app: ModelApp, database_url: str = "sqlite://:memory:", *,
+                                write: bool = False) -> list[str]:
     """Names of the migrations ``makemigrations`` would write now (empty: the committed
     migrations describe the models exactly); ``write=True`` writes them. Reads only the
     migration files and the models, not the database."""
     from tortoise.context import TortoiseContext
     from tortoise.migrations.autodetector import MigrationAutodetector
 
-    config = tortoise_config(database_url)
+    config = tortoise_config(database_url, app)
     async with TortoiseContext() as ctx:
         await ctx.init(config=config)
         detector = MigrationAutodetector(ctx.apps, config["apps"])

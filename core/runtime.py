@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import redis.asyncio as aioredis
 
-from core.settings import Settings
+from huituan.core.settings import Settings
 
 if TYPE_CHECKING:
-    from core.wechat.clients import WeChatClients
+    from huituan.core.wechat.clients import WeChatClients
 
 
 @dataclass

@@ -7,7 +7,6 @@ in-process Redis (``memory://``) and the WeChat sandbox mounted at /sandbox.
 from __future__ import annotations
 
 from enum import StrEnum
-from functools import cached_property
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict

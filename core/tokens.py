@@ -9,7 +9,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from core.errors import TokenExpired, Unauthorized
+from huituan.core.errors import TokenExpired, Unauthorized
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 Redis lease (jobs.lease) so that across the fleet each tick of each job runs in one process.
 
 Every run is recorded as a JobRun row (job, node, start, finish, ok, processed, detail) and
-counted in the Prometheus counter ``job_runs_total{job,result}`` when the process serves
-metrics (``rt.extras["metrics"]``, set by miniapp_api.metrics).
+reported to ``observe_job(job, result)`` when the composition root hands one in (the
+Prometheus counter ``job_runs_total{job,result}`` of a process that serves metrics).
 """
 
 from __future__ import annotations
@@ -11,77 +11,71 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 import traceback
+from typing import Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from core.logging import log_fields
-from core.runtime import Runtime
-from core.settings import Settings
-from jobs.lease import JobsLease
-from jobs.schedule import SCHEDULE, JobSpec, find_job
-from models.ops import JobRun
-from services import job_runs
+from huituan.core.logging import log_fields
+from huituan.core.runtime import Runtime
+from huituan.jobs.lease import JobsLease
+from huituan.jobs.schedule import SCHEDULE, JobSpec, find_job
+from huituan.models.ops import JobRun
+from huituan.services import job_runs
 
 log = logging.getLogger("huituan.jobs")
 
-METRICS_EXTRA = "metrics"  # rt.extras key of an object with observe_job(job, result)
+JobObserver = Callable[[str, str], None]
 
 
-def _observe(rt: Runtime, job: str, result: str) -> None:
-    metrics = rt.extras.get(METRICS_EXTRA)
-    if metrics is not None:
-        metrics.observe_job(job, result)
+def _observe(observe: JobObserver | None, job: str, result: str) -> None:
+    if observe is not None:
+        observe(job, result)
 
 
-async def run_spec(rt: Runtime, spec: JobSpec) -> JobRun:
+async def run_spec(rt: Runtime, spec: JobSpec, observe: JobObserver | None = None) -> JobRun:
     """Run one job once, now, and record it. Never raises for a failing job."""
     run = await job_runs.record_start(spec.name, rt.node)
     started = time.perf_counter()
     ok, processed, detail = False, 0, ""
     try:
-        fn = spec.resolve()
-    except Exception as exc:  # the function is missing: this job fails, the scheduler lives on
-        detail = f"cannot load {spec.func}: {type(exc).__name__}: {exc}"
-        log.error("job %s: %s", spec.name, detail)
-    else:
-        try:
-            result = await fn(rt)
-            ok = True
-            if isinstance(result, bool) or not isinstance(result, int):
-                processed = 0
-                detail = "" if result is None else repr(result)[:500]
-            else:
-                processed = result
-        except asyncio.CancelledError:
-            detail = "cancelled (process stopping)"
-            await job_runs.record_finish(run, ok=False, detail=detail)
-            _observe(rt, spec.name, "error")
-            raise
-        except Exception as exc:
-            detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
-            log.exception("job %s failed", spec.name)
+        result = await spec.func(rt)
+        ok = True
+        if isinstance(result, bool) or not isinstance(result, int):
+            processed = 0
+            detail = "" if result is None else repr(result)[:500]
+        else:
+            processed = result
+    except asyncio.CancelledError:
+        detail = "cancelled (process stopping)"
+        await job_runs.record_finish(run, ok=False, detail=detail)
+        _observe(observe, spec.name, "error")
+        raise
+    except Exception as exc:  # this job fails, the scheduler lives on
+        detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
+        log.exception("job %s failed", spec.name)
     await job_runs.record_finish(run, ok=ok, processed=processed, detail=detail)
-    _observe(rt, spec.name, "ok" if ok else "error")
+    _observe(observe, spec.name, "ok" if ok else "error")
     log_fields(log, logging.INFO if ok else logging.WARNING, "job run", job=spec.name, node=rt.node,
                ok=ok, processed=processed, ms=round((time.perf_counter() - started) * 1000, 1))
     return run
 
 
-async def run_job_now(rt: Runtime, name: str) -> JobRun:
+async def run_job_now(rt: Runtime, name: str, schedule: list[JobSpec] | None = None) -> JobRun:
     """Run the named job once in this process, lease or not (tests, the bot, operators).
     Safe because every job is an idempotent sweep."""
-    return await run_spec(rt, find_job(name))
+    return await run_spec(rt, find_job(name, schedule))
 
 
 class JobsRunner:
     """Schedules every row of the schedule; a tick runs only while this node holds the lease."""
 
-    def __init__(self, rt: Runtime, schedule: list[JobSpec] | None = None, *, retry_seconds: float | None = None):
+    def __init__(self, rt: Runtime, schedule: list[JobSpec] | None = None, *, retry_seconds: float | None = None,
+                 observe_job: JobObserver | None = None):
         self.rt = rt
         self.schedule = list(SCHEDULE if schedule is None else schedule)
+        self.observe_job = observe_job
         self.lease = JobsLease(rt.redis, rt.node, rt.settings.jobs_lease_seconds, retry_seconds=retry_seconds)
         self.scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task] = set()
@@ -121,7 +115,7 @@ class JobsRunner:
 
     async def _run(self, spec: JobSpec) -> None:
         try:
-            await run_spec(self.rt, spec)
+            await run_spec(self.rt, spec, self.observe_job)
         except asyncio.CancelledError:
             raise
         except Exception:  # recording itself failed (database down): log, keep scheduling
@@ -141,23 +135,3 @@ class JobsRunner:
                     await task
         await self.lease.stop()
         log.info("scheduler stopped on %s", self.rt.node)
-
-
-async def run_jobs_forever(settings: Settings) -> None:
-    """``huituan jobs``: the scheduler without the HTTP server, until SIGTERM or SIGINT."""
-    from miniapp_api.app import start_runtime, stop_runtime
-
-    rt = await start_runtime(settings)
-    runner = JobsRunner(rt)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        await runner.start()
-        await stop.wait()
-        log.info("stopping scheduler")
-    finally:
-        await runner.stop()
-        await stop_runtime(rt)

@@ -1,18 +1,25 @@
 """Tortoise models only: one module per aggregate, status StrEnums beside them.
 
-Add a new module to MODEL_MODULES, then run ``huituan makemigrations`` and commit
-the file it writes under models/migrations/.
+A new model module is imported here and added to ``MODEL_APP``; then run
+``huituan makemigrations`` and commit the file it writes under models/migrations/.
 """
 
-MODEL_MODULES: tuple[str, ...] = (
-    "models.user",
-    "models.catalog",
-    "models.order",
-    "models.outbox",
-    "models.ops",
-    "models.referral",
-    "models.promoter",
-    "models.commission",
-    "models.wallet",
-    "models.leader",
+from huituan.core.db import ModelApp
+from huituan.models import (
+    catalog,
+    commission,
+    leader,
+    migrations,
+    ops,
+    order,
+    outbox,
+    promoter,
+    referral,
+    user,
+    wallet,
+)
+
+MODEL_APP = ModelApp(
+    modules=(user, catalog, order, outbox, ops, referral, promoter, commission, wallet, leader),
+    migrations=migrations,
 )

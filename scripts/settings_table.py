@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.settings import Settings  # noqa: E402
+from huituan.core.settings import Settings  # noqa: E402
 
 
 def settings_table() -> str:

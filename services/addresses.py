@@ -6,8 +6,8 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from core.errors import NotFound
-from models.user import Address
+from huituan.core.errors import NotFound
+from huituan.models.user import Address
 
 FIELDS = ("receiver", "phone", "province", "city", "district", "detail")
 

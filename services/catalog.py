@@ -18,9 +18,9 @@ from typing import Any
 
 from tortoise.expressions import Q
 
-from core.errors import NotFound
-from core.runtime import Runtime
-from models.catalog import Category, Product, Sku
+from huituan.core.errors import NotFound
+from huituan.core.runtime import Runtime
+from huituan.models.catalog import Category, Product, Sku
 
 log = logging.getLogger("huituan.catalog")
 

@@ -13,9 +13,9 @@ from tortoise.expressions import F, Q
 from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
-from core.errors import Conflict, NotFound, ValidationFailed
-from core.runtime import Runtime
-from models.catalog import Category, Product, Sku
+from huituan.core.errors import Conflict, NotFound, ValidationFailed
+from huituan.core.runtime import Runtime
+from huituan.models.catalog import Category, Product, Sku
 
 PRODUCT_FIELDS = ("title", "subtitle", "description", "main_image", "images", "on_sale", "sort")
 SKU_FIELDS = ("code", "name", "specs", "price_fen", "original_price_fen", "stock", "on_sale", "image")
@@ -62,7 +62,7 @@ async def invalidate(rt: Runtime | None, product_id: int) -> None:
     """Drop the buyer-facing product cache (services.catalog owns it) after a change commits."""
     if rt is None:
         return
-    from services.catalog import invalidate_product
+    from huituan.services.catalog import invalidate_product
 
     await invalidate_product(rt, product_id)
 

@@ -29,10 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from core.errors import PayloadTooLarge, ValidationFailed
-from core.runtime import Runtime
-from models.catalog import Category, Product, Sku
-from services.catalog_admin import STOCK_MAX, invalidate, refresh_price_from
+from huituan.core.errors import PayloadTooLarge, ValidationFailed
+from huituan.core.runtime import Runtime
+from huituan.models.catalog import Category, Product, Sku
+from huituan.services.catalog_admin import STOCK_MAX, invalidate, refresh_price_from
 
 MAX_IMPORT_ROWS = 5000
 MAX_IMPORT_BYTES = 2 * 1024 * 1024

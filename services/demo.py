@@ -7,16 +7,16 @@ operator username) and only created when missing: running it again changes nothi
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from models.catalog import Category, Product, Sku
-from models.leader import Leader, LeaderStatus, PickupPoint
-from models.promoter import Promoter, PromoterStatus
-from models.user import Operator, User
-from services.catalog_admin import refresh_price_from
+from huituan.core.clock import utcnow
+from huituan.models.catalog import Category, Product, Sku
+from huituan.models.leader import Leader, LeaderStatus, PickupPoint
+from huituan.models.promoter import Promoter, PromoterStatus
+from huituan.models.user import Operator, User
+from huituan.services.catalog_admin import refresh_price_from
 
 IMG = "https://img.example.com/demo/{}.jpg"
 
@@ -102,7 +102,7 @@ async def _ensure_demo_leader(created: dict[str, int]) -> None:
     if leader is None:
         leader = await Leader.create(user_id=user.id, name="王团长", phone="13800000001",
                                      status=LeaderStatus.approved, commission_bp=500,
-                                     approved_at=datetime.now(timezone.utc))
+                                     approved_at=utcnow())
         created["leaders"] += 1
     if not await PickupPoint.filter(leader_id=leader.id, name="幸福里小区自提点").exists():
         await PickupPoint.create(
@@ -117,7 +117,7 @@ async def _ensure_demo_promoter(created: dict[str, int]) -> User:
     share scene (r=<user id>) work in every promote mode."""
     user = await _ensure_user(DEMO_PROMOTER_OPENID, "演示推手", "13800000002", created)
     if not await Promoter.filter(user_id=user.id).exists():
-        now = datetime.now(timezone.utc)
+        now = utcnow()
         await Promoter.create(user_id=user.id, status=PromoterStatus.approved, real_name="演示推手",
                               phone="13800000002", applied_at=now, reviewed_at=now,
                               review_note="演示数据")
@@ -129,7 +129,7 @@ async def _ensure_demo_operator(created: dict[str, int]) -> None:
     username, password = DEMO_OPERATOR
     if await Operator.filter(username=username).exists():
         return
-    from services.operators import create_operator
+    from huituan.services.operators import create_operator
 
     await create_operator(username, password, display_name="演示运营")
     created["operators"] += 1

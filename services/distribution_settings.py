@@ -7,8 +7,8 @@ from typing import Any
 
 from tortoise import connections
 
-from core.errors import ValidationFailed
-from models.commission import BindMode, DistributionSettings, PromoteMode
+from huituan.core.errors import ValidationFailed
+from huituan.models.commission import BindMode, DistributionSettings, PromoteMode
 
 SETTINGS_ID = 1
 

@@ -1,8 +1,8 @@
 """In-process domain events: how one domain reacts to another without importing it.
 
 The emitter calls ``await emit(EVENT, **payload)`` *inside its transaction* (pass ``conn``)
-so subscribers' writes commit or roll back with the cause. Subscribers register at import
-time with ``@on(EVENT)``; ``services.subscribers`` imports every subscribing module once.
+so subscribers' writes commit or roll back with the cause. Subscribers are plain functions;
+the composition root (``huituan.wiring``) subscribes them with ``subscribe(EVENT, fn)``.
 
 Events (payload keys):
 - ORDER_PAID: order_id, conn
@@ -25,29 +25,22 @@ REFUND_SUCCEEDED = "refund_succeeded"
 USER_LOGGED_IN = "user_logged_in"
 
 Subscriber = Callable[..., Awaitable[Any]]
+EVENTS = (ORDER_PAID, ORDER_COMPLETED, ORDER_CANCELLED, REFUND_SUCCEEDED, USER_LOGGED_IN)
 _subscribers: dict[str, list[Subscriber]] = defaultdict(list)
 
 
-def on(event: str) -> Callable[[Subscriber], Subscriber]:
-    def register(fn: Subscriber) -> Subscriber:
-        if fn not in _subscribers[event]:
-            _subscribers[event].append(fn)
-        return fn
+def subscribe(event: str, fn: Subscriber) -> None:
+    """Idempotent: subscribing the same function twice keeps one subscription."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}")
+    if fn not in _subscribers[event]:
+        _subscribers[event].append(fn)
 
-    return register
+
+def subscribers(event: str) -> list[Subscriber]:
+    return list(_subscribers.get(event, ()))
 
 
 async def emit(event: str, **payload: Any) -> None:
-    _load_subscribers()
     for fn in list(_subscribers.get(event, ())):
         await fn(**payload)
-
-
-_loaded = False
-
-
-def _load_subscribers() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        import services.subscribers  # noqa: F401

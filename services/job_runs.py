@@ -3,8 +3,8 @@ the bot and operators."""
 
 from __future__ import annotations
 
-from core.clock import utcnow
-from models.ops import JobRun
+from huituan.core.clock import utcnow
+from huituan.models.ops import JobRun
 
 
 async def record_start(job: str, node: str) -> JobRun:

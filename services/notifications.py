@@ -13,14 +13,13 @@ templates in the mini-program console with these keywords.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from core.money import yuan
-from core.runtime import get_runtime
-from models.order import Order, OrderItem
-from models.outbox import OutboxKind
-from models.user import User
-from services import outbox
+from huituan.core.money import yuan
+from huituan.core.runtime import get_runtime
+from huituan.models.order import Order, OrderItem
+from huituan.models.outbox import OutboxKind
+from huituan.models.user import User
+from huituan.services import outbox
 
 log = logging.getLogger("huituan.notifications")
 
@@ -83,7 +82,7 @@ async def order_shipped(order_id: int, conn) -> bool:
 
 
 async def order_ready_for_pickup(order_id: int, conn) -> bool:
-    from models.leader import PickupPoint
+    from huituan.models.leader import PickupPoint
 
     order = await Order.get(id=order_id).using_db(conn)
     names = await PickupPoint.filter(id=order.pickup_point_id or 0).using_db(conn).values_list("name", flat=True)

@@ -15,10 +15,10 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
-from core.runtime import Runtime
-from core.tokens import issue_token
-from models.user import Operator
+from huituan.core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
+from huituan.core.runtime import Runtime
+from huituan.core.tokens import issue_token
+from huituan.models.user import Operator
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8

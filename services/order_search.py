@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from core.errors import InvalidState, NotFound
-from core.runtime import Runtime
-from models.order import Order, OrderItem, OrderStatus, Payment, Refund, RefundStatus
+from huituan.core.errors import InvalidState, NotFound
+from huituan.core.runtime import Runtime
+from huituan.models.order import Order, OrderItem, OrderStatus, Payment, Refund, RefundStatus
 
 
 def order_dict(o: Order) -> dict[str, Any]:
@@ -87,7 +87,7 @@ async def get_order_detail(order_id: int) -> dict[str, Any]:
 
 async def ship(order_id: int, express_company: str, express_no: str) -> dict[str, Any]:
     """paid -> shipped, by services.orders.lifecycle.ship_order; returns the order detail."""
-    from services.orders.lifecycle import ship_order
+    from huituan.services.orders.lifecycle import ship_order
 
     await ship_order(order_id, express_company, express_no)
     return await get_order_detail(order_id)
@@ -95,7 +95,7 @@ async def ship(order_id: int, express_company: str, express_no: str) -> dict[str
 
 async def mark_ready(order_id: int) -> dict[str, Any]:
     """paid -> ready_for_pickup, by services.orders.lifecycle.mark_ready_for_pickup."""
-    from services.orders.lifecycle import mark_ready_for_pickup
+    from huituan.services.orders.lifecycle import mark_ready_for_pickup
 
     if not await mark_ready_for_pickup(order_id):
         detail = await get_order_detail(order_id)  # NotFound when there is no such order
@@ -125,7 +125,7 @@ async def _refund_detail(refund_id: int) -> dict[str, Any]:
 
 async def approve(rt: Runtime, refund_id: int, operator_id: int, note: str = "") -> dict[str, Any]:
     """requested -> processing, by services.orders.refunds.approve_refund."""
-    from services.orders.refunds import approve_refund
+    from huituan.services.orders.refunds import approve_refund
 
     await approve_refund(rt, refund_id, operator_id, note)
     return await _refund_detail(refund_id)
@@ -133,7 +133,7 @@ async def approve(rt: Runtime, refund_id: int, operator_id: int, note: str = "")
 
 async def reject(rt: Runtime, refund_id: int, operator_id: int, note: str) -> dict[str, Any]:
     """requested -> rejected, by services.orders.refunds.reject_refund."""
-    from services.orders.refunds import reject_refund
+    from huituan.services.orders.refunds import reject_refund
 
     await reject_refund(rt, refund_id, operator_id, note)
     return await _refund_detail(refund_id)

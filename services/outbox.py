@@ -12,9 +12,14 @@ Usage (DESIGN.md, State and concurrency)::
   (INSERT ... ON CONFLICT DO NOTHING: on PostgreSQL an IntegrityError would abort the
   caller's whole transaction).
 - ``register_handler(kind, fn)``: ``fn: async (rt, payload) -> None``; raise to retry.
-  Built in: subscribe_message {openid, template_id, data, page?}, wecom_message
-  {touser, content, markdown?}, robot_push {content, msgtype?}. "refund" and "transfer" are
-  registered by their domains.
+  Called by the composition root (``huituan.wiring``) for every kind, never at import time:
+  ``BUILTIN_HANDLERS`` here (subscribe_message {openid, template_id, data, page?},
+  wecom_message {touser, content, markdown?}, robot_push {content, msgtype?}), and each
+  domain's own ("refund", "transfer", ...).
+- ``enqueue`` refuses a kind with no handler (``UnhandledOutboxKind``), so a wiring mistake
+  fails the change that would have left a message pending forever; ``unhandled_kinds()``
+  counts pending rows nobody can deliver (rows written before a handler was removed), which
+  /readyz, ``huituan check-config`` and the outbox job report.
 - ``async deliver_pending(rt, limit=100) -> int``: delivers due rows; safe with many processes.
 - ``kick(rt)``; ``async wait_idle()`` (tests: wait for kicked deliveries).
 - ``async requeue(dedupe_key) -> bool``: a failed or sent row goes back to pending, due now
@@ -37,12 +42,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.functions import Count
 
-from core.clock import utcnow
-from models.outbox import OutboxKind, OutboxMessage, OutboxStatus
+from huituan.core.clock import utcnow
+from huituan.models.outbox import OutboxKind, OutboxMessage, OutboxStatus
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    from huituan.core.runtime import Runtime
 
 log = logging.getLogger("huituan.outbox")
 
@@ -63,12 +69,30 @@ def backoff_seconds(attempts: int) -> int:
     return min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
 
 
+class UnhandledOutboxKind(RuntimeError):
+    """An outbox kind was enqueued that no handler is registered for (a wiring fault)."""
+
+
 def register_handler(kind: OutboxKind | str, fn: Handler) -> None:
-    _handlers[str(kind)] = fn
+    _handlers[str(OutboxKind(kind))] = fn
+
+
+def handled_kinds() -> set[str]:
+    return set(_handlers)
+
+
+async def unhandled_kinds() -> dict[str, int]:
+    """Pending rows by kind for the kinds no handler is registered for (empty when healthy)."""
+    rows = await (OutboxMessage.filter(status=OutboxStatus.pending)
+                  .exclude(kind__in=list(_handlers) or ["-"])
+                  .annotate(n=Count("id")).group_by("kind").values("kind", "n"))
+    return {str(r["kind"]): int(r["n"]) for r in rows}
 
 
 async def enqueue(kind: OutboxKind | str, dedupe_key: str, payload: dict[str, Any], conn: BaseDBAsyncClient | None = None) -> None:
     """Queue ``payload`` in the caller's transaction; a repeated ``dedupe_key`` is a no-op."""
+    if str(kind) not in _handlers:
+        raise UnhandledOutboxKind(f"outbox kind {kind!s} has no handler: register it in huituan.wiring")
     if len(dedupe_key) > 191:
         raise ValueError("dedupe_key longer than 191 characters")
     row = OutboxMessage(kind=OutboxKind(kind), dedupe_key=dedupe_key, payload=payload,
@@ -76,13 +100,6 @@ async def enqueue(kind: OutboxKind | str, dedupe_key: str, payload: dict[str, An
     # bulk_create(ignore_conflicts) is INSERT ... ON CONFLICT DO NOTHING on both backends:
     # the duplicate never raises, so the caller's PostgreSQL transaction stays usable.
     await OutboxMessage.bulk_create([row], ignore_conflicts=True, using_db=conn)
-
-
-def _ensure_handlers_loaded() -> None:
-    # Domains register their handlers at import time, next to their event subscribers.
-    from services.events import _load_subscribers
-
-    _load_subscribers()
 
 
 async def _claim(row: OutboxMessage) -> int | None:
@@ -139,7 +156,6 @@ async def requeue(dedupe_key: str) -> bool:
 
 async def deliver_pending(rt: "Runtime", limit: int = 100) -> int:
     """Deliver due messages; returns how many were sent by this call."""
-    _ensure_handlers_loaded()
     kinds = [OutboxKind(k) for k in _handlers if k in OutboxKind._value2member_map_]
     if not kinds:
         return 0
@@ -217,6 +233,8 @@ async def _robot_push(rt: "Runtime", payload: dict[str, Any]) -> None:
     await rt.wechat.wecom.robot_push(payload["content"], payload.get("msgtype", "markdown"))
 
 
-register_handler(OutboxKind.subscribe_message, _send_subscribe_message)
-register_handler(OutboxKind.wecom_message, _send_wecom_message)
-register_handler(OutboxKind.robot_push, _robot_push)
+BUILTIN_HANDLERS: dict[OutboxKind, Handler] = {
+    OutboxKind.subscribe_message: _send_subscribe_message,
+    OutboxKind.wecom_message: _send_wecom_message,
+    OutboxKind.robot_push: _robot_push,
+}

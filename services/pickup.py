@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from core.errors import Conflict, NotFound, ValidationFailed
-from models.leader import Leader, LeaderStatus, PickupPoint
-from models.user import User
+from huituan.core.clock import utcnow
+from huituan.core.errors import Conflict, NotFound, ValidationFailed
+from huituan.models.leader import Leader, LeaderStatus, PickupPoint
+from huituan.models.user import User
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 PICKUP_FIELDS = ("name", "province", "city", "district", "address", "latitude", "longitude", "contact_phone",
@@ -103,7 +103,7 @@ async def create_leader(user_id: int, name: str, phone: str, commission_bp: int 
     try:
         leader = await Leader.create(user_id=user_id, name=name.strip(), phone=phone.strip(),
                                      commission_bp=commission_bp, status=LeaderStatus.approved,
-                                     approved_at=datetime.now(timezone.utc))
+                                     approved_at=utcnow())
     except IntegrityError:
         raise Conflict("该用户已经是团长", code="leader_exists", field="user_id") from None
     return leader_dict(leader)
@@ -115,7 +115,7 @@ async def approve_leader(leader_id: int) -> dict[str, Any]:
     if leader is None:
         raise NotFound("团长不存在", code="leader_not_found", field="leader_id")
     changed = await Leader.filter(id=leader_id, status=LeaderStatus.pending).update(
-        status=LeaderStatus.approved, approved_at=datetime.now(timezone.utc))
+        status=LeaderStatus.approved, approved_at=utcnow())
     if not changed:
         raise Conflict("该团长申请已处理", code="leader_not_pending", status=str(leader.status))
     await leader.refresh_from_db()

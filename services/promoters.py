@@ -7,14 +7,14 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Sum
 
-from core.clock import utcnow
-from core.errors import Conflict, InvalidState, NotFound, ValidationFailed
-from models.commission import DistributionSettings, PromoteMode
-from models.order import Order, OrderStatus
-from models.promoter import Promoter, PromoterLevel, PromoterStatus
-from models.referral import BindingStatus, ReferralBinding
-from models.user import User
-from services.distribution_settings import get_settings
+from huituan.core.clock import utcnow
+from huituan.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from huituan.models.commission import DistributionSettings, PromoteMode
+from huituan.models.order import Order, OrderStatus
+from huituan.models.promoter import Promoter, PromoterLevel, PromoterStatus
+from huituan.models.referral import BindingStatus, ReferralBinding
+from huituan.models.user import User
+from huituan.services.distribution_settings import get_settings
 
 # Orders whose money the buyer actually spent (paid and not wholly refunded).
 SPENT_STATUSES = (OrderStatus.paid, OrderStatus.shipped, OrderStatus.ready_for_pickup, OrderStatus.completed,

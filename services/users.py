@@ -8,11 +8,11 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from core.errors import Forbidden, NotFound
-from core.runtime import Runtime
-from core.tokens import issue_token
-from models.user import User
-from services import events
+from huituan.core.errors import Forbidden, NotFound
+from huituan.core.runtime import Runtime
+from huituan.core.tokens import issue_token
+from huituan.models.user import User
+from huituan.services import events
 
 log = logging.getLogger("huituan.users")
 

@@ -15,26 +15,26 @@ WeChat answers a repeated out_bill_no with the original bill.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
-from core.clock import utcnow as _now  # patched in tests
-from core.errors import Conflict, Forbidden, HuituanError, InvalidState, NotFound, UpstreamError, ValidationFailed
-from core.money import percent_of, yuan
-from core.wechat.pay import TRANSFER_NAME_REQUIRED_FEN
-from models.outbox import OutboxKind
-from models.user import User
-from models.wallet import EntryKind, Withdrawal, WithdrawalStatus
-from services import outbox
-from services.distribution_settings import get_settings
-from services.wallet import ledger
+from huituan.core.clock import china_day_bounds
+from huituan.core.clock import utcnow as _now  # patched in tests
+from huituan.core.errors import Conflict, Forbidden, HuituanError, InvalidState, NotFound, UpstreamError, ValidationFailed
+from huituan.core.money import percent_of, yuan
+from huituan.core.wechat.pay import TRANSFER_NAME_REQUIRED_FEN
+from huituan.models.outbox import OutboxKind
+from huituan.models.user import User
+from huituan.models.wallet import EntryKind, Withdrawal, WithdrawalStatus
+from huituan.services import outbox
+from huituan.services.distribution_settings import get_settings
+from huituan.services.wallet import ledger
 
 log = logging.getLogger("huituan.withdrawals")
 
-CHINA = timezone(timedelta(hours=8))
 TRANSFER_REMARK = "推广佣金提现"
 NOTIFY_PATH = "/api/v1/pay/transfer-notify"
 FINAL_OK = "SUCCESS"
@@ -109,7 +109,7 @@ async def request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str =
         if bal.available < amount_fen:
             raise ledger.InsufficientBalance(field="amount_fen", available_fen=bal.available)
         # The China day, as a UTC instant: SQLite compares stored timestamps as text.
-        day_start = now.astimezone(CHINA).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+        day_start, _ = china_day_bounds(now)
         today = await Withdrawal.filter(user_id=user_id, status__in=COUNTED, created_at__gte=day_start).using_db(
             conn).annotate(n=Count("id"), total=Sum("amount_fen")).values("n", "total")
         n_today = int(today[0]["n"] or 0) if today else 0
@@ -364,8 +364,6 @@ async def list_withdrawals(user_id: int | None = None, status: str | None = None
     return {"total": total, "items": items}
 
 
-async def _deliver_transfer(rt, payload: dict[str, Any]) -> None:
+async def deliver_transfer(rt, payload: dict[str, Any]) -> None:
     await start_transfer(rt, int(payload["withdrawal_id"]))
 
-
-outbox.register_handler(OutboxKind.transfer, _deliver_transfer)

@@ -16,7 +16,7 @@ import socket
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from core.settings import Settings
+from huituan.core.settings import Settings
 
 BACKEND = os.environ.get("HUITUAN_TEST_BACKEND", "sqlite")
 if BACKEND not in ("sqlite", "postgres"):
@@ -51,9 +51,10 @@ def free_port() -> int:
 async def _reset_schema(database_url: str) -> None:
     from tortoise import Tortoise, connections
 
-    from core.db import close_db, init_db
+    from huituan.core.db import close_db, init_db
+    from huituan.models import MODEL_APP
 
-    await init_db(database_url)
+    await init_db(database_url, MODEL_APP)
     conn = connections.get("default")
     if database_url.startswith("postgres"):
         await conn.execute_script("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
@@ -124,8 +125,8 @@ def settings(make_settings) -> Settings:
 @pytest.fixture
 async def server(settings):
     """The whole app (API, admin, bot, sandbox) on a loopback port, state wiped."""
-    from miniapp_api.app import create_app
-    from miniapp_api.keys import RUNTIME_KEY
+    from huituan.app import create_app
+    from huituan.core.web.keys import RUNTIME_KEY
 
     app = create_app(settings)
     srv = TestServer(app, host="127.0.0.1", port=settings.port)
@@ -146,6 +147,6 @@ async def client(server):
 @pytest.fixture
 def rt(server):
     """The running app's Runtime, for calling services directly."""
-    from miniapp_api.keys import RUNTIME_KEY
+    from huituan.core.web.keys import RUNTIME_KEY
 
     return server.app[RUNTIME_KEY]

@@ -7,9 +7,9 @@ import itertools
 import uuid
 from typing import Any
 
-from core.tokens import issue_token
-from models.catalog import Category, Product, Sku
-from models.user import Address, User
+from huituan.core.tokens import issue_token
+from huituan.models.catalog import Category, Product, Sku
+from huituan.models.user import Address, User
 
 _seq = itertools.count(1)
 

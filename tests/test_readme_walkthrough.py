@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import BACKEND, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-HUITUAN = [sys.executable, "-m", "core.cli"]
+HUITUAN = [sys.executable, "-m", "huituan.cli"]
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "sqlite", reason="embedded mode (what `make run` serves) is exercised in the SQLite pass"

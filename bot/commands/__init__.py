@@ -1,9 +1,13 @@
 """The bot's command registry.
 
-A command is an async function ``(ctx, args) -> str`` registered with ``@command``:
+A command is an async function ``(ctx, args) -> str`` described with ``@command``:
 
     @command("订单", help="查看订单状态、金额和商品", usage="订单 <订单号>", example="订单 T20240501123456")
     async def order(ctx: BotContext, args: list[str]) -> str: ...
+
+The decorator only describes; ``install(...)``, called from ``huituan.bot.register`` (which
+the composition root calls), puts the commands in the registry. Importing a module registers
+nothing.
 
 The first word of a text message picks the command (full-width spaces count as spaces);
 the rest are its arguments. Handlers call services and format a Chinese reply; a
@@ -12,13 +16,12 @@ the rest are its arguments. Handlers call services and format a Chinese reply; a
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from core.errors import HuituanError
-from core.runtime import Runtime
+from huituan.core.errors import HuituanError
+from huituan.core.runtime import Runtime
 
 log = logging.getLogger("huituan.bot")
 
@@ -45,34 +48,32 @@ class Command:
 REGISTRY: dict[str, Command] = {}
 _ORDERED: list[Command] = []
 
-COMMAND_MODULES = ("bot.commands.help", "bot.commands.orders", "bot.commands.today", "bot.commands.jobs")
-
 
 def command(name: str, *, help: str, usage: str | None = None, example: str | None = None,
             aliases: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        cmd = Command(name=name, handler=fn, help=help, usage=usage or name, example=example or name,
-                      aliases=tuple(aliases))
-        for key in (name, *aliases):
+    def describe(fn: Handler) -> Handler:
+        fn.command = Command(name=name, handler=fn, help=help, usage=usage or name,  # type: ignore[attr-defined]
+                             example=example or name, aliases=tuple(aliases))
+        return fn
+
+    return describe
+
+
+def install(*handlers: Handler) -> None:
+    """Register described command handlers; idempotent, refuses one name used twice."""
+    for fn in handlers:
+        cmd: Command = fn.command  # type: ignore[attr-defined]
+        for key in (cmd.name, *cmd.aliases):
             existing = REGISTRY.get(key)
             if existing is not None and existing.handler is not fn:
                 raise ValueError(f"bot command {key!r} registered twice")
             REGISTRY[key] = cmd
         if cmd.name not in [c.name for c in _ORDERED]:
             _ORDERED.append(cmd)
-        return fn
-
-    return register
 
 
 def commands() -> list[Command]:
-    load_commands()
     return list(_ORDERED)
-
-
-def load_commands() -> None:
-    for name in COMMAND_MODULES:
-        importlib.import_module(name)
 
 
 def split_command(text: str) -> tuple[str, list[str]]:
@@ -97,7 +98,6 @@ INTERNAL_ERROR_REPLY = "抱歉，系统开小差了，请稍后再试。"
 
 async def dispatch(ctx: BotContext, text: str) -> str:
     """Run the command named by ``text`` and return the reply text."""
-    load_commands()
     if ctx.operator is None:
         return UNKNOWN_SENDER_REPLY
     name, args = split_command(text)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from core.money import yuan
-
-CHINA = ZoneInfo("Asia/Shanghai")
+from huituan.core.clock import china_display
+from huituan.core.money import yuan
 
 ORDER_STATUS_LABELS = {
     "unpaid": "待付款",
@@ -31,4 +29,4 @@ def money(fen: int) -> str:
 def when(dt: datetime | None) -> str:
     if dt is None:
         return "—"
-    return dt.astimezone(CHINA).strftime("%m-%d %H:%M:%S")
+    return china_display(dt, "%m-%d %H:%M:%S")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bot.commands import BotContext, command, help_text
+from huituan.bot.commands import BotContext, command, help_text
 
 
 @command("帮助", help="列出所有指令", example="帮助", aliases=("help", "?", "？", "菜单"))

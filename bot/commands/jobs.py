@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from bot.commands import BotContext, command
-from bot.commands.format import when
-from services import bot_queries
+from huituan.bot.commands import BotContext, command
+from huituan.bot.commands.format import when
+from huituan.services import reports
 
 
 @command("任务", help="最近的定时任务运行记录", usage="任务 [条数]", example="任务 5")
@@ -12,7 +12,7 @@ async def recent_jobs(ctx: BotContext, args: list[str]) -> str:
         if not args[0].isdigit():
             return "条数应为数字，例如：任务 5"
         limit = max(1, min(int(args[0]), 30))
-    runs = await bot_queries.recent_job_runs(limit)
+    runs = await reports.recent_job_runs(limit)
     if not runs:
         return "还没有定时任务运行记录。"
     lines = [f"最近 {len(runs)} 次任务运行："]

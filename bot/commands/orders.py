@@ -1,15 +1,15 @@
 from __future__ import annotations
 
-from bot.commands import BotContext, command
-from bot.commands.format import DELIVERY_LABELS, ORDER_STATUS_LABELS, money, when
-from services import bot_queries
+from huituan.bot.commands import BotContext, command
+from huituan.bot.commands.format import DELIVERY_LABELS, ORDER_STATUS_LABELS, money, when
+from huituan.services import reports
 
 
 @command("订单", help="查看订单状态、金额和商品", usage="订单 <订单号>", example="订单 T202405011230001234")
 async def order(ctx: BotContext, args: list[str]) -> str:
     if not args:
         return "请在指令后面加上订单号，例如：订单 T202405011230001234"
-    o = await bot_queries.order_summary(args[0])
+    o = await reports.order_summary(args[0])
     lines = [
         f"订单 {o.order_no}",
         f"状态：{ORDER_STATUS_LABELS.get(o.status, o.status)}（{DELIVERY_LABELS.get(o.delivery_mode, o.delivery_mode)}）",

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from bot.commands import BotContext, command
-from bot.commands.format import money
-from services import bot_queries
+from huituan.bot.commands import BotContext, command
+from huituan.bot.commands.format import money
+from huituan.services import reports
 
 
 @command("今日", help="今天的下单数、付款金额和待处理退款", example="今日", aliases=("今天",))
 async def today(ctx: BotContext, args: list[str]) -> str:
-    s = await bot_queries.day_summary()
+    s = await reports.day_summary()
     return "\n".join([
         f"今日概况（{s.day}）",
         f"下单：{s.orders_created} 笔",

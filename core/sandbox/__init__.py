@@ -2,8 +2,8 @@
 we use, with the real JSON shapes, error codes and v3 signatures, plus helpers that play the
 user's part (pay, confirm a transfer, write to the bot) and show what we sent.
 
-Mounted at /sandbox only when no app id is configured. Routes go straight onto the router:
-they are not part of our API and stay out of the OpenAPI document.
+Mounted at /sandbox only when no app id is configured. Routes are declared with auth=sandbox
+and stay out of the OpenAPI document.
 
 - /sandbox/wechat/...  mini-program server API   (core.sandbox.wechat)
 - /sandbox/pay/...     WeChat Pay API v3         (core.sandbox.pay)
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core.sandbox.state import SANDBOX_KEY, SandboxState
-from core.settings import Settings
+from huituan.core.sandbox.state import SANDBOX_KEY, SandboxState, sandbox_route
+from huituan.core.settings import Settings
 
 __all__ = ["SANDBOX_KEY", "SandboxState", "setup_sandbox"]
 
@@ -31,10 +31,10 @@ async def _outbox(request: web.Request) -> web.Response:
 
 
 def setup_sandbox(app: web.Application, settings: Settings) -> None:
-    from core.sandbox import pay, wechat, wecom
+    from huituan.core.sandbox import pay, wechat, wecom
 
     app[SANDBOX_KEY] = SandboxState(settings=settings)
-    app.router.add_get("/sandbox/outbox", _outbox)
+    sandbox_route(app, "GET", "/sandbox/outbox", _outbox)
     wechat.setup(app)
     pay.setup(app)
     wecom.setup(app)

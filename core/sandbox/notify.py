@@ -13,17 +13,16 @@ import json
 import secrets
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 
-from core.sandbox import keys
+from huituan.core.clock import china_now as _china_now
+from huituan.core.sandbox import keys
 
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
-CHINA_TZ = timezone(timedelta(hours=8))
 
 SUMMARIES = {
     "TRANSACTION.SUCCESS": "支付成功",
@@ -39,8 +38,8 @@ ORIGINAL_TYPES = {
 }
 
 
-def china_now() -> str:
-    return datetime.now(CHINA_TZ).isoformat(timespec="seconds")
+def china_now_iso() -> str:
+    return _china_now().isoformat(timespec="seconds")
 
 
 def rsa_sign(message: str, private_key=None) -> str:
@@ -97,7 +96,7 @@ def build_signed_notify(
     encrypted["original_type"] = original_type
     envelope = {
         "id": notify_id or str(uuid.uuid4()),
-        "create_time": china_now(),
+        "create_time": china_now_iso(),
         "resource_type": "encrypt-resource",
         "event_type": event_type,
         "summary": SUMMARIES.get(event_type, event_type),

@@ -41,9 +41,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.padding import MGF1, OAEP, PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA1, SHA256
 
-from core.sandbox import keys
-from core.sandbox.notify import build_signed_notify, china_now, signature_headers
-from core.sandbox.state import SANDBOX_KEY, SandboxState
+from huituan.core.sandbox import keys
+from huituan.core.sandbox.notify import build_signed_notify, china_now_iso, signature_headers
+from huituan.core.sandbox.state import SANDBOX_KEY, SandboxState, sandbox_route
 
 log = logging.getLogger("huituan.sandbox.pay")
 
@@ -261,7 +261,7 @@ async def complete_payment(request: web.Request) -> web.Response:
         order.update(
             trade_state="SUCCESS",
             transaction_id="4200" + _digits(prepay_id, 24),
-            success_time=china_now(),
+            success_time=china_now_iso(),
             paid_total=amount,
             notify_id=secrets.token_hex(8),
         )
@@ -336,7 +336,7 @@ async def create_refund(request: web.Request, state: SandboxState, data: dict[st
         "refund": refund_fen,
         "total": total_fen,
         "status": "PROCESSING",
-        "create_time": china_now(),
+        "create_time": china_now_iso(),
         "success_time": None,
         "notify_id": secrets.token_hex(8),
     }
@@ -364,7 +364,7 @@ async def complete_refund(request: web.Request) -> web.Response:
     if refund["status"] == "PROCESSING":
         refund["status"] = status
         if status == "SUCCESS":
-            refund["success_time"] = china_now()
+            refund["success_time"] = china_now_iso()
         else:  # the money did not move: it can be refunded again
             state.orders[refund["out_trade_no"]]["refunded_fen"] -= refund["refund"]
     elif refund["status"] != status:
@@ -449,7 +449,7 @@ async def create_transfer_bill(request: web.Request, state: SandboxState, data: 
             return error(400, "INVALID_REQUEST", "商户单号重复，且参数与原单不一致")
         bill = existing
     else:
-        now = china_now()
+        now = china_now_iso()
         bill = {
             "out_bill_no": no,
             "transfer_bill_no": "1330000" + _digits(no, 33),
@@ -498,7 +498,7 @@ async def _finish_transfer(request: web.Request, final: str) -> web.Response:
     body = await _helper_body(request)
     if bill["state"] not in ("SUCCESS", "FAIL", "CANCELLED"):
         bill["state"] = final
-        bill["update_time"] = china_now()
+        bill["update_time"] = china_now_iso()
         if final == "FAIL":
             bill["fail_reason"] = body.get("fail_reason", "PAYEE_ACCOUNT_ABNORMAL")
     elif bill["state"] != final:
@@ -535,16 +535,15 @@ async def pay_state(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    r = app.router
-    r.add_post(f"{PREFIX}/v3/pay/transactions/jsapi", jsapi)
-    r.add_get(f"{PREFIX}/v3/pay/transactions/out-trade-no/{{out_trade_no}}", query_order)
-    r.add_post(f"{PREFIX}/v3/pay/transactions/out-trade-no/{{out_trade_no}}/close", close_order)
-    r.add_post(f"{PREFIX}/v3/refund/domestic/refunds", create_refund)
-    r.add_get(f"{PREFIX}/v3/refund/domestic/refunds/{{out_refund_no}}", query_refund)
-    r.add_post(f"{PREFIX}/v3/fund-app/mch-transfer/transfer-bills", create_transfer_bill)
-    r.add_get(f"{PREFIX}/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{{out_bill_no}}", query_transfer_bill)
-    r.add_get(f"{PREFIX}/state", pay_state)
-    r.add_post(f"{PREFIX}/refunds/{{out_refund_no}}/complete", complete_refund)
-    r.add_post(f"{PREFIX}/transfers/{{out_bill_no}}/confirm", confirm_transfer)
-    r.add_post(f"{PREFIX}/transfers/{{out_bill_no}}/fail", fail_transfer)
-    r.add_post(f"{PREFIX}/{{prepay_id}}/complete", complete_payment)
+    sandbox_route(app, "POST", f"{PREFIX}/v3/pay/transactions/jsapi", jsapi)
+    sandbox_route(app, "GET", f"{PREFIX}/v3/pay/transactions/out-trade-no/{{out_trade_no}}", query_order)
+    sandbox_route(app, "POST", f"{PREFIX}/v3/pay/transactions/out-trade-no/{{out_trade_no}}/close", close_order)
+    sandbox_route(app, "POST", f"{PREFIX}/v3/refund/domestic/refunds", create_refund)
+    sandbox_route(app, "GET", f"{PREFIX}/v3/refund/domestic/refunds/{{out_refund_no}}", query_refund)
+    sandbox_route(app, "POST", f"{PREFIX}/v3/fund-app/mch-transfer/transfer-bills", create_transfer_bill)
+    sandbox_route(app, "GET", f"{PREFIX}/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{{out_bill_no}}", query_transfer_bill)
+    sandbox_route(app, "GET", f"{PREFIX}/state", pay_state)
+    sandbox_route(app, "POST", f"{PREFIX}/refunds/{{out_refund_no}}/complete", complete_refund)
+    sandbox_route(app, "POST", f"{PREFIX}/transfers/{{out_bill_no}}/confirm", confirm_transfer)
+    sandbox_route(app, "POST", f"{PREFIX}/transfers/{{out_bill_no}}/fail", fail_transfer)
+    sandbox_route(app, "POST", f"{PREFIX}/{{prepay_id}}/complete", complete_payment)

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core.settings import Settings
+from huituan.core.settings import Settings
 
 
 @dataclass
@@ -34,3 +34,11 @@ class SandboxState:
 
 
 SANDBOX_KEY = web.AppKey("sandbox_state", SandboxState)
+
+
+def sandbox_route(app: web.Application, method: str, path: str, handler) -> None:
+    """Sandbox endpoints are declared like every route (auth=sandbox) and kept out of the docs."""
+    from huituan.core.web.auth import Auth
+    from huituan.core.web.openapi import api
+
+    api(app, method, path, handler, summary="微信模拟器", tag="sandbox", auth=Auth.sandbox, public=False)

@@ -24,8 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
-from core.sandbox import keys
-from core.sandbox.state import SANDBOX_KEY, SandboxState
+from huituan.core.sandbox import keys
+from huituan.core.sandbox.state import SANDBOX_KEY, SandboxState, sandbox_route
 
 PREFIX = "/sandbox/wechat"
 SCENE_RE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
@@ -225,12 +225,11 @@ async def stats(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    r = app.router
-    r.add_get(f"{PREFIX}/cgi-bin/token", token)
-    r.add_post(f"{PREFIX}/cgi-bin/stable_token", stable_token)
-    r.add_get(f"{PREFIX}/sns/jscode2session", jscode2session)
-    r.add_post(f"{PREFIX}/wxa/business/getuserphonenumber", getuserphonenumber)
-    r.add_post(f"{PREFIX}/wxa/getwxacodeunlimit", getwxacodeunlimit)
-    r.add_post(f"{PREFIX}/cgi-bin/message/subscribe/send", subscribe_send)
-    r.add_post(f"{PREFIX}/expire-tokens", expire_tokens)
-    r.add_get(f"{PREFIX}/stats", stats)
+    sandbox_route(app, "GET", f"{PREFIX}/cgi-bin/token", token)
+    sandbox_route(app, "POST", f"{PREFIX}/cgi-bin/stable_token", stable_token)
+    sandbox_route(app, "GET", f"{PREFIX}/sns/jscode2session", jscode2session)
+    sandbox_route(app, "POST", f"{PREFIX}/wxa/business/getuserphonenumber", getuserphonenumber)
+    sandbox_route(app, "POST", f"{PREFIX}/wxa/getwxacodeunlimit", getwxacodeunlimit)
+    sandbox_route(app, "POST", f"{PREFIX}/cgi-bin/message/subscribe/send", subscribe_send)
+    sandbox_route(app, "POST", f"{PREFIX}/expire-tokens", expire_tokens)
+    sandbox_route(app, "GET", f"{PREFIX}/stats", stats)

@@ -23,9 +23,9 @@ import aiohttp
 from aiohttp import web
 from wechatpy.work.crypto import WeChatCrypto
 
-from core.sandbox import keys
-from core.sandbox.state import SANDBOX_KEY, SandboxState
-from core.sandbox.wechat import _json, check_token, err, issue_token, ok
+from huituan.core.sandbox import keys
+from huituan.core.sandbox.state import SANDBOX_KEY, SandboxState, sandbox_route
+from huituan.core.sandbox.wechat import _json, check_token, err, issue_token, ok
 
 PREFIX = "/sandbox/wecom"
 
@@ -172,9 +172,8 @@ async def send_to_bot(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    r = app.router
-    r.add_get(f"{PREFIX}/cgi-bin/gettoken", gettoken)
-    r.add_post(f"{PREFIX}/cgi-bin/message/send", message_send)
-    r.add_post(f"{PREFIX}/cgi-bin/webhook/send", webhook_send)
-    r.add_post(f"{PREFIX}/expire-tokens", expire_tokens)
-    r.add_post(f"{PREFIX}/send-to-bot", send_to_bot)
+    sandbox_route(app, "GET", f"{PREFIX}/cgi-bin/gettoken", gettoken)
+    sandbox_route(app, "POST", f"{PREFIX}/cgi-bin/message/send", message_send)
+    sandbox_route(app, "POST", f"{PREFIX}/cgi-bin/webhook/send", webhook_send)
+    sandbox_route(app, "POST", f"{PREFIX}/expire-tokens", expire_tokens)
+    sandbox_route(app, "POST", f"{PREFIX}/send-to-bot", send_to_bot)

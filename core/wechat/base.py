@@ -13,8 +13,8 @@ from typing import Any
 
 import aiohttp
 
-from core.errors import UpstreamError, ValidationFailed
-from core.wechat.token import TOKEN_INVALID_ERRCODES, AccessTokenCache
+from huituan.core.errors import UpstreamError, ValidationFailed
+from huituan.core.wechat.token import TOKEN_INVALID_ERRCODES, AccessTokenCache
 
 log = logging.getLogger("huituan.wechat")
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import aiohttp
 import redis.asyncio as aioredis
 
-from core.settings import Settings
-from core.wechat.miniprogram import MiniProgramClient
-from core.wechat.pay import WeChatPayClient
-from core.wechat.wecom import WeComClient
+from huituan.core.settings import Settings
+from huituan.core.wechat.miniprogram import MiniProgramClient
+from huituan.core.wechat.pay import WeChatPayClient
+from huituan.core.wechat.wecom import WeComClient
 
 
 @dataclass
@@ -38,7 +38,7 @@ def _read(path: str, what: str) -> str:
 def _credentials(settings: Settings) -> dict[str, str]:
     """Who we are at WeChat: the sandbox's fixed identity and keys, or the configured ones."""
     if settings.sandbox:
-        from core.sandbox import keys
+        from huituan.core.sandbox import keys
 
         return dict(
             appid=keys.SANDBOX_APPID, secret=keys.SANDBOX_APP_SECRET, mchid=keys.SANDBOX_MCHID,

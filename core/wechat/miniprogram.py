@@ -19,8 +19,8 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 
-from core.wechat.base import JsonApiClient, WeChatApiError, code_invalid
-from core.wechat.token import AccessTokenCache
+from huituan.core.wechat.base import JsonApiClient, WeChatApiError, code_invalid
+from huituan.core.wechat.token import AccessTokenCache
 
 CODE_INVALID_ERRCODES = frozenset({40029, 40163})
 

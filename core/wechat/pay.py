@@ -39,7 +39,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -47,7 +47,7 @@ from wechatpayv3.async_ import AsyncWeChatPay, WeChatPayType
 from wechatpayv3.async_.type import RequestType
 from wechatpayv3.async_.utils import aes_decrypt, rsa_verify
 
-from core.errors import SignatureInvalid, UpstreamError, ValidationFailed
+from huituan.core.errors import SignatureInvalid, UpstreamError, ValidationFailed
 
 log = logging.getLogger("huituan.wechat.pay")
 
@@ -60,7 +60,7 @@ TRANSFER_NAME_REQUIRED_FEN = 200_000
 def rfc3339(dt: datetime) -> str:
     """WeChat Pay wants RFC 3339 with an offset, e.g. 2018-06-08T10:34:56+08:00."""
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(CHINA_TZ).isoformat(timespec="seconds")
 
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
-from core.errors import UpstreamError
+from huituan.core.errors import UpstreamError
 
 log = logging.getLogger("huituan.wechat.token")
 

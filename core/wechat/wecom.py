@@ -16,9 +16,9 @@ import aiohttp
 import redis.asyncio as aioredis
 from wechatpy.work.crypto import WeChatCrypto
 
-from core.errors import UpstreamError
-from core.wechat.base import JsonApiClient, WeChatApiError
-from core.wechat.token import AccessTokenCache
+from huituan.core.errors import UpstreamError
+from huituan.core.wechat.base import JsonApiClient, WeChatApiError
+from huituan.core.wechat.token import AccessTokenCache
 
 
 class WeComClient(JsonApiClient):

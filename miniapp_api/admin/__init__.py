@@ -1,0 +1,15 @@
+"""The admin API (/api/admin/v1): every route needs an operator token except login."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from huituan.miniapp_api.admin import catalog, distribution, leaders, operators, orders
+
+
+def register(app: web.Application) -> None:
+    operators.setup(app)
+    catalog.setup(app)
+    orders.setup(app)
+    leaders.setup(app)
+    distribution.setup(app)

@@ -4,91 +4,79 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core.errors import PayloadTooLarge
-from miniapp_api.admin import schemas as s
-from miniapp_api.auth import current_operator_id
-from miniapp_api.http import parse_json, parse_query, path_int
-from miniapp_api.keys import RUNTIME_KEY
-from miniapp_api.openapi import api
-from services import catalog_admin, catalog_import
+from huituan.core.errors import PayloadTooLarge
+from huituan.core.web.auth import Auth
+from huituan.core.web.http import parse_json, parse_query, path_int
+from huituan.core.web.keys import RUNTIME_KEY
+from huituan.core.web.openapi import api
+from huituan.miniapp_api.admin import schemas as s
+from huituan.services import catalog_admin, catalog_import
 
 
-async def list_categories(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def list_categories(request: web.Request, operator_id: int) -> web.Response:
     return s.respond(s.CategoryListOut, await catalog_admin.list_categories())
 
 
-async def create_category(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def create_category(request: web.Request, operator_id: int) -> web.Response:
     body = await parse_json(request, s.CategoryIn)
     return s.respond(s.CategoryOut, await catalog_admin.create_category(body.name, body.sort, body.is_active), 201)
 
 
-async def update_category(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def update_category(request: web.Request, operator_id: int) -> web.Response:
     category_id = path_int(request, "category_id")
     body = await parse_json(request, s.CategoryPatch)
     return s.respond(s.CategoryOut, await catalog_admin.update_category(category_id, body.model_dump(exclude_unset=True)))
 
 
-async def list_products(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def list_products(request: web.Request, operator_id: int) -> web.Response:
     q = parse_query(request, s.ProductListQuery)
     return s.respond(s.ProductListOut, await catalog_admin.list_products(**q.model_dump()))
 
 
-async def get_product(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def get_product(request: web.Request, operator_id: int) -> web.Response:
     return s.respond(s.ProductDetailOut, await catalog_admin.get_product(path_int(request, "product_id")))
 
 
-async def create_product(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def create_product(request: web.Request, operator_id: int) -> web.Response:
     body = await parse_json(request, s.ProductIn)
     data = body.model_dump(exclude_unset=True)
     data["skus"] = [sku.model_dump() for sku in body.skus]
     return s.respond(s.ProductDetailOut, await catalog_admin.create_product(request.app[RUNTIME_KEY], data), 201)
 
 
-async def update_product(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def update_product(request: web.Request, operator_id: int) -> web.Response:
     product_id = path_int(request, "product_id")
     body = await parse_json(request, s.ProductPatch)
     result = await catalog_admin.update_product(request.app[RUNTIME_KEY], product_id, body.model_dump(exclude_unset=True))
     return s.respond(s.ProductDetailOut, result)
 
 
-async def set_on_sale(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def set_on_sale(request: web.Request, operator_id: int) -> web.Response:
     body = await parse_json(request, s.OnSaleIn)
     return s.respond(s.OnSaleOut, await catalog_admin.set_products_on_sale(request.app[RUNTIME_KEY], body.ids, body.on_sale))
 
 
-async def create_sku(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def create_sku(request: web.Request, operator_id: int) -> web.Response:
     product_id = path_int(request, "product_id")
     body = await parse_json(request, s.SkuIn)
     return s.respond(s.SkuOut, await catalog_admin.create_sku(request.app[RUNTIME_KEY], product_id, body.model_dump()), 201)
 
 
-async def update_sku(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def update_sku(request: web.Request, operator_id: int) -> web.Response:
     sku_id = path_int(request, "sku_id")
     body = await parse_json(request, s.SkuPatch)
     result = await catalog_admin.update_sku(request.app[RUNTIME_KEY], sku_id, body.model_dump(exclude_unset=True))
     return s.respond(s.SkuOut, result)
 
 
-async def adjust_stock(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def adjust_stock(request: web.Request, operator_id: int) -> web.Response:
     sku_id = path_int(request, "sku_id")
     body = await parse_json(request, s.StockIn)
     result = await catalog_admin.adjust_stock(request.app[RUNTIME_KEY], sku_id, set_to=body.set, delta=body.delta)
     return s.respond(s.SkuOut, result)
 
 
-async def import_products(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def import_products(request: web.Request, operator_id: int) -> web.Response:
     q = parse_query(request, s.ImportQuery)
     if request.content_length is not None and request.content_length > catalog_import.MAX_IMPORT_BYTES:
         raise PayloadTooLarge("导入内容不能超过 2 MB，请拆分后再导入", code="import_too_large",
@@ -139,7 +127,7 @@ product_title,category,subtitle,sku_code,sku_name,price_fen,original_price_fen,s
 
 
 def setup(app: web.Application) -> None:
-    op = dict(auth="operator")
+    op = dict(auth=Auth.operator)
     api(app, "GET", "/api/admin/v1/categories", list_categories, summary="分类列表", tag="admin-catalog",
         response=s.CategoryListOut, **op)
     api(app, "POST", "/api/admin/v1/categories", create_category, summary="新建分类", tag="admin-catalog",

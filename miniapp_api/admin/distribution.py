@@ -8,15 +8,15 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from miniapp_api.auth import current_operator_id
-from miniapp_api.http import json_response, parse_json, parse_query, path_int
-from miniapp_api.keys import RUNTIME_KEY
-from miniapp_api.openapi import api
-from miniapp_api.routes.promoter import WithdrawalOut
-from models.promoter import PromoterStatus
-from services import distribution_settings, promoters, withdrawals
-from services.commission import queries as commission_queries
-from services.referrals import list_audit, manual_bind
+from huituan.core.web.auth import Auth
+from huituan.core.web.http import json_response, parse_json, parse_query, path_int
+from huituan.core.web.keys import RUNTIME_KEY
+from huituan.core.web.openapi import api
+from huituan.miniapp_api.routes.promoter import WithdrawalOut
+from huituan.models.promoter import PromoterStatus
+from huituan.services import distribution_settings, promoters, withdrawals
+from huituan.services.commission import queries as commission_queries
+from huituan.services.referrals import list_audit, manual_bind
 
 P = "/api/admin/v1/distribution"
 TAG = "admin-distribution"
@@ -215,98 +215,83 @@ class BindingOut(BaseModel):
     previous_promoter_id: int | None
 
 
-async def get_settings(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def get_settings(request: web.Request, operator_id: int) -> web.Response:
     return json_response(distribution_settings.settings_to_dict(await distribution_settings.get_settings()))
 
 
-async def patch_settings(request: web.Request) -> web.Response:
-    op = current_operator_id(request)
+async def patch_settings(request: web.Request, op: int) -> web.Response:
     body = await parse_json(request, SettingsPatch)
     return json_response(await distribution_settings.update_settings(body.model_dump(exclude_none=True), op))
 
 
-async def list_promoters(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def list_promoters(request: web.Request, operator_id: int) -> web.Response:
     q = parse_query(request, PromoterListQuery)
     return json_response(await promoters.list_promoters(q.status, q.page, q.page_size))
 
 
-async def review_promoter(request: web.Request) -> web.Response:
-    op = current_operator_id(request)
+async def review_promoter(request: web.Request, op: int) -> web.Response:
     body = await parse_json(request, ReviewIn)
     return json_response(await promoters.review(path_int(request, "user_id"), body.approve, op, body.note))
 
 
-async def set_promoter_status(request: web.Request) -> web.Response:
-    op = current_operator_id(request)
+async def set_promoter_status(request: web.Request, op: int) -> web.Response:
     body = await parse_json(request, PromoterStatusIn)
     return json_response(await promoters.set_status(path_int(request, "user_id"), PromoterStatus(body.status), op,
                                                     body.note, body.level_id))
 
 
-async def list_levels(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def list_levels(request: web.Request, operator_id: int) -> web.Response:
     return json_response({"items": await promoters.list_levels()})
 
 
-async def create_level(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def create_level(request: web.Request, operator_id: int) -> web.Response:
     body = await parse_json(request, LevelIn)
     return json_response(await promoters.save_level(body.model_dump()), status=201)
 
 
-async def update_level(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def update_level(request: web.Request, operator_id: int) -> web.Response:
     body = await parse_json(request, LevelIn)
     return json_response(await promoters.save_level(body.model_dump(), path_int(request, "level_id")))
 
 
-async def get_product_rule(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def get_product_rule(request: web.Request, operator_id: int) -> web.Response:
     return json_response(await commission_queries.get_product_rule(path_int(request, "product_id")))
 
 
-async def put_product_rule(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def put_product_rule(request: web.Request, operator_id: int) -> web.Response:
     body = await parse_json(request, ProductRuleIn)
     return json_response(await commission_queries.set_product_rule(path_int(request, "product_id"), body.mode,
                                                                    body.level1_value, body.level2_value))
 
 
-async def list_withdrawals(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def list_withdrawals(request: web.Request, operator_id: int) -> web.Response:
     q = parse_query(request, WithdrawalListQuery)
     return json_response(await withdrawals.list_withdrawals(None, q.status, q.page, q.page_size))
 
 
-async def review_withdrawal(request: web.Request) -> web.Response:
-    op = current_operator_id(request)
+async def review_withdrawal(request: web.Request, op: int) -> web.Response:
     body = await parse_json(request, ReviewIn)
     return json_response(await withdrawals.review_withdrawal(request.app[RUNTIME_KEY], path_int(request, "id"),
                                                              body.approve, op, body.note))
 
 
-async def user_ledger(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def user_ledger(request: web.Request, operator_id: int) -> web.Response:
     q = parse_query(request, Page)
     return json_response(await commission_queries.ledger_entries(path_int(request, "user_id"), q.page, q.page_size))
 
 
-async def binding_audit(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def binding_audit(request: web.Request, operator_id: int) -> web.Response:
     q = parse_query(request, AuditQuery)
     return json_response(await list_audit(q.user_id, q.page, q.page_size))
 
 
-async def set_binding(request: web.Request) -> web.Response:
-    op = current_operator_id(request)
+async def set_binding(request: web.Request, op: int) -> web.Response:
     body = await parse_json(request, BindingIn)
     return json_response(await manual_bind(path_int(request, "user_id"), body.promoter_id, op, body.reason))
 
 
 def setup(app: web.Application) -> None:
-    a = dict(tag=TAG, auth="operator")
+    a = dict(tag=TAG, auth=Auth.operator)
     api(app, "GET", f"{P}/settings", get_settings, summary="分销设置", response=SettingsOut, **a)
     api(app, "PATCH", f"{P}/settings", patch_settings, summary="修改分销设置（绑定、推手、佣金、冻结、提现）",
         body=SettingsPatch, response=SettingsOut, **a)

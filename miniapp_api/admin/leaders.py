@@ -4,53 +4,47 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from miniapp_api.admin import schemas as s
-from miniapp_api.auth import current_operator_id
-from miniapp_api.http import parse_json, parse_query, path_int
-from miniapp_api.openapi import api
-from services import pickup
+from huituan.core.web.auth import Auth
+from huituan.core.web.http import parse_json, parse_query, path_int
+from huituan.core.web.openapi import api
+from huituan.miniapp_api.admin import schemas as s
+from huituan.services import pickup
 
 
-async def list_leaders(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def list_leaders(request: web.Request, operator_id: int) -> web.Response:
     q = parse_query(request, s.LeaderListQuery)
     return s.respond(s.LeaderListOut, await pickup.list_leaders(**q.model_dump()))
 
 
-async def create_leader(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def create_leader(request: web.Request, operator_id: int) -> web.Response:
     body = await parse_json(request, s.LeaderIn)
     return s.respond(s.LeaderOut, await pickup.create_leader(body.user_id, body.name, body.phone,
                                                              body.commission_bp), 201)
 
 
-async def approve_leader(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def approve_leader(request: web.Request, operator_id: int) -> web.Response:
     return s.respond(s.LeaderOut, await pickup.approve_leader(path_int(request, "leader_id")))
 
 
-async def create_leader_pickup_point(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def create_leader_pickup_point(request: web.Request, operator_id: int) -> web.Response:
     leader_id = path_int(request, "leader_id")
     body = await parse_json(request, s.PickupPointIn)
     return s.respond(s.PickupPointOut, await pickup.create_pickup_point(leader_id, body.model_dump()), 201)
 
 
-async def list_pickup_points(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def list_pickup_points(request: web.Request, operator_id: int) -> web.Response:
     q = parse_query(request, s.AdminPickupPointQuery)
     return s.respond(s.AdminPickupPointListOut, await pickup.list_all_pickup_points(**q.model_dump()))
 
 
-async def create_pickup_point(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def create_pickup_point(request: web.Request, operator_id: int) -> web.Response:
     body = await parse_json(request, s.AdminPickupPointIn)
     data = body.model_dump(exclude={"leader_id"})
     return s.respond(s.PickupPointOut, await pickup.create_pickup_point(body.leader_id, data), 201)
 
 
 def setup(app: web.Application) -> None:
-    op = dict(auth="operator")
+    op = dict(auth=Auth.operator)
     api(app, "GET", "/api/admin/v1/leaders", list_leaders, summary="团长列表", tag="admin-leaders",
         query=s.LeaderListQuery, response=s.LeaderListOut, **op)
     api(app, "POST", "/api/admin/v1/leaders", create_leader, summary="登记团长（直接通过）", tag="admin-leaders",

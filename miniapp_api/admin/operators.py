@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from miniapp_api.admin.schemas import LoginIn, LoginOut, OperatorOut, respond
-from miniapp_api.auth import current_operator_id
-from miniapp_api.http import parse_json
-from miniapp_api.keys import RUNTIME_KEY
-from miniapp_api.openapi import api
-from services import operators
+from huituan.core.web.auth import Auth
+from huituan.core.web.http import parse_json
+from huituan.core.web.keys import RUNTIME_KEY
+from huituan.core.web.openapi import api
+from huituan.miniapp_api.admin.schemas import LoginIn, LoginOut, OperatorOut, respond
+from huituan.services import operators
 
 
 async def login(request: web.Request) -> web.Response:
@@ -18,13 +18,13 @@ async def login(request: web.Request) -> web.Response:
     return respond(LoginOut, result)
 
 
-async def me(request: web.Request) -> web.Response:
-    return respond(OperatorOut, await operators.get_operator(current_operator_id(request)))
+async def me(request: web.Request, operator_id: int) -> web.Response:
+    return respond(OperatorOut, await operators.get_operator(operator_id))
 
 
 def setup(app: web.Application) -> None:
     api(app, "POST", "/api/admin/v1/auth/login", login, summary="运营账号登录", tag="admin-auth",
         body=LoginIn, response=LoginOut, errors=(401, 403, 429),
-        description="同一用户名 5 分钟内密码错误 5 次后暂时锁定（429）。")
-    api(app, "GET", "/api/admin/v1/me", me, summary="当前运营账号", tag="admin-auth", auth="operator",
+        description="同一用户名 5 分钟内密码错误 5 次后暂时锁定（429）。", auth=Auth.public)
+    api(app, "GET", "/api/admin/v1/me", me, summary="当前运营账号", tag="admin-auth", auth=Auth.operator,
         response=OperatorOut, errors=(404,))

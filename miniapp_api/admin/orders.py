@@ -4,54 +4,47 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from miniapp_api.admin import schemas as s
-from miniapp_api.auth import current_operator_id
-from miniapp_api.http import parse_json, parse_query, path_int
-from miniapp_api.keys import RUNTIME_KEY
-from miniapp_api.openapi import api
-from services import order_search
+from huituan.core.web.auth import Auth
+from huituan.core.web.http import parse_json, parse_query, path_int
+from huituan.core.web.keys import RUNTIME_KEY
+from huituan.core.web.openapi import api
+from huituan.miniapp_api.admin import schemas as s
+from huituan.services import order_search
 
 
-async def search_orders(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def search_orders(request: web.Request, operator_id: int) -> web.Response:
     q = parse_query(request, s.OrderSearchQuery)
     return s.respond(s.OrderListOut, await order_search.search_orders(**q.model_dump()))
 
 
-async def get_order(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def get_order(request: web.Request, operator_id: int) -> web.Response:
     return s.respond(s.OrderDetailOut, await order_search.get_order_detail(path_int(request, "order_id")))
 
 
-async def ship_order(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def ship_order(request: web.Request, operator_id: int) -> web.Response:
     order_id = path_int(request, "order_id")
     body = await parse_json(request, s.ShipIn)
     return s.respond(s.OrderDetailOut, await order_search.ship(order_id, body.express_company.strip(),
                                                                body.express_no.strip()))
 
 
-async def ready_for_pickup(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def ready_for_pickup(request: web.Request, operator_id: int) -> web.Response:
     return s.respond(s.OrderDetailOut, await order_search.mark_ready(path_int(request, "order_id")))
 
 
-async def list_refunds(request: web.Request) -> web.Response:
-    current_operator_id(request)
+async def list_refunds(request: web.Request, operator_id: int) -> web.Response:
     q = parse_query(request, s.RefundListQuery)
     return s.respond(s.RefundListOut, await order_search.list_refunds(**q.model_dump()))
 
 
-async def approve_refund(request: web.Request) -> web.Response:
-    operator_id = current_operator_id(request)
+async def approve_refund(request: web.Request, operator_id: int) -> web.Response:
     refund_id = path_int(request, "refund_id")
     body = await parse_json(request, s.ApproveRefundIn)
     result = await order_search.approve(request.app[RUNTIME_KEY], refund_id, operator_id, body.note)
     return s.respond(s.RefundOut, result)
 
 
-async def reject_refund(request: web.Request) -> web.Response:
-    operator_id = current_operator_id(request)
+async def reject_refund(request: web.Request, operator_id: int) -> web.Response:
     refund_id = path_int(request, "refund_id")
     body = await parse_json(request, s.RejectRefundIn)
     result = await order_search.reject(request.app[RUNTIME_KEY], refund_id, operator_id, body.note)
@@ -59,7 +52,7 @@ async def reject_refund(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    op = dict(auth="operator")
+    op = dict(auth=Auth.operator)
     api(app, "GET", "/api/admin/v1/orders", search_orders, summary="订单搜索", tag="admin-orders",
         query=s.OrderSearchQuery, response=s.OrderListOut, **op)
     api(app, "GET", "/api/admin/v1/orders/{order_id}", get_order, summary="订单详情（含明细、支付、退款）",

@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from miniapp_api.http import json_response
-from models.leader import LeaderStatus
-from models.order import OrderStatus, RefundStatus
-from miniapp_api.schemas.orders import MyOrderItemOut
+from huituan.core.web.http import json_response
+from huituan.miniapp_api.schemas.orders import MyOrderItemOut
+from huituan.models.leader import LeaderStatus
+from huituan.models.order import OrderStatus, RefundStatus
 
 
 def _drop_null_variants(schema: dict[str, Any]) -> None:

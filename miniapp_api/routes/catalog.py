@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from miniapp_api.http import json_response, parse_query, path_int
-from miniapp_api.keys import RUNTIME_KEY
-from miniapp_api.openapi import api
-from miniapp_api.schemas.catalog import ShopCategoryListOut, ShopProductDetailOut, ShopProductListOut, ProductQuery
-from services import catalog
+from huituan.core.web.auth import Auth
+from huituan.core.web.http import json_response, parse_query, path_int
+from huituan.core.web.keys import RUNTIME_KEY
+from huituan.core.web.openapi import api
+from huituan.miniapp_api.schemas.catalog import ProductQuery, ShopCategoryListOut, ShopProductDetailOut, ShopProductListOut
+from huituan.services import catalog
 
 
 async def categories(request: web.Request) -> web.Response:
@@ -34,12 +35,12 @@ async def _invalidation_ctx(app: web.Application):
 
 
 def setup(app: web.Application) -> None:
-    api(app, "GET", "/api/v1/categories", categories, summary="商品分类", tag="catalog", response=ShopCategoryListOut)
+    api(app, "GET", "/api/v1/categories", categories, summary="商品分类", tag="catalog", response=ShopCategoryListOut, auth=Auth.public)
     api(app, "GET", "/api/v1/products", products, summary="商品列表（在售，分页）", tag="catalog",
         query=ProductQuery, response=ShopProductListOut,
-        description="按分类 category_id、关键词 keyword（标题/副标题）筛选；page_size 最大 50。")
+        description="按分类 category_id、关键词 keyword（标题/副标题）筛选；page_size 最大 50。", auth=Auth.public)
     api(app, "GET", "/api/v1/products/{id}", product_detail, summary="商品详情（规格、库存、图片）", tag="catalog",
         response=ShopProductDetailOut, errors=(404,),
-        description="库存为展示用，可能有数秒延迟；以下单结果为准。已下架商品返回 404。")
+        description="库存为展示用，可能有数秒延迟；以下单结果为准。已下架商品返回 404。", auth=Auth.public)
     # Runs after the runtime context (appended by create_app before route setup).
     app.cleanup_ctx.append(_invalidation_ctx)

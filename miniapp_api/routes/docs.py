@@ -10,8 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from miniapp_api.http import json_response
-from miniapp_api.openapi import ERROR_DESCRIPTIONS, build_openapi
+from huituan.core.web.auth import Auth
+from huituan.core.web.http import json_response
+from huituan.core.web.openapi import ERROR_DESCRIPTIONS, api, build_openapi
 
 # Built lazily on the first request (every route module has run setup by then) and kept:
 # the app is frozen after startup, so the cache is a dict put in place at setup time.
@@ -188,6 +189,6 @@ def render_docs(doc: dict[str, Any]) -> str:
 
 def setup(app: web.Application) -> None:
     app[_CACHE_KEY] = {}
-    # Registered on the router directly: the document does not describe itself.
-    app.router.add_get("/api/v1/openapi.json", openapi_json)
-    app.router.add_get("/api/v1/docs", docs_page)
+    # Left out of the document: it does not describe itself.
+    api(app, "GET", "/api/v1/openapi.json", openapi_json, summary="OpenAPI 文档", tag="docs", auth=Auth.public, public=False)
+    api(app, "GET", "/api/v1/docs", docs_page, summary="接口文档页面", tag="docs", auth=Auth.public, public=False)

@@ -7,13 +7,14 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from core.errors import SignatureInvalid
-from miniapp_api.http import json_response
-from miniapp_api.keys import RUNTIME_KEY
-from miniapp_api.openapi import api
-from miniapp_api.schemas.orders import PayNotifyAckOut
-from services import withdrawals
-from services.orders import payments, refunds
+from huituan.core.errors import SignatureInvalid
+from huituan.core.web.auth import Auth
+from huituan.core.web.http import json_response
+from huituan.core.web.keys import RUNTIME_KEY
+from huituan.core.web.openapi import api
+from huituan.miniapp_api.schemas.orders import PayNotifyAckOut
+from huituan.services import withdrawals
+from huituan.services.orders import payments, refunds
 
 # WeChat reads code/message; error/details keep the shape of every other error (ErrorOut).
 _FAIL = {"code": "FAIL", "message": "签名校验失败", "error": "signature_invalid", "details": {}}
@@ -47,8 +48,8 @@ _RAW = ("请求体为微信支付 API v3 回调原文（JSON，resource 为 AEAD
 
 def setup(app: web.Application) -> None:
     api(app, "POST", "/api/v1/pay/notify", pay_notify, summary="微信支付结果通知", tag="pay", public=True,
-        response=PayNotifyAckOut, errors=(401,), description=_RAW)
+        response=PayNotifyAckOut, errors=(401,), description=_RAW, auth=Auth.wechat)
     api(app, "POST", "/api/v1/pay/refund-notify", refund_notify, summary="微信退款结果通知", tag="pay",
-        public=True, response=PayNotifyAckOut, errors=(401,), description=_RAW)
+        public=True, response=PayNotifyAckOut, errors=(401,), description=_RAW, auth=Auth.wechat)
     api(app, "POST", "/api/v1/pay/transfer-notify", transfer_notify, summary="商家转账结果通知", tag="pay",
-        public=True, response=PayNotifyAckOut, errors=(401,), description=_RAW)
+        public=True, response=PayNotifyAckOut, errors=(401,), description=_RAW, auth=Auth.wechat)

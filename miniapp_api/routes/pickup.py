@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from miniapp_api.admin.schemas import PickupPointListOut, PickupPointQuery, respond
-from miniapp_api.http import parse_query
-from miniapp_api.openapi import api
-from services import pickup
+from huituan.core.web.auth import Auth
+from huituan.core.web.http import parse_query
+from huituan.core.web.openapi import api
+from huituan.miniapp_api.admin.schemas import PickupPointListOut, PickupPointQuery, respond
+from huituan.services import pickup
 
 
 async def list_pickup_points(request: web.Request) -> web.Response:
@@ -17,4 +18,4 @@ async def list_pickup_points(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     api(app, "GET", "/api/v1/pickup-points", list_pickup_points, summary="可选自提点", tag="pickup",
-        query=PickupPointQuery, response=PickupPointListOut)
+        query=PickupPointQuery, response=PickupPointListOut, auth=Auth.public)

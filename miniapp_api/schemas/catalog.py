@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from miniapp_api.schemas import Text
 from pydantic import BaseModel, Field
+
+from huituan.miniapp_api.schemas import Text
 
 
 class ShopCategoryOut(BaseModel):

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from miniapp_api.schemas import Text
 from pydantic import BaseModel, Field
 
-from models.order import OrderStatus
+from huituan.miniapp_api.schemas import Text
+from huituan.models.order import OrderStatus
 
 ID = Field(..., ge=1, le=2**62)
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from miniapp_api.schemas import Text
 from pydantic import BaseModel, Field
+
+from huituan.miniapp_api.schemas import Text
 
 
 class UserLoginIn(BaseModel):

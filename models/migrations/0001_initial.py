@@ -2,13 +2,13 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from models.commission import BindMode, CommissionMode, CommissionStatus, PromoteMode
-from models.leader import LeaderStatus
-from models.order import ActivityType, DeliveryMode, OrderStatus, PaymentStatus, RefundStatus
-from models.outbox import OutboxKind, OutboxStatus
-from models.promoter import PromoterStatus
-from models.referral import BindingAction, BindingStatus
-from models.wallet import EntryKind, WithdrawalStatus
+from huituan.models.commission import BindMode, CommissionMode, CommissionStatus, PromoteMode
+from huituan.models.leader import LeaderStatus
+from huituan.models.order import ActivityType, DeliveryMode, OrderStatus, PaymentStatus, RefundStatus
+from huituan.models.outbox import OutboxKind, OutboxStatus
+from huituan.models.promoter import PromoterStatus
+from huituan.models.referral import BindingAction, BindingStatus
+from huituan.models.wallet import EntryKind, WithdrawalStatus
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index

@@ -3,20 +3,24 @@ beneficiary, each with its ledger entry in the payment's transaction."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
-from core import sql
-from core.money import percent_of
-from models.commission import (
-    CommissionMode, CommissionRecord, DistributionSettings, OrderAttribution, ProductCommissionRule,
+from huituan.core import sql
+from huituan.core.clock import utcnow
+from huituan.core.money import percent_of
+from huituan.models.commission import (
+    CommissionMode,
+    CommissionRecord,
+    DistributionSettings,
+    ProductCommissionRule,
 )
-from models.order import ActivityType, Order, OrderItem
-from models.referral import ReferralBinding
-from models.wallet import EntryKind
-from services.distribution_settings import get_settings_cached
-from services.promoters import is_promoter, rates_for
-from services.referrals.binding import binding_is_active, referrer_of
-from services.wallet import ledger
+from huituan.models.order import ActivityType, Order, OrderItem
+from huituan.models.referral import ReferralBinding
+from huituan.models.wallet import EntryKind
+from huituan.services.distribution_settings import get_settings_cached
+from huituan.services.promoters import is_promoter, rates_for
+from huituan.services.referrals.binding import binding_is_active, referrer_of
+from huituan.services.wallet import ledger
 
 
 def activity_enabled(settings: DistributionSettings, activity: str) -> bool:
@@ -78,7 +82,7 @@ async def on_order_paid(order_id: int, conn, now: datetime | None = None) -> lis
     rules come from get_settings_cached: a change of the distribution settings applies to
     orders paid up to CACHE_SECONDS later in other processes (see services.distribution_settings).
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     rows = await sql.fetch(conn, _PAID_CONTEXT, [order_id])
     if not rows:
         await Order.get(id=order_id).using_db(conn)  # raises DoesNotExist, as the ORM read did
@@ -97,7 +101,7 @@ async def on_order_paid(order_id: int, conn, now: datetime | None = None) -> lis
         else:
             l1, l2, self_purchase = await _beneficiaries(buyer_id, settings, conn, now)
     await sql.execute(conn, _ATTRIBUTION_INSERT,
-                      [order_id, buyer_id, l1, l2, self_purchase, datetime.now(timezone.utc)])
+                      [order_id, buyer_id, l1, l2, self_purchase, utcnow()])
     if not settings.enabled or not activity_enabled(settings, ctx["activity_type"]) or (l1 is None and l2 is None):
         return []
     items = await OrderItem.filter(order_id=order_id).using_db(conn).order_by("id")

@@ -1,22 +1,20 @@
-"""Commission reacts to the orders domain inside the cause's transaction (conn)."""
+"""Commission reacts to the orders domain inside the cause's transaction (conn).
+
+Subscribed by the composition root (huituan.wiring)."""
 
 from __future__ import annotations
 
-from services import events
-import services.withdrawals  # noqa: F401  (registers the transfer outbox handler)
-from models.commission import OrderAttribution
-from services.commission.compute import on_order_paid
-from services.promoters import evaluate_level
-from services.commission.lifecycle import on_order_completed, on_refund_succeeded
+from huituan.models.commission import OrderAttribution
+from huituan.services.commission.compute import on_order_paid
+from huituan.services.commission.lifecycle import on_order_completed, on_refund_succeeded
+from huituan.services.promoters import evaluate_level
 
 
-@events.on(events.ORDER_PAID)
-async def _paid(order_id: int, conn, **_) -> None:
+async def on_paid(order_id: int, conn, **_) -> None:
     await on_order_paid(order_id, conn)
 
 
-@events.on(events.ORDER_COMPLETED)
-async def _completed(order_id: int, conn, **_) -> None:
+async def on_completed(order_id: int, conn, **_) -> None:
     await on_order_completed(order_id, conn)
     # Level upgrades (direct invites, team spend, own spend) apply to later orders.
     attribution = await OrderAttribution.get_or_none(order_id=order_id).using_db(conn)
@@ -25,6 +23,5 @@ async def _completed(order_id: int, conn, **_) -> None:
             await evaluate_level(uid, conn)
 
 
-@events.on(events.REFUND_SUCCEEDED)
-async def _refunded(refund_id: int, order_id: int, conn, **_) -> None:
+async def on_refunded(refund_id: int, order_id: int, conn, **_) -> None:
     await on_refund_succeeded(refund_id, order_id, conn)

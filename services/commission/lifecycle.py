@@ -5,21 +5,23 @@ Locking order everywhere: commission records, then wallets (by user id).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
-from core.money import prorate
-from models.commission import CommissionAdjustment, CommissionRecord, CommissionStatus
-from models.order import Order, OrderItem, Refund
-from models.wallet import EntryKind
-from services.distribution_settings import get_settings
-from services.wallet import ledger
+from huituan.core.clock import utcnow
+from huituan.core.money import prorate
+from huituan.core.sql import is_pg
+from huituan.models.commission import CommissionAdjustment, CommissionRecord, CommissionStatus
+from huituan.models.order import Order, OrderItem, Refund
+from huituan.models.wallet import EntryKind
+from huituan.services.distribution_settings import get_settings
+from huituan.services.wallet import ledger
 
 
 async def on_order_completed(order_id: int, conn, now: datetime | None = None) -> int:
     """pending records of the order get settle_at = completed_at + freeze days (once)."""
     order = await Order.get(id=order_id).using_db(conn)
     settings = await get_settings(conn)
-    done_at = order.completed_at or now or datetime.now(timezone.utc)
+    done_at = order.completed_at or now or utcnow()
     return await CommissionRecord.filter(order_id=order_id, status=CommissionStatus.pending,
                                          settle_at__isnull=True).using_db(conn).update(
         settle_at=done_at + timedelta(days=settings.freeze_days))
@@ -27,7 +29,7 @@ async def on_order_completed(order_id: int, conn, now: datetime | None = None) -
 
 async def _lock_records(conn, item_ids: list[int]) -> list[CommissionRecord]:
     q = CommissionRecord.filter(order_item_id__in=item_ids).using_db(conn).order_by("id")
-    if ledger.is_pg(conn):
+    if is_pg(conn):
         q = q.select_for_update()
     return list(await q)
 
@@ -54,7 +56,7 @@ async def on_refund_succeeded(refund_id: int, order_id: int, conn, now: datetime
     (all of it: pending -> cancelled); after settlement the difference is clawed back from
     available, the rest becoming debt.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     refund = await Refund.get(id=refund_id).using_db(conn)
     bases = await _refunded_bases(refund, conn)
     if not bases:

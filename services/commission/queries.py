@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.commission import CommissionRecord, CommissionStatus, ProductCommissionRule, CommissionMode
-from models.wallet import WalletEntry
-from services.wallet.ledger import get_balances
-from services.withdrawals import WalletInDebt  # noqa: F401  (re-exported for edges)
+from huituan.models.commission import CommissionMode, CommissionRecord, CommissionStatus, ProductCommissionRule
+from huituan.models.wallet import WalletEntry
+from huituan.services.wallet.ledger import get_balances
+from huituan.services.withdrawals import WalletInDebt  # noqa: F401  (re-exported for edges)
 
 
 def record_to_dict(r: CommissionRecord) -> dict[str, Any]:
@@ -56,7 +56,7 @@ async def get_product_rule(product_id: int) -> dict[str, Any]:
 
 
 async def set_product_rule(product_id: int, mode: str, level1_value: int, level2_value: int) -> dict[str, Any]:
-    from core.errors import ValidationFailed
+    from huituan.core.errors import ValidationFailed
     if mode == CommissionMode.percent and level1_value + level2_value > 10_000:
         raise ValidationFailed("level2_value: 一级与二级比例之和不能超过 100%", field="level2_value")
     await ProductCommissionRule.update_or_create(

@@ -15,19 +15,21 @@ Safe to rerun: settled records no longer match; a duplicate key would roll the b
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from models.commission import CommissionRecord, CommissionStatus
-from models.wallet import EntryKind
-from services.wallet import ledger
+from huituan.core.clock import utcnow
+from huituan.core.sql import is_pg
+from huituan.models.commission import CommissionRecord, CommissionStatus
+from huituan.models.wallet import EntryKind
+from huituan.services.wallet import ledger
 
 log = logging.getLogger("huituan.commission.settle")
 
 
 async def _claim_batch(conn, now: datetime, batch: int) -> list[tuple[int, int, int]]:
-    if ledger.is_pg(conn):
+    if is_pg(conn):
         rows = await conn.execute_query_dict(
             "UPDATE commission_record SET status = 'settled', settled_at = $1 WHERE id IN ("
             " SELECT id FROM commission_record WHERE status = 'pending' AND settle_at <= $1"
@@ -74,9 +76,9 @@ async def settle_batch(now: datetime, batch: int = 1000) -> int:
         return len(claimed)
 
 
-async def settle_commissions(rt=None, now: datetime | None = None, batch: int = 1000) -> int:
+async def settle_commissions(now: datetime | None = None, batch: int = 1000) -> int:
     """Job: settle every due pending record; returns how many were settled."""
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     total = 0
     while True:
         n = await settle_batch(now, batch)

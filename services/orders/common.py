@@ -8,11 +8,10 @@ from typing import Any
 
 from tortoise.expressions import F
 
-from core.clock import utcnow
-from core.errors import NotFound
-from models.catalog import Sku
-from models.order import Order, OrderItem, Refund
-
+from huituan.core.clock import utcnow
+from huituan.core.errors import NotFound
+from huituan.models.catalog import Sku
+from huituan.models.order import Order, OrderItem, Refund
 
 
 def new_number(prefix: str = "") -> str:

@@ -10,12 +10,12 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from core import sql
-from core.errors import Forbidden, NotFound, OutOfStock, ValidationFailed
-from core.money import split_by_weights, yuan
-from core.settings import Settings
-from models.order import ActivityType, DeliveryMode, Order, OrderStatus
-from services.orders.common import load_order_dict, new_number, order_to_dict, utcnow
+from huituan.core import sql
+from huituan.core.errors import Forbidden, NotFound, OutOfStock, ValidationFailed
+from huituan.core.money import split_by_weights, yuan
+from huituan.core.settings import Settings
+from huituan.models.order import ActivityType, DeliveryMode, Order, OrderStatus
+from huituan.services.orders.common import load_order_dict, new_number, order_to_dict, utcnow
 
 log = logging.getLogger("huituan.orders")
 
@@ -124,7 +124,7 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     else:
         if pickup_point_id is None:
             raise ValidationFailed("pickup_point_id: 自提需要选择自提点", field="pickup_point_id")
-        from services.pickup import get_active_pickup_point
+        from huituan.services.pickup import get_active_pickup_point
 
         await get_active_pickup_point(pickup_point_id)
 

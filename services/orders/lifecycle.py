@@ -11,11 +11,10 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from core.errors import InvalidState, NotFound, ValidationFailed
-from core.runtime import Runtime
-from models.order import DeliveryMode, Order, OrderStatus
-from services import events, notifications
-from services.orders.common import get_own_order, load_order_dict, return_stock, utcnow
+from huituan.core.errors import InvalidState, NotFound, ValidationFailed
+from huituan.models.order import DeliveryMode, Order, OrderStatus
+from huituan.services import events, notifications
+from huituan.services.orders.common import get_own_order, load_order_dict, return_stock, utcnow
 
 log = logging.getLogger("huituan.orders")
 
@@ -42,7 +41,7 @@ async def cancel_order(user_id: int, order_id: int) -> dict[str, Any]:
     return await load_order_dict(await get_own_order(user_id, order_id))
 
 
-async def close_expired_orders(rt: Runtime | None = None, now: datetime | None = None, batch: int = 500) -> int:
+async def close_expired_orders(now: datetime | None = None, batch: int = 500) -> int:
     """Sweep: unpaid orders past pay_deadline -> cancelled (reason pay_timeout), stock back.
     Idempotent and safe on two processes: each order moves under its own CAS."""
     now = now or utcnow()
@@ -86,10 +85,10 @@ async def confirm_receipt(user_id: int, order_id: int) -> dict[str, Any]:
     return await load_order_dict(await get_own_order(user_id, order_id))
 
 
-async def auto_confirm_orders(rt: Runtime, now: datetime | None = None, batch: int = 500) -> int:
+async def auto_confirm_orders(after_days: int, now: datetime | None = None, batch: int = 500) -> int:
     """Sweep: shipped orders with shipped_at older than order_auto_confirm_days -> completed."""
     now = now or utcnow()
-    cutoff = now - timedelta(days=rt.settings.order_auto_confirm_days)
+    cutoff = now - timedelta(days=after_days)
     ids = await Order.filter(status=OrderStatus.shipped, shipped_at__lt=cutoff).order_by("shipped_at") \
         .limit(batch).values_list("id", flat=True)
     done = 0

@@ -8,13 +8,13 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from core import sql
-from core.errors import InvalidState
-from core.runtime import Runtime
-from models.order import Order, OrderItem, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus
-from services import events, outbox
-from services.orders.common import get_own_order, new_number, utcnow
-from services.users import get_active_user
+from huituan.core import sql
+from huituan.core.errors import InvalidState
+from huituan.core.runtime import Runtime
+from huituan.models.order import Order, OrderItem, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus
+from huituan.services import events, outbox
+from huituan.services.orders.common import get_own_order, new_number, utcnow
+from huituan.services.users import get_active_user
 
 log = logging.getLogger("huituan.payments")
 

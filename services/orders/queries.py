@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.order import Order, OrderItem, OrderStatus, Refund
-from services.orders.common import get_own_order, load_order_dict, order_to_dict, refund_to_dict
+from huituan.models.order import Order, OrderItem, OrderStatus, Refund
+from huituan.services.orders.common import get_own_order, load_order_dict, order_to_dict, refund_to_dict
 
 
 async def list_orders(user_id: int, status: str | None = None, page: int = 1, page_size: int = 20) -> dict[str, Any]:

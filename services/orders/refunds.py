@@ -11,14 +11,14 @@ from typing import Any
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from core.errors import InvalidState, NotFound, UpstreamError, ValidationFailed
-from core.money import prorate
-from core.runtime import Runtime
-from models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
-from models.outbox import OutboxKind, OutboxMessage
-from services import events, notifications, outbox
-from services.orders.common import get_own_order, new_number, refund_to_dict, utcnow
-from services.orders.payments import enqueue_refund
+from huituan.core.errors import InvalidState, NotFound, UpstreamError, ValidationFailed
+from huituan.core.money import prorate
+from huituan.core.runtime import Runtime
+from huituan.models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
+from huituan.models.outbox import OutboxMessage
+from huituan.services import events, notifications, outbox
+from huituan.services.orders.common import get_own_order, new_number, refund_to_dict, utcnow
+from huituan.services.orders.payments import enqueue_refund
 
 log = logging.getLogger("huituan.refunds")
 
@@ -145,8 +145,6 @@ async def deliver_refund(rt: Runtime, payload: dict[str, Any]) -> None:
         reason=payload.get("reason") or "", notify_url=rt.settings.base_url() + "/api/v1/pay/refund-notify",
     )
 
-
-outbox.register_handler(OutboxKind.refund, deliver_refund)
 
 
 async def handle_refund_notify(rt: Runtime, notify: dict[str, Any]) -> str:

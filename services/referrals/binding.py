@@ -12,19 +12,19 @@ ineligible promoters cannot bind. Every change writes a ReferralAudit row with i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from tortoise.transactions import in_transaction
 
-from core.clock import utcnow
-from core.errors import NotFound, ValidationFailed
-from models.commission import BindMode
-from models.referral import BindingAction, BindingStatus, ReferralAudit, ReferralBinding
-from models.user import User
-from services.distribution_settings import get_settings
-from services.promoters import is_promoter
+from huituan.core.clock import as_utc, utcnow
+from huituan.core.errors import NotFound, ValidationFailed
+from huituan.models.commission import BindMode
+from huituan.models.referral import BindingAction, BindingStatus, ReferralAudit, ReferralBinding
+from huituan.models.user import User
+from huituan.services.distribution_settings import get_settings
+from huituan.services.promoters import is_promoter
 
 MAX_CHAIN = 64  # ancestors walked when checking for loops
 
@@ -103,7 +103,7 @@ async def bind_user(user_id: int, promoter_id: int, *, scene: str = "", is_new: 
     if active and existing.promoter_id == promoter_id:
         return BindResult(False, "skipped", "already_bound", promoter_id)
     if settings.bind_mode == BindMode.new_users_only:
-        created = user.created_at if user.created_at.tzinfo else user.created_at.replace(tzinfo=timezone.utc)
+        created = as_utc(user.created_at)
         if (now - created).total_seconds() > settings.new_user_window_seconds:
             return BindResult(False, "skipped", "not_a_new_user")
     if active and settings.bind_mode != BindMode.override:
@@ -181,7 +181,7 @@ async def manual_bind(user_id: int, promoter_id: int | None, operator_id: int, r
     return {"user_id": user_id, "promoter_id": promoter_id, "previous_promoter_id": old}
 
 
-async def expire_bindings(rt=None, now: datetime | None = None, batch: int = 1000) -> int:
+async def expire_bindings(now: datetime | None = None, batch: int = 1000) -> int:
     """Job: active bindings past their expiry -> expired, each with an audit row."""
     now = now or utcnow()
     done = 0

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.order import Order
-from models.referral import BindingStatus, ReferralBinding
-from models.user import User
-from services.promoters import SPENT_STATUSES
+from huituan.models.order import Order
+from huituan.models.referral import BindingStatus, ReferralBinding
+from huituan.models.user import User
+from huituan.services.promoters import SPENT_STATUSES
 
 
 def mask_name(name: str) -> str:

@@ -24,9 +24,10 @@ from typing import Callable, Iterable
 
 from tortoise.expressions import F
 
-from core.clock import utcnow
-from core.errors import Conflict
-from models.wallet import BUCKETS, EntryKind, Wallet, WalletEntry
+from huituan.core.clock import utcnow
+from huituan.core.errors import Conflict
+from huituan.core.sql import is_pg
+from huituan.models.wallet import BUCKETS, EntryKind, Wallet, WalletEntry
 
 
 @dataclass
@@ -70,10 +71,6 @@ class InsufficientBalance(Conflict):
     code = "insufficient_balance"
     message = "可用余额不足"
 
-
-
-def is_pg(conn) -> bool:
-    return conn.capabilities.dialect == "postgres"
 
 
 _COLS = "id, user_id, version, pending_fen, available_fen, withdrawing_fen, withdrawn_fen, debt_fen"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tortoise import connections
 
-from models.wallet import BUCKETS
+from huituan.models.wallet import BUCKETS
 
 
 async def verify_ledger(conn=None) -> list[str]:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import xmltodict
 from wechatpy.work.crypto import WeChatCrypto
 
-from core.sandbox import keys
-from models.ops import JobRun
-from models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
-from services.operators import create_operator
+from huituan.core.sandbox import keys
+from huituan.models.ops import JobRun
+from huituan.models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
+from huituan.services.operators import create_operator
 from tests.factories import make_user
 
 URL = "/bot/wecom/callback"
@@ -104,7 +104,7 @@ async def test_unknown_sender_is_politely_refused(client, wecom, operator):
 
 
 async def _order(user, order_no: str, status: OrderStatus, paid_fen: int, **kw) -> Order:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     values = dict(order_no=order_no, user_id=user.id, idempotency_key=order_no, status=status,
                   goods_fen=paid_fen, payable_fen=paid_fen, paid_fen=paid_fen if status != OrderStatus.unpaid else 0,
                   pay_deadline=now, paid_at=now if status != OrderStatus.unpaid else None)
@@ -145,7 +145,7 @@ async def test_today_summarises_orders_payments_and_refunds(client, wecom, opera
 
 async def test_jobs_command_lists_recent_runs(client, wecom, operator):
     assert "还没有定时任务运行记录" in await ask(client, wecom, "任务")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     await JobRun.create(job="close_unpaid_orders", node="n1", started_at=now, finished_at=now, ok=True, processed=3)
     await JobRun.create(job="deliver_outbox", node="n1", started_at=now, finished_at=now, ok=False,
                         detail="UpstreamError: 微信服务暂时不可用")

@@ -25,7 +25,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def test_workers_need_a_shared_redis(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "core.cli", "serve", "--workers", "2", "--port", str(free_port())],
+    result = subprocess.run([sys.executable, "-m", "huituan.cli", "serve", "--workers", "2", "--port", str(free_port())],
                             cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "HUITUAN_REDIS_URL" in result.stderr
@@ -36,7 +36,7 @@ def test_two_workers_serve_one_port_and_stop_together(tmp_path, database_url, re
     port = free_port()
     env = _env(HUITUAN_DATABASE_URL=database_url, HUITUAN_REDIS_URL=redis_url, HUITUAN_PORT=str(port),
                HUITUAN_SANDBOX_KEY_DIR=str(tmp_path / "keys"))
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "serve", "--workers", "2", "--no-jobs"],
+    proc = subprocess.Popen([sys.executable, "-m", "huituan.cli", "serve", "--workers", "2", "--no-jobs"],
                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30

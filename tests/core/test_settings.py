@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.settings import Settings
+from huituan.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,7 @@ def test_configured_app_id_uses_real_wechat_hosts():
 
 def test_production_refuses_to_start_and_names_missing_settings(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "core.cli", "serve", "--port", "18999"],
+        [sys.executable, "-m", "huituan.cli", "serve", "--port", "18999"],
         cwd=tmp_path, env=_clean_env(HUITUAN_ENV="production", PYTHONPATH=str(ROOT)),
         capture_output=True, text=True, timeout=60,
     )
@@ -52,7 +52,7 @@ def test_production_refuses_to_start_and_names_missing_settings(tmp_path):
 
 def test_check_config_in_production_exits_nonzero(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "core.cli", "check-config"], cwd=tmp_path,
+        [sys.executable, "-m", "huituan.cli", "check-config"], cwd=tmp_path,
         env=_clean_env(HUITUAN_ENV="production", PYTHONPATH=str(ROOT)),
         capture_output=True, text=True, timeout=60,
     )

@@ -8,13 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from services import job_runs
+from huituan.services import job_runs
 from tests.conftest import TEST_SECRET, free_port
 
 LEASE_SECONDS = 2.0
@@ -99,7 +99,7 @@ async def test_two_serve_processes_share_the_schedule(rt, database_url, redis_ur
         other = next(p for p in procs if p.pid != holder_pid)
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=10)
-        killed_at = datetime.now(timezone.utc)
+        killed_at = datetime.now(UTC)
         await asyncio.sleep(LEASE_SECONDS + 3.0)
 
         # then the other process took over within the lease ttl (plus one retry period)

@@ -1,7 +1,7 @@
 import asyncio
 
-from models.user import User
-from services import events
+from huituan.models.user import User
+from huituan.services import events
 from tests.factories import auth, login
 
 
@@ -11,7 +11,7 @@ async def test_login_creates_once_keeps_first_scene_and_me(client):
     async def record(user_id, scene, is_new, conn):
         seen.append((user_id, scene, is_new))
 
-    events.on(events.USER_LOGGED_IN)(record)
+    events.subscribe(events.USER_LOGGED_IN, record)
     try:
         token, user = await login(client, "u1", scene="p=42")
         token2, user2 = await login(client, "u1", scene="p=99")

@@ -2,8 +2,8 @@ import asyncio
 
 import pytest
 
-from models.catalog import Product, Sku
-from services.catalog import get_product_detail_bytes, invalidate_product
+from huituan.models.catalog import Product, Sku
+from huituan.services.catalog import get_product_detail_bytes, invalidate_product
 from tests.factories import make_category, make_product
 
 
@@ -61,7 +61,7 @@ class TestCache:
         assert (await resp.json())["skus"][0]["price_fen"] == 700
 
     async def test_invalidation_from_another_process_arrives_by_pubsub(self, client, rt):
-        from services.catalog import INVALIDATE_CHANNEL
+        from huituan.services.catalog import INVALIDATE_CHANNEL
 
         p = await make_product(skus=[{"price_fen": 500, "stock": 3}])
         await get_product_detail_bytes(rt, p.id)
@@ -80,7 +80,7 @@ async def test_expired_product_cache_reloads_once_for_concurrent_readers(client,
     once, not once per waiting request; an off-sale product's 404 reaches every waiter."""
     import asyncio
 
-    from services import catalog
+    from huituan.services import catalog
     from tests.factories import make_product
 
     rt.settings.product_cache_seconds = 60

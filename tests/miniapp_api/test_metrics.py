@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 
-from core.logging import JsonFormatter
-from jobs.schedule import JobSpec
-from jobs.scheduler import run_spec
+from huituan.core.logging import JsonFormatter
+from huituan.core.web.metrics import METRICS_KEY
+from huituan.jobs.schedule import JobSpec
+from huituan.jobs.scheduler import run_spec
+from tests.jobs import probe
 
 
 def sample(text: str, name: str, **labels) -> float | None:
@@ -39,16 +41,18 @@ async def test_metrics_count_requests_by_route_template(client):
 
 
 async def test_job_runs_are_counted(client, rt):
-    await run_spec(rt, JobSpec("probe", "tests.jobs.probe:probe", seconds=1, description="探针"))
-    await run_spec(rt, JobSpec("boom", "tests.jobs.probe:boom", seconds=1, description="出错"))
+    # the root hands the app's metrics to the runner; run_spec takes the same observer
+    observe = client.app[METRICS_KEY].observe_job
+    await run_spec(rt, JobSpec("probe", probe.probe, seconds=1, description="探针"), observe)
+    await run_spec(rt, JobSpec("boom", probe.boom, seconds=1, description="出错"), observe)
     text = await (await client.get("/metrics")).text()
     assert sample(text, "job_runs_total", job="probe", result="ok") == 1
     assert sample(text, "job_runs_total", job="boom", result="error") == 1
 
 
 async def test_each_app_has_its_own_registry(client, make_settings):
-    from miniapp_api.app import create_app
-    from miniapp_api.metrics import METRICS_KEY
+    from huituan.app import create_app
+    from huituan.core.web.metrics import METRICS_KEY
 
     other = create_app(make_settings())
     assert other[METRICS_KEY].registry is not client.app[METRICS_KEY].registry

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings as hsettings
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hsettings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -22,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from services.operators import create_operator
+from huituan.services.operators import create_operator
 
 FINDINGS = Path("/tmp/schemathesis_findings.txt")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -5,7 +5,8 @@ async def test_healthz_and_readyz(client):
     resp = await client.get("/readyz")
     body = await resp.json()
     assert resp.status == 200, body
-    assert body["checks"] == {"database": "ok", "redis": "ok"}
+    assert body["checks"] == {"database": "ok", "redis": "ok", "outbox": "ok"}
+    assert body["outbox_unhandled"] == {}
 
 
 async def test_unknown_route_is_json_404(client):

@@ -2,8 +2,8 @@ import asyncio
 import time
 import uuid
 
-from models.catalog import Sku
-from models.order import Order
+from huituan.models.catalog import Sku
+from huituan.models.order import Order
 from tests.factories import auth, create_order, make_address, make_product, make_user, token_for
 
 

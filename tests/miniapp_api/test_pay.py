@@ -1,8 +1,9 @@
 import asyncio
 import time
+from datetime import UTC
 
-from core.sandbox.notify import build_signed_notify
-from models.order import Order, OrderStatus, Payment, PaymentStatus
+from huituan.core.sandbox.notify import build_signed_notify
+from huituan.models.order import Order, OrderStatus, Payment, PaymentStatus
 from tests.factories import auth, create_order, make_product, make_user, pay_order, prepay_id_of, token_for
 
 
@@ -91,6 +92,6 @@ async def test_pay_after_deadline_is_409(client):
 
 
 async def _past():
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    return datetime.now(timezone.utc) - timedelta(seconds=1)
+    return datetime.now(UTC) - timedelta(seconds=1)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from models.wallet import Withdrawal
-from services.wallet.ledger import get_balances
-from services.wallet.verify import verify_ledger
+from huituan.models.wallet import Withdrawal
+from huituan.services.wallet.ledger import get_balances
+from huituan.services.wallet.verify import verify_ledger
 from tests.factories import auth, login, make_user, token_for
 from tests.services.commission.helpers import bind, fund, paid_order, set_settings
 

@@ -1,5 +1,5 @@
-from models.order import Order, OrderStatus, Refund, RefundStatus
-from services.orders.refunds import approve_refund, reject_refund
+from huituan.models.order import Order, OrderStatus, Refund, RefundStatus
+from huituan.services.orders.refunds import approve_refund, reject_refund
 from tests.factories import auth, create_order, make_product, make_user, pay_order, token_for
 
 
@@ -13,7 +13,7 @@ async def given_paid_order(client, quantity=2, price_fen=1000):
 
 
 async def deliver(rt):
-    from services import outbox
+    from huituan.services import outbox
 
     await outbox.wait_idle()
     await outbox.deliver_pending(rt, 100)

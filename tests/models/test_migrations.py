@@ -12,9 +12,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import asyncpg
-import pytest
 
-from core.db import pending_model_changes
+from huituan.core.db import pending_model_changes
+from huituan.models import MODEL_APP
 from tests.conftest import BACKEND
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,14 +53,14 @@ async def _columns_postgres(url: str) -> dict[str, set[str]]:
 def _migrate(database_url: str) -> None:
     env = dict(os.environ, HUITUAN_DATABASE_URL=database_url, HUITUAN_ENV="test")
     result = subprocess.run(
-        [sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=env,
+        [sys.executable, "-m", "huituan.cli", "migrate"], cwd=ROOT, env=env,
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 async def test_models_have_no_unmigrated_changes():
-    assert await pending_model_changes() == [], "run `huituan makemigrations` and commit the result"
+    assert await pending_model_changes(MODEL_APP) == [], "run `huituan makemigrations` and commit the result"
 
 
 async def test_migrate_from_empty_database_builds_the_model_schema(database_url, tmp_path):

@@ -2,9 +2,9 @@
 
 import pytest
 
-from core.errors import Conflict, NotFound
-from models.catalog import Product
-from services import catalog_admin
+from huituan.core.errors import Conflict, NotFound
+from huituan.models.catalog import Product
+from huituan.services import catalog_admin
 from tests.factories import make_product
 
 

@@ -1,9 +1,9 @@
 import pytest
 
-from core.errors import ValidationFailed
-from models.catalog import Product, Sku
-from services import catalog_admin
-from services.catalog_import import import_csv, import_json
+from huituan.core.errors import ValidationFailed
+from huituan.models.catalog import Product, Sku
+from huituan.services import catalog_admin
+from huituan.services.catalog_import import import_csv, import_json
 from tests.factories import create_order, login
 
 

@@ -1,9 +1,9 @@
-from models.catalog import Category, Product, Sku
-from models.leader import Leader, PickupPoint
-from models.user import Operator, User
-from services.demo import load_demo_data
-from services.operators import authenticate_operator
-from services.pickup import list_pickup_points
+from huituan.models.catalog import Category, Product, Sku
+from huituan.models.leader import Leader, PickupPoint
+from huituan.models.user import Operator, User
+from huituan.services.demo import load_demo_data
+from huituan.services.operators import authenticate_operator
+from huituan.services.pickup import list_pickup_points
 
 
 async def _snapshot():
@@ -32,7 +32,7 @@ async def test_demo_data_is_complete_and_idempotent(rt):
         assert all(100 <= s.stock <= 1000 for s in skus)
     assert [p.city for p in await list_pickup_points()] == ["杭州市"]
     assert await User.filter(openid="demo-promoter").exists()
-    from models.promoter import Promoter, PromoterStatus
+    from huituan.models.promoter import Promoter, PromoterStatus
 
     promoter_user = await User.get(openid="demo-promoter")
     assert (await Promoter.get(user_id=promoter_user.id)).status == PromoterStatus.approved
@@ -46,7 +46,7 @@ async def test_demo_data_is_complete_and_idempotent(rt):
 
 
 async def test_existing_admin_is_left_alone(rt):
-    from services.operators import create_operator
+    from huituan.services.operators import create_operator
 
     await create_operator("admin", "another-password")
     summary = await load_demo_data()

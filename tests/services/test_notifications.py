@@ -3,10 +3,10 @@ the outbox with the status change, delivered to WeChat (the sandbox) after commi
 
 from __future__ import annotations
 
-from models.user import User
-from services import outbox
-from services.orders.lifecycle import ship_order
-from services.orders.refunds import approve_refund
+from huituan.models.user import User
+from huituan.services import outbox
+from huituan.services.orders.lifecycle import ship_order
+from huituan.services.orders.refunds import approve_refund
 from tests.factories import auth, create_order, login, make_product, pay_order
 
 
@@ -63,8 +63,8 @@ async def test_configured_template_id_is_used(client, rt):
 
 
 async def test_pickup_order_ready_message_names_the_pickup_point(client):
-    from services.orders.lifecycle import mark_ready_for_pickup
-    from services.pickup import create_leader, create_pickup_point
+    from huituan.services.orders.lifecycle import mark_ready_for_pickup
+    from huituan.services.pickup import create_leader, create_pickup_point
     from tests.factories import make_user
 
     leader_user = await make_user()

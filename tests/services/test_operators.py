@@ -1,9 +1,9 @@
 import pytest
 
-from core.errors import Conflict, RateLimited, Unauthorized, ValidationFailed
-from core.tokens import read_token
-from models.user import Operator
-from services.operators import authenticate_operator, create_operator, login_operator, verify_password
+from huituan.core.errors import Conflict, RateLimited, Unauthorized, ValidationFailed
+from huituan.core.tokens import read_token
+from huituan.models.user import Operator
+from huituan.services.operators import authenticate_operator, create_operator, login_operator, verify_password
 
 
 async def test_password_is_stored_as_salted_scrypt(rt):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from models.outbox import OutboxKind, OutboxMessage, OutboxStatus
-from services import outbox
+from huituan.models.outbox import OutboxKind, OutboxMessage, OutboxStatus
+from huituan.services import outbox
 
 
 async def _sandbox_outbox(client) -> dict:
@@ -18,7 +18,7 @@ async def _sandbox_outbox(client) -> dict:
 async def _make_due(dedupe_key: str) -> None:
     # time passes: the backoff is over
     await OutboxMessage.filter(dedupe_key=dedupe_key).update(
-        next_attempt_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+        next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
 
 
 async def test_duplicate_dedupe_key_is_ignored_and_the_transaction_survives(rt):
@@ -73,7 +73,7 @@ async def test_failure_backs_off_then_gives_up_after_max_attempts(rt, client):
         await outbox.enqueue(OutboxKind.subscribe_message, "refused:1",
                              {"openid": "o-refused-1", "template_id": "TPL", "data": {"thing1": "x"}}, conn=conn)
     # when it is delivered
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     assert await outbox.deliver_pending(rt) == 0
     # then it waits with a backoff and remembers why
     row = await OutboxMessage.get(dedupe_key="refused:1")
@@ -87,7 +87,7 @@ async def test_failure_backs_off_then_gives_up_after_max_attempts(rt, client):
     await outbox.deliver_pending(rt)
     row = await OutboxMessage.get(dedupe_key="refused:1")
     assert row.attempts == 2
-    assert row.next_attempt_at >= datetime.now(timezone.utc) + timedelta(seconds=outbox.backoff_seconds(2) - 2)
+    assert row.next_attempt_at >= datetime.now(UTC) + timedelta(seconds=outbox.backoff_seconds(2) - 2)
     # then after MAX_ATTEMPTS it is parked as failed
     for _ in range(outbox.MAX_ATTEMPTS - 2):
         await _make_due("refused:1")

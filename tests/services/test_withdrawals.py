@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC
 
 import pytest
 
-from core.errors import NotFound, ValidationFailed
-from models.wallet import Withdrawal, WithdrawalStatus
-from services import outbox, withdrawals
-from services.wallet.ledger import InsufficientBalance, get_balances
-from services.wallet.verify import verify_ledger
+from huituan.core.errors import NotFound, ValidationFailed
+from huituan.models.wallet import Withdrawal, WithdrawalStatus
+from huituan.services import outbox, withdrawals
+from huituan.services.wallet.ledger import InsufficientBalance, get_balances
+from huituan.services.wallet.verify import verify_ledger
 from tests.factories import make_user
 from tests.services.commission.helpers import fund, refund, set_settings
 
@@ -125,7 +126,7 @@ async def test_poll_finishes_transfers_when_the_notify_is_lost(rt, client, setti
     # or it races the confirm below and finishes the withdrawal itself (then the poll finds 0)
     await outbox.wait_idle()
     # given the user confirms but the notify never reaches us (WeChat side: no notify URL)
-    from core.sandbox import SANDBOX_KEY
+    from huituan.core.sandbox import SANDBOX_KEY
     client.server.app[SANDBOX_KEY].transfers[w["out_bill_no"]]["notify_url"] = None
     resp = await client.post(f"/sandbox/pay/transfers/{w['out_bill_no']}/confirm", json={})
     assert resp.status == 200
@@ -226,8 +227,8 @@ async def test_an_approved_withdrawal_is_returned_when_debt_appears_before_it_st
 
 
 async def test_a_disabled_user_cannot_withdraw(rt):
-    from core.errors import Forbidden
-    from models.user import User
+    from huituan.core.errors import Forbidden
+    from huituan.models.user import User
 
     p = await make_user()
     await fund(rt, p, 5_000)
@@ -242,12 +243,12 @@ async def test_a_disabled_user_cannot_withdraw(rt):
 async def test_daily_count_holds_just_after_midnight_china_time(rt, monkeypatch):
     """The China day starts at 16:00 UTC: a withdrawal at 00:05 Beijing time still counts
     (SQLite compares stored timestamps as text, so the bound must be in UTC)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     await set_settings(withdraw_daily_count=1)
     p = await make_user()
     await fund(rt, p, 5_000)
-    just_after_midnight = datetime(2026, 11, 21, 16, 5, tzinfo=timezone.utc)
+    just_after_midnight = datetime(2026, 11, 21, 16, 5, tzinfo=UTC)
     monkeypatch.setattr(withdrawals, "_now", lambda: just_after_midnight)
     first = await withdrawals.request_withdrawal(rt, p.id, 1_000)
     await Withdrawal.filter(id=first["id"]).update(created_at=just_after_midnight)

@@ -8,8 +8,8 @@ import io
 import pytest
 from PIL import Image
 
-from core.errors import UpstreamError, ValidationFailed
-from core.sandbox.wechat import openid_for
+from huituan.core.errors import UpstreamError, ValidationFailed
+from huituan.core.sandbox.wechat import openid_for
 
 
 async def _token_fetches(client) -> int:
@@ -93,8 +93,8 @@ async def test_refused_subscribe_message_is_upstream_error(rt):
 async def test_network_error_is_upstream_error(make_settings):
     import aiohttp
 
-    from core.redis import create_redis
-    from core.wechat.clients import create_wechat_clients
+    from huituan.core.redis import create_redis
+    from huituan.core.wechat.clients import create_wechat_clients
 
     settings = make_settings(wechat_api_base="http://127.0.0.1:1")
     async with aiohttp.ClientSession() as http:

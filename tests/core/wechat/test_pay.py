@@ -6,16 +6,16 @@ import base64
 import json
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA256
 
-from core.errors import SignatureInvalid, UpstreamError, ValidationFailed
-from core.sandbox import keys
-from core.sandbox.notify import build_signed_notify
+from huituan.core.errors import SignatureInvalid, UpstreamError, ValidationFailed
+from huituan.core.sandbox import keys
+from huituan.core.sandbox.notify import build_signed_notify
 
 
 def _no(prefix: str = "T") -> str:
@@ -26,7 +26,7 @@ async def _prepay(rt, notify_url: str, amount_fen: int = 1990, out_trade_no: str
     no = out_trade_no or _no()
     prepay_id = await rt.wechat.pay.jsapi_prepay(
         out_trade_no=no, description="惠团-测试商品", amount_fen=amount_fen, payer_openid="o-buyer-1",
-        notify_url=notify_url, time_expire=datetime.now(timezone.utc) + timedelta(minutes=15),
+        notify_url=notify_url, time_expire=datetime.now(UTC) + timedelta(minutes=15),
     )
     return no, prepay_id
 
@@ -236,9 +236,10 @@ async def test_transfer_fail_and_real_name(rt, client, notify_sink):
 
 
 async def test_network_error_is_upstream_error(make_settings):
-    from core.wechat.clients import create_wechat_clients
     import aiohttp
-    from core.redis import create_redis
+
+    from huituan.core.redis import create_redis
+    from huituan.core.wechat.clients import create_wechat_clients
 
     settings = make_settings(wechatpay_api_base="http://127.0.0.1:1")
     async with aiohttp.ClientSession() as http:
@@ -260,8 +261,8 @@ def test_build_signed_notify_body_is_wechat_shaped():
 
 
 async def test_request_signed_with_another_merchant_key_is_refused(settings, rt):
-    from core.sandbox.keys import _generate
-    from core.wechat.pay import WeChatPayClient
+    from huituan.core.sandbox.keys import _generate
+    from huituan.core.wechat.pay import WeChatPayClient
 
     intruder = WeChatPayClient(
         appid=keys.SANDBOX_APPID, mchid=keys.SANDBOX_MCHID, private_key_pem=_generate().private_pem,
@@ -272,15 +273,15 @@ async def test_request_signed_with_another_merchant_key_is_refused(settings, rt)
     try:
         with pytest.raises(UpstreamError) as exc:
             await intruder.jsapi_prepay(_no(), "x", 100, "o1", "http://127.0.0.1:1/n",
-                                        datetime.now(timezone.utc) + timedelta(minutes=5))
+                                        datetime.now(UTC) + timedelta(minutes=5))
         assert exc.value.details["wechat_code"] == "SIGN_ERROR" and exc.value.details["http_status"] == 401
     finally:
         await intruder.aclose()
 
 
 async def test_response_signed_by_another_platform_key_is_not_trusted(settings, rt):
-    from core.sandbox.keys import _generate
-    from core.wechat.pay import WeChatPayClient
+    from huituan.core.sandbox.keys import _generate
+    from huituan.core.wechat.pay import WeChatPayClient
 
     fooled = WeChatPayClient(
         appid=keys.SANDBOX_APPID, mchid=keys.SANDBOX_MCHID, private_key_pem=keys.merchant_key().private_pem,
@@ -291,7 +292,7 @@ async def test_response_signed_by_another_platform_key_is_not_trusted(settings, 
     try:
         with pytest.raises(UpstreamError) as exc:
             await fooled.jsapi_prepay(_no(), "x", 100, "o1", "http://127.0.0.1:1/n",
-                                      datetime.now(timezone.utc) + timedelta(minutes=5))
+                                      datetime.now(UTC) + timedelta(minutes=5))
         assert "signature" in exc.value.details["reason"]
     finally:
         await fooled.aclose()

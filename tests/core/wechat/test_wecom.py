@@ -8,8 +8,8 @@ import pytest
 import xmltodict
 from wechatpy.exceptions import InvalidSignatureException
 
-from core.errors import UpstreamError
-from core.sandbox.wecom import encrypt_for_callback, text_message_xml
+from huituan.core.errors import UpstreamError
+from huituan.core.sandbox.wecom import encrypt_for_callback, text_message_xml
 
 
 def test_crypto_round_trip_with_sandbox_callback_encryption(rt):

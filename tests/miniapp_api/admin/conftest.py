@@ -1,6 +1,6 @@
 import pytest
 
-from services.operators import create_operator
+from huituan.services.operators import create_operator
 from tests.factories import auth
 
 

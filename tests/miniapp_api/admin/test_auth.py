@@ -1,6 +1,6 @@
-from core.tokens import issue_token
-from models.user import Operator
-from services.operators import create_operator
+from huituan.core.tokens import issue_token
+from huituan.models.user import Operator
+from huituan.services.operators import create_operator
 from tests.conftest import TEST_SECRET
 from tests.factories import auth, make_user, token_for
 

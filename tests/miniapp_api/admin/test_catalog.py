@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from models.catalog import Product, Sku
+from huituan.models.catalog import Product, Sku
 from tests.factories import make_category, make_product
 
 NEW_PRODUCT = {

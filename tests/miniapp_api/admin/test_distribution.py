@@ -3,7 +3,7 @@ review, ledger per user, bindings and their audit log."""
 
 from __future__ import annotations
 
-from models.referral import ReferralAudit
+from huituan.models.referral import ReferralAudit
 from tests.factories import auth, login, make_user
 from tests.services.commission.helpers import fund
 

@@ -1,4 +1,4 @@
-from models.catalog import Category, Product, Sku
+from huituan.models.catalog import Category, Product, Sku
 from tests.factories import create_order, login, make_product
 
 HEADER = "product_title,category,subtitle,sku_code,sku_name,price_fen,original_price_fen,stock,image,on_sale\n"

@@ -1,11 +1,11 @@
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from models.order import Order, OrderStatus, Refund, RefundStatus
-from models.user import Operator
-from services.orders.create import create_order
-from services.orders.refunds import request_refund
-from services.pickup import create_leader, create_pickup_point
+from huituan.models.order import Order, OrderStatus, Refund, RefundStatus
+from huituan.models.user import Operator
+from huituan.services.orders.create import create_order
+from huituan.services.orders.refunds import request_refund
+from huituan.services.pickup import create_leader, create_pickup_point
 from tests.factories import make_address, make_product, make_user
 
 
@@ -25,7 +25,7 @@ async def given_order(settings, user=None, *, paid=False, delivery_mode="express
                                   items=[{"sku_id": product.sku_list[0].id, "quantity": 1}], **extra, **kw)
     if paid:
         await Order.filter(id=order["id"]).update(status=OrderStatus.paid, paid_fen=order["payable_fen"],
-                                                  paid_at=datetime.now(timezone.utc))
+                                                  paid_at=datetime.now(UTC))
     return user, order
 
 
@@ -34,7 +34,7 @@ async def test_search_filters(client, admin, settings):
     _, o1 = await given_order(settings, alice)
     _, o2 = await given_order(settings, alice, paid=True)
     _, o3 = await given_order(settings, paid=True)
-    await Order.filter(id=o3["id"]).update(created_at=datetime.now(timezone.utc) - timedelta(days=3))
+    await Order.filter(id=o3["id"]).update(created_at=datetime.now(UTC) - timedelta(days=3))
 
     async def ids(**params):
         resp = await client.get("/api/admin/v1/orders", headers=admin, params=params)
@@ -47,7 +47,7 @@ async def test_search_filters(client, admin, settings):
     assert await ids(order_no=o1["order_no"]) == [o1["id"]]
     assert sorted(await ids(user_id=str(alice.id))) == sorted([o1["id"], o2["id"]])
     assert sorted(await ids(phone="13811112222")) == sorted([o1["id"], o2["id"]])
-    since = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+    since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     assert sorted(await ids(created_from=since)) == sorted([o1["id"], o2["id"]])
     assert await ids(created_to=since) == [o3["id"]]
     resp = await client.get("/api/admin/v1/orders", headers=admin, params={"status": "lost"})

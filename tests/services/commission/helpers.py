@@ -15,29 +15,29 @@ fixture is needed (the state machine runs in a worker thread with only ``rt``).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Sequence
 
-from core.runtime import Runtime
-from models.catalog import Sku
-from models.commission import DistributionSettings
-from models.order import ActivityType, Order, OrderStatus, Refund, RefundStatus
-from models.outbox import OutboxMessage, OutboxStatus
-from models.referral import BindingStatus, ReferralBinding
-from models.user import Address
-from services import outbox
-from services.distribution_settings import get_settings
-from services.orders.create import create_order
-from services.orders.lifecycle import confirm_receipt, ship_order
-from services.orders.payments import prepay_order
-from services.orders.refunds import approve_refund, request_refund
+from huituan.core.runtime import Runtime
+from huituan.models.catalog import Sku
+from huituan.models.commission import DistributionSettings
+from huituan.models.order import ActivityType, Order, OrderStatus, Refund, RefundStatus
+from huituan.models.outbox import OutboxMessage, OutboxStatus
+from huituan.models.referral import BindingStatus, ReferralBinding
+from huituan.models.user import Address
+from huituan.services import outbox
+from huituan.services.distribution_settings import get_settings
+from huituan.services.orders.create import create_order
+from huituan.services.orders.lifecycle import confirm_receipt, ship_order
+from huituan.services.orders.payments import prepay_order
+from huituan.services.orders.refunds import approve_refund, request_refund
 from tests.factories import make_address, make_product, make_user, prepay_id_of
 
 OPERATOR_ID = 1  # approve_refund only records who reviewed (Refund.reviewed_by, no FK)
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _id(x) -> int:
@@ -151,8 +151,8 @@ async def fund(rt: Runtime, promoter, amount_fen: int, *, settle: bool = True) -
     """Give ``promoter`` ``amount_fen`` of commission through the real flow: a bound buyer pays
     for a product whose rule is a fixed commission of the amount, the order completes, the
     settlement job runs."""
-    from models.commission import CommissionMode, ProductCommissionRule
-    from services.commission.settlement import settle_commissions
+    from huituan.models.commission import CommissionMode, ProductCommissionRule
+    from huituan.services.commission.settlement import settle_commissions
 
     buyer = await make_user()
     await bind(buyer, promoter)
@@ -162,5 +162,5 @@ async def fund(rt: Runtime, promoter, amount_fen: int, *, settle: bool = True) -
     order = await paid_order(rt, buyer, [(amount_fen, 1)], product_id=product.id)
     if settle:
         await complete(order)
-        await settle_commissions(rt, now=now() + timedelta(days=60))
+        await settle_commissions(now=now() + timedelta(days=60))
     return order

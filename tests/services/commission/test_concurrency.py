@@ -12,10 +12,10 @@ from datetime import timedelta
 
 import pytest
 
-from models.commission import CommissionAdjustment, CommissionRecord, CommissionStatus
-from models.wallet import Wallet
-from services.commission.settlement import settle_commissions
-from services.wallet.verify import verify_ledger
+from huituan.models.commission import CommissionAdjustment, CommissionRecord, CommissionStatus
+from huituan.models.wallet import Wallet
+from huituan.services.commission.settlement import settle_commissions
+from huituan.services.wallet.verify import verify_ledger
 from tests.factories import make_user
 from tests.services.commission.helpers import bind, complete, finish_refund, now, paid_order, submit_refund
 
@@ -37,7 +37,7 @@ async def test_settlement_while_refunds_arrive_never_settles_a_refunded_item(rt)
     async def settle_loop():
         total = 0
         for _ in range(40):
-            total += await settle_commissions(rt, now=due, batch=3)
+            total += await settle_commissions(now=due, batch=3)
             await asyncio.sleep(0.005)
         return total
 
@@ -48,7 +48,7 @@ async def test_settlement_while_refunds_arrive_never_settles_a_refunded_item(rt)
     rng = random.Random(11)
     await asyncio.gather(settle_loop(), settle_loop(),
                          *[refund_one(r, rng.random() * 0.4) for r in submitted])
-    await settle_commissions(rt, now=due)
+    await settle_commissions(now=due)
     doomed_ids = {o.id for o in doomed}
     for rec in await CommissionRecord.all():
         if rec.order_id in doomed_ids:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-
-from models.commission import CommissionMode, CommissionRecord, CommissionStatus, ProductCommissionRule
-from models.order import ActivityType, OrderItem, Payment, PaymentStatus, Refund
-from models.promoter import Promoter, PromoterLevel, PromoterStatus
-from models.wallet import WalletEntry
-from services import outbox
-from services.commission.settlement import settle_commissions
-from services.orders.payments import handle_pay_notify
-from services.wallet.ledger import get_balances
-from services.wallet.verify import verify_ledger
+from huituan.models.commission import CommissionMode, CommissionRecord, CommissionStatus, ProductCommissionRule
+from huituan.models.order import ActivityType, OrderItem, Payment, PaymentStatus, Refund
+from huituan.models.promoter import Promoter, PromoterLevel, PromoterStatus
+from huituan.models.wallet import WalletEntry
+from huituan.services import outbox
+from huituan.services.commission.settlement import settle_commissions
+from huituan.services.orders.payments import handle_pay_notify
+from huituan.services.wallet.ledger import get_balances
+from huituan.services.wallet.verify import verify_ledger
 from tests.factories import make_product, make_user
-from tests.services.commission.helpers import bind, chain, complete, now, paid_order, refund, set_settings
+from tests.services.commission.helpers import chain, complete, now, paid_order, refund, set_settings
 
 
 async def records(order_id):
@@ -77,11 +76,11 @@ async def test_level_rates_override_and_self_purchase(rt):
 async def test_settle_after_completion_plus_freeze_days_only(rt):
     parent, buyer = (await chain(2))
     order = await paid_order(rt, buyer)
-    assert await settle_commissions(rt, now=now() + timedelta(days=30)) == 0  # not completed yet
+    assert await settle_commissions(now=now() + timedelta(days=30)) == 0  # not completed yet
     await complete(order)
-    assert await settle_commissions(rt, now=now() + timedelta(days=6)) == 0
-    assert await settle_commissions(rt, now=now() + timedelta(days=7, seconds=1)) == 1
-    assert await settle_commissions(rt, now=now() + timedelta(days=8)) == 0  # rerun is a no-op
+    assert await settle_commissions(now=now() + timedelta(days=6)) == 0
+    assert await settle_commissions(now=now() + timedelta(days=7, seconds=1)) == 1
+    assert await settle_commissions(now=now() + timedelta(days=8)) == 0  # rerun is a no-op
     b = await get_balances(parent.id)
     assert (b.pending, b.available) == (0, 1000)
     assert await verify_ledger() == []
@@ -107,7 +106,7 @@ async def test_full_refund_before_settlement_cancels(rt):
     await complete(order)
     await refund(rt, order)
     assert {r.status for r in await records(order.id)} == {CommissionStatus.cancelled}
-    assert await settle_commissions(rt, now=now() + timedelta(days=30)) == 0
+    assert await settle_commissions(now=now() + timedelta(days=30)) == 0
     assert (await get_balances(parent.id)).pending == 0
 
 
@@ -115,9 +114,9 @@ async def test_clawback_after_settlement_becomes_debt_and_later_income_pays_it(r
     parent, buyer = await chain(2)
     o1 = await paid_order(rt, buyer, [(10_000, 1)])
     await complete(o1)
-    await settle_commissions(rt, now=now() + timedelta(days=8))
+    await settle_commissions(now=now() + timedelta(days=8))
     # the promoter withdraws most of it (held in withdrawing), then the buyer is refunded in full
-    from services.withdrawals import request_withdrawal
+    from huituan.services.withdrawals import request_withdrawal
     await set_settings(withdraw_auto_approve_fen=0)
     await request_withdrawal(rt, parent.id, 800)
     await refund(rt, o1)
@@ -129,7 +128,7 @@ async def test_clawback_after_settlement_becomes_debt_and_later_income_pays_it(r
     # later income first pays down the debt
     o2 = await paid_order(rt, buyer, [(20_000, 1)])
     await complete(o2)
-    await settle_commissions(rt, now=now() + timedelta(days=8))
+    await settle_commissions(now=now() + timedelta(days=8))
     b = await get_balances(parent.id)
     assert (b.available, b.debt) == (1200, 0)
     assert await verify_ledger() == []

@@ -15,18 +15,20 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from hypothesis import HealthCheck, settings as hsettings, strategies as st
+from hypothesis import HealthCheck
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from core.errors import HuituanError
-from models.commission import CommissionRecord, CommissionStatus
-from models.order import ActivityType, Order, OrderItem, OrderStatus
-from models.wallet import Wallet, Withdrawal, WithdrawalStatus
-from services import withdrawals
-from services.commission.settlement import settle_commissions
-from services.orders.refunds import REFUNDABLE
-from services.referrals import bind_user
-from services.wallet.verify import verify_ledger
+from huituan.core.errors import HuituanError
+from huituan.models.commission import CommissionRecord, CommissionStatus
+from huituan.models.order import ActivityType, Order, OrderItem, OrderStatus
+from huituan.models.wallet import Wallet, Withdrawal, WithdrawalStatus
+from huituan.services import withdrawals
+from huituan.services.commission.settlement import settle_commissions
+from huituan.services.orders.refunds import REFUNDABLE
+from huituan.services.referrals import bind_user
+from huituan.services.wallet.verify import verify_ledger
 from tests.conftest import wipe_state
 from tests.factories import make_user
 from tests.services.commission.helpers import complete, now, paid_order, refund, set_settings
@@ -113,7 +115,7 @@ class DistributionMachine(RuleBasedStateMachine):
     @rule(days=st.sampled_from([1, 8]))
     def settle(self, days):
         self.clock += days
-        self.run(settle_commissions(self.rt, now=now() + timedelta(days=self.clock), batch=3))
+        self.run(settle_commissions(now=now() + timedelta(days=self.clock), batch=3))
 
     @rule(u=st.integers(0, N_USERS - 1), amount=st.integers(-5, 5_000))
     def withdraw(self, u, amount):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from models.order import Order, OrderStatus
-from services.orders.create import create_order
+from huituan.models.order import Order, OrderStatus
+from huituan.services.orders.create import create_order
 from tests.factories import make_address, make_product, make_user
 
 

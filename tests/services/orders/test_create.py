@@ -3,10 +3,10 @@ import uuid
 
 import pytest
 
-from core.errors import NotFound, OutOfStock, ValidationFailed
-from models.catalog import Sku
-from models.order import Order, OrderItem, OrderStatus
-from services.orders.create import create_order
+from huituan.core.errors import NotFound, OutOfStock, ValidationFailed
+from huituan.models.catalog import Sku
+from huituan.models.order import Order, OrderItem, OrderStatus
+from huituan.services.orders.create import create_order
 from tests.factories import make_address, make_product, make_user
 from tests.services.orders.helpers import given_order
 
@@ -135,10 +135,10 @@ async def test_200_concurrent_buyers_for_50_units(rt, settings):
 
 async def test_an_order_above_the_amount_ceiling_is_refused_not_overflowed(rt, settings):
     """100,000 yuan x 22 units would overflow the 32-bit amount columns on PostgreSQL."""
-    from core.errors import ValidationFailed
-    from models.catalog import Sku
-    from models.order import Order
-    from services.orders.create import create_order
+    from huituan.core.errors import ValidationFailed
+    from huituan.models.catalog import Sku
+    from huituan.models.order import Order
+    from huituan.services.orders.create import create_order
     from tests.factories import make_address, make_product, make_user
 
     user = await make_user()

@@ -2,12 +2,17 @@ from datetime import timedelta
 
 import pytest
 
-from core.errors import InvalidState
-from models.catalog import Sku
-from models.order import Order, OrderStatus
-from services.orders.common import utcnow
-from services.orders.lifecycle import (
-    auto_confirm_orders, cancel_order, close_expired_orders, complete_order, confirm_receipt, mark_ready_for_pickup,
+from huituan.core.errors import InvalidState
+from huituan.models.catalog import Sku
+from huituan.models.order import Order, OrderStatus
+from huituan.services.orders.common import utcnow
+from huituan.services.orders.lifecycle import (
+    auto_confirm_orders,
+    cancel_order,
+    close_expired_orders,
+    complete_order,
+    confirm_receipt,
+    mark_ready_for_pickup,
     ship_order,
 )
 from tests.services.orders.helpers import given_order, status_of
@@ -26,11 +31,11 @@ async def test_cancel_returns_stock_once(rt, settings):
 async def test_close_expired_orders_is_an_idempotent_sweep(rt, settings):
     user, product, order = await given_order(settings, skus=[{"stock": 5}], quantity=2)
     _, _, fresh = await given_order(settings, product=product, quantity=1)
-    assert await close_expired_orders(rt) == 0
+    assert await close_expired_orders() == 0
     later = utcnow() + timedelta(seconds=settings.order_pay_timeout_seconds + 1)
     await Order.filter(id=fresh["id"]).update(pay_deadline=later + timedelta(hours=1))
-    assert await close_expired_orders(rt, now=later) == 1
-    assert await close_expired_orders(rt, now=later) == 0
+    assert await close_expired_orders(now=later) == 1
+    assert await close_expired_orders(now=later) == 0
     assert await status_of(order["id"]) == OrderStatus.cancelled
     assert await status_of(fresh["id"]) == OrderStatus.unpaid
     assert (await Sku.get(id=product.sku_list[0].id)).stock == 4
@@ -43,9 +48,9 @@ async def test_ship_then_confirm_then_auto_confirm(rt, settings):
     await Order.filter(id=order["id"]).update(status=OrderStatus.paid)
     shipped = await ship_order(order["id"], "顺丰", "SF123")
     assert shipped["status"] == "shipped" and shipped["express_no"] == "SF123"
-    assert await auto_confirm_orders(rt) == 0
+    assert await auto_confirm_orders(rt.settings.order_auto_confirm_days) == 0
     await Order.filter(id=order["id"]).update(shipped_at=utcnow() - timedelta(days=settings.order_auto_confirm_days + 1))
-    assert await auto_confirm_orders(rt) == 1
+    assert await auto_confirm_orders(rt.settings.order_auto_confirm_days) == 1
     assert await status_of(order["id"]) == OrderStatus.completed
     with pytest.raises(InvalidState):
         await confirm_receipt(user.id, order["id"])

@@ -2,10 +2,10 @@ import asyncio
 
 import pytest
 
-from models.order import Order, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus
-from services import events
-from services.orders.lifecycle import cancel_order
-from services.orders.payments import handle_pay_notify
+from huituan.models.order import Order, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus
+from huituan.services import events
+from huituan.services.orders.lifecycle import cancel_order
+from huituan.services.orders.payments import handle_pay_notify
 from tests.services.orders.helpers import given_order, pay_resource
 
 
@@ -16,7 +16,7 @@ def paid_events():
     async def record(order_id, conn):
         seen.append(order_id)
 
-    events.on(events.ORDER_PAID)(record)
+    events.subscribe(events.ORDER_PAID, record)
     yield seen
     events._subscribers[events.ORDER_PAID].remove(record)
 

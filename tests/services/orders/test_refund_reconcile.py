@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 from tortoise.transactions import in_transaction
 
-from models.order import Order, OrderStatus, Refund, RefundStatus
-from models.outbox import OutboxMessage, OutboxStatus
-from services import outbox
-from services.orders.common import utcnow
-from services.orders.payments import enqueue_refund
-from services.orders.refunds import approve_refund, poll_refunds, request_refund
+from huituan.models.order import Order, OrderStatus, Refund, RefundStatus
+from huituan.models.outbox import OutboxMessage, OutboxStatus
+from huituan.services import outbox
+from huituan.services.orders.common import utcnow
+from huituan.services.orders.payments import enqueue_refund
+from huituan.services.orders.refunds import approve_refund, poll_refunds, request_refund
 from tests.factories import create_order, login, make_product, pay_order
 
 OPERATOR_ID = 1  # approve_refund only records who reviewed (Refund.reviewed_by, no FK)

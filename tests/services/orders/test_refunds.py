@@ -1,10 +1,10 @@
 import pytest
 
-from core.errors import InvalidState, ValidationFailed
-from models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
-from services import events
-from services.orders.payments import handle_pay_notify
-from services.orders.refunds import handle_refund_notify, request_refund
+from huituan.core.errors import InvalidState, ValidationFailed
+from huituan.models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
+from huituan.services import events
+from huituan.services.orders.payments import handle_pay_notify
+from huituan.services.orders.refunds import handle_refund_notify, request_refund
 from tests.factories import make_product
 from tests.services.orders.helpers import given_order, pay_resource, refund_resource, status_of
 
@@ -55,7 +55,7 @@ async def test_whole_refund_of_completed_order_and_event(rt, settings):
     async def record(refund_id, order_id, conn):
         seen.append((refund_id, order_id))
 
-    events.on(events.REFUND_SUCCEEDED)(record)
+    events.subscribe(events.REFUND_SUCCEEDED, record)
     try:
         user, _, order = await given_paid_order(rt, settings, quantity=2)
         await Order.filter(id=order["id"]).update(status=OrderStatus.completed)

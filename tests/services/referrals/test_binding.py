@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from datetime import datetime, timedelta, timezone
-
-from models.promoter import Promoter, PromoterStatus
-from models.referral import BindingStatus, ReferralAudit, ReferralBinding
-from models.user import User
-from services.referrals import bind_user, expire_bindings, manual_bind, parse_scene, referrer_of
+from huituan.models.promoter import Promoter, PromoterStatus
+from huituan.models.referral import BindingStatus, ReferralAudit, ReferralBinding
+from huituan.models.user import User
+from huituan.services.referrals import bind_user, expire_bindings, manual_bind, parse_scene, referrer_of
 from tests.factories import login, make_user
 from tests.services.commission.helpers import set_settings
 
@@ -47,7 +47,7 @@ async def test_new_users_only(rt):
     await set_settings(bind_mode="new_users_only", new_user_window_seconds=60)
     a = await make_user()
     old = await make_user()
-    await User.filter(id=old.id).update(created_at=datetime.now(timezone.utc) - timedelta(hours=1))
+    await User.filter(id=old.id).update(created_at=datetime.now(UTC) - timedelta(hours=1))
     new = await make_user()
     assert not (await bind_user(old.id, a.id)).bound
     assert (await bind_user(new.id, a.id)).bound
@@ -78,8 +78,8 @@ async def test_validity_expiry_job_and_rebind_after_expiry(rt):
     await bind_user(u.id, a.id)
     binding = await ReferralBinding.get(user_id=u.id)
     assert binding.expires_at is not None
-    assert await expire_bindings(rt, now=datetime.now(timezone.utc) + timedelta(days=29)) == 0
-    assert await expire_bindings(rt, now=datetime.now(timezone.utc) + timedelta(days=31)) == 1
+    assert await expire_bindings(now=datetime.now(UTC) + timedelta(days=29)) == 0
+    assert await expire_bindings(now=datetime.now(UTC) + timedelta(days=31)) == 1
     assert (await ReferralBinding.get(user_id=u.id)).status == BindingStatus.expired
     assert await referrer_of(u.id) is None
     r = await bind_user(u.id, b.id)
@@ -112,7 +112,7 @@ async def test_concurrent_first_binds_leave_one_binding_and_no_error(rt):
 
     from tortoise.transactions import in_transaction
 
-    from models.referral import ReferralBinding
+    from huituan.models.referral import ReferralBinding
 
     promoters = [await make_user() for _ in range(8)]
     for _ in range(5):

@@ -10,9 +10,9 @@ import pytest
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from models.wallet import EntryKind, Wallet
-from services.wallet import ledger
-from services.wallet.verify import verify_ledger
+from huituan.models.wallet import EntryKind, Wallet
+from huituan.services.wallet import ledger
+from huituan.services.wallet.verify import verify_ledger
 from tests.factories import make_user
 
 
@@ -56,12 +56,12 @@ async def test_verify_reports_a_tampered_balance_and_the_cli_exits_non_zero(rt, 
     async with in_transaction() as conn:
         await ledger.apply(conn, [u.id], lambda w: [posting(u.id, "pending", 500, "k2")])
     env = dict(os.environ, HUITUAN_DATABASE_URL=settings.database_url)
-    ok = subprocess.run([sys.executable, "-m", "core.cli", "ledger", "verify"], env=env, capture_output=True,
+    ok = subprocess.run([sys.executable, "-m", "huituan.cli", "ledger", "verify"], env=env, capture_output=True,
                         text=True, timeout=60)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     await Wallet.filter(user_id=u.id).update(pending_fen=499)
     problems = await verify_ledger()
     assert problems and "pending" in problems[0]
-    bad = subprocess.run([sys.executable, "-m", "core.cli", "ledger", "verify"], env=env, capture_output=True,
+    bad = subprocess.run([sys.executable, "-m", "huituan.cli", "ledger", "verify"], env=env, capture_output=True,
                          text=True, timeout=60)
     assert bad.returncode == 1 and "pending" in bad.stdout

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import logging
+import os
 import time
 import uuid
 from typing import Any, TypeVar
@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from core.errors import HuituanError, ValidationFailed
-from core.logging import log_fields, request_id_var
+from huituan.core.errors import HuituanError, ValidationFailed
+from huituan.core.logging import log_fields, request_id_var
 
 log = logging.getLogger("huituan.http")
 

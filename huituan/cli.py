@@ -11,8 +11,10 @@ import getpass
 import logging
 import sys
 
-from core.logging import setup_logging
-from core.settings import Environment, Settings
+from huituan.core.logging import setup_logging
+from huituan.core.settings import Environment, Settings
+from huituan.models import MODEL_APP
+from huituan.wiring import wire_services
 
 log = logging.getLogger("huituan.cli")
 
@@ -37,7 +39,7 @@ def _refuse_unsafe_production(settings: Settings) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from miniapp_api.app import create_app
+    from huituan.app import create_app
 
     settings = _settings(args)
     _refuse_unsafe_production(settings)
@@ -62,7 +64,7 @@ def _serve_prefork(settings: Settings, host: str, workers: int, with_jobs: bool)
 
     from aiohttp import web
 
-    from miniapp_api.app import create_app
+    from huituan.app import create_app
 
     if settings.redis_url.startswith("memory://"):
         print("--workers 大于 1 需要共享的 Redis（HUITUAN_REDIS_URL），memory:// 只在单进程内有效", file=sys.stderr)
@@ -111,7 +113,7 @@ def _serve_prefork(settings: Settings, host: str, workers: int, with_jobs: bool)
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from jobs.scheduler import run_jobs_forever
+    from huituan.app import run_jobs_forever
 
     settings = _settings()
     _refuse_unsafe_production(settings)
@@ -121,13 +123,13 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from core.db import close_db, migrate_db
+    from huituan.core.db import close_db, migrate_db
 
     settings = _settings()
 
     async def go() -> None:
         try:
-            await migrate_db(settings.database_url)
+            await migrate_db(settings.database_url, MODEL_APP)
         finally:
             await close_db()
 
@@ -137,9 +139,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_makemigrations(args: argparse.Namespace) -> int:
-    from core.db import pending_model_changes
+    from huituan.core.db import pending_model_changes
 
-    written = asyncio.run(pending_model_changes(write=not args.check))
+    written = asyncio.run(pending_model_changes(MODEL_APP, write=not args.check))
     if args.check:
         if written:
             print("模型有未生成迁移的变更：", ", ".join(written))
@@ -151,13 +153,14 @@ def cmd_makemigrations(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from core.db import close_db, init_db
-    from services.demo import load_demo_data
+    from huituan.core.db import close_db, init_db
+    from huituan.services.demo import load_demo_data
 
     settings = _settings()
 
     async def go() -> dict:
-        await init_db(settings.database_url)
+        wire_services()
+        await init_db(settings.database_url, MODEL_APP)
         try:
             return await load_demo_data()
         finally:
@@ -169,14 +172,15 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_create_operator(args: argparse.Namespace) -> int:
-    from core.db import close_db, init_db
-    from services.operators import create_operator
+    from huituan.core.db import close_db, init_db
+    from huituan.services.operators import create_operator
 
     settings = _settings()
     password = args.password or getpass.getpass("密码: ")
 
     async def go():
-        await init_db(settings.database_url)
+        wire_services()
+        await init_db(settings.database_url, MODEL_APP)
         try:
             return await create_operator(args.username, password, display_name=args.name or args.username,
                                          wecom_userid=args.wecom_userid)
@@ -205,13 +209,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
-    from core.db import close_db, init_db
-    from services.wallet.verify import verify_ledger
+    from huituan.core.db import close_db, init_db
+    from huituan.services.wallet.verify import verify_ledger
 
     settings = _settings()
 
     async def go():
-        await init_db(settings.database_url)
+        wire_services()
+        await init_db(settings.database_url, MODEL_APP)
         try:
             return await verify_ledger()
         finally:
@@ -268,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from core.errors import HuituanError
+    from huituan.core.errors import HuituanError
 
     args = build_parser().parse_args(argv)
     try:

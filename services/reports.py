@@ -1,20 +1,18 @@
-"""Read-only queries the WeCom bot needs. They return plain data; the bot formats replies."""
+"""Operator reports: an order looked up by number, the China day's figures, recent job runs.
+Read-only; they return plain data and each edge (bot, admin API) formats it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from tortoise.functions import Count, Sum
 
-from core.errors import NotFound, ValidationFailed
-from models.ops import JobRun
-from models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
-from models.user import Operator
-
-# "Today" for people in the business is the China calendar day.
-CHINA = ZoneInfo("Asia/Shanghai")
+from huituan.core.clock import china_date, china_day_bounds
+from huituan.core.errors import NotFound, ValidationFailed
+from huituan.models.ops import JobRun
+from huituan.models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
+from huituan.models.user import Operator
 
 
 @dataclass
@@ -78,15 +76,15 @@ async def order_summary(order_no: str) -> OrderSummary:
     )
 
 
-def china_day_bounds(now: datetime | None = None) -> tuple[str, datetime, datetime]:
-    local = (now or datetime.now(timezone.utc)).astimezone(CHINA)
-    start = datetime.combine(local.date(), time.min, tzinfo=CHINA)
-    return local.date().isoformat(), start.astimezone(timezone.utc), (start + timedelta(days=1)).astimezone(timezone.utc)
+def _today(now: datetime | None) -> tuple[str, datetime, datetime]:
+    # "Today" for people in the business is the China calendar day.
+    start, end = china_day_bounds(now)
+    return china_date(now).isoformat(), start, end
 
 
 async def day_summary(now: datetime | None = None) -> DaySummary:
     """Orders created today, orders paid today and their amount, refunds waiting (any day)."""
-    day, start, end = china_day_bounds(now)
+    day, start, end = _today(now)
     created = await Order.filter(created_at__gte=start, created_at__lt=end).count()
     paid = (
         await Order.filter(paid_at__gte=start, paid_at__lt=end)
@@ -114,5 +112,5 @@ async def recent_job_runs(limit: int = 10) -> list[JobRun]:
 
 __all__ = [
     "OrderStatus", "OrderSummary", "DaySummary", "find_operator_by_wecom_userid", "order_summary",
-    "day_summary", "recent_job_runs", "china_day_bounds",
+    "day_summary", "recent_job_runs",
 ]

@@ -2,8 +2,8 @@
 
 from aiohttp import web
 
-from core.runtime import Runtime
-from core.settings import Settings
+from huituan.core.runtime import Runtime
+from huituan.core.settings import Settings
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 RUNTIME_KEY = web.AppKey("runtime", Runtime)

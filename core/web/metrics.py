@@ -2,19 +2,20 @@
 
 - http_requests_total{method,route,status}: route is the route template, never the raw path
 - http_request_duration_seconds{method,route}
-- job_runs_total{job,result}: result is ok or error (fed by jobs.scheduler through
-  ``rt.extras["metrics"]``)
+- job_runs_total{job,result}: result is ok or error (the composition root hands
+  ``Metrics.observe_job`` to the jobs runner)
+- outbox_unhandled_messages{kind}: pending outbox rows whose kind has no handler (set by
+  /readyz and the outbox sweep through ``observe_unhandled``)
 """
 
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from miniapp_api.http import REQUEST_OBSERVER_KEY
-from miniapp_api.keys import RUNTIME_KEY
-
-RUNTIME_EXTRA = "metrics"  # jobs.scheduler.METRICS_EXTRA
+from huituan.core.web.auth import Auth
+from huituan.core.web.http import REQUEST_OBSERVER_KEY
+from huituan.core.web.openapi import api
 
 
 class Metrics:
@@ -33,6 +34,10 @@ class Metrics:
         self.job_runs = Counter(
             "job_runs_total", "Scheduled job runs by result", ["job", "result"], registry=self.registry,
         )
+        self.outbox_unhandled = Gauge(
+            "outbox_unhandled_messages", "Pending outbox rows whose kind has no handler", ["kind"],
+            registry=self.registry,
+        )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         # labels() validates and locks on every call; the children are few (routes x statuses),
@@ -50,6 +55,10 @@ class Metrics:
     def observe_job(self, job: str, result: str) -> None:
         self.job_runs.labels(job, result).inc()
 
+    def observe_unhandled(self, counts: dict[str, int]) -> None:
+        for kind, n in counts.items():
+            self.outbox_unhandled.labels(kind).set(n)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -66,12 +75,5 @@ def install(app: web.Application) -> Metrics:
     metrics = Metrics()
     app[METRICS_KEY] = metrics
     app[REQUEST_OBSERVER_KEY] = metrics.observe_request
-
-    async def _share_with_jobs(app: web.Application) -> None:
-        rt = app.get(RUNTIME_KEY)
-        if rt is not None:
-            rt.extras[RUNTIME_EXTRA] = metrics
-
-    app.on_startup.append(_share_with_jobs)
-    app.router.add_get("/metrics", metrics_view)
+    api(app, "GET", "/metrics", metrics_view, summary="Prometheus 指标", tag="ops", auth=Auth.public, public=False)
     return metrics

@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Literal
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 from pydantic import BaseModel
+
+from huituan.core.web.auth import DECLARED_KEY, Auth, enforce
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -43,7 +45,7 @@ class Operation:
     path: str
     summary: str
     tag: str
-    auth: Literal["user", "operator", None] = None
+    auth: Auth = Auth.public
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
@@ -68,7 +70,7 @@ def api(
     *,
     summary: str,
     tag: str,
-    auth: Literal["user", "operator", None] = None,
+    auth: Auth,
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
@@ -81,12 +83,16 @@ def api(
     public: bool = True,
     also: dict[int, str] | None = None,
 ) -> None:
-    """Register ``handler`` on the router and record the operation for the OpenAPI document."""
-    app.router.add_route(method, path, handler)
+    """Register ``handler`` on the router behind its declared ``auth`` (huituan.core.web.auth)
+    and record the operation for the OpenAPI document."""
+    auth = Auth(auth)
+    wrapped = enforce(auth, handler, f"{method} {path}")
+    app.router.add_route(method, path, wrapped)
+    app.setdefault(DECLARED_KEY, {})[wrapped] = auth
     if OPERATIONS_KEY not in app:
         app[OPERATIONS_KEY] = []
     all_errors = set(errors)
-    if auth:
+    if auth in (Auth.user, Auth.operator):
         all_errors |= {401, 403}
     if body is not None or query is not None or "{" in path:
         all_errors.add(422)
@@ -164,8 +170,10 @@ def build_openapi(app: web.Application, *, title: str = "惠团 huituan API", ve
         }
         if op.description:
             operation["description"] = op.description
-        if op.auth:
-            operation["security"] = [{"userToken": []}] if op.auth == "user" else [{"operatorToken": []}]
+        if op.auth is Auth.user:
+            operation["security"] = [{"userToken": []}]
+        elif op.auth is Auth.operator:
+            operation["security"] = [{"operatorToken": []}]
         if op.body is not None:
             operation["requestBody"] = {
                 "required": True,

@@ -1,0 +1,28 @@
+"""Service wiring: which domain reacts to which event, and who delivers each outbox kind.
+
+Called by the composition root before anything runs (``create_app``, the CLI commands that
+touch the database, the jobs-only process). Plain calls, no import side effects: a kind or an
+event whose line is missing here is visibly missing (``tests/test_wiring.py`` checks that every
+outbox kind has a handler).
+"""
+
+from __future__ import annotations
+
+from huituan.models.outbox import OutboxKind
+from huituan.services import events, outbox, withdrawals
+from huituan.services.commission import events as commission_events
+from huituan.services.orders import refunds
+from huituan.services.referrals import events as referral_events
+
+
+def wire_services() -> None:
+    """Idempotent: safe to call once per app in one process (tests build many apps)."""
+    events.subscribe(events.ORDER_PAID, commission_events.on_paid)
+    events.subscribe(events.ORDER_COMPLETED, commission_events.on_completed)
+    events.subscribe(events.REFUND_SUCCEEDED, commission_events.on_refunded)
+    events.subscribe(events.USER_LOGGED_IN, referral_events.on_user_logged_in)
+
+    for kind, handler in outbox.BUILTIN_HANDLERS.items():
+        outbox.register_handler(kind, handler)
+    outbox.register_handler(OutboxKind.refund, refunds.deliver_refund)
+    outbox.register_handler(OutboxKind.transfer, withdrawals.deliver_transfer)

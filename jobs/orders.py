@@ -1,0 +1,14 @@
+"""Order sweeps: close unpaid orders past their deadline, auto-confirm old shipments."""
+
+from __future__ import annotations
+
+from huituan.core.runtime import Runtime
+from huituan.services.orders import lifecycle
+
+
+async def close_unpaid_orders(rt: Runtime) -> int:
+    return await lifecycle.close_expired_orders()
+
+
+async def auto_confirm_orders(rt: Runtime) -> int:
+    return await lifecycle.auto_confirm_orders(rt.settings.order_auto_confirm_days)
