@@ -8,39 +8,39 @@ from huituan.core.web.auth import Auth
 from huituan.core.web.http import parse_json, parse_query, path_int
 from huituan.core.web.openapi import api
 from huituan.miniapp_api.admin import schemas as s
-from huituan.services import pickup
+from huituan.services import leaders, pickup_points
 
 
 async def list_leaders(request: web.Request, operator_id: int) -> web.Response:
     q = parse_query(request, s.LeaderListQuery)
-    return s.respond(s.LeaderListOut, await pickup.list_leaders(**q.model_dump()))
+    return s.respond(s.LeaderListOut, await leaders.list_leaders(**q.model_dump()))
 
 
 async def create_leader(request: web.Request, operator_id: int) -> web.Response:
     body = await parse_json(request, s.LeaderIn)
-    return s.respond(s.LeaderOut, await pickup.create_leader(body.user_id, body.name, body.phone,
+    return s.respond(s.LeaderOut, await leaders.create_leader(body.user_id, body.name, body.phone,
                                                              body.commission_bp), 201)
 
 
 async def approve_leader(request: web.Request, operator_id: int) -> web.Response:
-    return s.respond(s.LeaderOut, await pickup.approve_leader(path_int(request, "leader_id")))
+    return s.respond(s.LeaderOut, await leaders.approve_leader(path_int(request, "leader_id")))
 
 
 async def create_leader_pickup_point(request: web.Request, operator_id: int) -> web.Response:
     leader_id = path_int(request, "leader_id")
     body = await parse_json(request, s.PickupPointIn)
-    return s.respond(s.PickupPointOut, await pickup.create_pickup_point(leader_id, body.model_dump()), 201)
+    return s.respond(s.PickupPointOut, await pickup_points.create_pickup_point(leader_id, body.model_dump()), 201)
 
 
 async def list_pickup_points(request: web.Request, operator_id: int) -> web.Response:
     q = parse_query(request, s.AdminPickupPointQuery)
-    return s.respond(s.AdminPickupPointListOut, await pickup.list_all_pickup_points(**q.model_dump()))
+    return s.respond(s.AdminPickupPointListOut, await pickup_points.list_all_pickup_points(**q.model_dump()))
 
 
 async def create_pickup_point(request: web.Request, operator_id: int) -> web.Response:
     body = await parse_json(request, s.AdminPickupPointIn)
     data = body.model_dump(exclude={"leader_id"})
-    return s.respond(s.PickupPointOut, await pickup.create_pickup_point(body.leader_id, data), 201)
+    return s.respond(s.PickupPointOut, await pickup_points.create_pickup_point(body.leader_id, data), 201)
 
 
 def setup(app: web.Application) -> None:

@@ -9,45 +9,45 @@ from huituan.core.web.http import parse_json, parse_query, path_int
 from huituan.core.web.keys import RUNTIME_KEY
 from huituan.core.web.openapi import api
 from huituan.miniapp_api.admin import schemas as s
-from huituan.services import order_search
+from huituan.services.orders import admin_queries, refund_review, shipping
 
 
 async def search_orders(request: web.Request, operator_id: int) -> web.Response:
     q = parse_query(request, s.OrderSearchQuery)
-    return s.respond(s.OrderListOut, await order_search.search_orders(**q.model_dump()))
+    return s.respond(s.OrderListOut, await admin_queries.search_orders(**q.model_dump()))
 
 
 async def get_order(request: web.Request, operator_id: int) -> web.Response:
-    return s.respond(s.OrderDetailOut, await order_search.get_order_detail(path_int(request, "order_id")))
+    return s.respond(s.OrderDetailOut, await admin_queries.get_order_detail(path_int(request, "order_id")))
 
 
 async def ship_order(request: web.Request, operator_id: int) -> web.Response:
     order_id = path_int(request, "order_id")
     body = await parse_json(request, s.ShipIn)
-    return s.respond(s.OrderDetailOut, await order_search.ship(order_id, body.express_company.strip(),
+    return s.respond(s.OrderDetailOut, await shipping.ship(order_id, body.express_company.strip(),
                                                                body.express_no.strip()))
 
 
 async def ready_for_pickup(request: web.Request, operator_id: int) -> web.Response:
-    return s.respond(s.OrderDetailOut, await order_search.mark_ready(path_int(request, "order_id")))
+    return s.respond(s.OrderDetailOut, await shipping.mark_ready(path_int(request, "order_id")))
 
 
 async def list_refunds(request: web.Request, operator_id: int) -> web.Response:
     q = parse_query(request, s.RefundListQuery)
-    return s.respond(s.RefundListOut, await order_search.list_refunds(**q.model_dump()))
+    return s.respond(s.RefundListOut, await refund_review.list_refunds(**q.model_dump()))
 
 
 async def approve_refund(request: web.Request, operator_id: int) -> web.Response:
     refund_id = path_int(request, "refund_id")
     body = await parse_json(request, s.ApproveRefundIn)
-    result = await order_search.approve(request.app[RUNTIME_KEY], refund_id, operator_id, body.note)
+    result = await refund_review.approve(request.app[RUNTIME_KEY], refund_id, operator_id, body.note)
     return s.respond(s.RefundOut, result)
 
 
 async def reject_refund(request: web.Request, operator_id: int) -> web.Response:
     refund_id = path_int(request, "refund_id")
     body = await parse_json(request, s.RejectRefundIn)
-    result = await order_search.reject(request.app[RUNTIME_KEY], refund_id, operator_id, body.note)
+    result = await refund_review.reject(request.app[RUNTIME_KEY], refund_id, operator_id, body.note)
     return s.respond(s.RefundOut, result)
 
 

@@ -8,12 +8,12 @@ from huituan.core.web.auth import Auth
 from huituan.core.web.http import parse_query
 from huituan.core.web.openapi import api
 from huituan.miniapp_api.admin.schemas import PickupPointListOut, PickupPointQuery, respond
-from huituan.services import pickup
+from huituan.services import pickup_points
 
 
 async def list_pickup_points(request: web.Request) -> web.Response:
     q = parse_query(request, PickupPointQuery)
-    return respond(PickupPointListOut, await pickup.list_public_pickup_points(q.city))
+    return respond(PickupPointListOut, await pickup_points.list_public_pickup_points(q.city))
 
 
 def setup(app: web.Application) -> None:

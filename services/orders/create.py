@@ -11,11 +11,14 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from huituan.core import sql
+from huituan.core.clock import utcnow
 from huituan.core.errors import Forbidden, NotFound, OutOfStock, ValidationFailed
 from huituan.core.money import split_by_weights, yuan
 from huituan.core.settings import Settings
 from huituan.models.order import ActivityType, DeliveryMode, Order, OrderStatus
-from huituan.services.orders.common import load_order_dict, new_number, order_to_dict, utcnow
+from huituan.services.orders.numbers import new_number
+from huituan.services.orders.queries import load_order_dict
+from huituan.services.orders.serialize import order_to_dict
 
 log = logging.getLogger("huituan.orders")
 
@@ -124,7 +127,7 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     else:
         if pickup_point_id is None:
             raise ValidationFailed("pickup_point_id: 自提需要选择自提点", field="pickup_point_id")
-        from huituan.services.pickup import get_active_pickup_point
+        from huituan.services.pickup_points import get_active_pickup_point
 
         await get_active_pickup_point(pickup_point_id)
 

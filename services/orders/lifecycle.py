@@ -1,4 +1,5 @@
-"""Order lifecycle after creation: cancel, timeout close, ship, ready for pickup, complete.
+"""Order lifecycle after creation: cancel, timeout close, complete (shipping is in
+``services.orders.shipping``).
 
 Every transition is a compare-and-set on the status; 0 rows means someone else moved it.
 """
@@ -11,10 +12,12 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from huituan.core.errors import InvalidState, NotFound, ValidationFailed
-from huituan.models.order import DeliveryMode, Order, OrderStatus
-from huituan.services import events, notifications
-from huituan.services.orders.common import get_own_order, load_order_dict, return_stock, utcnow
+from huituan.core.clock import utcnow
+from huituan.core.errors import InvalidState
+from huituan.models.order import Order, OrderStatus
+from huituan.services import events
+from huituan.services.orders.queries import get_own_order, load_order_dict
+from huituan.services.orders.stock import return_stock
 
 log = logging.getLogger("huituan.orders")
 
@@ -96,39 +99,3 @@ async def auto_confirm_orders(after_days: int, now: datetime | None = None, batc
         if await complete_order(oid, expected=(OrderStatus.shipped,)):
             done += 1
     return done
-
-
-async def ship_order(order_id: int, express_company: str, express_no: str) -> dict[str, Any]:
-    """paid -> shipped (express orders), with the tracking number."""
-    if not express_company or not express_company.strip():
-        raise ValidationFailed("express_company: 请填写快递公司", field="express_company")
-    if not express_no or not express_no.strip():
-        raise ValidationFailed("express_no: 请填写快递单号", field="express_no")
-    order = await Order.get_or_none(id=order_id)
-    if order is None:
-        raise NotFound("订单不存在", code="order_not_found", field="order_id")
-    if order.delivery_mode != DeliveryMode.express:
-        raise InvalidState("自提订单不能发快递", code="order_not_express")
-    async with in_transaction() as conn:
-        moved = await Order.filter(id=order_id, status=OrderStatus.paid).using_db(conn).update(
-            status=OrderStatus.shipped, shipped_at=utcnow(), express_company=express_company.strip()[:32],
-            express_no=express_no.strip()[:64])
-        if moved != 1:
-            raise InvalidState(f"订单当前状态（{order.status}）不能发货", code="order_not_shippable",
-                               status=str(order.status))
-        queued = await notifications.order_shipped(order_id, conn)
-    if queued:
-        notifications.kick()
-    return await load_order_dict(await Order.get(id=order_id))
-
-
-async def mark_ready_for_pickup(order_id: int) -> bool:
-    """paid -> ready_for_pickup (pickup orders; the leader announced arrival).
-    Returns False if the order was not paid (idempotent for batch announcements)."""
-    async with in_transaction() as conn:
-        moved = await Order.filter(id=order_id, status=OrderStatus.paid, delivery_mode=DeliveryMode.pickup).using_db(
-            conn).update(status=OrderStatus.ready_for_pickup)
-        queued = moved == 1 and await notifications.order_ready_for_pickup(order_id, conn)
-    if queued:
-        notifications.kick()
-    return moved == 1

@@ -9,11 +9,13 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from huituan.core import sql
+from huituan.core.clock import utcnow
 from huituan.core.errors import InvalidState
 from huituan.core.runtime import Runtime
 from huituan.models.order import Order, OrderItem, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus
 from huituan.services import events, outbox
-from huituan.services.orders.common import get_own_order, new_number, utcnow
+from huituan.services.orders.numbers import new_number
+from huituan.services.orders.queries import get_own_order
 from huituan.services.users import get_active_user
 
 log = logging.getLogger("huituan.payments")

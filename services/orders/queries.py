@@ -4,8 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from huituan.core.errors import NotFound
 from huituan.models.order import Order, OrderItem, OrderStatus, Refund
-from huituan.services.orders.common import get_own_order, load_order_dict, order_to_dict, refund_to_dict
+from huituan.services.orders.serialize import order_to_dict, refund_to_dict
+
+
+async def get_own_order(user_id: int, order_id: int, conn=None) -> Order:
+    """Someone else's order is indistinguishable from a missing one (404)."""
+    o = await Order.get_or_none(id=order_id, user_id=user_id).using_db(conn)
+    if o is None:
+        raise NotFound("订单不存在", code="order_not_found", field="id")
+    return o
+
+
+async def load_order_dict(order: Order, conn=None) -> dict[str, Any]:
+    items = await OrderItem.filter(order_id=order.id).using_db(conn).order_by("id")
+    return order_to_dict(order, items)
 
 
 async def list_orders(user_id: int, status: str | None = None, page: int = 1, page_size: int = 20) -> dict[str, Any]:

@@ -11,14 +11,17 @@ from typing import Any
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from huituan.core.clock import utcnow
 from huituan.core.errors import InvalidState, NotFound, UpstreamError, ValidationFailed
 from huituan.core.money import prorate
 from huituan.core.runtime import Runtime
 from huituan.models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
 from huituan.models.outbox import OutboxMessage
 from huituan.services import events, notifications, outbox
-from huituan.services.orders.common import get_own_order, new_number, refund_to_dict, utcnow
+from huituan.services.orders.numbers import new_number
 from huituan.services.orders.payments import enqueue_refund
+from huituan.services.orders.queries import get_own_order
+from huituan.services.orders.serialize import refund_to_dict
 
 log = logging.getLogger("huituan.refunds")
 

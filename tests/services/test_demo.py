@@ -3,7 +3,7 @@ from huituan.models.leader import Leader, PickupPoint
 from huituan.models.user import Operator, User
 from huituan.services.demo import load_demo_data
 from huituan.services.operators import authenticate_operator
-from huituan.services.pickup import list_pickup_points
+from huituan.services.pickup_points import list_pickup_points
 
 
 async def _snapshot():

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from huituan.models.user import User
 from huituan.services import outbox
-from huituan.services.orders.lifecycle import ship_order
 from huituan.services.orders.refunds import approve_refund
+from huituan.services.orders.shipping import ship_order
 from tests.factories import auth, create_order, login, make_product, pay_order
 
 
@@ -63,8 +63,9 @@ async def test_configured_template_id_is_used(client, rt):
 
 
 async def test_pickup_order_ready_message_names_the_pickup_point(client):
-    from huituan.services.orders.lifecycle import mark_ready_for_pickup
-    from huituan.services.pickup import create_leader, create_pickup_point
+    from huituan.services.leaders import create_leader
+    from huituan.services.orders.shipping import mark_ready_for_pickup
+    from huituan.services.pickup_points import create_pickup_point
     from tests.factories import make_user
 
     leader_user = await make_user()

@@ -2,7 +2,7 @@ import pytest
 
 from huituan.core.errors import NotFound
 from huituan.models.leader import Leader, LeaderStatus, PickupPoint
-from huituan.services.pickup import get_active_pickup_point, list_pickup_points
+from huituan.services.pickup_points import get_active_pickup_point, list_pickup_points
 from tests.factories import make_user
 
 POINT = {"name": "幸福里自提点", "province": "浙江省", "city": "杭州市", "district": "西湖区",

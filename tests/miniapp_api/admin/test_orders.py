@@ -3,9 +3,10 @@ from datetime import UTC, datetime, timedelta
 
 from huituan.models.order import Order, OrderStatus, Refund, RefundStatus
 from huituan.models.user import Operator
+from huituan.services.leaders import create_leader
 from huituan.services.orders.create import create_order
 from huituan.services.orders.refunds import request_refund
-from huituan.services.pickup import create_leader, create_pickup_point
+from huituan.services.pickup_points import create_pickup_point
 from tests.factories import make_address, make_product, make_user
 
 

@@ -28,9 +28,10 @@ from huituan.models.user import Address
 from huituan.services import outbox
 from huituan.services.distribution_settings import get_settings
 from huituan.services.orders.create import create_order
-from huituan.services.orders.lifecycle import confirm_receipt, ship_order
+from huituan.services.orders.lifecycle import confirm_receipt
 from huituan.services.orders.payments import prepay_order
 from huituan.services.orders.refunds import approve_refund, request_refund
+from huituan.services.orders.shipping import ship_order
 from tests.factories import make_address, make_product, make_user, prepay_id_of
 
 OPERATOR_ID = 1  # approve_refund only records who reviewed (Refund.reviewed_by, no FK)

@@ -2,19 +2,18 @@ from datetime import timedelta
 
 import pytest
 
+from huituan.core.clock import utcnow
 from huituan.core.errors import InvalidState
 from huituan.models.catalog import Sku
 from huituan.models.order import Order, OrderStatus
-from huituan.services.orders.common import utcnow
 from huituan.services.orders.lifecycle import (
     auto_confirm_orders,
     cancel_order,
     close_expired_orders,
     complete_order,
     confirm_receipt,
-    mark_ready_for_pickup,
-    ship_order,
 )
+from huituan.services.orders.shipping import mark_ready_for_pickup, ship_order
 from tests.services.orders.helpers import given_order, status_of
 
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from tortoise.transactions import in_transaction
 
+from huituan.core.clock import utcnow
 from huituan.models.order import Order, OrderStatus, Refund, RefundStatus
 from huituan.models.outbox import OutboxMessage, OutboxStatus
 from huituan.services import outbox
-from huituan.services.orders.common import utcnow
 from huituan.services.orders.payments import enqueue_refund
 from huituan.services.orders.refunds import approve_refund, poll_refunds, request_refund
 from tests.factories import create_order, login, make_product, pay_order
