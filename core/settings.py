@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     free_shipping_threshold_fen: int = Field(9900, description="goods amount at which shipping is free")
     product_cache_seconds: float = Field(2.0, description="in-process product detail cache TTL")
 
+    # Leaders and the bot
+    leader_commission_bp: int = Field(
+        500, ge=0, le=3000, description="global leader commission rate in basis points (per leader and per product rates override it)")
+    pickup_nearby_km: float = Field(10.0, gt=0, le=100, description="radius of the nearest pickup points search")
+    bot_reply_budget_seconds: float = Field(
+        3.5, gt=0, le=4.5, description="slower bot commands are acknowledged and their answer sent by the WeCom message API")
+    robot_messages_per_minute: int = Field(20, ge=1, le=20, description="group robot rate limit per robot (WeCom allows 20)")
+
     @property
     def sandbox(self) -> bool:
         """No app id configured: the WeChat sandbox stands in for WeChat, Pay and WeCom."""

@@ -12,6 +12,8 @@ from huituan.models.outbox import OutboxKind
 from huituan.services import events, outbox, withdrawals
 from huituan.services.commission import events as commission_events
 from huituan.services.orders import refunds
+from huituan.services.pickup import pushes as pickup_pushes
+from huituan.services.pickup import tickets as pickup_tickets
 from huituan.services.referrals import events as referral_events
 
 
@@ -21,8 +23,11 @@ def wire_services() -> None:
     events.subscribe(events.ORDER_COMPLETED, commission_events.on_completed)
     events.subscribe(events.REFUND_SUCCEEDED, commission_events.on_refunded)
     events.subscribe(events.USER_LOGGED_IN, referral_events.on_user_logged_in)
+    events.subscribe(events.ORDER_PAID, pickup_tickets.on_paid)
 
     for kind, handler in outbox.BUILTIN_HANDLERS.items():
         outbox.register_handler(kind, handler)
     outbox.register_handler(OutboxKind.refund, refunds.deliver_refund)
     outbox.register_handler(OutboxKind.transfer, withdrawals.deliver_transfer)
+    # A leader's group robot (key in the payload), rate-limited per robot.
+    outbox.register_handler(OutboxKind.robot_push, pickup_pushes.deliver_robot_push)

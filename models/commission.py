@@ -101,7 +101,7 @@ class CommissionRecord(Model):
     product_id = fields.BigIntField()
     buyer_id = fields.BigIntField()
     beneficiary_id = fields.BigIntField(db_index=True)
-    level = fields.SmallIntField()  # 1 or 2
+    level = fields.SmallIntField()  # 1 or 2 for promoters, 0 for the leader of the pickup point
     self_purchase = fields.BooleanField(default=False)
     base_fen = fields.IntField()  # what the buyer paid for the line, no shipping
     rate_bp = fields.IntField(null=True)
@@ -118,7 +118,7 @@ class CommissionRecord(Model):
 
     class Meta:
         table = "commission_record"
-        unique_together = (("order_item_id", "beneficiary_id"),)
+        unique_together = (("order_item_id", "beneficiary_id", "level"),)
         indexes = (("status", "settle_at"),)
 
 

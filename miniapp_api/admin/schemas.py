@@ -383,7 +383,7 @@ class LeaderIn(Body):
     user_id: Id
     name: str = Field(min_length=1, max_length=32)
     phone: str = Field(min_length=5, max_length=20)
-    commission_bp: int = Field(0, ge=0, le=10_000, description="团长佣金，万分比")
+    commission_bp: int | None = Field(None, ge=0, le=3000, description="团长佣金，万分比；不填用全局比例")
 
 
 class LeaderOut(BaseModel):
@@ -392,9 +392,54 @@ class LeaderOut(BaseModel):
     name: str
     phone: str
     status: LeaderStatus
-    commission_bp: int
+    commission_bp: int | None
     created_at: datetime
     approved_at: datetime | None
+    reject_reason: str = ""
+    wecom_linked: bool = False
+    robot_registered: bool = False
+
+
+class RejectLeaderIn(Body):
+    reason: str = Field(min_length=1, max_length=200, description="驳回理由，申请人可见")
+
+
+class LeaderRateIn(Body):
+    commission_bp: int | None = Field(None, ge=0, le=3000, description="该团长的佣金万分比；null 表示用全局比例")
+
+
+class ProductLeaderRateIn(Body):
+    rate_bp: int | None = Field(None, ge=0, le=3000, description="该商品的团长佣金万分比（优先于团长和全局）；null 删除")
+
+
+class ProductLeaderRateOut(BaseModel):
+    product_id: int
+    rate_bp: int | None
+    global_rate_bp: int
+
+
+class ShortageReportOut(BaseModel):
+    id: int
+    leader_id: int
+    pickup_point_id: int
+    day: str
+    product_id: int
+    title: str
+    kind: str
+    quantity: int
+    refunded_quantity: int
+    refunded_fen: int
+    refunds: list[dict[str, Any]]
+    note: str
+    created_at: datetime
+
+
+class ShortageReportQuery(PageQuery):
+    leader_id: Id | None = None
+
+
+class ShortageReportListOut(Page):
+    items: list[ShortageReportOut]
 
 
 class LeaderListQuery(PageQuery):

@@ -1,0 +1,162 @@
+"""The leader store (团长小店): platform products a leader offers (on/off per leader) and the
+leader commission (global, per leader, per product), paid into the leader's wallet through
+the ledger as a pending commission record (level 0) and settled by the common settlement
+after pickup plus the freeze days; refunds reduce it by the common rules.
+
+A leader's own goods (sold by the leader as the seller) are not handled here and never go
+through the platform wallet: that needs a licensed payment split.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from huituan.core.errors import NotFound, ValidationFailed
+from huituan.core.money import percent_of
+from huituan.core.runtime import get_runtime
+from huituan.models.catalog import Product, Sku
+from huituan.models.commission import CommissionRecord
+from huituan.models.leader import Leader, LeaderCommissionRule, LeaderProduct, LeaderStatus
+from huituan.models.order import Order, OrderItem
+from huituan.models.wallet import EntryKind
+from huituan.services.wallet import ledger
+
+LEADER_LEVEL = 0
+DEFAULT_LEADER_BP = 500
+
+
+def global_rate_bp() -> int:
+    try:
+        return int(get_runtime().settings.leader_commission_bp)
+    except RuntimeError:  # CLI use without a running service
+        return DEFAULT_LEADER_BP
+
+
+async def rates_for_items(leader_bp: int | None, product_ids: list[int], conn=None) -> dict[int, int]:
+    """product id -> rate in basis points: the product rule, else the leader's, else the global."""
+    rules = {r.product_id: r.rate_bp for r in await LeaderCommissionRule.filter(
+        product_id__in=product_ids or [0]).using_db(conn)}
+    base = leader_bp if leader_bp is not None else global_rate_bp()
+    return {pid: rules.get(pid, base) for pid in product_ids}
+
+
+async def credit_leader_commission(order_id: int, leader_id: int, leader_user_id: int, leader_bp: int | None,
+                                   conn) -> list[CommissionRecord]:
+    """One pending record per line for the leader of the order's pickup point (idempotent per
+    line: unique (item, beneficiary, level)). Products the leader switched off earn nothing."""
+    if await CommissionRecord.filter(order_id=order_id, level=LEADER_LEVEL).using_db(conn).exists():
+        return []
+    items = await OrderItem.filter(order_id=order_id).using_db(conn).order_by("id")
+    if not items:
+        return []
+    off = set(await LeaderProduct.filter(leader_id=leader_id, enabled=False,
+                                         product_id__in=[i.product_id for i in items]).using_db(conn)
+              .values_list("product_id", flat=True))
+    rates = await rates_for_items(leader_bp, [i.product_id for i in items], conn)
+    buyer_id = (await Order.filter(id=order_id).using_db(conn).values_list("user_id", flat=True))[0]
+    records = []
+    for item in items:
+        if item.product_id in off:
+            continue
+        rate = rates[item.product_id]
+        amount = percent_of(item.paid_fen, rate)  # floor to the fen; the remainder stays with the platform
+        if amount <= 0:
+            continue
+        records.append(await CommissionRecord.create(
+            order_id=order_id, order_item_id=item.id, product_id=item.product_id, buyer_id=buyer_id,
+            beneficiary_id=leader_user_id, level=LEADER_LEVEL, base_fen=item.paid_fen, rate_bp=rate,
+            original_amount_fen=amount, amount_fen=amount, using_db=conn))
+    if records:
+        def plan(_w):
+            return [ledger.Posting(r.beneficiary_id, "pending", r.amount_fen, EntryKind.commission_pending,
+                                   f"commission:{r.id}:pending", "commission", r.id) for r in records]
+
+        await ledger.apply(conn, [leader_user_id], plan)
+    return records
+
+
+# ---- the store's products --------------------------------------------------------------------
+
+async def find_product(text: str) -> Product:
+    """A product named in a chat command: by id, exact title, or the one title containing it."""
+    t = (text or "").strip()
+    if not t:
+        raise ValidationFailed("请写上商品名称", field="product")
+    if t.isdigit():
+        p = await Product.get_or_none(id=int(t))
+        if p is not None:
+            return p
+    p = await Product.filter(title=t).first()
+    if p is not None:
+        return p
+    found = await Product.filter(title__icontains=t).order_by("id").limit(6)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise NotFound(f"没有找到商品「{t[:20]}」，请检查名称", code="product_not_found", field="product")
+    names = "、".join(p.title for p in found[:5])
+    raise ValidationFailed(f"「{t[:20]}」对应多个商品：{names}，请写完整名称", field="product",
+                           code="product_ambiguous")
+
+
+async def set_product_enabled(leader_id: int, product_id: int, enabled: bool) -> None:
+    """Switch a platform product on or off in one leader store (upsert, last write wins)."""
+    changed = await LeaderProduct.filter(leader_id=leader_id, product_id=product_id).update(enabled=enabled)
+    if not changed:
+        await LeaderProduct.bulk_create([LeaderProduct(leader_id=leader_id, product_id=product_id, enabled=enabled)],
+                                        ignore_conflicts=True)
+        await LeaderProduct.filter(leader_id=leader_id, product_id=product_id).update(enabled=enabled)
+
+
+async def store_products(leader_id: int, *, include_off: bool = False, limit: int = 200) -> list[dict[str, Any]]:
+    """Products on sale in the leader store (no row = on), with whether the leader switched them."""
+    leader = await Leader.get_or_none(id=leader_id)
+    if leader is None or leader.status != LeaderStatus.approved:
+        raise NotFound("团长小店不存在", code="leader_not_found", field="leader_id")
+    switches = dict(await LeaderProduct.filter(leader_id=leader_id).values_list("product_id", "enabled"))
+    products = await Product.filter(on_sale=True).order_by("-sort", "-id").limit(limit)
+    rates = await rates_for_items(leader.commission_bp, [p.id for p in products])
+    out = []
+    for p in products:
+        enabled = switches.get(p.id, True)
+        if not enabled and not include_off:
+            continue
+        out.append({"product_id": p.id, "title": p.title, "price_from_fen": p.price_from_fen,
+                    "main_image": p.main_image, "enabled": enabled, "leader_rate_bp": rates[p.id]})
+    return out
+
+
+async def leader_store(leader_id: int) -> dict[str, Any]:
+    leader = await Leader.get_or_none(id=leader_id)
+    items = await store_products(leader_id)
+    for it in items:
+        it.pop("leader_rate_bp", None)
+    return {"leader_id": leader_id, "leader_name": leader.name if leader else "", "items": items}
+
+
+async def set_leader_rate(leader_id: int, rate_bp: int | None) -> None:
+    if rate_bp is not None and not 0 <= rate_bp <= 3000:
+        raise ValidationFailed("commission_bp: 团长佣金比例应在 0 到 3000 基点之间", field="commission_bp")
+    if not await Leader.filter(id=leader_id).update(commission_bp=rate_bp):
+        raise NotFound("团长不存在", code="leader_not_found", field="leader_id")
+
+
+async def set_product_rate(product_id: int, rate_bp: int | None) -> dict[str, Any]:
+    """Per-product leader rate (None removes it)."""
+    if not await Product.filter(id=product_id).exists():
+        raise NotFound("商品不存在", code="product_not_found", field="product_id")
+    if rate_bp is None:
+        await LeaderCommissionRule.filter(product_id=product_id).delete()
+    else:
+        if not 0 <= rate_bp <= 3000:
+            raise ValidationFailed("rate_bp: 团长佣金比例应在 0 到 3000 基点之间", field="rate_bp")
+        if not await LeaderCommissionRule.filter(product_id=product_id).update(rate_bp=rate_bp):
+            await LeaderCommissionRule.bulk_create([LeaderCommissionRule(product_id=product_id, rate_bp=rate_bp)],
+                                                   ignore_conflicts=True)
+            await LeaderCommissionRule.filter(product_id=product_id).update(rate_bp=rate_bp)
+    return {"product_id": product_id, "rate_bp": rate_bp, "global_rate_bp": global_rate_bp()}
+
+
+async def first_sku_id(product_id: int) -> int | None:
+    ids = await Sku.filter(product_id=product_id).order_by("id").limit(1).values_list("id", flat=True)
+    return ids[0] if ids else None
