@@ -206,10 +206,10 @@ async def issue_bind_code(kind: str, account_id: int) -> str:
     Kept in the database: ``huituan create-operator`` runs in another process."""
     for _ in range(5):
         code = f"{secrets.randbelow(10**8):08d}"
-        rows = await WecomBindCode.bulk_create(
+        await WecomBindCode.bulk_create(
             [WecomBindCode(code=code, kind=kind, account_id=account_id,
                            expires_at=utcnow() + timedelta(seconds=BIND_CODE_TTL_SECONDS))], ignore_conflicts=True)
-        if rows and await WecomBindCode.filter(code=code, kind=kind, account_id=account_id, used_at=None).exists():
+        if await WecomBindCode.filter(code=code, kind=kind, account_id=account_id, used_at=None).exists():
             return code
     raise Conflict("绑定码生成失败，请重试", code="bind_code_busy")
 
