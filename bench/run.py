@@ -9,6 +9,8 @@ handler measured in the same run (these machines are noisy; ratios travel, absol
    is signed in advance (WeChat's cost, not ours) and wrk replays them at POST /api/v1/pay/notify.
    Orders/s for the whole flow = 1 / (1/create_rate + 1/notify_rate).
 3. settlement (bench.settle): 100,000 pending commission records settled on PostgreSQL.
+4. bot (bench.bot): 50 leaders post WeCom callbacks at once (round trip p50/p99), and the order
+   summary of one pickup point with 2,000 orders.
 
 The load generator is wrk (C, one thread) so the client costs little of the two cores.
 """
@@ -270,6 +272,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--buyers", type=int, default=200)
     parser.add_argument("--skip-settle", action="store_true")
+    parser.add_argument("--skip-bot", action="store_true")
     parser.add_argument("--workers", type=int, default=1,
                         help="also measure the order flow with `huituan serve --workers N` (N > 1)")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench.json"))
@@ -321,6 +324,10 @@ def main() -> None:
               f"= {detail['rps'] / bare_rps:.1%} (p50 {detail['p50']}, p99 {detail['p99']}, non-2xx {detail['non_2xx']})")
 
         results["orders"] = measure_orders(base, db_url, data, work, args, bare_rps)
+        if not args.skip_bot:
+            from bench import bot
+
+            results["bot"] = bot.run(base, db_url)
         if args.workers > 1:
             server.stop()
             procs.remove(server)
