@@ -96,8 +96,8 @@ def _envelopes(senders: list[str], rounds: int) -> list[list[tuple[dict, str]]]:
         mine = []
         for r in range(rounds):
             content = COMMANDS[(s_i + r) % len(COMMANDS)]
-            if s_i == 0 and content == "分拣单":
-                content = "帮助"  # the 2,000-order pick list is timed on its own below
+            if s_i == 0 and content in ("分拣单", "今日"):
+                content = "钱包"  # the 2,000-order point is timed on its own (summary_via_bot)
             msg_id = 8_000_000_000_000_000_000 + s_i * 10_000 + r + int(time.time()) % 1_000_000 * 10
             mine.append(encrypt_for_callback(text_message_xml(sender, content, msg_id)))
         out.append(mine)

@@ -25,7 +25,7 @@ from huituan.core.web.auth import Auth
 from huituan.core.web.keys import RUNTIME_KEY
 from huituan.core.web.openapi import api
 from huituan.models.outbox import OutboxKind
-from huituan.services import leaders, outbox, reports
+from huituan.services import leaders, outbox
 
 log = logging.getLogger("huituan.bot")
 
@@ -140,8 +140,7 @@ async def receive(request: web.Request) -> web.Response:
 
 
 async def _context(rt, sender: str) -> BotContext:
-    operator = await reports.find_operator_by_wecom_userid(sender)
-    leader = await leaders.find_leader_by_wecom_userid(sender)
+    operator, leader = await leaders.bot_identity(sender)
     return BotContext(rt, sender, operator, leader)
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from huituan.core import sql
 from huituan.core.clock import utcnow
 from huituan.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from huituan.models.leader import Leader, LeaderStaff, LeaderStatus, PickupPoint, WecomBindCode
@@ -237,6 +239,29 @@ async def link_wecom(wecom_userid: str, code: str) -> str:
         await model.filter(wecom_userid=wecom_userid).using_db(conn).update(wecom_userid=None)
         await model.filter(id=row.account_id).using_db(conn).update(wecom_userid=wecom_userid)
     return row.kind
+
+
+_IDENTITY = (
+    "SELECT 'operator' AS kind, id, username AS name, display_name, 0 AS user_id FROM operator "
+    "WHERE wecom_userid = ? AND is_active = ? "
+    "UNION ALL SELECT 'leader' AS kind, id, name, '' AS display_name, user_id FROM leader "
+    "WHERE wecom_userid = ? AND status = ?"
+)
+
+
+async def bot_identity(wecom_userid: str) -> tuple[Any, Any]:
+    """(operator, leader) linked to a WeCom user, each None when not linked (or inactive,
+    or not approved). One query: it runs for every bot message."""
+    if not wecom_userid:
+        return None, None
+    rows = await sql.fetch(None, _IDENTITY, [wecom_userid, True, wecom_userid, str(LeaderStatus.approved)])
+    operator = leader = None
+    for r in rows:
+        if r["kind"] == "operator":
+            operator = SimpleNamespace(id=r["id"], username=r["name"], display_name=r["display_name"] or "")
+        else:
+            leader = SimpleNamespace(id=r["id"], name=r["name"], user_id=r["user_id"])
+    return operator, leader
 
 
 async def find_leader_by_wecom_userid(wecom_userid: str) -> Leader | None:

@@ -125,6 +125,7 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+@lru_cache(maxsize=4096)
 def _py(text: str) -> str:
     return "".join(lazy_pinyin(text)).lower()
 

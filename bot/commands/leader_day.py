@@ -13,16 +13,16 @@ from huituan.services.pickup import arrival, day, pushes, shortage, tickets
          aliases=("汇总", "汇总单", "今天"), roles=(LEADER,),
          details="日期可写 昨天、明天 或 2026-12-01；默认今天。")
 async def today(ctx: BotContext, args: list[str]) -> str:
-    point = await day.point_for_actor(ctx.leader.user_id)
-    rep = await day.day_report(point.id, tickets.parse_day(args[0] if args else None))
+    point = await day.leader_point(ctx.leader.id)
+    rep = await day.day_report(point, tickets.parse_day(args[0] if args else None))
     return day.summary_text(rep)
 
 
 @command("分拣单", help="按顾客分好的分拣单（提货码、手机号已打码）", usage="分拣单 [日期]", example="分拣单 昨天",
          aliases=("分拣", "拣货单"), roles=(LEADER,))
 async def picklist(ctx: BotContext, args: list[str]) -> str:
-    point = await day.point_for_actor(ctx.leader.user_id)
-    rep = await day.day_report(point.id, tickets.parse_day(args[0] if args else None))
+    point = await day.leader_point(ctx.leader.id)
+    rep = await day.day_report(point, tickets.parse_day(args[0] if args else None))
     return day.picklist_text(rep)
 
 

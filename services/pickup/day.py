@@ -53,6 +53,14 @@ async def point_for_actor(user_id: int, pickup_point_id: int | None = None, *, s
     return point
 
 
+async def leader_point(leader_id: int) -> PickupPoint:
+    """The first active point of an approved leader already identified (the bot): one query."""
+    point = await PickupPoint.filter(leader_id=leader_id, is_active=True).order_by("id").first()
+    if point is None:
+        raise NotFound("您还没有自提点，请联系运营开通", code="pickup_point_not_found")
+    return point
+
+
 async def day_lines(pickup_point_id: int, day: str) -> list[dict[str, Any]]:
     return await sql.fetch(None, _LINES, [pickup_point_id, day, *LIVE_STATUSES])
 
@@ -72,12 +80,12 @@ def _receiver(row: dict[str, Any]) -> tuple[str, str]:
     return name or f"用户{row['user_id']}", mask_phone(phone)
 
 
-async def day_report(pickup_point_id: int, day: str) -> dict[str, Any]:
+async def day_report(pickup_point: int | PickupPoint, day: str) -> dict[str, Any]:
     """{point, day, orders, units, amount_fen, summary: [...], picks: [...]} of one point day."""
-    point = await PickupPoint.get_or_none(id=pickup_point_id)
+    point = pickup_point if isinstance(pickup_point, PickupPoint) else await PickupPoint.get_or_none(id=pickup_point)
     if point is None:
         raise NotFound("自提点不存在", code="pickup_point_not_found", field="pickup_point_id")
-    rows = await day_lines(pickup_point_id, day)
+    rows = await day_lines(point.id, day)
     summary: dict[tuple[int, int], dict[str, Any]] = {}
     picks: dict[int, dict[str, Any]] = {}
     for r in rows:
