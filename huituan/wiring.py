@@ -9,7 +9,7 @@ outbox kind has a handler).
 from __future__ import annotations
 
 from huituan.models.outbox import OutboxKind
-from huituan.services import events, outbox, withdrawals
+from huituan.services import events, outbox, pickup_points, withdrawals
 from huituan.services.commission import events as commission_events
 from huituan.services.orders import refunds
 from huituan.services.pickup import pushes as pickup_pushes
@@ -31,6 +31,7 @@ def wire_services() -> None:
     events.subscribe(events.REFUND_SUCCEEDED, commission_events.on_refunded)
     events.subscribe(events.USER_LOGGED_IN, referral_events.on_user_logged_in)
     events.subscribe(events.ORDER_PAID, pickup_tickets.on_paid)
+    events.subscribe(events.USER_LOGGED_IN, pickup_points.on_user_logged_in)
 
     for kind, handler in outbox.BUILTIN_HANDLERS.items():
         outbox.register_handler(kind, handler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from typing import Any
+from urllib.parse import parse_qsl, unquote
 
 from huituan.core.errors import NotFound, ValidationFailed
 from huituan.models.leader import ConsumerLeader, Leader, LeaderStatus, PickupPoint
@@ -143,3 +144,27 @@ async def set_cutoff(user_id: int, text: str) -> dict[str, Any]:
     await PickupPoint.filter(id=point.id).update(cutoff_time=cutoff)
     point.cutoff_time = cutoff
     return pickup_point_dict(point)
+
+
+def parse_point_scene(scene: str | None) -> int | None:
+    """The pickup point of a leader's share: ``pp=<id>`` among the scene's ``k=v`` pairs."""
+    if not scene:
+        return None
+    for key, value in parse_qsl(unquote(scene.strip()), keep_blank_values=False):
+        if key == "pp" and value.isdigit() and 0 < int(value) < 2**62:
+            return int(value)
+    return None
+
+
+async def on_user_logged_in(user_id: int, scene: str | None = None, conn=None, **_) -> None:
+    """USER_LOGGED_IN: a consumer who arrived through a leader's share gets that leader as
+    default, unless they already have one (ON CONFLICT DO NOTHING, in the login transaction)."""
+    point_id = parse_point_scene(scene)
+    if point_id is None:
+        return
+    point = await _active_points().filter(id=point_id).using_db(conn).first()
+    if point is None:
+        return
+    await ConsumerLeader.bulk_create([ConsumerLeader(user_id=user_id, leader_id=point.leader_id,
+                                                     pickup_point_id=point.id, source="share")],
+                                     ignore_conflicts=True, using_db=conn)

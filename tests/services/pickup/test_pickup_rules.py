@@ -55,6 +55,16 @@ async def test_default_point_from_a_share_does_not_override_a_choice(client):
     assert (await (await put(b.id, "chosen")).json())["pickup_point"]["name"] == "乙"
 
 
+async def test_a_leader_share_sets_the_default_point_at_login(client):
+    a, b = await _point("甲", 30.0, 120.0), await _point("乙", 30.1, 120.1)
+    token, _ = await login(client, "c-share", scene=f"pp={a.id}&r=1")
+    me = await (await client.get("/api/v1/me/pickup-point", headers=auth(token))).json()
+    assert me["pickup_point"]["name"] == "甲" and me["leader_id"] == a.leader_id
+    await login(client, "c-share", scene=f"pp={b.id}")  # a later share does not take over
+    me = await (await client.get("/api/v1/me/pickup-point", headers=auth(token))).json()
+    assert me["pickup_point"]["name"] == "甲"
+
+
 async def test_application_rejected_with_reason_then_reapplied(client):
     from tests.miniapp_api.admin.conftest import operator_headers
 
