@@ -161,3 +161,24 @@ async def test_operator_review_commands(client, day, rt):
     assert "已处理" in await say(client, "ops-li", f"通过 团长 {day['leader']['id']}")
     text = await say(client, "ops-li", "今日数据")
     assert "团长：1 位" in text and "付款：1 笔" in text
+
+
+async def test_operator_approves_and_rejects_refunds_in_chat(client, day, rt):
+    from huituan.models.order import Refund, RefundStatus
+
+    berry = day["berry"]
+    for code, verb in (("c-r1", "通过"), ("c-r2", "驳回")):
+        ctoken, _ = await login(client, code)
+        order = await create_order(client, ctoken, [(berry.sku_list[0], 1)], delivery_mode="pickup",
+                                   pickup_point_id=day["point"].id)
+        await pay_order(client, ctoken, order["id"])
+        resp = await client.post(f"/api/v1/orders/{order['id']}/refunds", headers=auth(ctoken),
+                                 json={"reason": "不想要了"})
+        assert resp.status == 201, await resp.text()
+    first, second = await Refund.all().order_by("id")
+    assert "退款 2 笔" in await say(client, "ops-li", "待审核")
+    assert "已通过退款" in await say(client, "ops-li", f"通过 退款 {first.refund_no}")
+    assert "驳回时请写上理由" in await say(client, "ops-li", f"驳回 退款 {second.id}")
+    assert "理由：超过售后期" in await say(client, "ops-li", f"驳回 退款 {second.id} 超过售后期")
+    assert (await Refund.get(id=first.id)).status == RefundStatus.processing
+    assert (await Refund.get(id=second.id)).status == RefundStatus.rejected

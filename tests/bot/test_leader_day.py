@@ -6,7 +6,11 @@ the short lines, the leader commission settles and the ledger verifies."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import subprocess
+import sys
 from datetime import timedelta
 
 from huituan.core.clock import CHINA_TZ, utcnow
@@ -195,4 +199,9 @@ async def test_a_leader_day_end_to_end(client, rt):
     assert (await get_balances(zhao)).available == 490
     assert "可提现：¥2.05" in await say(client, "wx-wang", "钱包")
     assert await verify_ledger() == []
+    # and the operator's command says so too, from its own process
+    env = {**os.environ, "HUITUAN_DATABASE_URL": rt.settings.database_url, "HUITUAN_REDIS_URL": "memory://"}
+    done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "huituan.cli", "ledger", "verify"],
+                                   env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "账本核对通过" in done.stdout, done.stdout + done.stderr
     assert (await Leader.get(id=l3["id"])).status == LeaderStatus.rejected
