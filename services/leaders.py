@@ -262,9 +262,3 @@ async def bot_identity(wecom_userid: str) -> tuple[Any, Any]:
         else:
             leader = SimpleNamespace(id=r["id"], name=r["name"], user_id=r["user_id"])
     return operator, leader
-
-
-async def find_leader_by_wecom_userid(wecom_userid: str) -> Leader | None:
-    if not wecom_userid:
-        return None
-    return await Leader.get_or_none(wecom_userid=wecom_userid, status=LeaderStatus.approved)

@@ -43,7 +43,9 @@ async def announce_arrival(user_id: int, day: str, actor_name: str = "", pickup_
     point = await point_for_actor(user_id, pickup_point_id)
     tickets = await PickupTicket.filter(pickup_point_id=point.id, day__lte=day, verified_at=None).order_by("id")
     by_order = {t.order_id: t for t in tickets}
-    paid = await Order.filter(id__in=list(by_order) or [0], status=OrderStatus.paid).values_list("id", flat=True)
+    paid_rows = await Order.filter(id__in=list(by_order) or [0], status=OrderStatus.paid).values_list("id", "order_no")
+    order_nos = dict(paid_rows)
+    paid = list(order_nos)
     now = utcnow()
     moved_orders: list[int] = []
     per_user: dict[int, list[PickupTicket]] = {}
@@ -68,10 +70,10 @@ async def announce_arrival(user_id: int, day: str, actor_name: str = "", pickup_
             await outbox.enqueue(OutboxKind.subscribe_message, f"pickup:arrival:{point.id}:{ts[0].day}:{uid}", {
                 "openid": openids[uid], "template_id": tid, "page": f"pages/order/detail?id={ts[0].order_id}",
                 "data": {
-                    "character_string1": str(ts[0].order_id) if len(ts) == 1 else f"{len(ts)}笔订单",
-                    "thing2": notifications._thing(titles.get(ts[0].order_id, "-")),
-                    "thing3": notifications._thing(point.name),
-                    "thing4": notifications._thing(f"提货码{codes}"),
+                    "character_string1": order_nos[ts[0].order_id][:32],
+                    "thing2": _thing(titles.get(ts[0].order_id, "-") + (f" 等{len(ts)}单" if len(ts) > 1 else "")),
+                    "thing3": _thing(point.name),
+                    "thing4": _thing(f"提货码{codes}"),
                 },
             }, conn=conn)
             notified += 1
@@ -82,6 +84,12 @@ async def announce_arrival(user_id: int, day: str, actor_name: str = "", pickup_
         notifications.kick()
     return {"pickup_point_id": point.id, "point_name": point.name, "day": day, "orders": len(moved_orders),
             "consumers": len(per_user), "notified": notified}
+
+
+def _thing(text: str, limit: int = 20) -> str:
+    """WeChat's `thing` keyword takes at most 20 characters."""
+    text = (text or "").strip() or "-"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def _first_titles(order_ids: list[int], conn) -> dict[int, str]:
