@@ -181,3 +181,32 @@ async def test_two_verifications_at_once_complete_the_order_once(client):
         raced += losses[0].code == "pickup_already_verified"
         assert (await Order.get(id=order["id"])).status == OrderStatus.completed
     assert raced == 6
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=20), min_size=1, max_size=4))
+def test_csv_cells_never_run_as_formulas_and_read_back(cells):
+    import csv
+    import io
+
+    from huituan.services.pickup.day import _csv
+
+    text = _csv([cells])
+    assert text.startswith("\ufeff")
+    back = next(csv.reader(io.StringIO(text[1:], newline="")))
+    for written, read in zip(cells, back, strict=True):
+        if written[:1] in ("=", "+", "-", "@"):
+            event("formula neutralised")
+            assert read == "'" + written
+        else:
+            assert read == written
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.integers(-5, 2**63).map(lambda n: f"pp={n}&r=1")))
+def test_share_scene_gives_a_point_id_or_nothing(scene):
+    from huituan.services.pickup_points import parse_point_scene
+
+    got = parse_point_scene(scene)
+    event("point" if got else "none")
+    assert got is None or 0 < got < 2**62
