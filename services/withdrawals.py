@@ -23,7 +23,16 @@ from tortoise.transactions import in_transaction
 
 from huituan.core.clock import china_day_bounds
 from huituan.core.clock import utcnow as _now  # patched in tests
-from huituan.core.errors import Conflict, Forbidden, HuituanError, InvalidState, NotFound, UpstreamError, ValidationFailed
+from huituan.core.errors import (
+    Conflict,
+    Forbidden,
+    HuituanError,
+    InvalidState,
+    NotFound,
+    NotifyMalformed,
+    UpstreamError,
+    ValidationFailed,
+)
 from huituan.core.money import percent_of, yuan
 from huituan.core.wechat.pay import TRANSFER_NAME_REQUIRED_FEN
 from huituan.models.outbox import OutboxKind
@@ -265,14 +274,37 @@ async def apply_transfer_result(out_bill_no: str, state: str, transfer_bill_no: 
     return True
 
 
+def _notify_str(res: dict[str, Any], name: str, max_len: int = 64, required: bool = False) -> str:
+    value = res.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or len(value) > max_len or (required and not value):
+        raise NotifyMalformed(f"resource.{name}: 格式错误", field=f"resource.{name}")
+    return value
+
+
 async def handle_transfer_notify(notify: dict[str, Any]) -> bool:
     """Apply one *verified* MCHTRANSFER.BILL.FINISHED notify (idempotent, see
-    apply_transfer_result). Other event types are acknowledged and ignored."""
-    resource = notify.get("resource") or {}
-    if not str(notify.get("event_type", "")).startswith("MCHTRANSFER") or not resource.get("out_bill_no"):
+    apply_transfer_result). Other event types are acknowledged and ignored; so is a bill we do
+    not know (logged: an error answer would make WeChat retry it forever). Fields of the wrong
+    type -> NotifyMalformed (400), nothing changed."""
+    if not str(notify.get("event_type", "")).startswith("MCHTRANSFER"):
         return False
-    return await apply_transfer_result(resource["out_bill_no"], resource.get("state", ""),
-                                       resource.get("transfer_bill_no"), resource.get("fail_reason", ""))
+    resource = notify.get("resource")
+    if not isinstance(resource, dict):
+        raise NotifyMalformed("resource: 格式错误", field="resource")
+    out_bill_no = _notify_str(resource, "out_bill_no", 32, required=True)
+    state = _notify_str(resource, "state", 32, required=True)
+    transfer_bill_no = _notify_str(resource, "transfer_bill_no") or None
+    fail_reason = _notify_str(resource, "fail_reason", 200)
+    if "transfer_amount" in resource and (isinstance(resource["transfer_amount"], bool) or not isinstance(
+            resource["transfer_amount"], int) or resource["transfer_amount"] <= 0):
+        raise NotifyMalformed("resource.transfer_amount: 金额格式错误", field="resource.transfer_amount")
+    if not await Withdrawal.filter(out_bill_no=out_bill_no).exists():
+        log.error("transfer notify for unknown bill %s (state %s, transfer %s): acknowledged, nothing changed",
+                  out_bill_no, state, transfer_bill_no)
+        return False
+    return await apply_transfer_result(out_bill_no, state, transfer_bill_no, fail_reason)
 
 
 def _return_plan(bal: ledger.Balances, w: Withdrawal) -> list[ledger.Posting]:

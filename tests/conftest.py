@@ -123,17 +123,28 @@ def settings(make_settings) -> Settings:
 
 
 @pytest.fixture
-async def server(settings):
-    """The whole app (API, admin, bot, sandbox) on a loopback port, state wiped."""
+async def server(settings, request):
+    """The whole app (API, admin, bot, sandbox) on a loopback port, state wiped.
+
+    Afterwards `huituan ledger verify` must pass (every test that moved money leaves an exact
+    ledger); a test that corrupts the ledger on purpose is marked ``ledger_tampered``."""
     from huituan.app import create_app
     from huituan.core.web.keys import RUNTIME_KEY
+    from huituan.services import outbox
+    from huituan.services.wallet.verify import verify_ledger
 
     app = create_app(settings)
     srv = TestServer(app, host="127.0.0.1", port=settings.port)
     await srv.start_server()
     await wipe_state(app[RUNTIME_KEY])
     yield srv
-    await srv.close()
+    try:
+        await outbox.wait_idle()
+        if request.node.get_closest_marker("ledger_tampered") is None:
+            problems = await verify_ledger()
+            assert problems == [], f"huituan ledger verify failed after {request.node.nodeid}: {problems[:5]}"
+    finally:
+        await srv.close()
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ Get it from the runtime: ``rt.wechat.pay``. Public API (money in integer fen):
   AES-256-GCM decrypts the resource with the APIv3 key. Any failure -> ``SignatureInvalid``.
   Event types: TRANSACTION.SUCCESS, REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED,
   MCHTRANSFER.BILL.FINISHED.
-- ``async refund(out_trade_no, out_refund_no, refund_fen, total_fen, reason, notify_url) -> dict``
+- ``async refund(out_trade_no, out_refund_no, refund_fen, total_fen, reason, notify_url,
+  transaction_id=None) -> dict``
   — WeChat's answer: ``{refund_id, out_refund_no, status: "PROCESSING"|"SUCCESS"|..., amount, ...}``
 - ``async query_order(out_trade_no) -> dict``  — ``{trade_state, transaction_id?, amount, ...}``
 - ``async close_order(out_trade_no) -> None``;  ``async query_refund(out_refund_no) -> dict``
@@ -22,6 +23,8 @@ Get it from the runtime: ``rt.wechat.pay``. Public API (money in integer fen):
   ``{out_bill_no, transfer_bill_no, state: "WAIT_USER_CONFIRM"|..., package_info, create_time}``.
   The same out_bill_no twice returns the same bill: WeChat never pays twice.
 - ``async query_transfer_bill(out_bill_no) -> dict``  — ``{state, transfer_amount, fail_reason?, ...}``
+- ``async cancel_transfer_bill(out_bill_no) -> dict``  — 撤销转账 before the user confirms:
+  ``{out_bill_no, transfer_bill_no, state: "CANCELING", update_time}``
 
 Errors: WeChat Pay's error answers -> ``UpstreamError(details={"wechat_code", "wechat_message",
 "http_status"})``; network failures and unverifiable responses -> ``UpstreamError`` too.
@@ -205,7 +208,10 @@ class WeChatPayClient:
         total_fen: int,
         reason: str,
         notify_url: str,
+        transaction_id: str | None = None,
     ) -> dict[str, Any]:
+        """With ``transaction_id`` the refund names one payment (WeChat takes it instead of
+        out_trade_no): how a duplicate or mismatched payment is given back."""
         if refund_fen <= 0 or refund_fen > total_fen:
             raise ValidationFailed("退款金额必须大于 0 且不超过订单金额", field="refund_fen")
         return await self._call(
@@ -213,7 +219,8 @@ class WeChatPayClient:
             self._wxpay.refund,
             out_refund_no=out_refund_no,
             amount={"refund": refund_fen, "total": total_fen, "currency": "CNY"},
-            out_trade_no=out_trade_no,
+            transaction_id=transaction_id or None,
+            out_trade_no=None if transaction_id else out_trade_no,
             reason=(reason or "")[:80] or None,
             notify_url=notify_url,
         )
@@ -261,6 +268,12 @@ class WeChatPayClient:
 
     async def query_transfer_bill(self, out_bill_no: str) -> dict[str, Any]:
         return await self._call("query_transfer_bill", self._wxpay.mch_transfer_bills_query, out_bill_no=out_bill_no)
+
+    async def cancel_transfer_bill(self, out_bill_no: str) -> dict[str, Any]:
+        """撤销转账 before the user confirms (ACCEPTED / WAIT_USER_CONFIRM):
+        ``{out_bill_no, transfer_bill_no, state: "CANCELING"|"CANCELLED", update_time}``; the
+        final CANCELLED arrives by notify or query. Other states -> UpstreamError."""
+        return await self._call("cancel_transfer_bill", self._wxpay.mch_transfer_bills_cancel, out_bill_no=out_bill_no)
 
     async def request(self, method: str, path: str, data: dict | None = None) -> dict[str, Any]:
         """Escape hatch for v3 endpoints without a wrapper: signed request, verified answer."""

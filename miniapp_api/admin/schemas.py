@@ -343,6 +343,7 @@ class RefundOut(BaseModel):
     whole_order: bool
     reason: str
     automatic: bool
+    payment_transaction_id: str | None = Field(None, description="自动退款退回的那笔微信支付")
     wechat_refund_id: str | None
     reviewed_by: int | None
     review_note: str
@@ -363,6 +364,7 @@ class ShipIn(Body):
 
 class RefundListQuery(PageQuery):
     status: RefundStatus | None = None
+    automatic: bool | None = Field(None, description="true 只看自动退款（订单未留下的支付），false 只看买家申请")
 
 
 class RefundListOut(Page):

@@ -12,14 +12,14 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from huituan.core.clock import utcnow
-from huituan.core.errors import InvalidState, NotFound, UpstreamError, ValidationFailed
+from huituan.core.errors import InvalidState, NotFound, NotifyMalformed, UpstreamError, ValidationFailed
 from huituan.core.money import prorate
 from huituan.core.runtime import Runtime
 from huituan.models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
 from huituan.models.outbox import OutboxMessage
 from huituan.services import events, notifications, outbox
 from huituan.services.orders.numbers import new_number
-from huituan.services.orders.payments import enqueue_refund
+from huituan.services.orders.payments import enqueue_refund, notify_text
 from huituan.services.orders.queries import get_own_order
 from huituan.services.orders.serialize import refund_to_dict
 
@@ -146,6 +146,7 @@ async def deliver_refund(rt: Runtime, payload: dict[str, Any]) -> None:
         out_trade_no=payload["out_trade_no"], out_refund_no=payload["refund_no"],
         refund_fen=int(payload["refund_fen"]), total_fen=int(payload["total_fen"]),
         reason=payload.get("reason") or "", notify_url=rt.settings.base_url() + "/api/v1/pay/refund-notify",
+        transaction_id=payload.get("transaction_id") or None,
     )
 
 
@@ -159,12 +160,16 @@ async def handle_refund_notify(rt: Runtime, notify: dict[str, Any]) -> str:
     partly_refunded; REFUND_SUCCEEDED. ABNORMAL/CLOSED: processing -> failed, order back to
     status_before_refund. A duplicate notify loses the refund CAS and changes nothing.
     """
-    res = notify.get("resource") or {}
-    refund = await Refund.get_or_none(refund_no=str(res.get("out_refund_no") or ""))
+    res = notify.get("resource")
+    if not isinstance(res, dict):
+        raise NotifyMalformed("resource: 格式错误", field="resource")
+    out_refund_no = notify_text(res.get("out_refund_no"), "resource.out_refund_no")
+    status = notify_text(res.get("refund_status"), "resource.refund_status", max_len=32)
+    notify_text(res.get("refund_id"), "resource.refund_id", required=False)
+    refund = await Refund.get_or_none(refund_no=out_refund_no)
     if refund is None:
-        log.warning("refund notify for unknown refund %s", res.get("out_refund_no"))
+        log.warning("refund notify for unknown refund %s", out_refund_no)
         return "ignored"
-    status = str(res.get("refund_status") or "")
     now = utcnow()
     if status == "SUCCESS":
         async with in_transaction() as conn:
