@@ -35,7 +35,9 @@ async def request_refund(user_id: int, order_id: int, reason: str,
 
     paid | shipped | ready_for_pickup | completed | partly_refunded -> refunding, with the
     previous status kept in status_before_refund; one open refund per order (the CAS on the
-    status is what makes a second request lose). The amount is computed here, never taken
+    status is what makes a second request lose). The CAS also guards paid_fen and refunded_fen
+    as read: an amount computed from a state that changed meanwhile is refused (409), never
+    submitted. The amount is computed here, never taken
     from the client: a line's paid_fen prorated by quantity (floored), the last units of a
     line take the remainder; when the request covers everything still refundable, shipping
     goes back too.
@@ -83,7 +85,11 @@ async def request_refund(user_id: int, order_id: int, reason: str,
         if amount <= 0:
             raise ValidationFailed("items: 退款金额为 0", field="items")
     async with in_transaction() as conn:
-        moved = await Order.filter(id=order.id, status=order.status).using_db(conn).update(
+        # The amount was decided on the order as read above: the compare-and-set guards every
+        # figure it came from (a refund finishing in between changes refunded_fen and the lines'
+        # refunded amounts in one transaction, and may leave the status where it was).
+        moved = await Order.filter(id=order.id, status=order.status, paid_fen=order.paid_fen,
+                                   refunded_fen=order.refunded_fen).using_db(conn).update(
             status=OrderStatus.refunding, status_before_refund=str(order.status))
         if moved != 1:
             raise InvalidState("订单状态已变化或已有退款在处理中", code="order_not_refundable")
