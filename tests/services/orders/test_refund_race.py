@@ -34,13 +34,7 @@ async def test_a_refund_finishing_between_read_and_compare_and_set_makes_the_req
         # Another refund of one unit is finishing: its transaction holds the order row.
         await other.execute_query('SELECT id FROM "order" WHERE id = $1 FOR UPDATE', [order["id"]])
         whole = asyncio.create_task(request_refund(user.id, order["id"], "全部退"), context=outside)
-        for _ in range(200):  # the request has read the order and now waits on the row lock
-            if await _lock_waiters():
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError(f"the request never reached the row lock: no race happened")
-        assert not whole.done()
+        await wait_until_blocked(whole)  # it has read the order and now waits on the row lock
         await other.execute_query(
             "UPDATE order_item SET refunded_quantity = 1, refunded_fen = 500 WHERE id = $1", [item["id"]])
         await other.execute_query('UPDATE "order" SET refunded_fen = 500 WHERE id = $1', [order["id"]])
