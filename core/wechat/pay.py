@@ -13,8 +13,7 @@ Get it from the runtime: ``rt.wechat.pay``. Public API (money in integer fen):
   AES-256-GCM decrypts the resource with the APIv3 key. Any failure -> ``SignatureInvalid``.
   Event types: TRANSACTION.SUCCESS, REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED,
   MCHTRANSFER.BILL.FINISHED.
-- ``async refund(out_trade_no, out_refund_no, refund_fen, total_fen, reason, notify_url,
-  transaction_id=None) -> dict``
+- ``async refund(out_trade_no, out_refund_no, refund_fen, total_fen, reason, notify_url) -> dict``
   — WeChat's answer: ``{refund_id, out_refund_no, status: "PROCESSING"|"SUCCESS"|..., amount, ...}``
 - ``async query_order(out_trade_no) -> dict``  — ``{trade_state, transaction_id?, amount, ...}``
 - ``async close_order(out_trade_no) -> None``;  ``async query_refund(out_refund_no) -> dict``
@@ -208,10 +207,7 @@ class WeChatPayClient:
         total_fen: int,
         reason: str,
         notify_url: str,
-        transaction_id: str | None = None,
     ) -> dict[str, Any]:
-        """With ``transaction_id`` the refund names one payment (WeChat takes it instead of
-        out_trade_no): how a duplicate or mismatched payment is given back."""
         if refund_fen <= 0 or refund_fen > total_fen:
             raise ValidationFailed("退款金额必须大于 0 且不超过订单金额", field="refund_fen")
         return await self._call(
@@ -219,8 +215,7 @@ class WeChatPayClient:
             self._wxpay.refund,
             out_refund_no=out_refund_no,
             amount={"refund": refund_fen, "total": total_fen, "currency": "CNY"},
-            transaction_id=transaction_id or None,
-            out_trade_no=None if transaction_id else out_trade_no,
+            out_trade_no=out_trade_no,
             reason=(reason or "")[:80] or None,
             notify_url=notify_url,
         )

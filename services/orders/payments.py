@@ -99,8 +99,8 @@ async def handle_pay_notify(rt: Runtime, notify: dict[str, Any]) -> str:
     Every other payment is money no paid order keeps, and goes back automatically, once:
     a different amount (short or over) is recorded as Payment amount_mismatch and the order
     stays unpaid; a payment for a cancelled order, or a second payment of a paid one, is
-    recorded as late. Either way an automatic Refund of the whole payment (by its
-    transaction_id, UNIQUE on the refund) is queued in the same transaction.
+    recorded as late. Either way an automatic Refund of the whole payment (its transaction_id
+    UNIQUE on the refund: returned once) is queued in the same transaction.
     Concurrent copies: the order row CAS and the UNIQUE transaction_id let exactly one win; the
     losers' inserts raise IntegrityError, their transaction rolls back, and they are duplicates.
     """
@@ -206,7 +206,6 @@ async def enqueue_refund(refund: Refund, order: Order, *, total_fen: int, conn) 
     """Queue the WeChat refund call in the caller's transaction (delivered after commit)."""
     await outbox.enqueue("refund", f"refund:{refund.refund_no}", {
         "refund_id": refund.id, "refund_no": refund.refund_no, "out_trade_no": order.order_no,
-        "transaction_id": refund.payment_transaction_id,
         "refund_fen": refund.amount_fen, "total_fen": total_fen, "reason": refund.reason,
     }, conn=conn)
 

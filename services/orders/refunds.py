@@ -152,7 +152,6 @@ async def deliver_refund(rt: Runtime, payload: dict[str, Any]) -> None:
         out_trade_no=payload["out_trade_no"], out_refund_no=payload["refund_no"],
         refund_fen=int(payload["refund_fen"]), total_fen=int(payload["total_fen"]),
         reason=payload.get("reason") or "", notify_url=rt.settings.base_url() + "/api/v1/pay/refund-notify",
-        transaction_id=payload.get("transaction_id") or None,
     )
 
 

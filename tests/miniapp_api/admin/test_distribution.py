@@ -60,7 +60,7 @@ async def test_withdrawal_review_and_ledger(client, admin, rt):
     await fund(rt, me["id"], 3_000)
     w = await (await client.post("/api/v1/promoter/withdrawals", headers=auth(token),
                                  json={"amount_fen": 1_000})).json()
-    assert w["status"] == "requested"
+    assert w.get("status") == "requested", w
     lst = await (await client.get(f"{P}/withdrawals?status=requested", headers=admin)).json()
     assert [x["id"] for x in lst["items"]] == [w["id"]]
     resp = await client.post(f"{P}/withdrawals/{w['id']}/review", headers=admin, json={"approve": False})
