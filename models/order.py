@@ -38,6 +38,8 @@ class Order(Model):
     user = fields.ForeignKeyField("models.User", related_name="orders", on_delete=fields.RESTRICT)
     # Same (user, key) returns the same order: the client retries safely.
     idempotency_key = fields.CharField(64)
+    # Hash of the request that used the key: the same key with another request is refused.
+    request_hash = fields.CharField(64, default="")
     status = fields.CharEnumField(OrderStatus, max_length=20, default=OrderStatus.unpaid, db_index=True)
     status_before_refund = fields.CharField(20, default="")
     delivery_mode = fields.CharEnumField(DeliveryMode, max_length=10, default=DeliveryMode.express)

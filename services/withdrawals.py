@@ -38,7 +38,7 @@ from huituan.core.wechat.pay import TRANSFER_NAME_REQUIRED_FEN
 from huituan.models.outbox import OutboxKind
 from huituan.models.user import User
 from huituan.models.wallet import EntryKind, Withdrawal, WithdrawalStatus
-from huituan.services import outbox
+from huituan.services import idempotency, outbox
 from huituan.services.distribution_settings import get_settings
 from huituan.services.wallet import ledger
 
@@ -87,9 +87,42 @@ async def _enqueue_transfer(withdrawal_id: int, conn) -> None:
                          {"withdrawal_id": withdrawal_id}, conn)
 
 
-async def request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str = "") -> dict[str, Any]:
+async def request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str = "", *,
+                             idempotency_key: str | None = None) -> dict[str, Any]:
     """Validate, hold the money (available -> withdrawing), auto-approve small amounts and start
-    the transfer. Nothing is written when a check fails."""
+    the transfer. Nothing is written when a check fails. With ``idempotency_key`` see
+    request_withdrawal_once."""
+    out, _ = await _request_withdrawal(rt, user_id, amount_fen, real_name, idempotency_key)
+    return out
+
+
+async def request_withdrawal_once(rt, user_id: int, idempotency_key: str, amount_fen: int,
+                                  real_name: str = "") -> tuple[dict[str, Any], bool]:
+    """The withdrawal request of the mini-program, keyed like orders: (withdrawal, created).
+    The same (user, Idempotency-Key) returns the first withdrawal (created False), also when
+    retried concurrently (the wallet row lock serialises them, UNIQUE (user, key) behind it);
+    the same key with another amount or name is 422 idempotency_key_reused."""
+    return await _request_withdrawal(rt, user_id, amount_fen, real_name, idempotency.check_key(idempotency_key))
+
+
+async def _replay(user_id: int, key: str | None, fingerprint: str, conn=None) -> dict[str, Any] | None:
+    if key is None:
+        return None
+    q = Withdrawal.get_or_none(user_id=user_id, idempotency_key=key)
+    w = await (q.using_db(conn) if conn is not None else q)
+    if w is None:
+        return None
+    idempotency.ensure_same_request(w.request_hash, fingerprint)
+    return withdrawal_to_dict(w)
+
+
+async def _request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str,
+                              key: str | None) -> tuple[dict[str, Any], bool]:
+    fingerprint = idempotency.request_hash(amount_fen=amount_fen, real_name=(real_name or "").strip())
+    # A replay answers with the first result even if the rules below would refuse it now.
+    replay = await _replay(user_id, key, fingerprint)
+    if replay is not None:
+        return replay, False
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
         raise ValidationFailed("amount_fen: 应为整数（分）", field="amount_fen")
     settings = await get_settings()
@@ -112,6 +145,9 @@ async def request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str =
         if not disabled or disabled[0]:
             raise Forbidden("账号已被停用，不能提现", code="user_disabled")
         wallets = await ledger.lock_wallets(conn, [user_id])  # serialises this user's withdrawals
+        replay = await _replay(user_id, key, fingerprint, conn)  # a concurrent copy won the lock
+        if replay is not None:
+            return replay, False
         bal = wallets[user_id]
         if bal.debt > 0:
             raise WalletInDebt(debt_fen=bal.debt)
@@ -129,7 +165,7 @@ async def request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str =
             raise DailyLimitReached("超出今日可提现金额", field="amount_fen",
                                     remaining_fen=max(0, settings.withdraw_daily_amount_fen - sum_today))
         w = await Withdrawal.create(user_id=user_id, amount_fen=amount_fen, fee_fen=fee, net_fen=net,
-                                    real_name=real_name,
+                                    real_name=real_name, idempotency_key=key, request_hash=fingerprint,
                                     status=WithdrawalStatus.approved if auto else WithdrawalStatus.requested,
                                     approved_at=now if auto else None, using_db=conn)
         w.out_bill_no = out_bill_no_for(w.id)
@@ -148,7 +184,7 @@ async def request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str =
             await _enqueue_transfer(w.id, conn)
     if auto:
         await _start_after_commit(rt, w.id)
-    return withdrawal_to_dict(await Withdrawal.get(id=w.id))
+    return withdrawal_to_dict(await Withdrawal.get(id=w.id)), True
 
 
 async def _start_after_commit(rt, withdrawal_id: int) -> None:
