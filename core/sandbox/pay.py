@@ -14,10 +14,12 @@ v3 endpoints (paths relative to /sandbox/pay, exactly as WeChat's):
 - POST /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel
 
 Helpers (play the user's / WeChat's part; JSON in, JSON out):
-- POST /sandbox/pay/{prepay_id}/complete  {"amount_fen"?}  -> signed TRANSACTION.SUCCESS notify
-  to the order's notify_url; returns {"notify_status", "transaction_id", "out_trade_no"}.
-  Calling it again resends the same transaction (WeChat retries). Orders past time_expire can
-  still be paid here on purpose, to test late notifies.
+- POST /sandbox/pay/{prepay_id}/complete  {"amount_fen"?, "notify"?: false}  -> signed
+  TRANSACTION.SUCCESS notify to the order's notify_url; returns {"notify_status",
+  "transaction_id", "out_trade_no"}. Calling it again resends the same transaction (WeChat
+  retries); with "notify": false the payment is made but its notify is "lost". Orders past
+  time_expire can still be paid here on purpose, to test late notifies; a closed order cannot
+  (409 order_closed).
 - POST /sandbox/pay/refunds/{out_refund_no}/complete {"status"?: "SUCCESS"|"ABNORMAL"|"CLOSED",
   "notify"?: false}  -> with "notify": false the refund settles but the notify is "lost"
   (nothing is sent; a later call without it sends the notify, as WeChat's retry would)
@@ -256,7 +258,9 @@ async def complete_payment(request: web.Request) -> web.Response:
         raise _not_found("prepay_id")
     body = await _helper_body(request)
     order = state.orders[no]
-    if order["trade_state"] != "SUCCESS":
+    if order["trade_state"] == "CLOSED":  # WeChat Pay takes no money for a closed order
+        return web.json_response({"error": "order_closed", "out_trade_no": no}, status=409)
+    if order["trade_state"] not in ("SUCCESS", "REFUND"):
         amount = body.get("amount_fen", order["total"])
         if not isinstance(amount, int) or amount <= 0:
             raise web.HTTPBadRequest(text=json.dumps({"error": "amount_fen"}), content_type="application/json")
@@ -268,7 +272,9 @@ async def complete_payment(request: web.Request) -> web.Response:
             notify_id=secrets.token_hex(8),
         )
     resource = _order_view(order)
-    result = await send_notify(order["notify_url"], resource, "TRANSACTION.SUCCESS", order["notify_id"])
+    result: dict[str, Any] = {"notify_status": None}
+    if body.get("notify", True) is not False:  # "notify": false -> paid, but the notify is lost
+        result = await send_notify(order["notify_url"], resource, "TRANSACTION.SUCCESS", order["notify_id"])
     return web.json_response({**result, "transaction_id": order["transaction_id"], "out_trade_no": no})
 
 

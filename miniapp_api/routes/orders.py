@@ -41,7 +41,7 @@ async def get_order(request: web.Request, uid: int) -> web.Response:
 
 
 async def cancel_order(request: web.Request, uid: int) -> web.Response:
-    return json_response(await lifecycle.cancel_order(uid, path_int(request, "id")))
+    return json_response(await lifecycle.cancel_order(uid, path_int(request, "id"), request.app[RUNTIME_KEY]))
 
 
 async def pay_order(request: web.Request, uid: int) -> web.Response:
