@@ -35,7 +35,7 @@ from huituan.core.errors import (
 )
 from huituan.core.money import percent_of, yuan
 from huituan.core.wechat.pay import TRANSFER_NAME_REQUIRED_FEN
-from huituan.models.outbox import OutboxKind
+from huituan.models.outbox import OutboxKind, OutboxStatus
 from huituan.models.user import User
 from huituan.models.wallet import EntryKind, Withdrawal, WithdrawalStatus
 from huituan.services import idempotency, outbox
@@ -82,9 +82,12 @@ def withdrawal_to_dict(w: Withdrawal) -> dict[str, Any]:
     }
 
 
+def transfer_key(withdrawal_id: int) -> str:
+    return f"withdrawal:{withdrawal_id}:transfer"
+
+
 async def _enqueue_transfer(withdrawal_id: int, conn) -> None:
-    await outbox.enqueue(OutboxKind.transfer, f"withdrawal:{withdrawal_id}:transfer",
-                         {"withdrawal_id": withdrawal_id}, conn)
+    await outbox.enqueue(OutboxKind.transfer, transfer_key(withdrawal_id), {"withdrawal_id": withdrawal_id}, conn)
 
 
 async def request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str = "", *,
@@ -188,13 +191,12 @@ async def _request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str,
 
 
 async def _start_after_commit(rt, withdrawal_id: int) -> None:
-    try:
-        await start_transfer(rt, withdrawal_id)
-    except HuituanError:
-        # WeChat did not answer or refused for now: the outbox and poll_transfers retry with
-        # the same out_bill_no, so a retry never pays twice.
-        log.warning("transfer for withdrawal %s not started yet", withdrawal_id, exc_info=True)
-    outbox.kick(rt)
+    """Start the transfer once: by delivering its outbox message here (the answer then carries
+    the package_info), through the outbox's claim, so the background delivery never makes a
+    second transfer call. When WeChat does not answer, the outbox retries it (same
+    out_bill_no: a retry never pays twice)."""
+    if not await outbox.deliver_now(rt, transfer_key(withdrawal_id)):
+        log.warning("transfer for withdrawal %s not started yet: the outbox retries", withdrawal_id)
 
 
 # WeChat Pay answers that will not change on a retry: no bill was created, the money goes back.
@@ -289,7 +291,7 @@ async def apply_transfer_result(out_bill_no: str, state: str, transfer_bill_no: 
         return False
     async with in_transaction() as conn:
         n = await Withdrawal.filter(id=w.id, status=WithdrawalStatus.paying).using_db(conn).update(
-            status=new, transfer_state=state, finished_at=now, fail_reason=(fail_reason or "")[:200],
+            status=new, transfer_state=state, finished_at=now, fail_reason=(fail_reason or w.fail_reason or "")[:200],
             **({"transfer_bill_no": transfer_bill_no} if transfer_bill_no else {}))
         if not n:
             return False  # already final (a repeated notify, or the poll got there first)
@@ -390,8 +392,7 @@ async def poll_transfers(rt, older_than_seconds: int = 0, limit: int = 200) -> i
             "id").limit(limit):
         try:
             if w.status == WithdrawalStatus.approved or not w.transfer_bill_no:
-                if (w.approved_at or w.created_at) <= cutoff:
-                    await start_transfer(rt, w.id)
+                if (w.approved_at or w.created_at) <= cutoff and await _restart_transfer(rt, w.id):
                     done += 1
                 continue
             if w.paying_at and w.paying_at > cutoff:
@@ -404,6 +405,65 @@ async def poll_transfers(rt, older_than_seconds: int = 0, limit: int = 200) -> i
         except HuituanError:
             log.warning("polling transfer of withdrawal %s failed", w.id, exc_info=True)
     return done
+
+
+async def _restart_transfer(rt, withdrawal_id: int) -> bool:
+    """A transfer that did not start: its outbox message again (never a call of our own, so
+    the outbox's retries and this job cannot both call WeChat). A message still pending is the
+    outbox's: left alone. True when the delivery went through."""
+    key = transfer_key(withdrawal_id)
+    status = await outbox.status_of(key)
+    if status == OutboxStatus.pending:
+        return False
+    if status is None:
+        await _enqueue_transfer(withdrawal_id, None)
+    else:
+        await outbox.requeue(key)
+    return await outbox.deliver_now(rt, key)
+
+
+# -- a transfer the user has not confirmed, when the wallet goes into debt ---------------------
+
+async def on_wallet_in_debt(user_id: int, conn, **_) -> None:
+    """WALLET_IN_DEBT (in the transaction that booked the debt): the user's transfers that are
+    started but not confirmed are cancelled at WeChat (撤销转账), so the money comes back and
+    pays the debt down instead of leaving while the platform is owed. Queued in the outbox,
+    delivered after commit (deliver_transfer_cancel)."""
+    ids = await Withdrawal.filter(user_id=user_id, status=WithdrawalStatus.paying).using_db(conn).values_list(
+        "id", flat=True)
+    for wid in ids:
+        await outbox.enqueue(OutboxKind.transfer_cancel, f"withdrawal:{wid}:cancel", {"withdrawal_id": wid}, conn)
+        log.warning("wallet of user %s went into debt: transfer of withdrawal %s is being cancelled", user_id, wid)
+
+
+async def deliver_transfer_cancel(rt, payload: dict[str, Any]) -> None:
+    """Outbox handler for kind "transfer_cancel": paying -> (CANCELLED at WeChat) -> failed with
+    the money back (debt first), through apply_transfer_result. WeChat cancels only before the
+    user confirms: when it refuses, the bill's real state is queried and applied (the user
+    confirmed first: paid). A bill WeChat does not have yet (the start is on its way) is retried."""
+    w = await Withdrawal.get_or_none(id=int(payload["withdrawal_id"]))
+    if w is None or w.status != WithdrawalStatus.paying:
+        return  # final already
+    try:
+        answer = await rt.wechat.pay.cancel_transfer_bill(w.out_bill_no)
+    except UpstreamError as exc:
+        if exc.details.get("http_status") == 404 or exc.details.get("wechat_code") == "NOT_FOUND":
+            raise  # the transfer call has not reached WeChat yet: try again after it has
+        if exc.details.get("wechat_code") not in ("INVALID_REQUEST", "STATE_NOT_SUPPORTED"):
+            raise
+        bill = await rt.wechat.pay.query_transfer_bill(w.out_bill_no)
+        await apply_transfer_result(w.out_bill_no, bill.get("state", ""), bill.get("transfer_bill_no"),
+                                    bill.get("fail_reason", ""))
+        return
+    state = str(answer.get("state") or "")
+    if state in FINAL_FAIL:
+        await apply_transfer_result(w.out_bill_no, state, answer.get("transfer_bill_no"), _DEBT_CANCEL_REASON)
+    else:  # CANCELING: the notify (or poll_transfers) brings CANCELLED
+        await Withdrawal.filter(id=w.id, status=WithdrawalStatus.paying).update(
+            transfer_state=state, fail_reason=_DEBT_CANCEL_REASON)
+
+
+_DEBT_CANCEL_REASON = "佣金账户出现欠款，转账已撤销，金额退回后先抵扣欠款"
 
 
 async def get_withdrawal(user_id: int, withdrawal_id: int) -> dict[str, Any]:

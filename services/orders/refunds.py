@@ -191,6 +191,7 @@ async def handle_refund_notify(rt: Runtime, notify: dict[str, Any]) -> str:
                 await events.emit(events.REFUND_SUCCEEDED, refund_id=refund.id, order_id=refund.order_id,
                                   conn=conn)
         notifications.kick()
+        outbox.kick(rt)  # e.g. a transfer cancelled because the clawback left the wallet in debt
         return "succeeded"
     if status in ("ABNORMAL", "CLOSED"):
         async with in_transaction() as conn:
