@@ -71,7 +71,7 @@ def cap_order_commission(amounts: list[int], paid_goods_fen: int, cap_bp: int) -
 
     Over the cap every amount shrinks in proportion, ``floor(amount x cap / total)``: floored to
     the fen, so the capped amounts never sum above the cap; the fen of rounding stay with the
-    platform (DESIGN.md, Money). Under the cap nothing changes."""
+    platform (docs/ARCHITECTURE.md, Money). Under the cap nothing changes."""
     cap = percent_of(paid_goods_fen, cap_bp)  # floor to the fen
     total = sum(amounts)
     if total <= cap:
