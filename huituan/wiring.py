@@ -30,6 +30,7 @@ def wire_services() -> None:
     events.subscribe(events.ORDER_COMPLETED, commission_events.on_completed)
     events.subscribe(events.REFUND_SUCCEEDED, commission_events.on_refunded)
     events.subscribe(events.USER_LOGGED_IN, referral_events.on_user_logged_in)
+    events.subscribe(events.WALLET_IN_DEBT, withdrawals.on_wallet_in_debt)
     events.subscribe(events.ORDER_PAID, pickup_tickets.on_paid)
     events.subscribe(events.USER_LOGGED_IN, pickup_points.on_user_logged_in)
 
@@ -37,5 +38,6 @@ def wire_services() -> None:
         outbox.register_handler(kind, handler)
     outbox.register_handler(OutboxKind.refund, refunds.deliver_refund)
     outbox.register_handler(OutboxKind.transfer, withdrawals.deliver_transfer)
+    outbox.register_handler(OutboxKind.transfer_cancel, withdrawals.deliver_transfer_cancel)
     # A leader's group robot (key in the payload), rate-limited per robot.
     outbox.register_handler(OutboxKind.robot_push, pickup_pushes.deliver_robot_push)
