@@ -19,6 +19,7 @@ from huituan.models.commission import CommissionRecord
 from huituan.models.leader import Leader, LeaderCommissionRule, LeaderProduct, LeaderStatus
 from huituan.models.order import Order, OrderItem
 from huituan.models.wallet import EntryKind
+from huituan.services.distribution_settings import get_settings_cached
 from huituan.services.wallet import ledger
 
 LEADER_LEVEL = 0
@@ -54,12 +55,25 @@ async def credit_leader_commission(order_id: int, leader_id: int, leader_user_id
               .values_list("product_id", flat=True))
     rates = await rates_for_items(leader_bp, [i.product_id for i in items], conn)
     buyer_id = (await Order.filter(id=order_id).using_db(conn).values_list("user_id", flat=True))[0]
-    records = []
+    planned = []
     for item in items:
         if item.product_id in off:
             continue
         rate = rates[item.product_id]
         amount = percent_of(item.paid_fen, rate)  # floor to the fen; the remainder stays with the platform
+        if amount > 0:
+            planned.append((item, rate, amount))
+    # The platform cap covers everybody's commission on the order: the leader gets at most what
+    # the promoters (already written by the same ORDER_PAID) left under it, shrunk in proportion
+    # and floored like the promoters' cap.
+    settings = await get_settings_cached(conn)
+    promoters = sum(await CommissionRecord.filter(order_id=order_id).using_db(conn).values_list("amount_fen", flat=True))
+    room = max(0, percent_of(sum(i.paid_fen for i in items), settings.commission_cap_bp) - promoters)
+    total = sum(p[2] for p in planned)
+    records = []
+    for item, rate, amount in planned:
+        if total > room:
+            amount = amount * room // total
         if amount <= 0:
             continue
         records.append(await CommissionRecord.create(

@@ -210,3 +210,25 @@ def test_share_scene_gives_a_point_id_or_nothing(scene):
     got = parse_point_scene(scene)
     event("point" if got else "none")
     assert got is None or 0 < got < 2**62
+
+
+async def test_leader_commission_stays_under_the_platform_cap(client):
+    from huituan.models.commission import CommissionRecord, DistributionSettings
+    from huituan.services.distribution_settings import get_settings
+    from huituan.services.leader_store import set_product_rate
+
+    point = await _point("封顶", 30.0, 120.0)
+    await PickupPoint.filter(id=point.id).update(cutoff_time="23:59")
+    product = await make_product(skus=[{"price_fen": 999}])
+    await set_product_rate(product.id, 3000)
+    await get_settings()
+    await DistributionSettings.filter(id=1).update(commission_cap_bp=1000)
+    from huituan.services.distribution_settings import invalidate_cache
+
+    invalidate_cache()  # the test changes the row behind the cache
+    token, _ = await login(client, "c-cap")
+    order = await create_order(client, token, [(product.sku_list[0], 3)], delivery_mode="pickup",
+                               pickup_point_id=point.id)
+    await pay_order(client, token, order["id"])
+    (rec,) = await CommissionRecord.filter(level=0)
+    assert rec.amount_fen == 299  # 30 % would be 899; the cap is floor(10 % of 2997)
