@@ -68,11 +68,12 @@ def split_markdown(title: str, lines: list[str], limit: int = ROBOT_MAX_BYTES) -
 async def deliver_robot_push(rt, payload: dict[str, Any]) -> None:
     """Outbox handler for robot_push: waits for a rate slot (a little), else retries later."""
     key = payload.get("key") or ""
-    if key:
+    limited = key or getattr(rt.wechat.wecom, "robot_key", "")  # the platform robot counts too
+    if limited:
         limit = rt.settings.robot_messages_per_minute
         waited = 0.0
         while True:
-            wait_ms = await robot_slot(rt.redis, key, limit)
+            wait_ms = await robot_slot(rt.redis, limited, limit)
             if wait_ms <= 0:
                 break
             if waited + wait_ms / 1000 > ROBOT_WAIT_MAX_SECONDS:
