@@ -47,6 +47,8 @@ class DistributionSettings(Model):
     # Both levels of one order together never earn more than this share of what was paid for
     # its goods (basis points, platform rule, default 30 %)
     commission_cap_bp = fields.IntField(default=3000)
+    # Global leader commission in basis points (per leader and per product rates override it).
+    leader_commission_bp = fields.IntField(default=500)
     updated_by = fields.BigIntField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from huituan.core.errors import NotFound, ValidationFailed
 from huituan.core.money import percent_of
-from huituan.core.runtime import get_runtime
 from huituan.models.catalog import Product, Sku
 from huituan.models.commission import CommissionRecord
 from huituan.models.leader import Leader, LeaderCommissionRule, LeaderProduct, LeaderStatus
@@ -23,21 +22,18 @@ from huituan.services.distribution_settings import get_settings_cached
 from huituan.services.wallet import ledger
 
 LEADER_LEVEL = 0
-DEFAULT_LEADER_BP = 500
 
 
-def global_rate_bp() -> int:
-    try:
-        return int(get_runtime().settings.leader_commission_bp)
-    except RuntimeError:  # CLI use without a running service
-        return DEFAULT_LEADER_BP
+async def global_rate_bp(conn=None) -> int:
+    """The global leader rate of the distribution settings (operators edit it)."""
+    return (await get_settings_cached(conn)).leader_commission_bp
 
 
 async def rates_for_items(leader_bp: int | None, product_ids: list[int], conn=None) -> dict[int, int]:
     """product id -> rate in basis points: the product rule, else the leader's, else the global."""
     rules = {r.product_id: r.rate_bp for r in await LeaderCommissionRule.filter(
         product_id__in=product_ids or [0]).using_db(conn)}
-    base = leader_bp if leader_bp is not None else global_rate_bp()
+    base = leader_bp if leader_bp is not None else await global_rate_bp(conn)
     return {pid: rules.get(pid, base) for pid in product_ids}
 
 
@@ -168,7 +164,7 @@ async def set_product_rate(product_id: int, rate_bp: int | None) -> dict[str, An
             await LeaderCommissionRule.bulk_create([LeaderCommissionRule(product_id=product_id, rate_bp=rate_bp)],
                                                    ignore_conflicts=True)
             await LeaderCommissionRule.filter(product_id=product_id).update(rate_bp=rate_bp)
-    return {"product_id": product_id, "rate_bp": rate_bp, "global_rate_bp": global_rate_bp()}
+    return {"product_id": product_id, "rate_bp": rate_bp, "global_rate_bp": await global_rate_bp()}
 
 
 async def first_sku_id(product_id: int) -> int | None:

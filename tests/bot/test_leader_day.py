@@ -55,6 +55,8 @@ async def test_a_leader_day_end_to_end(client, rt):
     assert (await Leader.get(id=l3["id"])).reject_reason == "不在服务范围"
     assert "已处理" in await say(client, "ops-li", f"通过 团长 {l3['id']}")
     # leader 2 earns 10 %, eggs earn 2 % for every leader, the rest the global 5 %
+    resp = await client.patch("/api/admin/v1/distribution/settings", headers=admin, json={"leader_commission_bp": 500})
+    assert resp.status == 200 and (await resp.json())["leader_commission_bp"] == 500
     assert (await client.put(f"/api/admin/v1/leaders/{l2['id']}/commission", headers=admin,
                              json={"commission_bp": 1000})).status == 200
     assert (await client.put(f"/api/admin/v1/products/{eggs.id}/leader-commission", headers=admin,
