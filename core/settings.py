@@ -90,7 +90,6 @@ class Settings(BaseSettings):
     product_cache_seconds: float = Field(2.0, description="in-process product detail cache TTL")
 
     # Leaders and the bot
-    pickup_nearby_km: float = Field(10.0, gt=0, le=100, description="radius of the nearest pickup points search")
     bot_reply_budget_seconds: float = Field(
         3.5, gt=0, le=4.5, description="slower bot commands are acknowledged and their answer sent by the WeCom message API")
     robot_messages_per_minute: int = Field(20, ge=1, le=20, description="group robot rate limit per robot (WeCom allows 20)")
