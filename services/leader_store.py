@@ -15,7 +15,7 @@ from huituan.core.errors import NotFound, ValidationFailed
 from huituan.core.money import percent_of
 from huituan.models.catalog import Product, Sku
 from huituan.models.commission import CommissionRecord
-from huituan.models.leader import Leader, LeaderCommissionRule, LeaderProduct, LeaderStatus
+from huituan.models.leader import Leader, LeaderCommissionRule, LeaderProduct, LeaderStatus, PickupPoint
 from huituan.models.order import Order, OrderItem
 from huituan.models.wallet import EntryKind
 from huituan.services.distribution_settings import get_settings_cached
@@ -170,3 +170,19 @@ async def set_product_rate(product_id: int, rate_bp: int | None) -> dict[str, An
 async def first_sku_id(product_id: int) -> int | None:
     ids = await Sku.filter(product_id=product_id).order_by("id").limit(1).values_list("id", flat=True)
     return ids[0] if ids else None
+
+
+async def store_poster_data(leader_id: int) -> dict[str, Any] | None:
+    """What a leader store poster shows (the fields of posters.registry.LeaderStore): None for
+    an unknown leader; on_sale False unless approved with an active point."""
+    leader = await Leader.get_or_none(id=leader_id)
+    if leader is None:
+        return None
+    point = await PickupPoint.filter(leader_id=leader_id, is_active=True).order_by("id").first()
+    first = await Product.filter(on_sale=True).exclude(
+        id__in=await LeaderProduct.filter(leader_id=leader_id, enabled=False).values_list("product_id", flat=True)
+    ).order_by("-sort", "-id").first()
+    return {"leader_id": leader.id, "leader_user_id": leader.user_id, "store_name": f"{leader.name}的小店",
+            "pickup_point_name": point.name if point else "", "address": point.address if point else "",
+            "image_url": first.main_image if first else "",
+            "on_sale": leader.status == LeaderStatus.approved and point is not None}

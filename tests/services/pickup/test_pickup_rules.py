@@ -232,3 +232,14 @@ async def test_leader_commission_stays_under_the_platform_cap(client):
     await pay_order(client, token, order["id"])
     (rec,) = await CommissionRecord.filter(level=0)
     assert rec.amount_fen == 299  # 30 % would be 899; the cap is floor(10 % of 2997)
+
+
+async def test_store_poster_data_for_the_poster_kind(client):
+    from huituan.services.leader_store import store_poster_data
+
+    point = await _point("海报点", 30.0, 120.0)
+    await make_product(title="樱桃", main_image="https://img.test/cherry.jpg")
+    data = await store_poster_data(point.leader_id)
+    assert data["pickup_point_name"] == "海报点" and data["on_sale"] is True
+    assert data["image_url"] == "https://img.test/cherry.jpg"
+    assert await store_poster_data(987654) is None
