@@ -9,7 +9,7 @@ outbox kind has a handler).
 from __future__ import annotations
 
 from huituan.models.outbox import OutboxKind
-from huituan.services import events, outbox, withdrawals
+from huituan.services import events, outbox, product_sales, withdrawals
 from huituan.services.commission import events as commission_events
 from huituan.services.orders import refunds
 from huituan.services.referrals import events as referral_events
@@ -21,6 +21,8 @@ def wire_services() -> None:
     events.subscribe(events.ORDER_COMPLETED, commission_events.on_completed)
     events.subscribe(events.REFUND_SUCCEEDED, commission_events.on_refunded)
     events.subscribe(events.USER_LOGGED_IN, referral_events.on_user_logged_in)
+    events.subscribe(events.ORDER_PAID, product_sales.on_paid)
+    events.subscribe(events.REFUND_SUCCEEDED, product_sales.on_refunded)
 
     for kind, handler in outbox.BUILTIN_HANDLERS.items():
         outbox.register_handler(kind, handler)
