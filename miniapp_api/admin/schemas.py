@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
+from huituan.core.clock import CHINA_TZ, as_utc, china_day_bounds
 from huituan.core.web.http import json_response
 from huituan.miniapp_api.schemas.orders import MyOrderItemOut
 from huituan.models.leader import LeaderStatus
@@ -54,7 +56,9 @@ class _NoNul(BaseModel):
 
 
 class QueryModel(_NoNul):
-    model_config = ConfigDict(json_schema_extra=_drop_null_variants, extra="ignore")
+    # Unknown query parameters are refused like unknown body fields (a misspelt filter is a
+    # 422 naming it, not a silently unfiltered list).
+    model_config = ConfigDict(json_schema_extra=_drop_null_variants, extra="forbid")
 
 
 class Body(_NoNul):
@@ -277,13 +281,47 @@ class ImportOut(BaseModel):
 
 # --- orders and refunds ----------------------------------------------------------------------
 
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_BOUND_SCHEMA = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+
+
+def _china_bound(value: Any, *, end: bool) -> Any:
+    """A bare date is the China day (Asia/Shanghai): its start as a lower bound, the next
+    day's start as an (exclusive) upper bound. A time without an offset is China time. Either
+    way the result is an aware UTC datetime: the server never compares naive datetimes."""
+    if isinstance(value, str) and _DAY.match(value.strip()):
+        try:
+            start, next_start = china_day_bounds(date.fromisoformat(value.strip()))
+        except ValueError:
+            raise ValueError("日期不正确，应为 YYYY-MM-DD") from None
+        return next_start if end else start
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError("时间格式不正确，应为 YYYY-MM-DD 或 ISO 8601 时间（如 2024-05-01T08:00:00+08:00）") from None
+    if isinstance(value, datetime):
+        return as_utc(value.replace(tzinfo=CHINA_TZ) if value.tzinfo is None else value)
+    return value
+
+
+ChinaFrom = Annotated[datetime, BeforeValidator(lambda v: _china_bound(v, end=False)),
+                      WithJsonSchema(_BOUND_SCHEMA)]
+ChinaTo = Annotated[datetime, BeforeValidator(lambda v: _china_bound(v, end=True)),
+                    WithJsonSchema(_BOUND_SCHEMA)]
+
+
 class OrderSearchQuery(PageQuery):
-    status: OrderStatus | None = None
-    order_no: str | None = Field(None, max_length=32)
-    user_id: Id | None = None
+    status: OrderStatus | None = Field(None, description="订单状态")
+    keyword: str | None = Field(None, min_length=1, max_length=64,
+                                description="关键词：订单号前缀、商品名称、收货人姓名或手机号（含买家绑定手机号）")
+    order_no: str | None = Field(None, max_length=32, description="完整订单号")
+    user_id: Id | None = Field(None, description="买家用户 id")
     phone: str | None = Field(None, max_length=20, description="买家绑定的手机号")
-    created_from: datetime | None = Field(None, description="下单时间起（含），ISO 8601")
-    created_to: datetime | None = Field(None, description="下单时间止（不含），ISO 8601")
+    created_from: ChinaFrom | None = Field(
+        None, description="下单时间起（含）：日期 YYYY-MM-DD 表示北京时间当天 0 点；时间不带时区按北京时间")
+    created_to: ChinaTo | None = Field(
+        None, description="下单时间止：日期 YYYY-MM-DD 表示包含北京时间当天（到次日 0 点，不含）；时间不带时区按北京时间")
 
 
 class OrderOut(BaseModel):

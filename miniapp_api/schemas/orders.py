@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from huituan.miniapp_api.schemas import Text
 from huituan.models.order import OrderStatus
@@ -26,6 +26,7 @@ class CreateOrderIn(BaseModel):
 
 
 class OrderQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # unknown query parameters are refused
     status: OrderStatus | None = None
     page: int = Field(1, ge=1, le=10_000)
     page_size: int = Field(20, ge=1, le=50)
