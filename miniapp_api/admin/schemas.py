@@ -479,6 +479,8 @@ class PickupPointOut(BaseModel):
 
 class PickupPointQuery(QueryModel):
     city: str | None = Field(None, max_length=32, description="按城市筛选，如 杭州市")
+    page: int = Field(1, ge=1, le=10_000, description="页码，从 1 开始")
+    page_size: int = Field(20, ge=1, le=50, description="每页条数（最多 50）")
 
 
 class AdminPickupPointQuery(PageQuery):
@@ -486,7 +488,7 @@ class AdminPickupPointQuery(PageQuery):
     city: str | None = Field(None, max_length=32)
 
 
-class PickupPointListOut(BaseModel):
+class PickupPointListOut(Page):
     items: list[PickupPointOut]
 
 
