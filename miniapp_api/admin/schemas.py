@@ -388,10 +388,27 @@ class RefundOut(BaseModel):
     finished_at: datetime | None
 
 
+class WeChatDeliveryOut(BaseModel):
+    status: Literal["pending", "sent", "failed"] = Field(
+        description="pending 待上传或重试中；sent 微信已收到；failed 已放弃，需人工处理（见 last_error）")
+    attempts: int = Field(description="已尝试次数")
+    last_error: str = Field(description="最近一次失败的原因（含微信 errcode）；成功后为空")
+    next_attempt_at: datetime | None = Field(description="下次重试时间（UTC）")
+    sent_at: datetime | None = Field(description="微信确认收到的时间（UTC）")
+
+
+class WeChatShippingOut(BaseModel):
+    upload: WeChatDeliveryOut | None = Field(
+        description="小程序发货信息录入（发货或到货待自提时上传；未上传前微信冻结这笔货款）；null 表示尚未产生")
+    confirm_receive: WeChatDeliveryOut | None = Field(
+        description="确认收货提醒（买家确认收货或自提核销后通知微信）；null 表示尚未产生")
+
+
 class OrderDetailOut(OrderOut):
     items: list[OrderItemOut]
     payments: list[PaymentOut]
     refunds: list[RefundOut]
+    wechat_shipping: WeChatShippingOut = Field(description="微信小程序发货信息管理的上传状态")
 
 
 class ShipIn(Body):

@@ -13,6 +13,7 @@ from huituan.core.errors import NotFound
 from huituan.models.order import Order, OrderItem, OrderStatus, Payment, Refund
 from huituan.models.user import User
 from huituan.services.orders.serialize import item_to_dict, order_to_dict, payment_to_dict, refund_to_dict
+from huituan.services.orders.wechat_shipping import shipping_state
 
 
 async def _keyword_filter(qs, keyword: str):
@@ -65,4 +66,5 @@ async def get_order_detail(order_id: int) -> dict[str, Any]:
     data["items"] = [item_to_dict(i) for i in await OrderItem.filter(order_id=order_id).order_by("id")]
     data["payments"] = [payment_to_dict(p) for p in await Payment.filter(order_id=order_id).order_by("id")]
     data["refunds"] = [refund_to_dict(r, admin=True) for r in await Refund.filter(order_id=order_id).order_by("id")]
+    data["wechat_shipping"] = await shipping_state(order_id)
     return data

@@ -1,5 +1,6 @@
 """Fulfilment by the platform: paid -> shipped (express, with tracking) and paid ->
-ready_for_pickup (pickup orders); operators' versions return the order detail."""
+ready_for_pickup (pickup orders); operators' versions return the order detail. Both queue the
+WeChat shipping-info upload (services.orders.wechat_shipping) in the same transaction."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from huituan.core.clock import utcnow
 from huituan.core.errors import InvalidState, NotFound, ValidationFailed
 from huituan.models.order import DeliveryMode, Order, OrderStatus
 from huituan.services import notifications
+from huituan.services.orders import wechat_shipping
 from huituan.services.orders.admin_queries import get_order_detail
 from huituan.services.orders.queries import load_order_dict
 
@@ -34,6 +36,7 @@ async def ship_order(order_id: int, express_company: str, express_no: str) -> di
             raise InvalidState(f"订单当前状态（{order.status}）不能发货", code="order_not_shippable",
                                status=str(order.status))
         queued = await notifications.order_shipped(order_id, conn)
+        queued = await wechat_shipping.enqueue_shipping_info(order_id, conn) or queued
     if queued:
         notifications.kick()
     return await load_order_dict(await Order.get(id=order_id))
@@ -46,6 +49,7 @@ async def mark_ready_for_pickup(order_id: int) -> bool:
         moved = await Order.filter(id=order_id, status=OrderStatus.paid, delivery_mode=DeliveryMode.pickup).using_db(
             conn).update(status=OrderStatus.ready_for_pickup)
         queued = moved == 1 and await notifications.order_ready_for_pickup(order_id, conn)
+        queued = moved == 1 and await wechat_shipping.enqueue_shipping_info(order_id, conn) or queued
     if queued:
         notifications.kick()
     return moved == 1
