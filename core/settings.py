@@ -7,7 +7,6 @@ in-process Redis (``memory://``) and the WeChat sandbox mounted at /sandbox.
 from __future__ import annotations
 
 from enum import StrEnum
-
 from urllib.parse import urlparse
 
 from pydantic import Field, field_validator

@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 
 from huituan.core.clock import utcnow
 from huituan.core.errors import InvalidState, NotFound, ValidationFailed
-from huituan.models.order import DeliveryMode, Order, OrderStatus
+from huituan.models.order import DeliveryMode, Order, OrderStatus, order_status_label
 from huituan.services import notifications
 from huituan.services.orders import wechat_shipping
 from huituan.services.orders.admin_queries import get_order_detail
@@ -33,7 +33,7 @@ async def ship_order(order_id: int, express_company: str, express_no: str) -> di
             status=OrderStatus.shipped, shipped_at=utcnow(), express_company=express_company.strip()[:32],
             express_no=express_no.strip()[:64])
         if moved != 1:
-            raise InvalidState(f"订单当前状态（{order.status}）不能发货", code="order_not_shippable",
+            raise InvalidState(f"订单当前状态（{order_status_label(order.status)}）不能发货", code="order_not_shippable",
                                status=str(order.status))
         queued = await notifications.order_shipped(order_id, conn)
         queued = await wechat_shipping.enqueue_shipping_info(order_id, conn) or queued
@@ -67,6 +67,6 @@ async def mark_ready(order_id: int) -> dict[str, Any]:
         detail = await get_order_detail(order_id)  # NotFound when there is no such order
         if detail["delivery_mode"] != "pickup":
             raise InvalidState("快递订单不能标记为待自提", code="order_not_pickup")
-        raise InvalidState(f"订单当前状态（{detail['status']}）不能标记为待自提", code="order_not_ready",
+        raise InvalidState(f"订单当前状态（{order_status_label(detail['status'])}）不能标记为待自提", code="order_not_ready",
                            status=detail["status"])
     return await get_order_detail(order_id)

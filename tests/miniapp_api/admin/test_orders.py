@@ -171,3 +171,13 @@ async def test_search_keyword_and_china_day_filters_and_unknown_parameters(clien
         body = await resp.json()
         assert resp.status == 422, (bad, body)
         assert body["details"]["field"] in bad and body["message"].isascii() is False, body
+
+
+async def test_status_names_in_messages_are_chinese(client, admin, settings):
+    _, order = await given_order(settings, paid=True)
+    ship = {"express_company": "顺丰", "express_no": "SF100"}
+    assert (await client.post(f"/api/admin/v1/orders/{order['id']}/ship", headers=admin, json=ship)).status == 200
+    resp = await client.post(f"/api/admin/v1/orders/{order['id']}/ship", headers=admin, json=ship)
+    body = await resp.json()
+    assert resp.status == 409 and "已发货" in body["message"] and "shipped" not in body["message"], body
+    assert body["details"]["status"] == "shipped"  # the machine-readable value stays
