@@ -11,7 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 from huituan.core.clock import CHINA_TZ, as_utc, china_day_bounds
 from huituan.core.web.http import json_response
-from huituan.miniapp_api.schemas.orders import MyOrderItemOut
+from huituan.miniapp_api.schemas.orders import AddressSnapshotOut, MyOrderItemOut
 from huituan.models.leader import LeaderStatus
 from huituan.models.order import OrderStatus, RefundStatus
 
@@ -153,6 +153,8 @@ class SkuPatch(Body):
 
 
 class StockIn(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"delta": 50}, {"set": 300}]})
+
     set: int | None = Field(None, ge=0, le=10_000_000, description="把库存设为该值")
     delta: int | None = Field(None, ge=-10_000_000, le=10_000_000,
                               description="库存增减量；减少后不能为负，否则 409")
@@ -250,8 +252,12 @@ class ImportJsonIn(_NoNul):
     新 SKU 必须提供 price_fen 与 stock；已有 SKU 只更新提供了的字段（空字符串视为未提供），
     库存默认不改（见 stock_mode）。逐行校验，坏行不影响好行。"""
 
-    model_config = ConfigDict(extra="forbid")
-    products: list[dict[str, Any]] = Field(max_length=5000)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"products": [
+        {"title": "烟台红富士苹果", "category": "蔬菜水果", "subtitle": "脆甜多汁",
+         "images": ["https://img.example.com/demo/yantai-apple.jpg"],
+         "skus": [{"code": "APPLE-2.5KG", "name": "2.5kg 装", "price_fen": 2990, "original_price_fen": 3990, "stock": 500},
+                  {"code": "APPLE-5KG", "name": "5kg 装", "price_fen": 5490, "stock": 300}]}]}]})
+    products: list[dict[str, Any]] = Field(max_length=5000, description="商品列表，每个商品带 skus；格式见接口说明")
 
 
 class ImportRowError(BaseModel):
@@ -330,7 +336,7 @@ class OrderOut(BaseModel):
     user_id: int
     status: OrderStatus
     delivery_mode: str
-    address: dict[str, Any] | None
+    address: AddressSnapshotOut | None = Field(description="收货地址快照；自提订单为 null")
     pickup_point_id: int | None
     activity_type: str
     activity_ref: str
@@ -369,6 +375,12 @@ class PaymentOut(BaseModel):
     created_at: datetime
 
 
+class RefundLineOut(BaseModel):
+    item_id: int = Field(description="订单明细编号")
+    quantity: int = Field(description="退款件数")
+    amount_fen: int = Field(description="该行退款金额（分）")
+
+
 class RefundOut(BaseModel):
     id: int
     refund_no: str
@@ -377,7 +389,7 @@ class RefundOut(BaseModel):
     user_id: int
     status: RefundStatus
     amount_fen: int
-    items: list[dict[str, Any]]
+    items: list[RefundLineOut] = Field(description="退款明细；整单退款为空列表")
     whole_order: bool
     reason: str
     automatic: bool
