@@ -31,6 +31,12 @@ def walkthrough_script() -> str:
     return re.search(r"```sh\n(.*?)```", section, re.S).group(1)
 
 
+def bot_sandbox_script() -> str:
+    bot = (ROOT / "docs" / "BOT.md").read_text(encoding="utf-8")
+    section = bot.split("## 在沙箱里试用", 1)[1]
+    return re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+
+
 def readme_banner() -> list[str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     return re.search(r"```text\n(惠团 huituan 已启动.*?)```", readme, re.S).group(1).strip().splitlines()
@@ -67,6 +73,11 @@ def test_readme_walkthrough_runs_against_make_run(tmp_path):
         docs = re.search(r"docs:\s+(\S+)", served).group(1)
         with urllib.request.urlopen(docs, timeout=5) as resp:
             assert resp.status == 200
+        # docs/BOT.md: the demo operator talks to the bot through the sandbox at once.
+        script = "set -euo pipefail\n" + bot_sandbox_script().replace("BASE=http://127.0.0.1:8080", f"BASE={base}")
+        bot = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+        assert bot.returncode == 0, bot.stdout + bot.stderr
+        assert "订单 <订单号>" in bot.stdout and "今日概况" in bot.stdout and "尚未绑定" not in bot.stdout, bot.stdout
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
