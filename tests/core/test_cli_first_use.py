@@ -149,3 +149,12 @@ def test_readme_names_arguments_as_the_cli_does():
             elif not previous.startswith("--"):
                 assert word in positionals, f"README `{row}`: {word} is not an argument of `huituan {name}`"
             previous = word
+
+
+def test_make_run_installs_the_service_only_and_shows_progress():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    run_deps = re.search(r"^run: (.+)$", makefile, re.M).group(1).split()
+    assert run_deps == ["$(VENV)/.installed-service"]
+    recipe = re.search(r"^\$\(VENV\)/\.installed-service:.*?\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert "pip install" in recipe and "[test]" not in recipe and " -q" not in recipe
+    assert "echo" in recipe  # says what it is doing before the long step

@@ -105,3 +105,23 @@ async def test_import_lists_json_csv_and_multipart_bodies(client):
     assert set(content) == {"application/json", "text/csv", "multipart/form-data"}
     assert content["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
     assert content["text/csv"]["example"].startswith("商品名称,分类")
+
+
+async def test_unknown_query_parameters_are_refused_on_every_listing(client):
+    doc = await _doc(client)
+    user = await make_user()
+    await create_operator("ops2", "secret-pass-1", display_name="运营")
+    login = await client.post("/api/admin/v1/auth/login", json={"username": "ops2", "password": "secret-pass-1"})
+    tokens = {"userToken": auth(token_for(user)), "operatorToken": auth((await login.json())["token"])}
+    checked = 0
+    for path, item in doc["paths"].items():
+        op = item.get("get")
+        if op is None or "{" in path or not any(p["in"] == "query" for p in op["parameters"]):
+            continue
+        headers = {k: v for scheme in op.get("security", []) for name in scheme for k, v in tokens[name].items()}
+        resp = await client.get(path, headers=headers, params={"pagesize": "5"})  # a misspelt page_size
+        body = await resp.json()
+        assert resp.status == 422 and body["details"]["field"] == "pagesize", (path, body)
+        assert body["message"] == "pagesize: 不支持的字段", body
+        checked += 1
+    assert checked >= 8
