@@ -134,16 +134,10 @@ def api(
     )
 
 
-def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
-    for name, sub in schema.pop("$defs", {}).items():
-        components[name] = sub
-    components[model.__name__] = schema
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
-
-
-def _input_schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+def _schema(model: type[BaseModel], components: dict[str, Any], mode: str = "serialization") -> dict[str, Any]:
+    """A $ref to ``model`` in components (its nested models beside it); ``mode="validation"``
+    for request bodies, which may differ from what the same model serializes to."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
     for name, sub in schema.pop("$defs", {}).items():
         components[name] = sub
     components[model.__name__] = schema
@@ -225,7 +219,7 @@ def build_openapi(app: web.Application, *, title: str = "惠团 huituan API", ve
         elif op.auth is Auth.operator:
             operation["security"] = [{"operatorToken": []}]
         if op.body is not None:
-            media = {"schema": _input_schema(op.body, components)}
+            media = {"schema": _schema(op.body, components, "validation")}
             example = op.request_example if op.request_example is not None else example_for_model(op.body, inputs=True)
             if example is not None:
                 media["example"] = example
