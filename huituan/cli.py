@@ -272,31 +272,28 @@ def cmd_create_operator(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Exit 0 only when nothing is listed: 2 for a production configuration that cannot
-    start, 1 for a development one that still needs these before going live."""
+    """Check the configuration for the environment it names: exit 0 ("配置可用") only when
+    nothing is listed. Production requirements are listed (exit 2) for HUITUAN_ENV=production
+    or with --production; invalid settings never get this far (exit 2, see ``_settings``)."""
     settings = _settings()
     print(f"env={settings.env} sandbox={settings.sandbox} database={settings.database_url.split('@')[-1]} "
           f"redis={settings.redis_url.split('@')[-1]}")
-    problems = settings.production_problems()
+    production = settings.env == Environment.production or args.production
+    problems = settings.production_problems() if production else []
     if problems:
-        if settings.env == Environment.production:
-            print(f"生产环境配置有 {len(problems)} 项问题，不能启动 / {len(problems)} problems, production will not start:")
-        else:
-            print(f"当前为 {settings.env} 环境（可在本机运行），上线生产前还需处理 {len(problems)} 项 / "
-                  f"fine for {settings.env}, {len(problems)} items to fix before production:")
+        print(f"生产环境配置有 {len(problems)} 项问题，不能上线 / {len(problems)} problems for production:")
         for p in problems:
             print(f"  - {p}")
-        if settings.env == Environment.production:
-            return 2
+        return 2
     unhandled = _unhandled_outbox(settings)
     if unhandled:
         print("发件箱有待发送的消息没有处理函数（在 huituan/wiring.py 注册后才会发送）：")
         for kind, n in sorted(unhandled.items()):
             print(f"  - {kind}: {n} 条")
         return 1
-    if problems:
-        return 1
     print("配置可用 / configuration OK")
+    if not production:
+        print(f"（{settings.env} 环境；上线前用 `huituan check-config --production` 检查生产环境要求）")
     return 0
 
 
@@ -384,7 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the operator's WeCom userid, so the bot accepts their operator commands")
     p.set_defaults(func=cmd_create_operator)
 
-    p = sub.add_parser("check-config", help="show the effective configuration and what production needs")
+    p = sub.add_parser("check-config", help="check the configuration (settings, database and Redis URLs, outbox wiring)")
+    p.add_argument("--production", action="store_true",
+                   help="also check what production needs (implied by HUITUAN_ENV=production)")
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("ledger", help="wallet ledger tools")

@@ -100,9 +100,10 @@ def test_create_operator_before_migrate_and_with_a_short_password_are_explained(
 
 
 def test_check_config_exit_code_follows_what_it_lists(tmp_path):
-    dev = _run(["check-config"], tmp_path)
-    assert dev.returncode == 1
-    assert "配置可用" not in dev.stdout and "HUITUAN_WECHAT_APPID" in dev.stdout
+    dev = _run(["check-config"], tmp_path)  # the embedded sandbox setup is fine for development
+    assert dev.returncode == 0 and "配置可用" in dev.stdout and "--production" in dev.stdout
+    ahead = _run(["check-config", "--production"], tmp_path)  # what going live still needs
+    assert ahead.returncode == 2 and "配置可用" not in ahead.stdout and "HUITUAN_WECHAT_APPID" in ahead.stdout
     prod = _run(["check-config"], tmp_path, HUITUAN_ENV="production")
     assert prod.returncode == 2 and "配置可用" not in prod.stdout
     complete = _run(["check-config"], tmp_path, HUITUAN_DATABASE_URL="postgres://u:p@db:5432/huituan",
