@@ -2,7 +2,7 @@
 
 ``build_openapi`` fills a property's (or parameter's) description from here when the model
 left it out, so every field in the document is described in Chinese; a model's own
-``Field(description=...)`` always wins. Names follow the glossary of DESIGN.md.
+``Field(description=...)`` always wins. Names follow the glossary of docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
