@@ -159,3 +159,44 @@ def test_make_run_installs_the_service_only_and_shows_progress():
     recipe = re.search(r"^\$\(VENV\)/\.installed-service:.*?\n((?:\t.*\n)+)", makefile, re.M).group(1)
     assert "pip install" in recipe and "[test]" not in recipe and " -q" not in recipe
     assert "echo" in recipe  # says what it is doing before the long step
+
+
+def _on_terminal(args: list[str], cwd: Path, answers: list[tuple[str, str]]) -> tuple[int, str]:
+    """Run with a pseudo-terminal as stdin (what a person at a shell has); when the output shows
+    each prompt, type its answer (typing earlier would be flushed when echo is turned off)."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(HUITUAN + args, cwd=cwd, env=_env(), stdin=slave, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + 60
+    try:
+        for prompt, answer in answers:
+            while prompt.encode() not in out and time.monotonic() < deadline:
+                ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+                if ready:
+                    chunk = os.read(proc.stdout.fileno(), 4096)
+                    if not chunk:
+                        break
+                    out += chunk
+            assert prompt.encode() in out, out.decode(errors="replace")
+            out = out.replace(prompt.encode(), b"[" + prompt.encode() + b"]", 1)
+            os.write(master, answer.encode() + b"\n")
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, (out + rest).decode(errors="replace")
+
+
+def test_create_operator_on_a_terminal_asks_twice(tmp_path):
+    assert _run(["migrate"], tmp_path).returncode == 0
+    prompts = ("密码 password:", "再输入一次 again:")
+    code, out = _on_terminal(["create-operator", "ops"], tmp_path, list(zip(prompts, ["password-1", "password-2"])))
+    assert code == 2 and "不一致" in out and "Traceback" not in out, out
+    code, out = _on_terminal(["create-operator", "ops"], tmp_path, list(zip(prompts, ["password-1", "password-1"])))
+    assert code == 0 and "运营账号已创建：ops" in out, out
