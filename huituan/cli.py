@@ -76,18 +76,18 @@ def banner_lines(settings: Settings, host: str, demo_login: tuple[str, str] | No
     base = f"http://{shown}:{settings.port}"
     lines = [
         f"惠团 huituan 已启动 / serving on {base}",
-        f"  API:            {base}/api/v1/",
-        f"  接口文档 docs:  {base}/api/v1/docs",
-        f"  管理 API admin: {base}/api/admin/v1/",
+        f"  接口文档 docs:    {base}/api/v1/docs",
+        f"  OpenAPI:          {base}/api/v1/openapi.json",
+        f"  健康检查 health:  {base}/readyz",
     ]
     if settings.sandbox:
-        lines.append(f"  微信沙箱 sandbox: {base}/sandbox/ （未配置 HUITUAN_WECHAT_APPID：微信、支付、企业微信由沙箱模拟 / "
+        lines.append(f"  微信沙箱 sandbox: {base}/sandbox/outbox （未配置 HUITUAN_WECHAT_APPID：微信、支付、企业微信由沙箱模拟 / "
                      "WeChat, Pay and WeCom are emulated）")
     else:
         lines.append("  微信 WeChat: 真实接口 / real WeChat APIs (no sandbox)")
     if demo_login:
         lines.append(f"  演示运营 demo operator: {demo_login[0]} / {demo_login[1]} "
-                     f"（POST {base}/api/admin/v1/auth/login）")
+                     f"（POST /api/admin/v1/auth/login；企业微信沙箱成员 demo-operator）")
     return lines
 
 

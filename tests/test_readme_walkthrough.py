@@ -70,9 +70,9 @@ def test_readme_walkthrough_runs_against_make_run(tmp_path):
         served = (tmp_path / "serve.log").read_text(encoding="utf-8")
         for line in readme_banner():
             assert line.replace(":8080", f":{port}") in served, (line, served)
-        docs = re.search(r"docs:\s+(\S+)", served).group(1)
-        with urllib.request.urlopen(docs, timeout=5) as resp:
-            assert resp.status == 200
+        for url in re.findall(r"http://127\.0\.0\.1:\d+/\S+", "\n".join(readme_banner()).replace(":8080", f":{port}")):
+            with urllib.request.urlopen(url, timeout=5) as resp:  # every URL the banner shows answers
+                assert resp.status == 200, url
         # docs/BOT.md: the demo operator talks to the bot through the sandbox at once.
         script = "set -euo pipefail\n" + bot_sandbox_script().replace("BASE=http://127.0.0.1:8080", f"BASE={base}")
         bot = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
