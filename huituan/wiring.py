@@ -31,6 +31,7 @@ def wire_services() -> None:
     events.subscribe(events.ORDER_PAID, product_sales.on_paid)
     events.subscribe(events.REFUND_SUCCEEDED, product_sales.on_refunded)
     events.subscribe(events.ORDER_COMPLETED, wechat_shipping.on_completed)
+    events.subscribe(events.WALLET_IN_DEBT, withdrawals.on_wallet_in_debt)
 
     for kind, handler in outbox.BUILTIN_HANDLERS.items():
         outbox.register_handler(kind, handler)
@@ -38,3 +39,4 @@ def wire_services() -> None:
     outbox.register_handler(OutboxKind.transfer, withdrawals.deliver_transfer)
     outbox.register_handler(OutboxKind.wechat_shipping_info, wechat_shipping.deliver_shipping_info)
     outbox.register_handler(OutboxKind.wechat_confirm_receive, wechat_shipping.deliver_confirm_receive)
+    outbox.register_handler(OutboxKind.transfer_cancel, withdrawals.deliver_transfer_cancel)

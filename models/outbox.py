@@ -14,6 +14,7 @@ class OutboxKind(StrEnum):
     transfer = "transfer"
     wechat_shipping_info = "wechat_shipping_info"  # 小程序发货信息录入 (upload_shipping_info)
     wechat_confirm_receive = "wechat_confirm_receive"  # 确认收货提醒 (notify_confirm_receive)
+    transfer_cancel = "transfer_cancel"
 
 
 class OutboxStatus(StrEnum):
