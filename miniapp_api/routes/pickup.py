@@ -16,7 +16,7 @@ from huituan.services.pickup import arrival
 
 async def list_pickup_points(request: web.Request) -> web.Response:
     q = parse_query(request, PickupPointQuery)
-    return respond(PickupPointListOut, await pickup_points.list_public_pickup_points(q.city))
+    return respond(PickupPointListOut, await pickup_points.list_public_pickup_points(q.city, q.page, q.page_size))
 
 
 async def nearby(request: web.Request) -> web.Response:
@@ -45,7 +45,7 @@ async def my_tickets(request: web.Request, user_id: int) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    api(app, "GET", "/api/v1/pickup-points", list_pickup_points, summary="可选自提点", tag="pickup",
+    api(app, "GET", "/api/v1/pickup-points", list_pickup_points, summary="可选自提点（分页）", tag="pickup",
         query=PickupPointQuery, response=PickupPointListOut, auth=Auth.public)
     api(app, "GET", "/api/v1/pickup-points/nearby", nearby, summary="附近的自提点（需同意使用位置）", tag="pickup",
         query=s.NearbyQuery, response=s.NearbyOut, errors=(422,), auth=Auth.public)

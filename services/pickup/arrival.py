@@ -24,6 +24,7 @@ from huituan.models.order import Order, OrderItem, OrderStatus
 from huituan.models.outbox import OutboxKind
 from huituan.models.user import User
 from huituan.services import notifications, outbox
+from huituan.services.orders import wechat_shipping
 from huituan.services.orders.lifecycle import complete_order
 from huituan.services.pickup.day import point_for_actor
 
@@ -56,6 +57,8 @@ async def announce_arrival(user_id: int, day: str, actor_name: str = "", pickup_
             n = await Order.filter(id=oid, status=OrderStatus.paid).using_db(conn).update(
                 status=OrderStatus.ready_for_pickup)
             if n:
+                # WeChat keeps the payment frozen until the delivery is uploaded (self pickup).
+                await wechat_shipping.enqueue_shipping_info(oid, conn)
                 moved_orders.append(oid)
                 per_user.setdefault(by_order[oid].user_id, []).append(by_order[oid])
         if moved_orders:
@@ -80,7 +83,7 @@ async def announce_arrival(user_id: int, day: str, actor_name: str = "", pickup_
         await _ensure_point_day(point.id, day, conn)
         await PointDay.filter(pickup_point_id=point.id, day=day, arrived_at=None).using_db(conn).update(
             arrived_at=now, arrived_by=actor_name[:64])
-    if notified:
+    if moved_orders:
         notifications.kick()
     return {"pickup_point_id": point.id, "point_name": point.name, "day": day, "orders": len(moved_orders),
             "consumers": len(per_user), "notified": notified}
@@ -131,11 +134,16 @@ async def verify_pickup(user_id: int, code: str, actor_name: str = "") -> dict[s
             verified_at=now, verified_by_user_id=user_id, verified_by_name=actor_name[:64])
         if not claimed:
             raise _already(await PickupTicket.get(id=ticket.id))
+        if await Order.filter(id=ticket.order_id, status=OrderStatus.paid).using_db(conn).exists():
+            # Picked up before the arrival was announced: upload the delivery first, so that
+            # completing it reminds WeChat to release the money.
+            await wechat_shipping.enqueue_shipping_info(ticket.order_id, conn)
         if not await complete_order(ticket.order_id, conn,
                                     expected=(OrderStatus.ready_for_pickup, OrderStatus.paid)):
             order = await Order.get(id=ticket.order_id).using_db(conn)
             raise InvalidState(f"订单当前状态（{_STATUS.get(str(order.status), order.status)}）不能核销",
                                code="order_not_verifiable", status=str(order.status))
+    notifications.kick()  # WeChat's receipt reminder (wechat_confirm_receive), after commit
     order = await Order.get(id=ticket.order_id)
     items = await OrderItem.filter(order_id=order.id).order_by("id")
     return {"order_id": order.id, "order_no": order.order_no, "code": code, "verified_at": now,
