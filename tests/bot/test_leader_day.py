@@ -186,6 +186,13 @@ async def test_a_leader_day_end_to_end(client, rt):
         resp = await client.post("/api/v1/leader/verify", headers=auth(staff_token), json={"code": scanned})
         assert resp.status == 409 and "不能重复核销" in (await resp.json())["message"]
     assert await Order.filter(status=OrderStatus.completed).count() == 5
+    # every pickup was reported to WeChat (self pickup upload, then the receipt reminder)
+    from huituan.models.outbox import OutboxMessage
+    from huituan.services.orders.wechat_shipping import confirm_key, shipping_key
+
+    for o in orders.values():
+        assert await OutboxMessage.filter(dedupe_key=shipping_key(o["order"]["id"])).exists()
+        assert await OutboxMessage.filter(dedupe_key=confirm_key(o["order"]["id"])).exists()
 
     # The leader commission settles after the freeze and the ledger verifies
     recs = await CommissionRecord.filter(level=0).order_by("id")
