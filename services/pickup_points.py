@@ -91,7 +91,8 @@ def _distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 2 * r * math.asin(min(1.0, math.sqrt(a)))
 
 
-async def nearest_pickup_points(latitude: float, longitude: float, *, consent: bool, radius_km: float = 10.0,
+async def nearest_pickup_points(latitude: float | None, longitude: float | None, *, consent: bool,
+                                radius_km: float = 10.0,
                                 limit: int = 20) -> dict[str, Any]:
     """Active points nearest first. The location is used only with the consumer's consent and
     is never stored. A bounding box on the indexed latitude/longitude prefilters; the exact
@@ -99,6 +100,8 @@ async def nearest_pickup_points(latitude: float, longitude: float, *, consent: b
     if not consent:
         raise ValidationFailed("consent: 需要您同意使用位置信息才能按距离查找自提点", field="consent",
                                code="location_consent_required")
+    if latitude is None or longitude is None:
+        raise ValidationFailed("latitude: 请提供位置（纬度和经度）", field="latitude" if latitude is None else "longitude")
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         raise ValidationFailed("latitude: 坐标超出范围", field="latitude")
     dlat = radius_km / 111.0

@@ -208,7 +208,7 @@ def explain(ctx: BotContext, word: str) -> str:
     return "\n".join(out)
 
 
-UNKNOWN_SENDER_REPLY = ("您好，您的企业微信账号还没有绑定惠团账号。\n"
+UNKNOWN_SENDER_REPLY = ("您好，您的企业微信账号尚未绑定惠团账号。\n"
                         "团长：在小程序「团长中心 → 绑定企业微信」获取绑定码；运营：向管理员索取绑定码。\n"
                         "然后发送：绑定 <绑定码>，例如：绑定 12345678")
 INTERNAL_ERROR_REPLY = "抱歉，系统开小差了，请稍后再试。"

@@ -467,9 +467,9 @@ class LeaderOut(BaseModel):
     commission_bp: int | None
     created_at: datetime
     approved_at: datetime | None
-    reject_reason: str = ""
-    wecom_linked: bool = False
-    robot_registered: bool = False
+    reject_reason: str = Field("", description="驳回理由（被驳回时）")
+    wecom_linked: bool = Field(False, description="是否已绑定企业微信（可用机器人）")
+    robot_registered: bool = Field(False, description="是否已登记顾客群的群机器人")
 
 
 class RejectLeaderIn(Body):
@@ -486,22 +486,22 @@ class ProductLeaderRateIn(Body):
 
 class ProductLeaderRateOut(BaseModel):
     product_id: int
-    rate_bp: int | None
-    global_rate_bp: int
+    rate_bp: int | None = Field(description="该商品的团长佣金比例（基点）；null 表示没有单独设置")
+    global_rate_bp: int = Field(description="全局团长佣金比例（基点）")
 
 
 class ShortageReportOut(BaseModel):
     id: int
     leader_id: int
     pickup_point_id: int
-    day: str
+    day: str = Field(description="报损日期", examples=["2026-12-01"])
     product_id: int
     title: str
-    kind: str
-    quantity: int
+    kind: str = Field(description="shortage 缺货，damage 损坏")
+    quantity: int = Field(description="报损件数")
     refunded_quantity: int
-    refunded_fen: int
-    refunds: list[dict[str, Any]]
+    refunded_fen: int = Field(description="已发起退款的金额（分）")
+    refunds: list[dict[str, Any]] = Field(description="每笔退款（订单、退款单号、件数、金额）")
     note: str
     created_at: datetime
 

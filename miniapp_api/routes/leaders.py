@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from huituan.core.web.auth import Auth
-from huituan.core.web.http import json_response, parse_json, parse_query, path_int
+from huituan.core.web.http import parse_json, parse_query, path_int
 from huituan.core.web.keys import RUNTIME_KEY
 from huituan.core.web.openapi import api
 from huituan.miniapp_api.admin.schemas import respond
@@ -36,7 +36,7 @@ async def add_staff(request: web.Request, user_id: int) -> web.Response:
 
 
 async def remove_staff(request: web.Request, user_id: int) -> web.Response:
-    return respond(s.LeaderProfileOut, await leaders.remove_staff(user_id, path_int(request, "staff_user_id")))
+    return respond(s.LeaderProfileOut, await leaders.remove_staff(user_id, path_int(request, "user_id")))
 
 
 async def set_robot(request: web.Request, user_id: int) -> web.Response:
@@ -46,7 +46,7 @@ async def set_robot(request: web.Request, user_id: int) -> web.Response:
 
 async def set_cutoff(request: web.Request, user_id: int) -> web.Response:
     body = await parse_json(request, s.CutoffIn)
-    return json_response(await pickup_points.set_cutoff(user_id, body.cutoff_time))
+    return respond(s.CutoffOut, await pickup_points.set_cutoff(user_id, body.cutoff_time))
 
 
 async def my_store(request: web.Request, user_id: int) -> web.Response:
@@ -113,6 +113,11 @@ async def report_shortage(request: web.Request, user_id: int) -> web.Response:
     return respond(s.ShortageOut, res, 201)
 
 
+SUMMARY_CSV_EXAMPLE = "商品,规格,数量,金额（元）\r\n烟台红富士苹果,2.5kg 装,12,358.80\r\n"
+PICKLIST_CSV_EXAMPLE = ("提货码,收货人,手机,订单号,商品,规格,数量,已提货\r\n"
+                        "12345678,张三,138****0000,202405010430014821937560,烟台红富士苹果,2.5kg 装,2,否\r\n")
+
+
 def setup(app: web.Application) -> None:
     u = dict(auth=Auth.user, tag="leader")
     api(app, "POST", "/api/v1/leader/apply", apply, summary="申请成为团长", body=s.LeaderApplyIn,
@@ -122,12 +127,12 @@ def setup(app: web.Application) -> None:
         response=s.BindCodeOut, status=201, errors=(403,), **u)
     api(app, "POST", "/api/v1/leader/staff", add_staff, summary="添加店员（可核销）", body=s.StaffIn,
         response=s.LeaderProfileOut, errors=(403, 404), **u)
-    api(app, "DELETE", "/api/v1/leader/staff/{staff_user_id}", remove_staff, summary="移除店员",
+    api(app, "DELETE", "/api/v1/leader/staff/{user_id}", remove_staff, summary="移除店员",
         response=s.LeaderProfileOut, errors=(403,), **u)
     api(app, "PUT", "/api/v1/leader/robot", set_robot, summary="登记顾客群的群机器人", body=s.RobotIn,
         response=s.LeaderProfileOut, errors=(403,), **u)
-    api(app, "PUT", "/api/v1/leader/cutoff", set_cutoff, summary="设置截单时间", body=s.CutoffIn, errors=(403, 404),
-        **u)
+    api(app, "PUT", "/api/v1/leader/cutoff", set_cutoff, summary="设置截单时间", body=s.CutoffIn,
+        response=s.CutoffOut, errors=(403, 404, 422), **u)
     api(app, "GET", "/api/v1/leader/store", my_store, summary="我的小店商品（含已下架）", response=s.StoreOut,
         errors=(403,), **u)
     api(app, "PUT", "/api/v1/leader/store/products/{product_id}", switch_product, summary="小店商品上架/下架",
@@ -135,11 +140,12 @@ def setup(app: web.Application) -> None:
     api(app, "GET", "/api/v1/leader/day", day_report, summary="汇总单与分拣单", query=s.DayQuery,
         response=s.DayReportOut, errors=(403, 404), **u)
     api(app, "GET", "/api/v1/leader/day/summary.csv", summary_csv, summary="汇总单 CSV", query=s.DayQuery,
-        response_content_type="text/csv", errors=(403, 404), **u)
+        response_content_type="text/csv", response_example=SUMMARY_CSV_EXAMPLE, errors=(403, 404), **u)
     api(app, "GET", "/api/v1/leader/day/picklist.csv", picklist_csv, summary="分拣单 CSV", query=s.DayQuery,
-        response_content_type="text/csv", errors=(403, 404), **u)
+        response_content_type="text/csv", response_example=PICKLIST_CSV_EXAMPLE, errors=(403, 404), **u)
     api(app, "GET", "/api/v1/leader/day/print", printable, summary="可打印的汇总单与分拣单", query=s.DayQuery,
-        response_content_type="text/html", errors=(403, 404), **u)
+        response_content_type="text/html", response_example="<!doctype html><html lang='zh-CN'>…</html>",
+        errors=(403, 404), **u)
     api(app, "POST", "/api/v1/leader/arrival", announce_arrival, summary="到货通知", body=s.ArrivalIn,
         response=s.ArrivalOut, errors=(403, 404), **u)
     api(app, "POST", "/api/v1/leader/verify", verify, summary="核销提货码（输入或扫码）", body=s.VerifyIn,

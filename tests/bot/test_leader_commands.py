@@ -35,7 +35,7 @@ async def day(client):
 async def test_unlinked_user_is_told_how_to_link_and_a_bad_code_links_nothing(client, day):
     for text in ("今日", "帮助", "核销 12345678", "hexiao"):
         reply = await say(client, "stranger", text)
-        assert "还没有绑定惠团账号" in reply and "绑定 <绑定码>" in reply
+        assert "尚未绑定惠团账号" in reply and "绑定 <绑定码>" in reply
     assert "绑定码应为 8 位数字" in await say(client, "stranger", "绑定 12ab")
     assert "绑定码无效或已过期" in await say(client, "stranger", "绑定 00000000")
     assert "请在「绑定」后面加上" in await say(client, "stranger", "绑定")
