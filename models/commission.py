@@ -123,7 +123,7 @@ class CommissionRecord(Model):
 
     class Meta:
         table = "commission_record"
-        unique_together = (("order_item_id", "beneficiary_id", "level"),)
+        unique_together = (("order_item_id", "beneficiary_id"),)
         indexes = (("status", "settle_at"),)
 
 

@@ -40,7 +40,7 @@ async def rates_for_items(leader_bp: int | None, product_ids: list[int], conn=No
 async def credit_leader_commission(order_id: int, leader_id: int, leader_user_id: int, leader_bp: int | None,
                                    conn) -> list[CommissionRecord]:
     """One pending record per line for the leader of the order's pickup point (idempotent per
-    line: unique (item, beneficiary, level)). Products the leader switched off earn nothing."""
+    order). Products the leader switched off earn nothing."""
     if await CommissionRecord.filter(order_id=order_id, level=LEADER_LEVEL).using_db(conn).exists():
         return []
     items = await OrderItem.filter(order_id=order_id).using_db(conn).order_by("id")
@@ -51,9 +51,13 @@ async def credit_leader_commission(order_id: int, leader_id: int, leader_user_id
               .values_list("product_id", flat=True))
     rates = await rates_for_items(leader_bp, [i.product_id for i in items], conn)
     buyer_id = (await Order.filter(id=order_id).using_db(conn).values_list("user_id", flat=True))[0]
+    # A leader who is also the buyer's promoter already has this line's record (one record per
+    # line and beneficiary): they keep the promoter commission on it, never both.
+    promoted = set(await CommissionRecord.filter(order_id=order_id, beneficiary_id=leader_user_id).using_db(conn)
+                   .values_list("order_item_id", flat=True))
     planned = []
     for item in items:
-        if item.product_id in off:
+        if item.product_id in off or item.id in promoted:
             continue
         rate = rates[item.product_id]
         amount = percent_of(item.paid_fen, rate)  # floor to the fen; the remainder stays with the platform

@@ -243,3 +243,18 @@ async def test_store_poster_data_for_the_poster_kind(client):
     assert data["pickup_point_name"] == "海报点" and data["on_sale"] is True
     assert data["image_url"] == "https://img.test/cherry.jpg"
     assert await store_poster_data(987654) is None
+
+
+async def test_a_leader_who_is_also_the_promoter_earns_once_per_line(client):
+    from huituan.models.commission import CommissionRecord
+
+    point = await _point("推手团长", 30.0, 120.0)
+    await PickupPoint.filter(id=point.id).update(cutoff_time="23:59")
+    leader_user_id = (await Leader.get(id=point.leader_id)).user_id
+    product = await make_product(skus=[{"price_fen": 1000}])
+    token, _ = await login(client, "c-promoted", scene=f"r={leader_user_id}")
+    order = await create_order(client, token, [(product.sku_list[0], 1)], delivery_mode="pickup",
+                               pickup_point_id=point.id)
+    await pay_order(client, token, order["id"])
+    recs = await CommissionRecord.filter(order_id=order["id"], beneficiary_id=leader_user_id)
+    assert [r.level for r in recs] == [1]  # the promoter commission, not a second leader record
