@@ -6,14 +6,26 @@ import itertools
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
+from tortoise.exceptions import ValidationError as TortoiseValidationError
 
 from huituan.core.errors import HuituanError, ValidationFailed
+from huituan.core.inbound import (
+    ID_MAX,
+    MAX_HEADER_CHARS,
+    MAX_QUERY_CHARS,
+    BadRequest,
+    ascii_int,
+    clean_text,
+    load_json,
+    text_problem,
+)
 from huituan.core.logging import log_fields, request_id_var
 
 log = logging.getLogger("huituan.http")
@@ -46,7 +58,19 @@ _PYDANTIC_MESSAGES = {
     "extra_forbidden": "不支持的字段",
     "json_invalid": "不是合法的 JSON",
     "value_error": "取值不正确",
+    "string_unicode": "包含无效的 Unicode 字符",
+    "int_parsing_size": "数值超出范围",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "finite_number": "应为有限的数字",
+    "json_type": "应为 JSON",
+    "union_tag_invalid": "类型不正确",
+    "date_parsing": "日期格式不正确",
+    "datetime_parsing": "时间格式不正确",
+    "time_parsing": "时间格式不正确",
+    "url_parsing": "网址格式不正确",
 }
+_FALLBACK_MESSAGE = "取值不正确"  # never pydantic's English text in a response
 
 
 def validation_error_from_pydantic(exc: ValidationError, prefix: str = "") -> ValidationFailed:
@@ -58,9 +82,9 @@ def validation_error_from_pydantic(exc: ValidationError, prefix: str = "") -> Va
         template = _PYDANTIC_MESSAGES.get(err["type"])
         ctx = err.get("ctx") or {}
         try:
-            text = template.format(**ctx) if template else err["msg"]
+            text = template.format(**ctx) if template else _FALLBACK_MESSAGE
         except (KeyError, IndexError):
-            text = template or err["msg"]
+            text = template or _FALLBACK_MESSAGE
         if err["type"] == "value_error" and ctx.get("error"):
             text = str(ctx["error"])
         errors.append({"field": field or "body", "message": text, "type": err["type"]})
@@ -68,16 +92,23 @@ def validation_error_from_pydantic(exc: ValidationError, prefix: str = "") -> Va
     return ValidationFailed(f"{first['field']}: {first['message']}", field=first["field"], errors=errors)
 
 
+BODY_KEY = web.RequestKey("parsed_json_body", object)  # the screened JSON body, read once
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request's JSON body, screened (``core.inbound.load_json``); ``{}`` when empty.
+    Read once: the route wrapper reads it before the handler, ``parse_json`` reuses it."""
+    if BODY_KEY in request:
+        return request[BODY_KEY]
+    raw = await request.read()
+    data: Any = load_json(raw) if raw else {}
+    request[BODY_KEY] = data
+    return data
+
+
 async def parse_json(request: web.Request, model: type[M]) -> M:
     """Read the JSON body and validate it; errors name the field."""
-    raw = await request.read()
-    if not raw:
-        data: Any = {}
-    else:
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ValidationFailed("请求体不是合法的 JSON", field="body", code="invalid_json") from None
+    data = await read_json(request)
     if not isinstance(data, dict):
         raise ValidationFailed("请求体必须是 JSON 对象", field="body", code="invalid_json")
     try:
@@ -87,6 +118,7 @@ async def parse_json(request: web.Request, model: type[M]) -> M:
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
+    screen_query(request)
     try:
         return model.model_validate(dict(request.query))
     except ValidationError as exc:
@@ -94,14 +126,45 @@ def parse_query(request: web.Request, model: type[M]) -> M:
 
 
 def path_int(request: web.Request, name: str) -> int:
+    """A path id: ASCII digits, 1..2**62 (``int('²')`` raises, ``int('١٢')`` is 12: neither passes)."""
     value = request.match_info.get(name, "")
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValidationFailed(f"{name} 应为整数", field=name) from None
-    if number <= 0 or number > 2**62:
-        raise ValidationFailed(f"{name} 超出范围", field=name)
+    number = ascii_int(value, low=1, high=ID_MAX)
+    if number is None:
+        if value.isascii() and value.isdigit():
+            raise ValidationFailed(f"{name} 超出范围", field=name)
+        raise ValidationFailed(f"{name} 应为整数", field=name)
     return number
+
+
+def screen_query(request: web.Request) -> None:
+    """Every query-string name and value: clean text, at most MAX_QUERY_CHARS."""
+    for key, value in request.query.items():
+        clean_text(key, "query", max_chars=MAX_QUERY_CHARS)
+        clean_text(value, key, max_chars=MAX_QUERY_CHARS)
+
+
+def screen_request(request: web.Request, int_params: tuple[str, ...] = ()) -> None:
+    """The edge's checks on what every route receives, before its handler runs: header values,
+    the path and its integer parameters, the query string. Raises a 4xx naming the field."""
+    for name, value in request.headers.items():
+        problem = text_problem(value) or (None if len(value) <= MAX_HEADER_CHARS else "过长")
+        if problem is not None:
+            raise BadRequest(f"请求头 {name} {problem}", field=f"headers.{name}", code="invalid_header")
+    problem = text_problem(request.path)
+    if problem is not None:
+        raise BadRequest(f"请求路径{problem}", field="path", code="invalid_path")
+    for name in int_params:
+        path_int(request, name)
+    screen_query(request)
+
+
+def header_text(request: web.Request, name: str, *, max_chars: int = 256) -> str:
+    """A header's value as clean text within ``max_chars`` ('' when absent); else 400."""
+    value = request.headers.get(name, "")
+    problem = text_problem(value) or (None if len(value) <= max_chars else f"长度不能超过 {max_chars}")
+    if problem is not None:
+        raise BadRequest(f"请求头 {name} {problem}", field=f"headers.{name}", code="invalid_header")
+    return value
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -131,6 +194,9 @@ def _new_request_id_prefix() -> None:
 os.register_at_fork(after_in_child=_new_request_id_prefix)
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
 def _next_request_id() -> str:
     return f"{_REQUEST_ID_PREFIX}{next(_request_counter):012x}"
 
@@ -138,9 +204,9 @@ def _next_request_id() -> str:
 @web.middleware
 async def request_context_middleware(request: web.Request, handler):
     """Request id on every response and every log line; errors mapped to the JSON shape."""
-    rid = request.headers.get("X-Request-Id") or _next_request_id()
-    if len(rid) > 64:
-        rid = rid[:64]
+    rid = request.headers.get("X-Request-Id", "")
+    if not _REQUEST_ID.fullmatch(rid):  # echoed in a header and in logs: a safe token or ours
+        rid = _next_request_id()
     token = request_id_var.set(rid)
     started = time.perf_counter()
     status = 500
@@ -156,6 +222,12 @@ async def request_context_middleware(request: web.Request, handler):
                 response = json_response({"error": code, "message": message, "details": {}}, status=exc.status)
             else:
                 raise
+        except TortoiseValidationError as exc:
+            # Safety net for the class "text longer than its column": the ORM refuses a value
+            # before the database sees it. A 422 naming the field, not a 500.
+            field = str(exc).split(":", 1)[0].strip() or "body"
+            log.warning("value refused by a column check on %s %s: %s", request.method, request.path, field)
+            response = error_response(ValidationFailed(f"{field}: 取值过长或格式不正确", field=field))
         except Exception:  # never a stack trace in a response
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = json_response(
