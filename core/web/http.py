@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import json
 import logging
@@ -27,6 +28,7 @@ from huituan.core.inbound import (
     text_problem,
 )
 from huituan.core.logging import log_fields, request_id_var
+from huituan.core.web.keys import SETTINGS_KEY
 
 log = logging.getLogger("huituan.http")
 
@@ -156,6 +158,25 @@ def screen_request(request: web.Request, int_params: tuple[str, ...] = ()) -> No
     for name in int_params:
         path_int(request, name)
     screen_query(request)
+
+
+def client_ip(request: web.Request) -> str:
+    """The client's address: the peer, or, when the peer is one of ``HUITUAN_TRUSTED_PROXIES``,
+    the last X-Forwarded-For hop that is not a trusted proxy (earlier hops are client-chosen)."""
+    remote = request.remote or ""
+    raw = request.app[SETTINGS_KEY].trusted_proxies
+    if not raw or remote not in {p.strip() for p in raw.split(",")}:
+        return remote
+    trusted = {p.strip() for p in raw.split(",")}
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    while hops and hops[-1] in trusted:
+        hops.pop()
+    if not hops:
+        return remote
+    try:
+        return str(ipaddress.ip_address(hops[-1]))
+    except ValueError:
+        return remote
 
 
 def header_text(request: web.Request, name: str, *, max_chars: int = 256) -> str:
