@@ -405,7 +405,7 @@ async def import_csv(rt: Runtime | None, data: bytes | str, *, dry_run: bool = F
             raise ValidationFailed("CSV 必须是 UTF-8 编码", field="csv", code="csv_encoding") from None
     else:
         text = data
-        _check_size(len(text.encode()))
+        _check_size(len(text.encode("utf-8", "surrogatepass")))
     if not text.strip():
         raise ValidationFailed("CSV 内容为空", field="csv", code="csv_empty")
     problem = text_problem(text)  # a NUL (PostgreSQL refuses it) or a lone surrogate in any cell

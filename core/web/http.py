@@ -10,6 +10,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -145,13 +146,19 @@ def screen_query(request: web.Request) -> None:
         clean_text(value, key, max_chars=MAX_QUERY_CHARS)
 
 
-def screen_request(request: web.Request, int_params: tuple[str, ...] = ()) -> None:
-    """The edge's checks on what every route receives, before its handler runs: header values,
-    the path and its integer parameters, the query string. Raises a 4xx naming the field."""
-    for name, value in request.headers.items():
+def screen_headers(headers: Mapping[str, str]) -> None:
+    """Every header value clean text (aiohttp decodes bytes that are not UTF-8 to lone
+    surrogates) and not absurdly long; else a 400 naming the header."""
+    for name, value in headers.items():
         problem = text_problem(value) or (None if len(value) <= MAX_HEADER_CHARS else "过长")
         if problem is not None:
             raise BadRequest(f"请求头 {name} {problem}", field=f"headers.{name}", code="invalid_header")
+
+
+def screen_request(request: web.Request, int_params: tuple[str, ...] = ()) -> None:
+    """The edge's checks on what every route receives, before its handler runs: header values,
+    the path and its integer parameters, the query string. Raises a 4xx naming the field."""
+    screen_headers(request.headers)
     problem = text_problem(request.path)
     if problem is not None:
         raise BadRequest(f"请求路径{problem}", field="path", code="invalid_path")
