@@ -34,6 +34,7 @@ from hypothesis.stateful import (
 )
 
 from huituan.core.errors import HuituanError
+from huituan.core.sandbox import pay as sandbox_pay
 from huituan.core.sandbox.state import SANDBOX_KEY
 from huituan.models.commission import CommissionRecord, CommissionStatus
 from huituan.models.order import ActivityType, Order, OrderItem, OrderStatus
@@ -232,6 +233,7 @@ class DistributionMachine(RuleBasedStateMachine):
         self.seen = self.run(self._observe())
 
     async def _observe(self) -> dict[str, bool]:
+        await self._at_rest()
         return {
             "available": bool(await self._available()),
             "paying": await Withdrawal.filter(status=WithdrawalStatus.paying).exists(),
@@ -243,7 +245,18 @@ class DistributionMachine(RuleBasedStateMachine):
     def books_balance(self):
         self.run(self._check())
 
+    async def _at_rest(self):
+        """Let the background work end (outbox deliveries, notifies the sandbox sends after it
+        answered): the invariants are about the books at rest, not halfway through a delivery."""
+        for _ in range(100):
+            await outbox.wait_idle()
+            pending = list(sandbox_pay._background)
+            if not pending:
+                return
+            await asyncio.gather(*pending, return_exceptions=True)
+
     async def _check(self):
+        await self._at_rest()
         assert await verify_ledger() == []
         records = await CommissionRecord.all()
         fees = {}
