@@ -77,13 +77,22 @@ def _serve_and_look(tmp_path, **env: str) -> tuple[set[str], str]:
                             cwd=tmp_path, env=_env(HUITUAN_LOG_JSON="false", **env),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not _listening(port):
-            time.sleep(0.1)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # serving, not just bound: then SIGTERM stops it cleanly
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.2)
         addresses = _listening(port)
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
+        try:
+            _, stderr = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, stderr = proc.communicate(timeout=30)
     return addresses, stderr
 
 
