@@ -202,3 +202,21 @@ async def test_users_table_untouched_by_refused_logins(client):
     resp = await client.post("/api/v1/auth/login", data='{"code": "x\\u0000"}', headers=JSON)
     await _error(resp, 422, "code")
     assert await User.all().count() == 0
+
+
+async def test_a_value_a_column_refuses_is_a_422_not_a_500(aiohttp_client):
+    """Safety net for the class "text longer than its column": the ORM's own check (a filter or
+    write with a value past max_length) becomes a 422 naming the field."""
+    from aiohttp import web
+    from tortoise.exceptions import ValidationError as TortoiseValidationError
+
+    from huituan.core.web.http import request_context_middleware
+
+    async def handler(request):
+        raise TortoiseValidationError("code: Length of 'xxxx' 100 > 64")
+
+    app = web.Application(middlewares=[request_context_middleware])
+    app.router.add_get("/x", handler)
+    client = await aiohttp_client(app)
+    resp = await client.get("/x")
+    await _error(resp, 422, "code")
