@@ -30,7 +30,8 @@ from typing import Any, Awaitable, Callable
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz, process
 
-from huituan.core.errors import HuituanError
+from huituan.core.errors import HuituanError, ValidationFailed
+from huituan.core.inbound import ascii_int, text_problem
 from huituan.core.runtime import Runtime
 
 log = logging.getLogger("huituan.bot")
@@ -136,7 +137,14 @@ def _pinyin_index() -> dict[str, str]:
     return {_py(k): k for k in REGISTRY if any("\u4e00" <= ch <= "\u9fff" for ch in k)}
 
 
+MAX_COMMAND_CHARS = 500
+
+
 def split_command(text: str) -> tuple[str, list[str]]:
+    """(command name, arguments) of a chat message. Text that cannot be stored or echoed (NUL,
+    lone surrogates) or longer than MAX_COMMAND_CHARS is no command: ("", [])."""
+    if not text or len(text) > MAX_COMMAND_CHARS or text_problem(text) is not None:
+        return "", []
     words = normalize(text).split()
     if not words:
         return "", []
@@ -152,7 +160,8 @@ def resolve(text: str) -> tuple[str, list[str]]:
     # Glued arguments: 核销12345678, 开团苹果 → the longest name the word starts with.
     for key in sorted(REGISTRY, key=len, reverse=True):
         if len(key) >= 2 and head.startswith(key):
-            return key, [head[len(key):], *args]
+            raw = normalize(text).split()[0].lstrip("/")  # the argument keeps its case
+            return key, [raw[len(key):], *args]
     pinyin = _pinyin_index().get(head) or _pinyin_index().get(_py(head))
     if pinyin:
         return pinyin, args
@@ -178,6 +187,19 @@ def suggest(word: str, roles: set[str]) -> str | None:
 
 def _role_text(cmd: Command) -> str:
     return "、".join(ROLE_LABELS[r] for r in cmd.roles if r in ROLE_LABELS) or "所有人"
+
+
+def int_argument(args: list[str], index: int, *, name: str, low: int, high: int, default: int) -> int:
+    """The ``index``-th argument as an integer of ASCII digits clamped to low..high (``default``
+    when absent); anything else ('²', '١٢', '-3', 400 digits) is a ValidationFailed naming it."""
+    if len(args) <= index:
+        return default
+    number = ascii_int(args[index], low=0, high=10**9, max_digits=9)
+    if number is None:
+        raise ValidationFailed(f"{name}应为数字", field=name)
+    return max(low, min(number, high))
+
+
 
 
 def help_text(ctx: BotContext, prefix: str = "") -> str:
