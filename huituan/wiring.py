@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from huituan.models.outbox import OutboxKind
 from huituan.services import events, outbox, withdrawals
+from huituan.services.activities import bargain, flash_sale, group_buy
 from huituan.services.commission import events as commission_events
-from huituan.services.orders import refunds
+from huituan.services.orders import activity, refunds
 from huituan.services.referrals import events as referral_events
 
 
@@ -21,6 +22,12 @@ def wire_services() -> None:
     events.subscribe(events.ORDER_COMPLETED, commission_events.on_completed)
     events.subscribe(events.REFUND_SUCCEEDED, commission_events.on_refunded)
     events.subscribe(events.USER_LOGGED_IN, referral_events.on_user_logged_in)
+    events.subscribe(events.REFUND_SUCCEEDED, activity.on_refund_succeeded)
+
+    # The activity seam of order creation: one policy per activity type.
+    activity.register_policy(group_buy.GroupBuyPolicy())
+    activity.register_policy(bargain.BargainPolicy())
+    activity.register_policy(flash_sale.FlashSalePolicy())
 
     for kind, handler in outbox.BUILTIN_HANDLERS.items():
         outbox.register_handler(kind, handler)

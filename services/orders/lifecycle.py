@@ -14,8 +14,9 @@ from tortoise.transactions import in_transaction
 
 from huituan.core.clock import utcnow
 from huituan.core.errors import InvalidState
-from huituan.models.order import Order, OrderStatus
+from huituan.models.order import ActivityType, Order, OrderStatus
 from huituan.services import events
+from huituan.services.orders import activity
 from huituan.services.orders.queries import get_own_order, load_order_dict
 from huituan.services.orders.stock import return_stock
 
@@ -29,9 +30,20 @@ async def _cancel_unpaid(order_id: int, reason: str, now: datetime) -> bool:
             status=OrderStatus.cancelled, cancelled_at=now, cancel_reason=reason)
         if moved != 1:
             return False
-        await return_stock(order_id, conn)
+        row = (await Order.filter(id=order_id).using_db(conn).values("activity_type", "activity_ref"))[0]
+        policy = activity.policy_for(row["activity_type"])
+        if policy is None or policy.takes_sku_stock:
+            await return_stock(order_id, conn)
+        if policy is not None:
+            await policy.release(conn, order_id, row["activity_ref"], reason)
         await events.emit(events.ORDER_CANCELLED, order_id=order_id, conn=conn)
     return True
+
+
+async def cancel_unpaid(order_id: int, reason: str) -> bool:
+    """unpaid -> cancelled for a service that closes an order for its own reason (a group
+    that expired with this seat unpaid). False if the order was not unpaid."""
+    return await _cancel_unpaid(order_id, reason, utcnow())
 
 
 async def cancel_order(user_id: int, order_id: int) -> dict[str, Any]:
@@ -44,12 +56,16 @@ async def cancel_order(user_id: int, order_id: int) -> dict[str, Any]:
     return await load_order_dict(await get_own_order(user_id, order_id))
 
 
-async def close_expired_orders(now: datetime | None = None, batch: int = 500) -> int:
-    """Sweep: unpaid orders past pay_deadline -> cancelled (reason pay_timeout), stock back.
-    Idempotent and safe on two processes: each order moves under its own CAS."""
+async def close_expired_orders(now: datetime | None = None, batch: int = 500, activity_only: bool = False) -> int:
+    """Sweep: unpaid orders past pay_deadline -> cancelled (reason pay_timeout), stock back
+    (and the activity's seat or claim, through its policy). Idempotent and safe on two
+    processes: each order moves under its own CAS. ``activity_only``: the frequent sweep that
+    frees scarce seats and flash-sale units quickly."""
     now = now or utcnow()
-    ids = await Order.filter(status=OrderStatus.unpaid, pay_deadline__lt=now).order_by("pay_deadline") \
-        .limit(batch).values_list("id", flat=True)
+    q = Order.filter(status=OrderStatus.unpaid, pay_deadline__lt=now)
+    if activity_only:
+        q = q.exclude(activity_type=ActivityType.normal)
+    ids = await q.order_by("pay_deadline").limit(batch).values_list("id", flat=True)
     closed = 0
     for oid in ids:
         if await _cancel_unpaid(oid, "pay_timeout", now):
