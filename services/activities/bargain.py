@@ -42,6 +42,8 @@ log = logging.getLogger("huituan.activities.bargain")
 BARGAIN_PAGE = "pages/bargain/detail?id={bargain_id}"
 OPEN = (BargainStatus.active, BargainStatus.floor_reached)
 _CAS_ATTEMPTS = 100
+# Evidence for the race tests: how often a help lost its compare-and-set and retried.
+STATS = {"cas_lost": 0}
 
 
 # -- admin -------------------------------------------------------------------------------------
@@ -265,10 +267,12 @@ async def _apply_help(a: BargainActivity, bargain_id: int, helper_id: int, new_u
                                                 seq=b.helps_count + 1, cut_fen=cut, price_after_fen=price,
                                                 new_user=new_user, using_db=conn)
         except _Lost:
+            STATS["cas_lost"] += 1
             await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         except IntegrityError:
             if await BargainHelp.filter(bargain_id=bargain_id, helper_user_id=helper_id).exists():
                 raise Conflict("您已经帮TA砍过了", code="bargain_already_helped") from None
+            STATS["cas_lost"] += 1
             await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # lost the seq to another help
     raise Conflict("砍价的人太多了，请稍后再试", code="bargain_busy")
 
