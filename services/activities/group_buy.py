@@ -64,7 +64,10 @@ async def _check_activity_data(data: dict[str, Any]) -> dict[str, Any]:
     common.check_times(data["starts_at"], data["ends_at"])
     if not await Product.filter(id=data["product_id"]).exists():
         raise common.not_found("商品", "product_not_found", "product_id")
-    prices = {str(int(k)): int(v) for k, v in (data.get("sku_prices") or {}).items()}
+    raw = data.get("sku_prices") or {}
+    if isinstance(raw, list):  # [{"sku_id", "price_fen"}] from the admin API
+        raw = {r["sku_id"]: r["price_fen"] for r in raw}
+    prices = {str(int(k)): int(v) for k, v in raw.items()}
     if not prices:
         raise ValidationFailed("sku_prices: 至少设置一个规格的拼团价", field="sku_prices")
     skus = {s.id: s for s in await Sku.filter(product_id=data["product_id"], id__in=[int(k) for k in prices])}
@@ -269,9 +272,6 @@ class GroupBuyPolicy(ActivityPolicy):
         sid = next(iter(lines))
         if str(sid) not in a.sku_prices:
             raise ValidationFailed("sku_id: 该规格不参加拼团", field="sku_id")
-        if await _live_seats_of(None, a.id, user_id) >= a.per_user_limit:
-            raise Conflict(f"每人最多参加 {a.per_user_limit} 个团", code="group_limit_reached",
-                           per_user_limit=a.per_user_limit)
         now = utcnow()
         timeout = p["settings_timeout"]
         if not p["open_new"]:
@@ -285,6 +285,9 @@ class GroupBuyPolicy(ActivityPolicy):
                 raise GroupFull()
             # The seat must be paid before the group ends: the payment window ends with it.
             timeout = min(timeout, common.seconds_left(g.expires_at, now))
+        if await _live_seats_of(None, a.id, user_id) >= a.per_user_limit:
+            raise Conflict(f"每人最多参加 {a.per_user_limit} 个团", code="group_limit_reached",
+                           per_user_limit=a.per_user_limit)
         request.pay_timeout_seconds = max(1, timeout)
         price = int(a.sku_prices[str(sid)])
         return {sid: 0 if p["open_new"] and a.opener_free else price}
