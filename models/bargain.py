@@ -45,7 +45,7 @@ class BargainActivity(Model):
 
 
 class Bargain(Model):
-    """One user's bargain: its price falls with every help, by compare-and-set on version."""
+    """The bargain of one user: its price falls with every help, by compare-and-set on version."""
 
     id = fields.BigIntField(primary_key=True)
     activity = fields.ForeignKeyField("models.BargainActivity", related_name="bargains", on_delete=fields.RESTRICT)
