@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from tortoise.expressions import F
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
+from huituan.core import sql
 from huituan.core.clock import as_utc, utcnow
 from huituan.core.errors import Conflict, InvalidState, NotFound, OutOfStock, ValidationFailed
 from huituan.core.runtime import get_runtime
@@ -56,12 +58,39 @@ def _script(redis, name: str):
     return s
 
 
+_CLAIM_INSERT = (
+    "INSERT INTO flash_claim (session_id, item_id, user_id, quantity, request_id, order_id, status, expires_at, "
+    "created_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE (SELECT COALESCE(SUM(quantity), 0) FROM flash_claim "
+    "WHERE item_id = ? AND user_id = ? AND status IN (?, ?)) + ? <= ? RETURNING id")
+_STOCK_TAKE = "UPDATE flash_item SET stock_left = stock_left - ? WHERE id = ? AND stock_left >= ?"
+
+# Items and sessions are read for every successful claim of a burst: kept a moment in-process.
+_ITEM_CACHE: dict[int, tuple[float, FlashItem, FlashSession]] = {}
+_ITEM_CACHE_SECONDS = 2.0
+
+
+async def _item_and_session(session_id: int, item_id: int) -> tuple[FlashItem, FlashSession]:
+    hit = _ITEM_CACHE.get(item_id)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now and hit[1].session_id == session_id:
+        return hit[1], hit[2]
+    item = await FlashItem.get_or_none(id=item_id, session_id=session_id)
+    if item is None:
+        raise NotFound("秒杀商品不存在", code="flash_item_not_found", field="item_id")
+    session = await FlashSession.get(id=session_id)
+    if len(_ITEM_CACHE) > 1000:
+        _ITEM_CACHE.clear()
+    _ITEM_CACHE[item_id] = (now + _ITEM_CACHE_SECONDS, item, session)
+    return item, session
+
+
 # -- admin -------------------------------------------------------------------------------------
 
 async def create_session(title: str, starts_at: datetime, ends_at: datetime, items: list[dict[str, Any]],
                          claim_ttl_seconds: int = 900) -> dict[str, Any]:
     """A session in draft with its items; each item's stock is taken from its SKU now."""
     common.check_times(starts_at, ends_at)
+    _ITEM_CACHE.clear()
     if not items:
         raise ValidationFailed("items: 至少一个秒杀商品", field="items")
     if not 60 <= claim_ttl_seconds <= 7200:
@@ -94,6 +123,7 @@ async def update_session(redis, session_id: int, data: dict[str, Any]) -> dict[s
                                                                       "claim_ttl_seconds")}
     common.check_times(fields.get("starts_at", s.starts_at), fields.get("ends_at", s.ends_at))
     await FlashSession.filter(id=s.id).update(**fields)
+    _ITEM_CACHE.clear()  # this process at once; the others within _ITEM_CACHE_SECONDS
     s = await _get_session(session_id)
     if s.status == ActivityStatus.active:
         await load_session(redis, s.id)
@@ -102,6 +132,7 @@ async def update_session(redis, session_id: int, data: dict[str, Any]) -> dict[s
 
 async def set_session_status(redis, session_id: int, status: ActivityStatus) -> dict[str, Any]:
     s = await _get_session(session_id)
+    _ITEM_CACHE.clear()
     await FlashSession.filter(id=s.id).update(status=status)
     await load_session(redis, s.id)  # the script reads 'active' from Redis: stop takes effect at once
     return await session_dict(await _get_session(session_id), redis)
@@ -310,10 +341,7 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
         raise NotFound("秒杀商品不存在", code="flash_item_not_found", field="item_id")
     # Claimed in Redis: now the order, or undo.
     try:
-        item = await FlashItem.get_or_none(id=item_id, session_id=session_id)
-        if item is None:
-            raise NotFound("秒杀商品不存在", code="flash_item_not_found", field="item_id")
-        s = await FlashSession.get(id=session_id)
+        item, s = await _item_and_session(session_id, item_id)
         req = ActivityRequest(ActivityType.flash_sale, pay_timeout_seconds=s.claim_ttl_seconds, params={
             "item": item, "quantity": quantity, "request_id": request_id})
         return await create_order(settings, user_id, request_id, items=[{"sku_id": item.sku_id, "quantity": quantity}],
@@ -334,25 +362,27 @@ class FlashSalePolicy(ActivityPolicy):
     async def price(self, request: ActivityRequest, user_id: int, lines: dict[int, int],
                     skus: dict[int, dict[str, Any]]) -> dict[int, int]:
         item: FlashItem = request.params["item"]
+        request.ref = str(item.id)  # the claim is found by its order id; the ref names the item
         return {item.sku_id: item.flash_price_fen}
 
     async def reserve(self, conn, order: Any, request: ActivityRequest) -> None:
-        """The unit(s) leave the database's stock (guarded) and the claim is written."""
+        """The claim is written when the user's held units leave room under the limit (the
+        database's backstop behind Redis' count), then the units leave the database's stock
+        (guarded). Raw SQL, two statements: this runs for every unit sold in a burst."""
         item: FlashItem = request.params["item"]
         q = request.params["quantity"]
-        held = await FlashClaim.filter(item_id=item.id, user_id=order.user_id, status__in=list(HELD)).using_db(conn) \
-            .annotate(total=Sum("quantity")).values("total")
-        if int((held[0]["total"] if held else 0) or 0) + q > item.per_user_limit:
+        now = utcnow()
+        rows = await sql.fetch(conn, _CLAIM_INSERT, [
+            item.session_id, item.id, order.user_id, q, request.params["request_id"], order.id,
+            ClaimStatus.claimed.value, order.pay_deadline, now,
+            item.id, order.user_id, ClaimStatus.claimed.value, ClaimStatus.paid.value, q, item.per_user_limit])
+        if not rows:
             raise Conflict(f"每人限购 {item.per_user_limit} 件", code="flash_limit_reached",
                            per_user_limit=item.per_user_limit)
-        took = await FlashItem.filter(id=item.id, stock_left__gte=q).using_db(conn).update(stock_left=F("stock_left") - q)
-        if took != 1:
+        request.result["claim_id"] = rows[0]["id"]
+        # Stock last: the hot item's row lock is held only from this UPDATE to COMMIT.
+        if await sql.execute(conn, _STOCK_TAKE, [q, item.id, q]) != 1:
             raise OutOfStock("已抢光", code="flash_db_short")
-        c = await FlashClaim.create(session_id=item.session_id, item_id=item.id, user_id=order.user_id, quantity=q,
-                                    request_id=request.params["request_id"], order_id=order.id,
-                                    expires_at=order.pay_deadline, using_db=conn)
-        request.ref = str(c.id)
-        request.result["claim_id"] = c.id
 
     async def release(self, conn, order_id: int, ref: str, reason: str) -> None:
         """claimed -> expired: units back to the database and to Redis."""
