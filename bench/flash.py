@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -83,13 +84,23 @@ def measure(run_wrk, base: str, bare_url: str, db_url: str, redis_url: str, secr
     (work / "flash_wrk.txt").write_text(burst["raw"])
     Path("/tmp/act_flash_wrk.txt").write_text(burst["raw"])
     errors = re.search(r"Socket errors: (.*)", burst["raw"])
+    statuses = re.search(r"STATUS (.*)", burst["raw"])
     rate = burst["requests"] / burst["elapsed"] if burst["elapsed"] else 0.0
+    # Claims the server accepted before wrk stopped may still be creating their orders: wait
+    # until the count stops moving (bounded), then check.
     checked = asyncio.run(verify(db_url, redis_url, data["session_id"], data["item_id"], units))
+    for _ in range(30):
+        time.sleep(1)
+        again = asyncio.run(verify(db_url, redis_url, data["session_id"], data["item_id"], units))
+        if again == checked:
+            break
+        checked = again
     result = {"buyers": buyers, "buyers_reached": min(buyers, burst["requests"]), "requests": burst["requests"], "connections": connections, "units": units,
               "claim_rps": round(rate, 1), "bare_rps_same_connections": bare["rps"],
               "ratio_claim": round(rate / bare["rps"], 3) if bare["rps"] else 0.0,
               "p50": burst["p50"], "p99": burst["p99"], "bare_p99": bare["p99"],
-              "socket_errors": errors.group(1) if errors else "", **checked}
+              "socket_errors": errors.group(1) if errors else "",
+              "statuses": statuses.group(1) if statuses else "", **checked}
     ok = checked["orders"] == units and checked["oversold"] == 0 and checked["limit_violations"] == 0
     result["correct"] = ok
     print(f"flash burst: {burst['requests']} claims from {buyers} buyers at {connections} connections: "

@@ -228,6 +228,29 @@ async def load_session(redis, session_id: int) -> int:
     return written
 
 
+_loading: dict[int, asyncio.Future] = {}
+
+
+async def _load_once(redis, session_id: int) -> None:
+    """Single flight: a burst that finds the session missing loads it once per process; the
+    other requests wait for that load instead of each reading the database."""
+    pending = _loading.get(session_id)
+    if pending is not None:
+        await asyncio.shield(pending)
+        return
+    fut = asyncio.get_running_loop().create_future()
+    _loading[session_id] = fut
+    try:
+        await load_session(redis, session_id)
+        fut.set_result(None)
+    except BaseException as exc:
+        fut.set_exception(exc)
+        fut.exception()  # retrieved: no "never retrieved" warning when nobody waited
+        raise
+    finally:
+        _loading.pop(session_id, None)
+
+
 async def preload_sessions(redis, within_minutes: int, now: datetime | None = None) -> int:
     """Job: sessions that start within ``within_minutes`` or are running go into Redis."""
     now = now or utcnow()
@@ -319,9 +342,8 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
     args = [item_id, user_id, quantity, int(utcnow().timestamp()), 24 * 3600]
     res = await _script(redis, "CLAIM")(keys=script_keys, args=args)
     if res[0] == -1:  # not loaded (or the stock key went away): load on demand, once
-        if not await FlashItem.filter(id=item_id, session_id=session_id).exists():
-            raise NotFound("秒杀商品不存在", code="flash_item_not_found", field="item_id")
-        await load_session(redis, session_id)
+        await _item_and_session(session_id, item_id)  # 404 for an item not in the session
+        await _load_once(redis, session_id)
         res = await _script(redis, "CLAIM")(keys=script_keys, args=args)
     code = int(res[0])
     if code == 0:
