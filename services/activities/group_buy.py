@@ -26,7 +26,7 @@ from huituan.core.errors import Conflict, InvalidState, ValidationFailed
 from huituan.core.settings import Settings
 from huituan.models.catalog import Product, Sku
 from huituan.models.group_buy import ActivityStatus, Group, GroupBuyActivity, GroupSeat, GroupStatus, SeatStatus
-from huituan.models.order import ActivityType, Order, OrderStatus
+from huituan.models.order import ActivityType, Order
 from huituan.models.user import User
 from huituan.services.activities import common
 from huituan.services.orders.activity import ActivityPolicy, ActivityRequest
@@ -347,6 +347,10 @@ class GroupBuyPolicy(ActivityPolicy):
         if done == 1:
             await _notify_members(conn, seat.group_id, succeeded=True)
 
+    async def holds_fulfilment(self, order_id: int, ref: str) -> bool:
+        """A paid group-buy order waits for its group before fulfilment."""
+        return await Group.filter(id=int(ref or 0), status=GroupStatus.open).exists()
+
     async def on_refunded(self, conn, order_id: int, ref: str) -> None:
         """paid -> released when a member's money went back before the group succeeded."""
         seat = await GroupSeat.get_or_none(order_id=order_id).using_db(conn)
@@ -415,8 +419,3 @@ async def expire_groups(now: datetime | None = None, batch: int = 200) -> int:
     return done
 
 
-async def order_is_held(order: Order) -> bool:
-    """A paid group-buy order waits for its group before fulfilment."""
-    if order.activity_type != ActivityType.group_buy or order.status != OrderStatus.paid:
-        return False
-    return await Group.filter(id=int(order.activity_ref or 0), status=GroupStatus.open).exists()

@@ -10,6 +10,7 @@ up and called *inside the order's own transaction* at each step of the order's l
 - ``on_paid`` unpaid -> paid (the payment notify, or a zero-amount order at creation)
 - ``on_late_payment`` money arrived for a cancelled order (refunded automatically elsewhere)
 - ``on_refunded`` a refund of the order's own money succeeded
+- ``holds_fulfilment`` asked by shipping: a paid order that must wait (its group is not full)
 
 ``normal`` has no policy: its orders take today's fast path untouched (the single-statement
 PostgreSQL insert of ``services.orders.create``) and none of these hooks costs it anything.
@@ -64,6 +65,10 @@ class ActivityPolicy:
     async def on_refunded(self, conn, order_id: int, ref: str) -> None:
         return None
 
+    async def holds_fulfilment(self, order_id: int, ref: str) -> bool:
+        """True while a paid order must wait before it is shipped (a group not yet full)."""
+        return False
+
 
 _policies: dict[str, ActivityPolicy] = {}
 
@@ -101,3 +106,9 @@ async def on_refund_succeeded(refund_id: int, order_id: int, conn) -> None:
     rows = await Order.filter(id=order_id).using_db(conn).values("activity_type", "activity_ref")
     if rows and rows[0]["activity_type"] != ActivityType.normal:
         await dispatch("on_refunded", conn, order_id, rows[0]["activity_type"], rows[0]["activity_ref"])
+
+
+async def fulfilment_held(order: Any) -> bool:
+    """Shipping asks before paid -> shipped | ready_for_pickup."""
+    policy = policy_for(order.activity_type)
+    return policy is not None and await policy.holds_fulfilment(order.id, order.activity_ref)

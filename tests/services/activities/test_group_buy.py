@@ -130,3 +130,19 @@ async def test_free_for_opener_with_pickup_is_paid_at_once(rt, settings):
                                           sku_id=a["sku_id"], delivery_mode="pickup", pickup_point_id=point.id)
     assert order["order"]["payable_fen"] == 0 and order["order"]["status"] == "paid"
     assert order["group"]["seats_paid"] == 1
+
+
+async def test_a_paid_member_waits_for_the_group_before_shipping(client, rt, settings):
+    from huituan.services.orders.shipping import ship_order
+
+    a = await given_group_activity(size=2)
+    (u1, ad1), (u2, ad2) = await buyer(), await buyer()
+    first, _ = await join(settings, a, u1, ad1, open_new=True)
+    await pay_order(client, token_for(u1), first["order"]["id"])
+    with pytest.raises(InvalidState) as held:
+        await ship_order(first["order"]["id"], "顺丰", "SF1")
+    assert held.value.code == "order_waiting_for_group"
+    second, _ = await join(settings, a, u2, ad2, share_code=first["group"]["share_code"])
+    await pay_order(client, token_for(u2), second["order"]["id"])
+    shipped = await ship_order(first["order"]["id"], "顺丰", "SF1")
+    assert shipped["status"] == "shipped"
