@@ -17,7 +17,7 @@ async def expire_bargains(rt: Runtime) -> int:
 
 
 async def release_unpaid_activity_orders(rt: Runtime) -> int:
-    return await lifecycle.close_expired_orders(activity_only=True)
+    return await lifecycle.close_expired_orders(rt, activity_only=True)
 
 
 async def preload_flash_sessions(rt: Runtime) -> int:

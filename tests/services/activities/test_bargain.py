@@ -37,7 +37,7 @@ async def test_friends_cut_to_the_floor_in_exactly_n_helps_then_the_owner_buys(r
     assert (await Bargain.get(id=b["id"])).status == BargainStatus.bought
     assert (await BargainActivity.get(id=a["id"])).stock_left == a["stock"] - 1
     # Unpaid past the deadline: the bargain is buyable again and the unit returns.
-    await close_expired_orders(now=utcnow() + timedelta(seconds=settings.order_pay_timeout_seconds + 1))
+    await close_expired_orders(rt, now=utcnow() + timedelta(seconds=settings.order_pay_timeout_seconds + 1))
     assert (await Bargain.get(id=b["id"])).status == BargainStatus.floor_reached
     assert (await BargainActivity.get(id=a["id"])).stock_left == a["stock"]
 

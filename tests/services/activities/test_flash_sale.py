@@ -9,8 +9,10 @@ from huituan.models.flash_sale import ClaimStatus, FlashClaim, FlashItem, StockD
 from huituan.models.order import Order, OrderStatus, Payment, PaymentStatus, Refund
 from huituan.services.activities import flash_lua, flash_sale
 from huituan.services.orders.lifecycle import close_expired_orders
+from huituan.services.orders.payments import handle_pay_notify
 from tests.factories import make_address, make_user, pay_order, token_for
 from tests.services.activities.helpers import given_flash_session
+from tests.services.orders.helpers import pay_resource
 
 
 async def _claim(rt, settings, session, user, address, quantity=1, key=None):
@@ -61,18 +63,14 @@ async def test_unpaid_claim_expires_and_a_late_payment_is_refunded_the_unit_sold
     first, second = await make_user(), await make_user()
     a1, a2 = await make_address(first), await make_address(second)
     order, _ = await _claim(rt, settings, s, first, a1)
-    # The buyer opens the payment, then the claim's window passes.
-    resp = await client.post(f"/api/v1/orders/{order['id']}/pay", headers={"Authorization": f"Bearer {token_for(first)}"})
-    params = (await resp.json())["payment"]
-    assert await close_expired_orders(now=utcnow() + timedelta(seconds=901), activity_only=True) == 1
+    assert await close_expired_orders(rt, now=utcnow() + timedelta(seconds=901), activity_only=True) == 1
     assert (await FlashClaim.get(order_id=order["id"])).status == ClaimStatus.expired
     assert (await FlashItem.get(id=s["items"][0]["id"])).stock_left == 1
     # The unit is claimed and paid by someone else ...
     resold, _ = await _claim(rt, settings, s, second, a2)
     await pay_order(client, token_for(second), resold["id"])
-    # ... and the first buyer's money arrives late: refunded automatically.
-    prepay_id = params["package"].split("=", 1)[1]
-    await client.post(f"/sandbox/pay/{prepay_id}/complete", json={})
+    # ... and the first buyer's money arrives late (WeChat's notify): refunded automatically.
+    assert await handle_pay_notify(rt, pay_resource(order)) == "late"
     assert (await Order.get(id=order["id"])).status == OrderStatus.cancelled
     assert (await Payment.get(order_id=order["id"])).status == PaymentStatus.late
     assert (await Refund.get(order_id=order["id"])).automatic

@@ -62,7 +62,7 @@ async def test_unpaid_seat_is_released_at_the_payment_deadline(rt, settings):
     first, _ = await join(settings, a, u1, ad1, open_new=True)
     second, _ = await join(settings, a, u2, ad2, share_code=first["group"]["share_code"])
     assert (await Group.get(id=first["group"]["id"])).seats_taken == 2
-    assert await close_expired_orders(now=utcnow() + timedelta(seconds=settings.order_pay_timeout_seconds + 1),
+    assert await close_expired_orders(rt, now=utcnow() + timedelta(seconds=settings.order_pay_timeout_seconds + 1),
                                       activity_only=True) == 2
     g = await Group.get(id=first["group"]["id"])
     assert g.seats_taken == 0 and g.status == GroupStatus.open
