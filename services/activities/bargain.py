@@ -292,7 +292,7 @@ async def buy_bargain(settings: Settings, user_id: int, bargain_id: int, idempot
     if b.user_id != user_id:
         raise Forbidden("只能购买自己的砍价", code="bargain_not_owner")
     a = await _get_activity(b.activity_id)
-    req = ActivityRequest(ActivityType.bargain, params={"bargain_id": b.id}, ref=str(b.id))
+    req = ActivityRequest(ActivityType.bargain, params={"bargain_id": b.id}, ref=str(b.id), fingerprint=str(b.id))
     return await create_order(settings, user_id, idempotency_key, items=[{"sku_id": a.sku_id, "quantity": 1}],
                               delivery_mode=delivery_mode, address_id=address_id, pickup_point_id=pickup_point_id,
                               remark=remark, activity=req)

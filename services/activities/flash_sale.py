@@ -365,7 +365,7 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
     try:
         item, s = await _item_and_session(session_id, item_id)
         req = ActivityRequest(ActivityType.flash_sale, pay_timeout_seconds=s.claim_ttl_seconds, params={
-            "item": item, "quantity": quantity, "request_id": request_id})
+            "item": item, "quantity": quantity, "request_id": request_id}, fingerprint=f"{session_id}:{item_id}")
         return await create_order(settings, user_id, request_id, items=[{"sku_id": item.sku_id, "quantity": quantity}],
                                   delivery_mode=delivery_mode, address_id=address_id,
                                   pickup_point_id=pickup_point_id, remark=remark, activity=req)

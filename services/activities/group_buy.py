@@ -246,7 +246,8 @@ async def join_group(settings: Settings, user_id: int, idempotency_key: str, *, 
     elif activity_id is None:
         raise ValidationFailed("activity_id: 开团需要活动", field="activity_id")
     req = ActivityRequest(ActivityType.group_buy, params={"activity_id": activity_id, "group_id": group_id,
-                                                         "open_new": open_new, "settings_timeout": settings.order_pay_timeout_seconds})
+                                                         "open_new": open_new, "settings_timeout": settings.order_pay_timeout_seconds},
+                         fingerprint=f"{activity_id}:{'new' if open_new else group_id}")
     order, created = await create_order(settings, user_id, idempotency_key, items=[{"sku_id": sku_id, "quantity": quantity}],
                                         delivery_mode=delivery_mode, address_id=address_id,
                                         pickup_point_id=pickup_point_id, remark=remark, activity=req)

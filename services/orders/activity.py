@@ -34,6 +34,9 @@ class ActivityRequest:
     params: dict[str, Any] = field(default_factory=dict)
     ref: str = ""
     pay_timeout_seconds: int | None = None
+    # What the activity part of the request asks for (the group, the bargain, the item): part
+    # of the Idempotency-Key's request hash, so a key reused for another group is refused.
+    fingerprint: str = ""
     # Filled by reserve() for the caller (the seat, the claim ...).
     result: dict[str, Any] = field(default_factory=dict)
 

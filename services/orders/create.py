@@ -110,7 +110,8 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     # What this request asks for: a reused key with another request is refused (422).
     fingerprint = idempotency.request_hash(
         items=[[line.get("sku_id"), line.get("quantity")] for line in items], delivery_mode=delivery_mode,
-        address_id=address_id, pickup_point_id=pickup_point_id, remark=remark or "")
+        address_id=address_id, pickup_point_id=pickup_point_id, remark=remark or "",
+        **({"activity": [str(activity.type), activity.fingerprint]} if activity else {}))
     rows = await _read_context(user_id, idempotency_key, address_id, _sku_ids_for_lookup(items, settings))
     head = rows[0]
     if head["existing_id"] is not None:
