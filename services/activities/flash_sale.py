@@ -21,6 +21,7 @@ import asyncio
 import logging
 import time
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from tortoise.expressions import F
@@ -38,7 +39,7 @@ from huituan.models.group_buy import ActivityStatus
 from huituan.models.order import ActivityType
 from huituan.services.activities import common, flash_lua
 from huituan.services.orders.activity import ActivityPolicy, ActivityRequest
-from huituan.services.orders.create import create_order, find_order_by_key
+from huituan.services.orders.create import create_order, find_order_by_key, item_values, order_values
 from huituan.services.orders.queries import load_order_dict
 
 log = logging.getLogger("huituan.activities.flash_sale")
@@ -63,6 +64,24 @@ _CLAIM_INSERT = (
     "created_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE (SELECT COALESCE(SUM(quantity), 0) FROM flash_claim "
     "WHERE item_id = ? AND user_id = ? AND status IN (?, ?)) + ? <= ? RETURNING id")
 _STOCK_TAKE = "UPDATE flash_item SET stock_left = stock_left - ? WHERE id = ? AND stock_left >= ?"
+
+
+@lru_cache(maxsize=1)
+def _pg_single() -> str:
+    from huituan.services.orders import create as c
+
+    return (
+        "WITH s AS (UPDATE flash_item SET stock_left = stock_left - ? WHERE id = ? AND stock_left >= ? AND "
+        "(SELECT COALESCE(SUM(quantity), 0) FROM flash_claim WHERE item_id = ? AND user_id = ? AND status IN (?, ?))"
+        " + ? <= ? RETURNING id), "
+        f'o AS (INSERT INTO "order" ({", ".join(c.ORDER_COLS)}) '
+        f"SELECT {', '.join('?::' + t for t in c.ORDER_PG_TYPES)} FROM s RETURNING id), "
+        f"i AS (INSERT INTO order_item ({', '.join(c.ITEM_COLS)}) "
+        f"SELECT o.id, {', '.join('?::' + t for t in c.ITEM_PG_TYPES)} FROM o RETURNING id, order_id), "
+        "k AS (INSERT INTO flash_claim (session_id, item_id, user_id, quantity, request_id, order_id, status, "
+        "expires_at, created_at) SELECT ?::bigint, ?::bigint, ?::bigint, ?::int, ?::varchar, o.id, ?::varchar, "
+        "?::timestamptz, ?::timestamptz FROM o RETURNING id) "
+        "SELECT i.order_id, i.id AS item_id, k.id AS claim_id FROM i, k")
 
 # Items and sessions are read for every successful claim of a burst: kept a moment in-process.
 _ITEM_CACHE: dict[int, tuple[float, FlashItem, FlashSession]] = {}
@@ -405,6 +424,28 @@ class FlashSalePolicy(ActivityPolicy):
         # Stock last: the hot item's row lock is held only from this UPDATE to COMMIT.
         if await sql.execute(conn, _STOCK_TAKE, [q, item.id, q]) != 1:
             raise OutOfStock("已抢光", code="flash_db_short")
+
+    async def insert_single_pg(self, conn, order: Any, item: Any, request: ActivityRequest) -> bool:
+        """The burst's path on PostgreSQL: the guarded stock update (with the per-user backstop),
+        the order, its item and the claim in one autocommit statement: all or nothing."""
+        fi: FlashItem = request.params["item"]
+        q = request.params["quantity"]
+        rows = await sql.fetch(conn, _pg_single(), [
+            q, fi.id, q, fi.id, order.user_id, ClaimStatus.claimed.value, ClaimStatus.paid.value, q,
+            fi.per_user_limit, *order_values(order), *item_values(item),
+            fi.session_id, fi.id, order.user_id, q, request.params["request_id"], ClaimStatus.claimed.value,
+            order.pay_deadline, utcnow()])
+        if not rows:
+            held = await FlashClaim.filter(item_id=fi.id, user_id=order.user_id, status__in=list(HELD)) \
+                .annotate(total=Sum("quantity")).values("total")
+            if int((held[0]["total"] if held else 0) or 0) + q > fi.per_user_limit:
+                raise Conflict(f"每人限购 {fi.per_user_limit} 件", code="flash_limit_reached",
+                               per_user_limit=fi.per_user_limit)
+            raise OutOfStock("已抢光", code="flash_db_short")
+        order.id = item.order_id = rows[0]["order_id"]
+        item.id = rows[0]["item_id"]
+        request.result["claim_id"] = rows[0]["claim_id"]
+        return True
 
     async def release(self, conn, order_id: int, ref: str, reason: str) -> None:
         """claimed -> expired: units back to the database and to Redis."""

@@ -56,6 +56,12 @@ class ActivityPolicy:
     async def reserve(self, conn, order: Any, request: ActivityRequest) -> None:
         return None
 
+    async def insert_single_pg(self, conn, order: Any, item: Any, request: ActivityRequest) -> bool:
+        """Optional, PostgreSQL, one SKU line, something to pay: write the order, its item and
+        the reservation in ONE statement (a hot activity's lock then lives for that statement
+        only) and return True, or raise. False: not offered, ``reserve`` runs in a transaction."""
+        return False
+
     async def release(self, conn, order_id: int, ref: str, reason: str) -> None:
         return None
 

@@ -210,6 +210,9 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
         if policy is None and sql.is_pg(conn) and len(sku_ids) == 1:
             if not await _insert_single_sku_pg(conn, order, order_items[0]):
                 raise short_of_stock(sku_ids[0])
+        elif (policy is not None and payable_fen > 0 and sql.is_pg(conn) and len(sku_ids) == 1
+              and await policy.insert_single_pg(conn, order, order_items[0], activity)):
+            pass  # the policy wrote order, item and its reservation in one statement
         else:
             async with in_transaction() as conn:
                 if policy is not None and payable_fen == 0:
@@ -299,6 +302,21 @@ _PG_SINGLE = (
     "SELECT i.order_id, i.id AS item_id FROM i"
 )
 assert len(_ORDER_PG_TYPES) == len(_ORDER_COLS) and len(_ITEM_PG_TYPES) == len(_ITEM_COLS) - 1
+
+
+def order_values(o: SimpleNamespace) -> list[Any]:
+    """The order's column values in ``ORDER_COLS`` order (for a policy's single statement)."""
+    return _order_values(o)
+
+
+def item_values(i: SimpleNamespace) -> list[Any]:
+    """The item's column values in ``ITEM_COLS`` order, without ``order_id``."""
+    return _item_values(i)[1:]
+
+
+# For a policy's single statement: the columns and their PostgreSQL casts.
+ORDER_COLS, ORDER_PG_TYPES = _ORDER_COLS, _ORDER_PG_TYPES
+ITEM_COLS, ITEM_PG_TYPES = _ITEM_COLS, _ITEM_PG_TYPES
 
 
 async def _insert_single_sku_pg(conn, order: SimpleNamespace, item: SimpleNamespace) -> bool:
