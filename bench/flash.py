@@ -88,6 +88,10 @@ def measure(run_wrk, base: str, bare_url: str, db_url: str, redis_url: str, secr
     rate = burst["requests"] / burst["elapsed"] if burst["elapsed"] else 0.0
     # Claims the server accepted before wrk stopped may still be creating their orders: wait
     # until the count stops moving (bounded), then check.
+    # The same crowd once the units are gone: what a claim costs when the script says no.
+    after = run_wrk(base + "/healthz", seconds=max(3, seconds // 2), connections=connections,
+                    script=LUA / "flash_claims.lua",
+                    script_args=[str(tokens_file), str(data["session_id"]), str(data["item_id"])])
     checked = asyncio.run(verify(db_url, redis_url, data["session_id"], data["item_id"], units))
     for _ in range(30):
         time.sleep(1)
@@ -100,11 +104,14 @@ def measure(run_wrk, base: str, bare_url: str, db_url: str, redis_url: str, secr
               "ratio_claim": round(rate / bare["rps"], 3) if bare["rps"] else 0.0,
               "p50": burst["p50"], "p99": burst["p99"], "bare_p99": bare["p99"],
               "socket_errors": errors.group(1) if errors else "",
+              "sold_out_rps": after["rps"], "ratio_sold_out": round(after["rps"] / bare["rps"], 3) if bare["rps"] else 0.0,
+              "sold_out_p99": after["p99"],
               "statuses": statuses.group(1) if statuses else "", **checked}
     ok = checked["orders"] == units and checked["oversold"] == 0 and checked["limit_violations"] == 0
     result["correct"] = ok
     print(f"flash burst: {burst['requests']} claims from {buyers} buyers at {connections} connections: "
           f"{rate:.0f}/s = {result['ratio_claim']:.1%} of bare ({bare['rps']:.0f}/s), p99 {burst['p99']}; "
           f"{checked['orders']} orders for {units} units, oversold {checked['oversold']}, "
-          f"limit violations {checked['limit_violations']}")
+          f"limit violations {checked['limit_violations']}; after sell-out {after['rps']:.0f}/s "
+          f"= {result['ratio_sold_out']:.1%} of bare, p99 {after['p99']}")
     return result
