@@ -28,7 +28,7 @@ from huituan.core.clock import as_utc, china_date, utcnow
 from huituan.core.errors import Conflict, Forbidden, InvalidState, OutOfStock, ValidationFailed
 from huituan.core.settings import Settings
 from huituan.models.bargain import Bargain, BargainActivity, BargainHelp, BargainStatus
-from huituan.models.catalog import Sku
+from huituan.models.catalog import Product, Sku
 from huituan.models.group_buy import ActivityStatus
 from huituan.models.order import ActivityType
 from huituan.models.user import User
@@ -184,16 +184,20 @@ async def start_bargain(user_id: int, activity_id: int) -> tuple[dict[str, Any],
     return await bargain_dict(b, a), True
 
 
-async def bargain_poster_data(bargain_id: int) -> dict[str, Any]:
-    """For the poster registry (bargain help): current price, progress, helpers still needed."""
-    d = await get_bargain(bargain_id)
-    owner = await User.get_or_none(id=d["user_id"])
-    return {"bargain_id": d["id"], "title": d["title"], "product_id": d["product_id"],
-            "start_price_fen": d["start_price_fen"], "floor_price_fen": d["floor_price_fen"],
-            "current_price_fen": d["current_price_fen"], "progress_percent": d["progress_percent"],
-            "helpers_needed": d["helpers_needed"], "helpers_left": d["helpers_left"], "expires_at": d["expires_at"],
-            "owner_nickname": owner.nickname if owner else "", "owner_avatar_url": owner.avatar_url if owner else "",
-            "page": BARGAIN_PAGE.format(bargain_id=d["id"]), "scene": f"b={d['id']}"}
+async def bargain_poster_data(bargain_id: int) -> dict[str, Any] | None:
+    """For the poster registry (bargain help): exactly the fields of
+    ``posters.registry.BargainHelp`` (the root adapts: ``BargainHelp(**data)``): current price,
+    floor, start, helpers still needed, end time. None: no such bargain."""
+    b = await Bargain.get_or_none(id=bargain_id)
+    if b is None:
+        return None
+    a = await BargainActivity.get(id=b.activity_id)
+    product = await Product.get_or_none(id=a.product_id)
+    return {"bargain_id": b.id, "owner_user_id": b.user_id, "product_id": a.product_id, "title": a.title,
+            "image_url": product.main_image if product else "", "current_price_fen": b.current_price_fen,
+            "floor_price_fen": a.floor_price_fen, "start_price_fen": a.start_price_fen,
+            "helpers_needed": max(0, a.helpers_needed - b.helps_count), "ends_at": as_utc(b.expires_at),
+            "on_sale": b.status == BargainStatus.active and as_utc(b.expires_at) > utcnow()}
 
 
 async def _is_new_user(user_id: int, settings: Settings) -> bool:

@@ -185,18 +185,22 @@ async def my_groups(user_id: int) -> dict[str, Any]:
     return {"items": out}
 
 
-async def group_poster_data(group_id: int) -> dict[str, Any]:
-    """For the poster registry (group-buy invite): the real members' avatars, seats left,
-    end time, the activity title and group price (the lowest of its SKUs)."""
+async def group_poster_data(group_id: int) -> dict[str, Any] | None:
+    """For the poster registry (group-buy invite): exactly the fields of
+    ``posters.registry.GroupBuyInvite`` (the root adapts: ``GroupBuyInvite(**data)``): the real
+    members' avatars, seats left, end time, the group price (lowest of its SKUs). None: no group."""
     g = await Group.get_or_none(id=group_id).prefetch_related("activity")
     if g is None:
-        raise common.not_found("拼团", "group_not_found", "group_id")
+        return None
+    a = g.activity
     d = await group_dict(g)
-    return {"group_id": g.id, "share_code": g.share_code, "title": g.activity.title,
-            "product_id": g.activity.product_id, "group_price_fen": min(g.activity.sku_prices.values()),
-            "avatars": [m["avatar_url"] for m in d["members"]], "nicknames": [m["nickname"] for m in d["members"]],
-            "seats_left": d["seats_left"], "size": g.size, "expires_at": d["expires_at"],
-            "page": GROUP_PAGE.format(code=g.share_code), "scene": f"g={g.share_code}"}
+    sku_id, price = min(((int(k), int(v)) for k, v in a.sku_prices.items()), key=lambda kv: kv[1])
+    product = await Product.get_or_none(id=a.product_id)
+    return {"group_id": g.id, "product_id": a.product_id, "sku_id": sku_id, "title": a.title,
+            "image_url": product.main_image if product else "", "group_price_fen": price, "group_size": g.size,
+            "seats_left": d["seats_left"], "ends_at": as_utc(g.expires_at), "started_at": as_utc(a.starts_at),
+            "member_avatar_urls": tuple(m["avatar_url"] for m in d["members"] if m["avatar_url"]),
+            "on_sale": g.status == GroupStatus.open and d["seats_left"] > 0 and as_utc(g.expires_at) > utcnow()}
 
 
 # -- opening and joining -----------------------------------------------------------------------

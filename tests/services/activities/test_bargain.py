@@ -82,4 +82,5 @@ async def test_buy_at_current_price_only_when_allowed_and_expiry(rt, settings):
     assert await bargain.expire_bargains(now=utcnow() + timedelta(hours=25)) == 1
     assert (await Bargain.get(id=b["id"])).status == BargainStatus.expired
     poster = await bargain.bargain_poster_data(b["id"])
-    assert poster["helpers_left"] == a["helpers_needed"] and poster["current_price_fen"] == a["start_price_fen"]
+    assert poster["helpers_needed"] == a["helpers_needed"] and poster["current_price_fen"] == a["start_price_fen"]
+    assert poster["owner_user_id"] == owner.id and not poster["on_sale"]

@@ -115,7 +115,8 @@ async def test_leader_opens_a_group_for_the_community_and_open_groups_nearest_fu
     joined, _ = await join(settings, a, u2, ad2, share_code=community["share_code"])
     assert joined["group"]["members"][0]["user_id"] == u2.id
     poster = await group_buy.group_poster_data(community["id"])
-    assert poster["seats_left"] == 2 and poster["scene"] == f"g={community['share_code']}"
+    assert poster["seats_left"] == 2 and poster["group_size"] == 3 and poster["on_sale"]
+    assert poster["member_avatar_urls"] == () and poster["group_price_fen"] == 600
 
 
 async def test_free_for_opener_with_pickup_is_paid_at_once(rt, settings):
