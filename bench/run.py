@@ -288,7 +288,8 @@ def main() -> None:
     parser.add_argument("--only-flash", action="store_true", help="only the flash-sale burst")
     parser.add_argument("--flash-buyers", type=int, default=20_000)
     parser.add_argument("--flash-connections", type=int, default=512)
-    parser.add_argument("--flash-seconds", type=int, default=10)
+    parser.add_argument("--flash-seconds", type=int, default=25,
+                        help="burst duration: long enough for every one of the buyers to claim")
     parser.add_argument("--workers", type=int, default=1,
                         help="also measure the order flow with `huituan serve --workers N` (N > 1)")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench.json"))

@@ -99,6 +99,7 @@ async def _item_and_session(session_id: int, item_id: int) -> tuple[FlashItem, F
     session = await FlashSession.get(id=session_id)
     if len(_ITEM_CACHE) > 1000:
         _ITEM_CACHE.clear()
+    _SOLD_OUT.clear()
     _ITEM_CACHE[item_id] = (now + _ITEM_CACHE_SECONDS, item, session)
     return item, session
 
@@ -110,6 +111,7 @@ async def create_session(title: str, starts_at: datetime, ends_at: datetime, ite
     """A session in draft with its items; each item's stock is taken from its SKU now."""
     common.check_times(starts_at, ends_at)
     _ITEM_CACHE.clear()
+    _SOLD_OUT.clear()
     if not items:
         raise ValidationFailed("items: 至少一个秒杀商品", field="items")
     if not 60 <= claim_ttl_seconds <= 7200:
@@ -143,6 +145,7 @@ async def update_session(redis, session_id: int, data: dict[str, Any]) -> dict[s
     common.check_times(fields.get("starts_at", s.starts_at), fields.get("ends_at", s.ends_at))
     await FlashSession.filter(id=s.id).update(**fields)
     _ITEM_CACHE.clear()  # this process at once; the others within _ITEM_CACHE_SECONDS
+    _SOLD_OUT.clear()
     s = await _get_session(session_id)
     if s.status == ActivityStatus.active:
         await load_session(redis, s.id)
@@ -152,6 +155,7 @@ async def update_session(redis, session_id: int, data: dict[str, Any]) -> dict[s
 async def set_session_status(redis, session_id: int, status: ActivityStatus) -> dict[str, Any]:
     s = await _get_session(session_id)
     _ITEM_CACHE.clear()
+    _SOLD_OUT.clear()
     await FlashSession.filter(id=s.id).update(status=status)
     await load_session(redis, s.id)  # the script reads 'active' from Redis: stop takes effect at once
     return await session_dict(await _get_session(session_id), redis)
@@ -248,6 +252,9 @@ async def load_session(redis, session_id: int) -> int:
 
 
 _loading: dict[int, asyncio.Future] = {}
+# item id -> until when (monotonic) this process answers "sold out" without asking Redis.
+_SOLD_OUT: dict[int, float] = {}
+SOLD_OUT_MEMORY_SECONDS = 1.0
 
 
 async def _load_once(redis, session_id: int) -> None:
@@ -355,6 +362,8 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
         raise ValidationFailed("Idempotency-Key: 请求头必填，长度 1 到 64", field="Idempotency-Key")
     if quantity < 1:
         raise ValidationFailed("quantity: 数量必须大于 0", field="quantity")
+    if _SOLD_OUT.get(item_id, 0.0) > time.monotonic():
+        raise OutOfStock("已抢光", code="flash_sold_out")
     k = flash_lua.keys(session_id)
     script_keys = [k["meta"], k["stock"], k["limit"], flash_lua.users_key(session_id, item_id),
                    flash_lua.request_key(session_id, user_id, request_id)]
@@ -376,6 +385,10 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
             raise ValidationFailed(f"quantity: 每人限购 {limit} 件", field="quantity", per_user_limit=limit)
         raise Conflict(f"每人限购 {limit} 件，您已抢到 {have} 件", code="flash_limit_reached",
                        per_user_limit=limit, claimed=have)
+    if code == -2 and int(res[1]) <= 0:
+        # Sold out: this process answers the crowd without Redis for a moment. Only the script
+        # ever grants a claim; units that come back (an expired claim) sell again after this.
+        _SOLD_OUT[item_id] = time.monotonic() + SOLD_OUT_MEMORY_SECONDS
     if code in _CLAIM_ERRORS:
         raise _CLAIM_ERRORS[code](res)
     if code != 1:
@@ -462,6 +475,7 @@ class FlashSalePolicy(ActivityPolicy):
         except RuntimeError:
             return  # no runtime (CLI): reconcile brings Redis back in line
         await _release_redis(redis, c.session_id, c.item_id, c.user_id, c.quantity, restore_stock=True)
+        _SOLD_OUT.pop(c.item_id, None)
 
     async def on_paid(self, conn, order_id: int, ref: str) -> None:
         await FlashClaim.filter(order_id=order_id, status=ClaimStatus.claimed).using_db(conn).update(
