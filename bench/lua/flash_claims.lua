@@ -16,8 +16,8 @@ end
 function request()
   index = index + 1
   local buyer = buyers[((index - 1) % #buyers) + 1]
-  local body = '{"item_id":' .. item_id .. ',"quantity":1,"delivery_mode":"express","address_id":' .. buyer.address .. '}'
-  return wrk.format("POST", "/api/v1/flash-sales/" .. session_id .. "/claims", {
+  local body = '{"session_id":' .. session_id .. ',"item_id":' .. item_id .. ',"quantity":1,"delivery_mode":"express","address_id":' .. buyer.address .. '}'
+  return wrk.format("POST", "/api/v1/flash-sales/claims", {
     ["Authorization"] = "Bearer " .. buyer.token,
     ["Content-Type"] = "application/json",
     ["Idempotency-Key"] = "fs-" .. index,

@@ -19,11 +19,7 @@ class SkuPriceIn(Body):
 
 
 class GroupActivityIn(Body):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "title": "阳光玫瑰 3 人团", "product_id": 3, "sku_prices": [{"sku_id": 7, "price_fen": 2990}],
-        "group_size": 3, "duration_hours": 24, "opener_free": False, "per_user_limit": 1, "total_limit": 0,
-        "virtual_fill": False, "virtual_fill_percent": 80, "commission_enabled": True,
-        "starts_at": "2026-12-01T00:00:00+08:00", "ends_at": "2026-12-08T00:00:00+08:00"}]})
+    model_config = ConfigDict(extra="forbid")
     title: Text = Field(..., min_length=1, max_length=100)
     product_id: Id
     sku_prices: list[SkuPriceIn] = Field(..., min_length=1, max_length=50, description="各规格的拼团价")
@@ -35,8 +31,8 @@ class GroupActivityIn(Body):
     virtual_fill: bool = Field(False, description="到期时已付款比例达到阈值则系统成团（默认关闭）")
     virtual_fill_percent: int = Field(80, ge=1, le=100)
     commission_enabled: bool = True
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: AwareDatetime = Field(..., examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
+    ends_at: AwareDatetime = Field(..., examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
 
 
 class GroupActivityPatch(Body):
@@ -50,8 +46,8 @@ class GroupActivityPatch(Body):
     virtual_fill: bool | None = None
     virtual_fill_percent: int | None = Field(None, ge=1, le=100)
     commission_enabled: bool | None = None
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: AwareDatetime | None = Field(None, examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
+    ends_at: AwareDatetime | None = Field(None, examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
 
 
 class GroupResultsOut(BaseModel):
@@ -64,11 +60,7 @@ class GroupResultsOut(BaseModel):
 
 
 class BargainActivityIn(Body):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "title": "砍价 阳光玫瑰", "product_id": 3, "sku_id": 7, "start_price_fen": 9900, "floor_price_fen": 100,
-        "helpers_needed": 5, "cut_min_fen": 500, "cut_max_fen": 3000, "new_user_cut_fen": 0, "duration_hours": 24,
-        "helps_per_user": 3, "helps_per_user_day": 5, "allow_buy_at_current": True, "stock": 100,
-        "starts_at": "2026-12-01T00:00:00+08:00", "ends_at": "2026-12-08T00:00:00+08:00"}]})
+    model_config = ConfigDict(extra="forbid")
     title: Text = Field(..., min_length=1, max_length=100)
     product_id: Id
     sku_id: Id
@@ -83,8 +75,8 @@ class BargainActivityIn(Body):
     helps_per_user_day: int = Field(5, ge=1, le=1000)
     allow_buy_at_current: bool = True
     stock: int = Field(..., ge=0, le=10_000_000)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: AwareDatetime = Field(..., examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
+    ends_at: AwareDatetime = Field(..., examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
 
 
 class BargainActivityPatch(Body):
@@ -100,8 +92,8 @@ class BargainActivityPatch(Body):
     helps_per_user_day: int | None = Field(None, ge=1, le=1000)
     allow_buy_at_current: bool | None = None
     stock: int | None = Field(None, ge=0, le=10_000_000)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: AwareDatetime | None = Field(None, examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
+    ends_at: AwareDatetime | None = Field(None, examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
 
 
 class BargainResultsOut(BaseModel):
@@ -119,20 +111,18 @@ class FlashItemIn(Body):
 
 
 class FlashSessionIn(Body):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "title": "今晚 20 点场", "starts_at": "2026-12-01T20:00:00+08:00", "ends_at": "2026-12-01T21:00:00+08:00",
-        "claim_ttl_seconds": 900, "items": [{"sku_id": 7, "flash_price_fen": 990, "stock": 1000, "per_user_limit": 2}]}]})
+    model_config = ConfigDict(extra="forbid")
     title: Text = Field(..., min_length=1, max_length=100)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: AwareDatetime = Field(..., examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
+    ends_at: AwareDatetime = Field(..., examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
     claim_ttl_seconds: int = Field(900, ge=60, le=7200, description="未支付的抢购名额在此秒数后释放")
     items: list[FlashItemIn] = Field(..., min_length=1, max_length=50)
 
 
 class FlashSessionPatch(Body):
     title: Text | None = Field(None, min_length=1, max_length=100)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: AwareDatetime | None = Field(None, examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
+    ends_at: AwareDatetime | None = Field(None, examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
     claim_ttl_seconds: int | None = Field(None, ge=60, le=7200)
 
 

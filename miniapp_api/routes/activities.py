@@ -7,12 +7,13 @@ from aiohttp import web
 from huituan.core.web.auth import Auth
 from huituan.core.web.http import parse_json, parse_query, path_int
 from huituan.core.web.keys import RUNTIME_KEY, SETTINGS_KEY
-from huituan.core.web.openapi import api
+from huituan.core.web.openapi import Header, api
 from huituan.miniapp_api.schemas import activities as s
 from huituan.miniapp_api.schemas.orders import MyOrderOut
 from huituan.services.activities import bargain, flash_sale, group_buy
 
-IDEMPOTENCY = {"Idempotency-Key": "必填，1 到 64 个字符；同一用户同一个键返回同一个订单（重放返回 200）"}
+IDEMPOTENCY = {"Idempotency-Key": Header("必填，1 到 64 个可打印字符；同一用户同一个键返回同一个订单（重放返回 200），"
+                                         "同一个键用于不同请求返回 422", required=True)}
 
 
 # -- group-buy ---------------------------------------------------------------------------------
@@ -28,8 +29,7 @@ async def group_buy_detail(request: web.Request) -> web.Response:
 async def open_group(request: web.Request, uid: int) -> web.Response:
     body = await parse_json(request, s.OpenGroupIn)
     data, created = await group_buy.join_group(
-        request.app[SETTINGS_KEY], uid, request.headers.get("Idempotency-Key", ""),
-        activity_id=path_int(request, "id"), open_new=True, **body.model_dump())
+        request.app[SETTINGS_KEY], uid, request.headers.get("Idempotency-Key", ""), open_new=True, **body.model_dump())
     return s.respond(s.GroupOrderOut, data, 201 if created else 200)
 
 
@@ -80,7 +80,7 @@ async def help_bargain(request: web.Request, uid: int) -> web.Response:
 
 async def buy_bargain(request: web.Request, uid: int) -> web.Response:
     body = await parse_json(request, s.BuyBargainIn)
-    order, created = await bargain.buy_bargain(request.app[SETTINGS_KEY], uid, path_int(request, "id"),
+    order, created = await bargain.buy_bargain(request.app[SETTINGS_KEY], uid,
                                                request.headers.get("Idempotency-Key", ""), **body.model_dump())
     return s.respond(MyOrderOut, order, 201 if created else 200)
 
@@ -103,7 +103,7 @@ async def flash_session_detail(request: web.Request) -> web.Response:
 async def claim(request: web.Request, uid: int) -> web.Response:
     rt = request.app[RUNTIME_KEY]
     body = await parse_json(request, s.ClaimIn)
-    order, created = await flash_sale.claim(rt.redis, rt.settings, uid, path_int(request, "id"), body.item_id,
+    order, created = await flash_sale.claim(rt.redis, rt.settings, uid, body.session_id, body.item_id,
                                             body.quantity, request.headers.get("Idempotency-Key", ""),
                                             delivery_mode=body.delivery_mode, address_id=body.address_id,
                                             pickup_point_id=body.pickup_point_id, remark=body.remark)
@@ -120,7 +120,7 @@ def setup(app: web.Application) -> None:
         response=s.GroupActivityListOut, **public)
     api(app, "GET", "/api/v1/group-buys/{id}", group_buy_detail, summary="拼团活动详情（含可参团的团，差人最少在前）",
         tag="group-buy", response=s.GroupActivityDetailOut, errors=(404,), **public)
-    api(app, "POST", "/api/v1/group-buys/{id}/open", open_group, summary="开团（下单即占座）", tag="group-buy",
+    api(app, "POST", "/api/v1/group-buys/open", open_group, summary="开团（下单即占座）", tag="group-buy",
         body=s.OpenGroupIn, response=s.GroupOrderOut, status=201, errors=(404, 409), headers=IDEMPOTENCY,
         also={200: "同一个 Idempotency-Key 的重放"},
         description="创建新团并下单，团长占第一个座位。409：活动未开始/已结束（activity_not_started/activity_ended）、"
@@ -151,7 +151,7 @@ def setup(app: web.Application) -> None:
         description="403 bargain_self_help「不能给自己砍价」；409 bargain_already_helped「您已经帮TA砍过了」、"
                     "bargain_floor_reached、bargain_finished、bargain_help_limit（每活动/每天次数）；429 操作太频繁（按用户和 IP）。"
                     "帮砍不获得任何奖励。", **user)
-    api(app, "POST", "/api/v1/bargains/{id}/buy", buy_bargain, summary="按当前价（活动允许时）或底价购买", tag="bargain",
+    api(app, "POST", "/api/v1/bargains/buy", buy_bargain, summary="按当前价（活动允许时）或底价购买", tag="bargain",
         body=s.BuyBargainIn, response=MyOrderOut, status=201, errors=(404, 409), headers=IDEMPOTENCY,
         also={200: "同一个 Idempotency-Key 的重放"}, **user)
     api(app, "GET", "/api/v1/me/bargains", my_bargains, summary="我的砍价", tag="bargain",
@@ -161,7 +161,7 @@ def setup(app: web.Application) -> None:
         response=s.FlashSessionListOut, **public)
     api(app, "GET", "/api/v1/flash-sales/{id}", flash_session_detail, summary="秒杀场次详情（实时库存）",
         tag="flash-sale", response=s.FlashSessionOut, errors=(404,), **public)
-    api(app, "POST", "/api/v1/flash-sales/{id}/claims", claim, summary="抢购（一次原子抢占后下单）", tag="flash-sale",
+    api(app, "POST", "/api/v1/flash-sales/claims", claim, summary="抢购（一次原子抢占后下单）", tag="flash-sale",
         body=s.ClaimIn, response=MyOrderOut, status=201, errors=(404, 409), headers=IDEMPOTENCY,
         also={200: "同一个 Idempotency-Key 的重放：返回同一个订单"},
         description="409 flash_not_started「秒杀尚未开始」、flash_ended「秒杀已结束」、flash_sold_out「已抢光」、"

@@ -29,22 +29,23 @@ class _Delivery(BaseModel):
 # -- group-buy ---------------------------------------------------------------------------------
 
 class OpenGroupIn(_Delivery):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"sku_id": 12, "quantity": 1, "delivery_mode": "express", "address_id": 3}]})
+    activity_id: int = Field(..., ge=1, le=2**62, description="拼团活动编号")
     sku_id: int = Id
     quantity: int = Field(1, ge=1, le=999)
 
 
-class JoinGroupIn(OpenGroupIn):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"share_code": "K7Q2M9XW3P", "sku_id": 12, "delivery_mode": "pickup", "pickup_point_id": 5}]})
+class JoinGroupIn(_Delivery):
+    sku_id: int = Id
+    quantity: int = Field(1, ge=1, le=999)
     share_code: str | None = Field(None, min_length=1, max_length=16, pattern=r"^[0-9A-Za-z]+$",
                                    description="分享码（与 group_id 二选一）")
     group_id: int | None = Field(None, ge=1, le=2**62, description="从商品的可参团列表选择")
 
 
 class ShareCodeQuery(BaseModel):
-    share_code: str = Field(..., min_length=1, max_length=16, pattern=r"^[0-9A-Za-z]+$")
+    model_config = ConfigDict(extra="forbid")  # unknown query parameters are refused
+    share_code: str | None = Field(None, min_length=1, max_length=16, pattern=r"^[0-9A-Za-z]+$",
+                                   description="团分享码（必填）")
 
 
 class GroupMemberOut(BaseModel):
@@ -56,11 +57,6 @@ class GroupMemberOut(BaseModel):
 
 
 class GroupOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": 9, "activity_id": 2, "share_code": "K7Q2M9XW3P", "status": "open", "size": 3, "seats_taken": 2,
-        "seats_paid": 1, "seats_left": 1, "virtual_seats": 0, "system_filled": False, "label": "",
-        "leader_id": None, "pickup_point_id": None, "expires_at": "2026-12-02T10:00:00+00:00",
-        "seconds_left": 7200, "members": []}]})
     id: int
     activity_id: int
     share_code: str
@@ -163,11 +159,6 @@ class BargainHelpOut(BaseModel):
 
 
 class BargainOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": 4, "activity_id": 1, "user_id": 8, "status": "active", "title": "砍价 阳光玫瑰", "product_id": 3,
-        "sku_id": 7, "start_price_fen": 9900, "floor_price_fen": 100, "current_price_fen": 6400,
-        "helpers_needed": 5, "helps_count": 2, "helpers_left": 3, "progress_percent": 35, "can_buy_now": True,
-        "order_id": None, "expires_at": "2026-12-02T10:00:00+00:00", "seconds_left": 3600, "helps": []}]})
     id: int
     activity_id: int
     user_id: int
@@ -194,8 +185,6 @@ class BargainListOut(BaseModel):
 
 
 class HelpOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "cut_fen": 1250, "price_after_fen": 5150, "seq": 3, "new_user": False}]})
     cut_fen: int
     price_after_fen: int
     seq: int
@@ -204,7 +193,7 @@ class HelpOut(BaseModel):
 
 
 class BuyBargainIn(_Delivery):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"delivery_mode": "express", "address_id": 3}]})
+    bargain_id: int = Field(..., ge=1, le=2**62, description="砍价编号")
 
 
 # -- flash sale --------------------------------------------------------------------------------
@@ -235,9 +224,8 @@ class FlashSessionListOut(BaseModel):
 
 
 class ClaimIn(_Delivery):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"item_id": 21, "quantity": 1, "delivery_mode": "express", "address_id": 3}]})
-    item_id: int = Id
+    session_id: int = Field(..., ge=1, le=2**62, description="秒杀场次编号")
+    item_id: int = Field(..., ge=1, le=2**62, description="秒杀商品编号（场次内）")
     quantity: int = Field(1, ge=1, le=999, description="不超过该商品每人限购数")
 
 

@@ -32,6 +32,7 @@ from huituan.models.catalog import Product, Sku
 from huituan.models.group_buy import ActivityStatus
 from huituan.models.order import ActivityType
 from huituan.models.user import User
+from huituan.services import idempotency
 from huituan.services.activities import common
 from huituan.services.activities.bargain_cuts import feasible, next_cut
 from huituan.services.orders.activity import ActivityPolicy, ActivityRequest
@@ -287,11 +288,12 @@ class _Lost(Exception):
 
 # -- buying ------------------------------------------------------------------------------------
 
-async def buy_bargain(settings: Settings, user_id: int, bargain_id: int, idempotency_key: str, *,
+async def buy_bargain(settings: Settings, user_id: int, idempotency_key: str, *, bargain_id: int,
                       delivery_mode: str, address_id: int | None = None, pickup_point_id: int | None = None,
                       remark: str = "") -> tuple[dict[str, Any], bool]:
     """The bargain's owner buys one unit at the current price (if the activity allows) or at the
     floor once reached, before the bargain expires."""
+    idempotency.check_key(idempotency_key)
     b = await _get_bargain(bargain_id)
     if b.user_id != user_id:
         raise Forbidden("只能购买自己的砍价", code="bargain_not_owner")

@@ -28,6 +28,7 @@ from huituan.models.catalog import Product, Sku
 from huituan.models.group_buy import ActivityStatus, Group, GroupBuyActivity, GroupSeat, GroupStatus, SeatStatus
 from huituan.models.order import ActivityType, Order
 from huituan.models.user import User
+from huituan.services import idempotency
 from huituan.services.activities import common
 from huituan.services.orders.activity import ActivityPolicy, ActivityRequest
 from huituan.services.orders.create import create_order
@@ -165,6 +166,8 @@ async def activity_detail(activity_id: int) -> dict[str, Any]:
 
 
 async def get_group(group_id: int | None = None, share_code: str | None = None) -> dict[str, Any]:
+    if group_id is None and not share_code:
+        raise ValidationFailed("share_code: 请提供团分享码", field="share_code")
     g = await (Group.get_or_none(id=group_id) if group_id else Group.get_or_none(share_code=(share_code or "").upper()))
     if g is None:
         raise common.not_found("拼团", "group_not_found", "share_code" if share_code else "group_id")
@@ -242,6 +245,7 @@ async def join_group(settings: Settings, user_id: int, idempotency_key: str, *, 
                      pickup_point_id: int | None = None, remark: str = "") -> tuple[dict[str, Any], bool]:
     """Open a new group (``open_new``) or join one (share code or group id): one order, one seat
     reserved in the order's transaction. Returns (order with its group, created)."""
+    idempotency.check_key(idempotency_key)
     if not open_new:
         g = await (Group.get_or_none(share_code=share_code.upper()) if share_code else Group.get_or_none(id=group_id or 0))
         if g is None:
@@ -249,6 +253,8 @@ async def join_group(settings: Settings, user_id: int, idempotency_key: str, *, 
         activity_id, group_id = g.activity_id, g.id
     elif activity_id is None:
         raise ValidationFailed("activity_id: 开团需要活动", field="activity_id")
+    else:
+        await _get_activity(activity_id)  # 404 for an unknown activity, before any order lookup
     req = ActivityRequest(ActivityType.group_buy, params={"activity_id": activity_id, "group_id": group_id,
                                                          "open_new": open_new, "settings_timeout": settings.order_pay_timeout_seconds},
                          fingerprint=f"{activity_id}:{'new' if open_new else group_id}")

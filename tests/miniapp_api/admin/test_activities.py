@@ -33,8 +33,8 @@ async def test_group_buy_over_http(client, admin):
 
     (h1, a1), (h2, a2), (h3, a3) = await _buyer(), await _buyer(), await _buyer()
     body = {"sku_id": sku, "delivery_mode": "express"}
-    resp = await client.post(f"/api/v1/group-buys/{act['id']}/open", headers=h1 | {"Idempotency-Key": "o1"},
-                             json=body | {"address_id": a1})
+    resp = await client.post("/api/v1/group-buys/open", headers=h1 | {"Idempotency-Key": "o1"},
+                             json=body | {"address_id": a1, "activity_id": act["id"]})
     opened = await resp.json()
     assert resp.status == 201, opened
     code = opened["group"]["share_code"]
@@ -83,8 +83,8 @@ async def test_bargain_over_http(client, admin):
     resp = await client.post(f"/api/v1/bargains/{b['id']}/help", headers=friend)
     err = await resp.json()
     assert resp.status == 409 and err["error"] == "bargain_already_helped" and "砍过" in err["message"]
-    resp = await client.post(f"/api/v1/bargains/{b['id']}/buy", headers=owner | {"Idempotency-Key": "b1"},
-                             json={"delivery_mode": "express", "address_id": addr})
+    resp = await client.post("/api/v1/bargains/buy", headers=owner | {"Idempotency-Key": "b1"},
+                             json={"bargain_id": b["id"], "delivery_mode": "express", "address_id": addr})
     order = await resp.json()
     assert resp.status == 201 and order["activity_type"] == "bargain" and order["payable_fen"] < 5000
 
@@ -98,21 +98,21 @@ async def test_flash_sale_over_http(client, admin):
     assert resp.status == 201, sess
     item = sess["items"][0]["id"]
     h1, a1 = await _buyer()
-    claim = {"item_id": item, "delivery_mode": "express"}
-    resp = await client.post(f"/api/v1/flash-sales/{sess['id']}/claims", headers=h1 | {"Idempotency-Key": "c0"},
+    claim = {"session_id": sess["id"], "item_id": item, "delivery_mode": "express"}
+    resp = await client.post("/api/v1/flash-sales/claims", headers=h1 | {"Idempotency-Key": "c0"},
                              json=claim | {"address_id": a1})
     err = await resp.json()
     assert resp.status == 409 and err["error"] == "flash_session_closed", err
     await client.post(f"/api/admin/v1/flash-sales/{sess['id']}/status", headers=admin, json={"status": "active"})
-    resp = await client.post(f"/api/v1/flash-sales/{sess['id']}/claims", headers=h1 | {"Idempotency-Key": "c1"},
+    resp = await client.post("/api/v1/flash-sales/claims", headers=h1 | {"Idempotency-Key": "c1"},
                              json=claim | {"address_id": a1, "quantity": 2})
     err = await resp.json()
     assert resp.status == 422 and err["details"]["field"] == "quantity" and "限购" in err["message"]
-    resp = await client.post(f"/api/v1/flash-sales/{sess['id']}/claims", headers=h1 | {"Idempotency-Key": "c2"},
+    resp = await client.post("/api/v1/flash-sales/claims", headers=h1 | {"Idempotency-Key": "c2"},
                              json=claim | {"address_id": a1})
     order = await resp.json()
     assert resp.status == 201 and order["payable_fen"] == 100
-    resp = await client.post(f"/api/v1/flash-sales/{sess['id']}/claims", headers=h1 | {"Idempotency-Key": "c2"},
+    resp = await client.post("/api/v1/flash-sales/claims", headers=h1 | {"Idempotency-Key": "c2"},
                              json=claim | {"address_id": a1})
     assert resp.status == 200 and (await resp.json())["id"] == order["id"]
     detail = await (await client.get(f"/api/v1/flash-sales/{sess['id']}")).json()

@@ -31,7 +31,7 @@ async def test_friends_cut_to_the_floor_in_exactly_n_helps_then_the_owner_buys(r
         await bargain.help_bargain(rt.redis, settings, late.id, b["id"])
     assert floor.value.code == "bargain_floor_reached"
     address = await make_address(owner)
-    order, _ = await bargain.buy_bargain(settings, owner.id, b["id"], uuid.uuid4().hex, delivery_mode="express",
+    order, _ = await bargain.buy_bargain(settings, owner.id, uuid.uuid4().hex, bargain_id=b["id"], delivery_mode="express",
                                          address_id=address.id)
     assert order["payable_fen"] == 100 and order["activity_type"] == "bargain"
     assert (await Bargain.get(id=b["id"])).status == BargainStatus.bought
@@ -77,7 +77,8 @@ async def test_buy_at_current_price_only_when_allowed_and_expiry(rt, settings):
     b, _ = await bargain.start_bargain(owner.id, a["id"])
     address = await make_address(owner)
     with pytest.raises(InvalidState) as early:
-        await bargain.buy_bargain(settings, owner.id, b["id"], "k", delivery_mode="express", address_id=address.id)
+        await bargain.buy_bargain(settings, owner.id, "k", bargain_id=b["id"], delivery_mode="express",
+                                  address_id=address.id)
     assert early.value.code == "bargain_floor_not_reached"
     assert await bargain.expire_bargains(now=utcnow() + timedelta(hours=25)) == 1
     assert (await Bargain.get(id=b["id"])).status == BargainStatus.expired
