@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from huituan.miniapp_api import admin
-from huituan.miniapp_api.routes import addresses, auth, catalog, docs, leaders, ops, orders, pay, pickup, promoter
+from huituan.miniapp_api.routes import activities, addresses, auth, catalog, docs, leaders, ops, orders, pay, pickup, promoter
 
 
 def register(app: web.Application) -> None:
@@ -20,6 +20,7 @@ def register(app: web.Application) -> None:
     pickup.setup(app)
     leaders.setup(app)
     promoter.setup(app)
+    activities.setup(app)
     admin.register(app)
 
 
