@@ -190,3 +190,41 @@ async def store_poster_data(leader_id: int) -> dict[str, Any] | None:
             "pickup_point_name": point.name if point else "", "address": point.address if point else "",
             "image_url": first.main_image if first else "",
             "on_sale": leader.status == LeaderStatus.approved and point is not None}
+
+
+async def leader_open_group(leader_id: int, product_id: int, size: int | None = None,
+                            hours: int | None = None) -> dict[str, Any]:
+    """开团: the leader opens an empty group of the product's running group-buy activity at
+    their first point; members join by its share code. ``size`` picks among the product's
+    activities; ``hours`` must be the activity's (a group lasts what its activity says).
+    Nothing is written when a check fails."""
+    from huituan.core.clock import utcnow
+    from huituan.models.group_buy import ActivityStatus, GroupBuyActivity
+    from huituan.services.activities import group_buy
+
+    leader = await Leader.get_or_none(id=leader_id, status=LeaderStatus.approved)
+    if leader is None:
+        raise NotFound("团长不存在", code="leader_not_found")
+    product = await Product.get_or_none(id=product_id)
+    now = utcnow()
+    running = await GroupBuyActivity.filter(product_id=product_id, status=ActivityStatus.active, starts_at__lte=now,
+                                            ends_at__gt=now).order_by("group_size", "id")
+    title = product.title if product else str(product_id)
+    if not running:
+        raise ValidationFailed(f"「{title}」没有进行中的拼团活动，请联系运营创建后再开团", field="product",
+                               code="no_group_buy_activity")
+    sizes = "、".join(str(a.group_size) for a in running)
+    if size is not None:
+        running = [a for a in running if a.group_size == size]
+        if not running:
+            raise ValidationFailed(f"「{title}」没有 {size} 人团，可开：{sizes} 人团", field="size")
+    activity = running[0]
+    if hours is not None and hours != activity.duration_hours:
+        raise ValidationFailed(f"该拼团的成团时限是 {activity.duration_hours} 小时，不能改为 {hours} 小时",
+                               field="hours")
+    point = await PickupPoint.filter(leader_id=leader_id, is_active=True).order_by("id").first()
+    group = await group_buy.open_group(activity.id, leader.user_id, leader_id=leader_id,
+                                       pickup_point_id=point.id if point else None)
+    price = min((int(v) for v in (activity.sku_prices or {}).values()), default=product.price_from_fen if product else 0)
+    return {"group": group, "activity_id": activity.id, "title": activity.title or title, "group_size": activity.group_size,
+            "duration_hours": activity.duration_hours, "group_price_fen": price}

@@ -4,7 +4,7 @@ and the group-buy commands (开团, 海报) that need the activity and poster se
 from __future__ import annotations
 
 from huituan.bot.commands import LEADER, BotContext, command
-from huituan.bot.commands.format import money, parse_yuan
+from huituan.bot.commands.format import money, parse_count, parse_yuan
 from huituan.services import leader_store, review_queue, withdrawals
 from huituan.services.commission.queries import wallet_summary
 from huituan.services.pickup import pushes
@@ -69,9 +69,7 @@ async def broadcast(ctx: BotContext, args: list[str]) -> str:
     return f"已把 {res['products']} 件商品发到顾客群（{res['messages']} 条消息）。"
 
 
-GROUP_BUY_MISSING = ("开团功能正在接入拼团活动服务，暂时不能在机器人里开团。"
-                     "请在运营后台创建拼团活动；上线后发送「开团 <商品> [人数] [小时]」即可开团并收到海报。")
-POSTER_MISSING = "海报功能正在接入海报服务，暂时不能在机器人里生成。请在小程序商品页点「分享海报」。"
+POSTER_MISSING = "海报服务尚未接入机器人，暂时不能在聊天里生成海报。请在小程序商品页点「分享海报」。"
 
 
 @command("开团", help="为商品开一个拼团并收到分享海报", usage="开团 <商品> [人数] [小时]", example="开团 草莓 3 24",
@@ -80,13 +78,22 @@ async def open_group(ctx: BotContext, args: list[str]) -> str:
     if not args:
         return "用法：开团 <商品> [人数] [小时]，例如：开团 草莓 3 24"
     words = list(args)
-    numbers = []
+    numbers: list[str] = []
     while words and words[-1].isdigit() and len(numbers) < 2:
         numbers.insert(0, words.pop())
     if not words:
         return "请写上商品名称，例如：开团 草莓 3 24"
-    await leader_store.find_product(" ".join(words))  # unknown product: a clear reply, nothing changes
-    return GROUP_BUY_MISSING
+    size = parse_count(numbers[0], "人数", 2, 100) if numbers else None
+    hours = parse_count(numbers[1], "小时", 1, 720) if len(numbers) > 1 else None
+    product = await leader_store.find_product(" ".join(words))  # unknown product: a clear reply, nothing changes
+    res = await leader_store.leader_open_group(ctx.leader.id, product.id, size, hours)
+    g = res["group"]
+    return "\n".join([
+        f"已开团：{res['title']}，{res['group_size']} 人团，拼团价 {money(res['group_price_fen'])}，"
+        f"{res['duration_hours']} 小时内成团。",
+        f"分享码：{g['share_code']}（顾客在小程序打开分享码即可参团）",
+        POSTER_MISSING,
+    ])
 
 
 @command("海报", help="生成商品的小店分享海报", usage="海报 <商品>", example="海报 草莓", roles=(LEADER,))

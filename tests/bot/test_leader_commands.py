@@ -182,3 +182,26 @@ async def test_operator_approves_and_rejects_refunds_in_chat(client, day, rt):
     assert "理由：超过售后期" in await say(client, "ops-li", f"驳回 退款 {second.id} 超过售后期")
     assert (await Refund.get(id=first.id)).status == RefundStatus.processing
     assert (await Refund.get(id=second.id)).status == RefundStatus.rejected
+
+
+async def test_open_group_uses_the_running_group_buy_activity(client, day):
+    from datetime import timedelta
+
+    from huituan.core.clock import utcnow
+    from huituan.models.group_buy import ActivityStatus, Group, GroupBuyActivity
+
+    assert "没有进行中的拼团活动" in await say(client, "wx-wang", "开团 草莓")
+    berry = day["berry"]
+    await GroupBuyActivity.create(title="草莓 3 人团", product_id=berry.id,
+                                  sku_prices={str(berry.sku_list[0].id): 800}, group_size=3, duration_hours=24,
+                                  status=ActivityStatus.active, starts_at=utcnow() - timedelta(hours=1),
+                                  ends_at=utcnow() + timedelta(days=3))
+    assert "没有 5 人团，可开：3 人团" in await say(client, "wx-wang", "开团 草莓 5")
+    assert "成团时限是 24 小时" in await say(client, "wx-wang", "开团 草莓 3 12")
+    assert "人数「1」不正确" in await say(client, "wx-wang", "开团 草莓 1")
+    assert await Group.all().count() == 0  # refusals change nothing
+    reply = await say(client, "wx-wang", "开团 草莓 3 24")
+    assert "已开团：草莓 3 人团，3 人团，拼团价 ¥8.00，24 小时内成团" in reply, reply
+    group = await Group.get()
+    assert group.share_code in reply and group.leader_id == day["leader"]["id"]
+    assert group.pickup_point_id == day["point"].id
