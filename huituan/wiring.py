@@ -13,6 +13,8 @@ from huituan.services import events, outbox, withdrawals
 from huituan.services.commission import events as commission_events
 from huituan.services.orders import refunds
 from huituan.services.referrals import events as referral_events
+from huituan.services.sharing import codes as sharing_codes
+from huituan.services.sharing import funnel as sharing_funnel
 
 
 def wire_services() -> None:
@@ -21,6 +23,11 @@ def wire_services() -> None:
     events.subscribe(events.ORDER_COMPLETED, commission_events.on_completed)
     events.subscribe(events.REFUND_SUCCEEDED, commission_events.on_refunded)
     events.subscribe(events.USER_LOGGED_IN, referral_events.on_user_logged_in)
+    # Share codes: a login carrying one counts a new user and binds; paid and refunded orders of
+    # buyers bound through a code count for it (after the commission subscribers above).
+    events.subscribe(events.USER_LOGGED_IN, sharing_codes.on_user_logged_in)
+    events.subscribe(events.ORDER_PAID, sharing_funnel.on_order_paid)
+    events.subscribe(events.REFUND_SUCCEEDED, sharing_funnel.on_refunded)
 
     for kind, handler in outbox.BUILTIN_HANDLERS.items():
         outbox.register_handler(kind, handler)

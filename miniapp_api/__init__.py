@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from huituan.miniapp_api import admin
-from huituan.miniapp_api.routes import addresses, auth, catalog, docs, ops, orders, pay, pickup, promoter
+from huituan.miniapp_api.routes import addresses, auth, catalog, docs, ops, orders, pay, pickup, posters, promoter, sharing
 
 
 def register(app: web.Application) -> None:
@@ -19,6 +19,8 @@ def register(app: web.Application) -> None:
     pay.setup(app)
     pickup.setup(app)
     promoter.setup(app)
+    sharing.setup(app)
+    posters.setup(app)
     admin.register(app)
 
 

@@ -13,13 +13,15 @@ from huituan.models import (
     ops,
     order,
     outbox,
+    poster,
     promoter,
     referral,
+    sharing,
     user,
     wallet,
 )
 
 MODEL_APP = ModelApp(
-    modules=(user, catalog, order, outbox, ops, referral, promoter, commission, wallet, leader),
+    modules=(user, catalog, order, outbox, ops, referral, promoter, commission, wallet, leader, sharing, poster),
     migrations=migrations,
 )

@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 from huituan.core.errors import Conflict, NotFound, ValidationFailed
 from huituan.core.runtime import Runtime
 from huituan.models.catalog import Category, Product, Sku
+from huituan.services.price_history import record_prices
 
 PRODUCT_FIELDS = ("title", "subtitle", "description", "main_image", "images", "on_sale", "sort")
 SKU_FIELDS = ("code", "name", "specs", "price_fen", "original_price_fen", "stock", "on_sale", "image")
@@ -56,6 +57,8 @@ async def refresh_price_from(product_id: int, conn=None) -> None:
                   .annotate(low=Min("price_fen")).values("low"))
     low = rows[0]["low"] if rows and rows[0]["low"] is not None else 0
     await Product.filter(id=product_id).using_db(conn).update(price_from_fen=low)
+    # Every SKU write passes here: the price history behind honest struck prices.
+    await record_prices(product_id, conn)
 
 
 async def invalidate(rt: Runtime | None, product_id: int) -> None:

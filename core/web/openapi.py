@@ -57,6 +57,7 @@ class Operation:
     body_content_type: str = "application/json"
     public: bool = True  # False: served but left out of the document (sandbox, bot)
     also: dict[int, str] = field(default_factory=dict)  # more success statuses, same body
+    path_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # schema of non-integer path params
 
 
 OPERATIONS_KEY = web.AppKey("openapi_operations", list)
@@ -82,6 +83,7 @@ def api(
     body_content_type: str = "application/json",
     public: bool = True,
     also: dict[int, str] | None = None,
+    path_params: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """Register ``handler`` on the router behind its declared ``auth`` (huituan.core.web.auth)
     and record the operation for the OpenAPI document."""
@@ -102,7 +104,7 @@ def api(
             query=query, response=response, response_content_type=response_content_type,
             status=status, errors=tuple(sorted(all_errors)), headers=dict(headers or {}),
             description=description, body_content_type=body_content_type, public=public,
-            also=dict(also or {}),
+            also=dict(also or {}), path_params=dict(path_params or {}),
         )
     )
 
@@ -134,8 +136,8 @@ def build_openapi(app: web.Application, *, title: str = "惠团 huituan API", ve
         for segment in op.path.split("/"):
             if segment.startswith("{") and segment.endswith("}"):
                 name = segment[1:-1].split(":")[0]
-                params.append({"name": name, "in": "path", "required": True,
-                               "schema": {"type": "integer", "minimum": 1}})
+                schema = op.path_params.get(name, {"type": "integer", "minimum": 1})
+                params.append({"name": name, "in": "path", "required": True, "schema": schema})
         if op.query is not None:
             # Enums in query models become $refs: point them at components, not at $defs.
             qschema = op.query.model_json_schema(ref_template="#/components/schemas/{model}")
