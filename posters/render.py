@@ -14,6 +14,7 @@ skipped; prices are integer fen shown in yuan.
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 from typing import Any
 
 from PIL import Image, ImageDraw
@@ -35,6 +36,9 @@ def _open(data: bytes | None, size: tuple[int, int]) -> Image.Image | None:
     try:
         im = Image.open(io.BytesIO(data))
         im.draft("RGB", size)  # JPEG: decode at the smallest scale still >= size (much faster)
+        if im.mode == "RGB":
+            im.load()
+            return im
         return im.convert("RGB")
     except Exception:  # not an image, truncated, a decompression bomb: placeholder
         return None
@@ -53,6 +57,7 @@ def _fitted(im: Image.Image, w: int, h: int, mode: str) -> Image.Image:
     return im.resize((w, h), Image.BILINEAR, box=(left, top, left + cw, top + ch))
 
 
+@lru_cache(maxsize=64)
 def _mask(w: int, h: int, radius: int, circle: bool = False) -> Image.Image | None:
     if not circle and radius <= 0:
         return None
@@ -135,7 +140,7 @@ def _draw_price(draw: ImageDraw.ImageDraw, layer: dict[str, Any], fields: dict[s
     x += big.getlength(amount) + 16
     struck = fields.get(layer.get("struck_field", ""))
     if isinstance(struck, int) and struck > value:
-        sf = ptext.font(layer.get("struck_size", max(10, layer["size"] // 2)))
+        sf = ptext.font(layer.get("struck_size") or max(10, layer["size"] // 2))
         label = f"{prefix}{yuan(struck)}"
         grey = _rgb(layer.get("struck_color", "#999999"))
         top = baseline - sf.getbbox("0")[3]
@@ -149,10 +154,15 @@ def _code_image(code: dict[str, Any], size: int) -> Image.Image:
     if im is None:
         import qrcode
 
-        qr = qrcode.QRCode(border=1, box_size=8, error_correction=qrcode.constants.ERROR_CORRECT_M)
+        # A fixed mask pattern: choosing the "best" of eight costs more than the whole rest of
+        # the poster, and any mask scans.
+        qr = qrcode.QRCode(border=1, box_size=1, error_correction=qrcode.constants.ERROR_CORRECT_M, mask_pattern=2)
         qr.add_data(code.get("text") or "")
         qr.make(fit=True)
-        im = qr.make_image(fill_color="black", back_color="white").get_image().convert("RGB")
+        n = qr.modules_count
+        bits = bytes(0 if (0 <= r - 1 < n and 0 <= c - 1 < n and qr.modules[r - 1][c - 1]) else 255
+                     for r in range(n + 2) for c in range(n + 2))
+        im = Image.frombytes("L", (n + 2, n + 2), bits).convert("RGB")
     # NEAREST keeps modules sharp (a scanner reads edges, not smooth gradients).
     return im.resize((size, size), Image.NEAREST)
 
