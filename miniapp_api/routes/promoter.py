@@ -26,8 +26,8 @@ from huituan.miniapp_api.schemas.promoter import (
 )
 from huituan.services import promoters, withdrawals
 from huituan.services.commission import queries as commission_queries
-from huituan.services.sharing.codes import bind_scene
 from huituan.services.referrals.team import my_team
+from huituan.services.sharing.codes import bind_scene
 
 
 async def me(request: web.Request, user_id: int) -> web.Response:
