@@ -9,6 +9,8 @@ handler measured in the same run (these machines are noisy; ratios travel, absol
    is signed in advance (WeChat's cost, not ours) and wrk replays them at POST /api/v1/pay/notify.
    Orders/s for the whole flow = 1 / (1/create_rate + 1/notify_rate).
 3. settlement (bench.settle): 100,000 pending commission records settled on PostgreSQL.
+4. posters (bench.posters): cold render p50/p95, cached poster requests vs the bare handler
+   serving the same image bytes, /healthz p99 while 64 cold renders are in flight.
 
 The load generator is wrk (C, one thread) so the client costs little of the two cores.
 """
@@ -55,8 +57,10 @@ def wait_ready(url: str, timeout: float = 30.0) -> None:
 
 
 def run_wrk(url: str, *, seconds: int, connections: int, script: Path | None = None,
-            script_args: list[str] | None = None, threads: int = 1) -> dict:
+            script_args: list[str] | None = None, threads: int = 1, headers: list[str] | None = None) -> dict:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for h in headers or ():
+        cmd += ["-H", h]
     if script:
         cmd += ["-s", str(script)]
     cmd.append(url)
@@ -153,7 +157,13 @@ async def prepare_database(db_url: str, buyers: int) -> dict:
         ])
         addresses = {a.user_id: a.id for a in await Address.all()}
         tokens = [(issue_token(SECRET, u.id, "user", 3600 * 24), addresses[u.id]) for u in users]
-        return {"product_id": product.id, "sku_id": skus[0].id, "tokens": tokens}
+        poster_ids = []
+        for i in range(20):
+            p = await Product.create(category=cat, title=f"海报商品 {i} 【产地直发】阳光玫瑰青提 2 斤装，香甜脆爽",
+                                     subtitle="坏果包赔", main_image="", price_from_fen=2990 + i)
+            await Sku.create(product=p, code=f"POSTER-{i}", name="2 斤", price_fen=2990 + i, stock=1000)
+            poster_ids.append(p.id)
+        return {"product_id": product.id, "sku_id": skus[0].id, "tokens": tokens, "poster_product_ids": poster_ids}
     finally:
         await Tortoise.close_connections()
 
@@ -270,6 +280,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--buyers", type=int, default=200)
     parser.add_argument("--skip-settle", action="store_true")
+    parser.add_argument("--skip-orders", action="store_true", help="leave out the order flow (for a quick poster run)")
     parser.add_argument("--workers", type=int, default=1,
                         help="also measure the order flow with `huituan serve --workers N` (N > 1)")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench.json"))
@@ -320,8 +331,20 @@ def main() -> None:
         print(f"bare aiohttp: {bare_rps:.0f} req/s; product detail: {detail['rps']:.0f} req/s "
               f"= {detail['rps'] / bare_rps:.1%} (p50 {detail['p50']}, p99 {detail['p99']}, non-2xx {detail['non_2xx']})")
 
-        results["orders"] = measure_orders(base, db_url, data, work, args, bare_rps)
-        if args.workers > 1:
+        def start_bare(path: Path, content_type: str) -> int:
+            bport = free_port()
+            p = Proc([sys.executable, "-m", "bench.bare_app", "--port", str(bport), "--body-file", str(path),
+                      "--content-type", content_type], dict(os.environ), work / "bare-poster.log")
+            procs.append(p)
+            wait_ready(f"http://127.0.0.1:{bport}/x")
+            return bport
+
+        from bench import posters as poster_bench
+
+        results["posters"] = poster_bench.measure(base, work, data, args, run_wrk, start_bare)
+        if not args.skip_orders:
+            results["orders"] = measure_orders(base, db_url, data, work, args, bare_rps)
+        if args.workers > 1 and not args.skip_orders:
             server.stop()
             procs.remove(server)
             asyncio.run(reset_orders(db_url))
@@ -348,6 +371,7 @@ def main() -> None:
     print(json.dumps({k: v for k, v in results.items()}, ensure_ascii=False, indent=2))
     failures = sum(v.get("non_2xx", 0) + v.get("create_non_2xx", 0) + v.get("notify_non_2xx", 0)
                    for v in results.values() if isinstance(v, dict))
+    failures += results.get("posters", {}).get("cached", {}).get("non_2xx", 0)
     if failures:
         print(f"{failures} non-2xx responses: server logs kept in {work}")
     else:
