@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     poster_font_index: int = Field(2, description="face index inside a .ttc collection (2 = Simplified Chinese)")
     poster_render_mode: str = Field("process", pattern="^(process|thread)$", description="render pool kind: process or thread")
     poster_render_workers: int = Field(2, ge=1, le=64, description="render pool size per process")
+    poster_render_nice: int = Field(
+        10, ge=0, le=19, description="process pool only: workers run at this lower CPU priority so the event loop wins")
     poster_render_queue_max: int = Field(128, ge=1, description="renders queued or running per process; past it 429")
     poster_cache_memory_mb: int = Field(64, ge=0, description="in-process LRU of rendered posters (MiB)")
     poster_cache_shared: str = Field("redis", pattern="^(redis|disk|none)$", description="cross-process poster cache")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
@@ -17,7 +18,10 @@ from huituan.core.settings import Settings
 from huituan.posters import render, text
 
 
-def _init_worker(font_path: str, font_index: int) -> None:
+def _init_worker(font_path: str, font_index: int, nice: int = 0) -> None:
+    if nice:
+        # Renders are batch work; requests waiting on the event loop are not: let the loop win the CPU.
+        os.nice(nice)
     text.configure(font_path, font_index)
     text.font(24)
 
@@ -32,6 +36,7 @@ class RenderPool:
         self.workers = settings.poster_render_workers
         self.queue_max = settings.poster_render_queue_max
         self.font = (settings.poster_font_path, settings.poster_font_index)
+        self.nice = settings.poster_render_nice
         self.pending = 0
         self._executor: Executor | None = None
 
@@ -39,7 +44,7 @@ class RenderPool:
         if self._executor is None:
             if self.mode == "process":
                 self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                                     initializer=_init_worker, initargs=self.font)
+                                                     initializer=_init_worker, initargs=(*self.font, self.nice))
             else:
                 _init_worker(*self.font)
                 self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="poster-render")
