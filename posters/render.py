@@ -13,7 +13,9 @@ skipped; prices are integer fen shown in yuan.
 
 from __future__ import annotations
 
+import hashlib
 import io
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
 
@@ -71,13 +73,36 @@ def _mask(w: int, h: int, radius: int, circle: bool = False) -> Image.Image | No
     return m.resize((w, h), Image.BILINEAR)
 
 
+# Fitted images by (content, size, fit), per render worker: a popular product's image is decoded
+# and resized once for all of its sharers' posters. Small: each entry is up to a few MB.
+_TILES: OrderedDict[tuple, Image.Image] = OrderedDict()
+TILE_CACHE_SIZE = 12
+
+
+def _tile(data: bytes | None, w: int, h: int, fit: str) -> Image.Image:
+    if not data:
+        return Image.new("RGB", (w, h), PLACEHOLDER)
+    key = (hashlib.blake2b(data, digest_size=16).digest(), w, h, fit)
+    tile = _TILES.get(key)
+    if tile is not None:
+        _TILES.move_to_end(key)
+        return tile
+    im = _open(data, (w, h))
+    if im is None:
+        return Image.new("RGB", (w, h), PLACEHOLDER)
+    tile = _fitted(im, w, h, fit)
+    _TILES[key] = tile
+    while len(_TILES) > TILE_CACHE_SIZE:
+        _TILES.popitem(last=False)
+    return tile
+
+
 def _paste_image(canvas: Image.Image, layer: dict[str, Any], data: bytes | None, circle: bool) -> None:
     x, y = layer["x"], layer["y"]
     w = h = layer["size"] if circle else None
     if not circle:
         w, h = layer["w"], layer["h"]
-    im = _open(data, (w, h))
-    tile = _fitted(im, w, h, layer.get("fit", "cover")) if im is not None else Image.new("RGB", (w, h), PLACEHOLDER)
+    tile = _tile(data, w, h, layer.get("fit", "cover"))
     canvas.paste(tile, (x, y), _mask(w, h, layer.get("radius", 0), circle))
 
 
