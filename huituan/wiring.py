@@ -16,13 +16,21 @@ from huituan.services.referrals import events as referral_events
 from huituan.services.sharing import codes as sharing_codes
 from huituan.services.sharing import funnel as sharing_funnel
 
+_wired = False
+
 
 def wire_services() -> None:
-    """Idempotent: safe to call once per app in one process (tests build many apps)."""
+    """Once per process: every later call is a no-op (tests build many apps, the CLI wires
+    before each command), so the wiring is what the first call made it."""
+    global _wired
+    if _wired:
+        return
+    _wired = True
     events.subscribe(events.ORDER_PAID, commission_events.on_paid)
     events.subscribe(events.ORDER_COMPLETED, commission_events.on_completed)
     events.subscribe(events.REFUND_SUCCEEDED, commission_events.on_refunded)
     events.subscribe(events.USER_LOGGED_IN, referral_events.on_user_logged_in)
+    events.subscribe(events.WALLET_IN_DEBT, withdrawals.on_wallet_in_debt)
     # Share codes: a login carrying one counts a new user and binds; paid and refunded orders of
     # buyers bound through a code count for it (after the commission subscribers above).
     events.subscribe(events.USER_LOGGED_IN, sharing_codes.on_user_logged_in)
@@ -33,3 +41,4 @@ def wire_services() -> None:
         outbox.register_handler(kind, handler)
     outbox.register_handler(OutboxKind.refund, refunds.deliver_refund)
     outbox.register_handler(OutboxKind.transfer, withdrawals.deliver_transfer)
+    outbox.register_handler(OutboxKind.transfer_cancel, withdrawals.deliver_transfer_cancel)

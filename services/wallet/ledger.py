@@ -28,6 +28,7 @@ from huituan.core.clock import utcnow
 from huituan.core.errors import Conflict
 from huituan.core.sql import is_pg
 from huituan.models.wallet import BUCKETS, EntryKind, Wallet, WalletEntry
+from huituan.services import events
 
 
 @dataclass
@@ -196,6 +197,10 @@ async def apply(conn, user_ids: Iterable[int], planner: Planner, *, now: datetim
     if updated != len(changes):
         raise LedgerConflict()
     await _insert_entries(conn, rows, now)
+    # Debt booked: whoever holds money for this wallet on its way out reacts in this
+    # transaction (a transfer the user has not confirmed yet is cancelled, services.withdrawals).
+    for uid in sorted({p.user_id for p in postings if p.bucket == "debt" and p.amount_fen > 0}):
+        await events.emit(events.WALLET_IN_DEBT, user_id=uid, debt_fen=running[uid]["debt"], conn=conn)
     result = {}
     for uid, bal in wallets.items():
         run = running.get(uid)
@@ -212,7 +217,7 @@ async def apply(conn, user_ids: Iterable[int], planner: Planner, *, now: datetim
 def credit_income(bal: Balances, amount: int, *, kind: EntryKind, key: str, ref_type: str, ref_id: int,
                   source_bucket: str | None = None, source_kind: EntryKind | None = None,
                   source_key: str | None = None) -> list[Posting]:
-    """Money arriving in ``available``: it first pays down debt (DESIGN.md, Money).
+    """Money arriving in ``available``: it first pays down debt (docs/ARCHITECTURE.md, Money).
 
     Optionally moves it out of ``source_bucket`` (pending at settlement, withdrawing on a
     failed payout). Mutates ``bal`` so that a planner can chain several credits.
@@ -236,7 +241,7 @@ def credit_income(bal: Balances, amount: int, *, kind: EntryKind, key: str, ref_
 
 def charge_clawback(bal: Balances, amount: int, *, key: str, ref_type: str, ref_id: int) -> list[Posting]:
     """Take ``amount`` back after settlement: from available first, the rest becomes debt.
-    Never capped, never lost (DESIGN.md, Money)."""
+    Never capped, never lost (docs/ARCHITECTURE.md, Money)."""
     out: list[Posting] = []
     if amount <= 0:
         return out
