@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import lru_cache
-from importlib.resources import files
+from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -198,11 +198,13 @@ def spec_hash(spec: dict[str, Any]) -> str:
 @lru_cache(maxsize=1)
 def builtin_templates() -> dict[str, dict[str, Any]]:
     """The built-in styles (posters/builtin_templates.json), validated once: key -> spec."""
-    raw = json.loads(files("huituan.posters").joinpath("builtin_templates.json").read_text(encoding="utf-8"))
-    return {key: validate_spec(spec) for key, spec in raw["templates"].items()}
+    return {key: validate_spec(spec) for key, spec in _builtin_file()["templates"].items()}
 
 
 @lru_cache(maxsize=1)
 def builtin_defaults() -> dict[str, str]:
-    raw = json.loads(files("huituan.posters").joinpath("builtin_templates.json").read_text(encoding="utf-8"))
-    return dict(raw["defaults"])
+    return dict(_builtin_file()["defaults"])
+
+
+def _builtin_file() -> dict[str, Any]:
+    return json.loads((Path(__file__).parent / "builtin_templates.json").read_text(encoding="utf-8"))
