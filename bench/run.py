@@ -303,12 +303,22 @@ def main() -> None:
     data = asyncio.run(prepare_database(db_url, args.buyers))
     results: dict = {"connections": args.connections, "seconds": args.seconds, "cpus": os.cpu_count()}
 
+    # WeChat's mini-program API (getwxacodeunlimit for posters) is emulated by the sandbox of a
+    # second process, as WeChat runs elsewhere: its CPU must not be counted on our event loop.
+    wx_port = free_port()
+    wx_env = server_env(db_url, redis_url, str(key_dir), wx_port) | {
+        "HUITUAN_POSTER_RENDER_MODE": "thread", "HUITUAN_POSTER_RENDER_WORKERS": "1"}
+    wechat = Proc([sys.executable, "-m", "huituan.cli", "serve", "--no-jobs", "--port", str(wx_port)], wx_env,
+                  work / "wechat.log")
     port = free_port()
-    server = Proc([sys.executable, "-m", "huituan.cli", "serve", "--no-jobs", "--port", str(port)],
-                  server_env(db_url, redis_url, str(key_dir), port), work / "server.log")
-    procs = [server]
+    env = server_env(db_url, redis_url, str(key_dir), port) | {
+        "HUITUAN_WECHAT_API_BASE": f"http://127.0.0.1:{wx_port}/sandbox/wechat"}
+    server = Proc([sys.executable, "-m", "huituan.cli", "serve", "--no-jobs", "--port", str(port)], env,
+                  work / "server.log")
+    procs = [wechat, server]
     try:
         base = f"http://127.0.0.1:{port}"
+        wait_ready(f"http://127.0.0.1:{wx_port}/healthz")
         wait_ready(base + "/healthz")
         detail_url = f"{base}/api/v1/products/{data['product_id']}"
         with urllib.request.urlopen(detail_url) as resp:
@@ -352,8 +362,7 @@ def main() -> None:
             procs.remove(server)
             asyncio.run(reset_orders(db_url))
             server = Proc([sys.executable, "-m", "huituan.cli", "serve", "--no-jobs", "--workers", str(args.workers),
-                           "--port", str(port)], server_env(db_url, redis_url, str(key_dir), port),
-                          work / "server-workers.log")
+                           "--port", str(port)], env, work / "server-workers.log")
             procs.append(server)
             wait_ready(base + "/healthz")
             results[f"orders_{args.workers}_workers"] = measure_orders(base, db_url, data, work, args, bare_rps)

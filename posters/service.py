@@ -64,6 +64,7 @@ class PosterService:
         self._inflight: dict[str, asyncio.Future] = {}
         self.renders = 0  # cold renders done by this process (tests and metrics)
         text.configure(s.poster_font_path, s.poster_font_index)
+        template_store.forget_choices()
 
     async def close(self) -> None:
         await asyncio.to_thread(self.pool.close)
@@ -72,6 +73,7 @@ class PosterService:
     def forget_recent(self) -> None:
         """After a template switch or edit: the next request re-resolves everything."""
         self._recent.clear()
+        template_store.forget_choices()
 
     async def poster(self, sharer_id: int, kind: str, target: int | None = None,
                      template: str | None = None) -> Poster:

@@ -5,6 +5,7 @@ and the version that goes into every poster's cache key."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -15,6 +16,23 @@ from huituan.posters.registry import KINDS
 from huituan.posters.templates import builtin_defaults, builtin_templates, spec_hash, validate_spec
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
+# The per-kind choices (a tiny table) read once per few seconds per process: other processes
+# see a switch within CHOICES_TTL_SECONDS; this one at once.
+CHOICES_TTL_SECONDS = 5.0
+_choices: tuple[float, dict[str, str]] = (0.0, {})
+
+
+async def _chosen(kind: str) -> str | None:
+    global _choices
+    now = time.monotonic()
+    if _choices[0] <= now:
+        _choices = (now + CHOICES_TTL_SECONDS, {c.kind: c.template_key for c in await PosterTemplateChoice.all()})
+    return _choices[1].get(kind)
+
+
+def forget_choices() -> None:
+    global _choices
+    _choices = (0.0, {})
 
 
 def _check_key(key: str, field: str = "template") -> str:
@@ -27,8 +45,7 @@ async def resolve(kind: str, key: str | None) -> tuple[str, str, dict[str, Any]]
     """(template key, version, spec) for a poster of ``kind``: the named template, else the
     kind's chosen one, else its built-in default. The version changes with every edit."""
     if not key:
-        choice = await PosterTemplateChoice.get_or_none(kind=kind)
-        key = choice.template_key if choice else builtin_defaults()[kind]
+        key = await _chosen(kind) or builtin_defaults()[kind]
     else:
         _check_key(key)
     builtin = builtin_templates().get(key)
@@ -82,6 +99,7 @@ async def switch_template(operator_id: int, kind: str, key: str) -> dict[str, An
             await PosterTemplateChoice.create(kind=kind, template_key=key, updated_by=operator_id)
         except IntegrityError:  # a concurrent first switch: the last one wins
             await PosterTemplateChoice.filter(kind=kind).update(template_key=key, updated_by=operator_id)
+    forget_choices()
     return {"kind": kind, "template_key": key}
 
 

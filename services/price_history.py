@@ -39,6 +39,32 @@ async def record_prices(product_id: int, conn=None, now: datetime | None = None)
     return len(new)
 
 
+HISTORY_PAGE = 64  # rows read at once: a SKU's last changes cover the window in practice
+
+
+async def _recent(sku_id: int, before: datetime | None, conn) -> list[SkuPriceHistory]:
+    q = SkuPriceHistory.filter(sku_id=sku_id)
+    if before is not None:
+        q = q.filter(started_at__lt=before)
+    return await _q(q, conn).order_by("-started_at", "-id").limit(HISTORY_PAGE)
+
+
+def _low(rows: list[SkuPriceHistory], start: datetime, page_full: bool) -> tuple[int | None, bool]:
+    """(lowest on-sale price in the window, whether ``rows`` reached back far enough to know).
+    ``rows``: newest first, all started before ``start``; ``page_full``: older rows may exist."""
+    window_start = start - REFERENCE_WINDOW
+    prices = []
+    for r in rows:
+        if r.started_at >= window_start:
+            if r.on_sale:
+                prices.append(r.price_fen)
+            continue
+        if r.on_sale:
+            prices.append(r.price_fen)  # in effect when the window opened
+        return (min(prices) if prices else None), True
+    return (min(prices) if prices else None), not page_full
+
+
 async def current_price_since(sku_id: int, conn=None) -> datetime | None:
     """When the SKU's current price took effect (its latest history row), or None."""
     row = await _q(SkuPriceHistory.filter(sku_id=sku_id), conn).order_by("-started_at", "-id").first()
@@ -47,26 +73,34 @@ async def current_price_since(sku_id: int, conn=None) -> datetime | None:
 
 async def lowest_price_before(sku_id: int, start: datetime, conn=None) -> int | None:
     """The lowest on-sale price of the SKU during the 7 days before ``start``; None without history."""
+    rows = await _recent(sku_id, start, conn)
+    low, complete = _low(rows, start, len(rows) == HISTORY_PAGE)
+    if complete:
+        return low
+    # More changes in the window than one page holds: ask the database for the minimum.
     window_start = start - REFERENCE_WINDOW
-    in_window = await _q(SkuPriceHistory.filter(sku_id=sku_id, started_at__gte=window_start,
-                                                started_at__lt=start), conn).values("price_fen", "on_sale")
+    in_window = await _q(SkuPriceHistory.filter(sku_id=sku_id, on_sale=True, started_at__gte=window_start,
+                                                started_at__lt=start), conn).values_list("price_fen", flat=True)
     before = await _q(SkuPriceHistory.filter(sku_id=sku_id, started_at__lt=window_start), conn).order_by(
         "-started_at", "-id").first()
-    prices = [r["price_fen"] for r in in_window if r["on_sale"]]
-    if before is not None and before.on_sale:
-        prices.append(before.price_fen)  # in effect when the window opened
+    prices = list(in_window) + ([before.price_fen] if before is not None and before.on_sale else [])
     return min(prices) if prices else None
 
 
 async def reference_price(sku_id: int, price_fen: int, start: datetime | None = None, conn=None) -> int | None:
     """The struck price to show next to ``price_fen`` for a promotion that started at ``start``
     (default: when the SKU's current price took effect): the 7-day low, and only when it is
-    above the price shown. None means draw no struck price."""
+    above the price shown. None means draw no struck price. One query in the usual case."""
     if start is None:
-        start = await current_price_since(sku_id, conn)
-        if start is None:
+        rows = await _recent(sku_id, None, conn)
+        if not rows:
             return None
-    low = await lowest_price_before(sku_id, start, conn)
+        start = rows[0].started_at
+        low, complete = _low(rows[1:], start, len(rows) == HISTORY_PAGE)
+        if not complete:
+            low = await lowest_price_before(sku_id, start, conn)
+    else:
+        low = await lowest_price_before(sku_id, start, conn)
     if low is None or low <= price_fen:
         return None
     return low

@@ -37,3 +37,17 @@ async def test_the_reference_is_the_7_day_low_before_the_promotion_and_none_with
     assert await reference_price(sku.id, 6600, now) is None
     # A promotion that started 30 days ago has no history in its window.
     assert await reference_price(sku.id, 4990, now - timedelta(days=30)) is None
+
+
+async def test_more_changes_in_the_window_than_one_read_holds(rt):
+    from huituan.services.price_history import HISTORY_PAGE
+
+    sku = (await make_product(skus=[{"price_fen": 3000}])).sku_list[0]
+    now = utcnow()
+    await SkuPriceHistory.create(sku_id=sku.id, price_fen=2500, started_at=now - timedelta(days=6, hours=23))
+    await SkuPriceHistory.bulk_create([
+        SkuPriceHistory(sku_id=sku.id, price_fen=4000 + i, started_at=now - timedelta(days=6) + timedelta(minutes=i))
+        for i in range(HISTORY_PAGE + 10)])
+    await SkuPriceHistory.create(sku_id=sku.id, price_fen=1990, started_at=now)
+    assert await reference_price(sku.id, 1990) == 2500
+    assert await lowest_price_before(sku.id, now) == 2500
