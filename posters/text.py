@@ -34,6 +34,7 @@ def configure(path: str = "", index: int = 2) -> None:
     if (path, index) != (_FONT_PATH, _FONT_INDEX):
         _FONT_PATH, _FONT_INDEX = path, index
         font.cache_clear()
+        _advance.cache_clear()
         _notdef.cache_clear()
         _has_glyph.cache_clear()
 
@@ -103,6 +104,25 @@ def fit(text: str, f: ImageFont.FreeTypeFont, width: int) -> str:
     return text[:lo].rstrip() + ELLIPSIS
 
 
+@lru_cache(maxsize=20000)
+def _advance(size: int, ch: str) -> float:
+    return font(size).getlength(ch)
+
+
+def _cut(text: str, f: ImageFont.FreeTypeFont, width: int) -> int:
+    """How many leading characters of ``text`` fit in ``width``: summed per-character advances
+    (cached), then checked with the real layout, which may kern a little tighter or looser."""
+    total, n = 0.0, 0
+    for ch in text:
+        total += _advance(f.size, ch)
+        if total > width:
+            break
+        n += 1
+    while n > 1 and f.getlength(text[:n]) > width:
+        n -= 1
+    return max(n, 1)
+
+
 def wrap(text: str, f: ImageFont.FreeTypeFont, width: int, max_lines: int) -> list[str]:
     """Greedy Chinese line breaking (any character may end a line, except that closing
     punctuation never starts one; Latin words stay whole when they fit), at most ``max_lines``,
@@ -110,21 +130,14 @@ def wrap(text: str, f: ImageFont.FreeTypeFont, width: int, max_lines: int) -> li
     lines: list[str] = []
     rest = text
     while rest and len(lines) < max_lines:
-        if f.getlength(rest) <= width:
+        cut = _cut(rest, f, width)
+        if cut >= len(rest):
             lines.append(rest)
             rest = ""
             break
-        lo, hi = 1, len(rest)
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if f.getlength(rest[:mid]) <= width:
-                lo = mid
-            else:
-                hi = mid - 1
-        cut = lo
-        if cut < len(rest) and rest[cut] in NO_LINE_START and cut > 1:
+        if rest[cut] in NO_LINE_START and cut > 1:
             cut -= 1
-        if cut < len(rest) and rest[cut].isascii() and rest[cut].isalnum():
+        if rest[cut].isascii() and rest[cut].isalnum():
             space = rest.rfind(" ", 0, cut)
             if space > 0:
                 cut = space
