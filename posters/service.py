@@ -62,6 +62,7 @@ class PosterService:
         self.request_ttl = s.poster_request_cache_seconds
         self._recent: dict[tuple, tuple[float, Poster]] = {}
         self._inflight: dict[str, asyncio.Future] = {}
+        self._resolving: dict[tuple, asyncio.Future] = {}
         self.renders = 0  # cold renders done by this process (tests and metrics)
         text.configure(s.poster_font_path, s.poster_font_index)
         template_store.forget_choices()
@@ -80,9 +81,31 @@ class PosterService:
         check_kind(kind)
         recent_key = (sharer_id, kind, target, template)
         hit = self._recent.get(recent_key)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
+        # When the memo runs out, every connection of a busy sharer misses at once: one of them
+        # resolves, the others wait for its answer (no herd of identical queries).
+        waiting = self._resolving.get(recent_key)
+        if waiting is not None:
+            return await asyncio.shield(waiting)
+        fut = asyncio.get_running_loop().create_future()
+        self._resolving[recent_key] = fut
+        try:
+            result = await self._resolve(sharer_id, kind, target, template)
+            fut.set_result(result)
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()
+            raise
+        finally:
+            self._resolving.pop(recent_key, None)
+        if self.request_ttl > 0:
+            if len(self._recent) > 10000:
+                self._recent.clear()
+            self._recent[recent_key] = (time.monotonic() + self.request_ttl, result)
+        return result
+
+    async def _resolve(self, sharer_id: int, kind: str, target: int | None, template: str | None) -> Poster:
         sharer = await User.get_or_none(id=sharer_id)
         if sharer is None:
             raise NotFound("用户不存在", code="user_not_found", field="user_id")
@@ -95,12 +118,7 @@ class PosterService:
             [kind, content.target_id, sharer_id, tkey, version, content.fields, content.image_urls, code_id,
              text.font_id()], sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
         ctype, body = await self._cached_or_rendered(digest, spec, content.fields, content.image_urls, code)
-        result = Poster(body=body, etag=f'"{digest[:32]}"', content_type=ctype, share_code=sc.code)
-        if self.request_ttl > 0:
-            if len(self._recent) > 10000:
-                self._recent.clear()
-            self._recent[recent_key] = (time.monotonic() + self.request_ttl, result)
-        return result
+        return Poster(body=body, etag=f'"{digest[:32]}"', content_type=ctype, share_code=sc.code)
 
     async def _cached_or_rendered(self, digest: str, spec: dict[str, Any], fields: dict[str, Any],
                                   image_urls: dict[str, str], code: dict[str, Any]) -> tuple[str, bytes]:
