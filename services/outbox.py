@@ -11,7 +11,8 @@ Usage (docs/ARCHITECTURE.md, State and concurrency)::
 - ``async enqueue(kind, dedupe_key, payload, conn) -> None``: a repeated dedupe_key is ignored
   (INSERT ... ON CONFLICT DO NOTHING: on PostgreSQL an IntegrityError would abort the
   caller's whole transaction).
-- ``register_handler(kind, fn)``: ``fn: async (rt, payload) -> None``; raise to retry.
+- ``register_handler(kind, fn)``: ``fn: async (rt, payload) -> None``; raise to retry, raise
+  ``PermanentDeliveryError`` when retrying cannot help (the row fails at once).
   Called by the composition root (``huituan.wiring``) for every kind, never at import time:
   ``BUILTIN_HANDLERS`` here (subscribe_message {openid, template_id, data, page?},
   wecom_message {touser, content, markdown?}, robot_push {content, msgtype?}), and each
@@ -71,6 +72,11 @@ def backoff_seconds(attempts: int) -> int:
     return min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
 
 
+class PermanentDeliveryError(Exception):
+    """Raised by a handler when retrying cannot help (the far end refused the content): the
+    row goes to failed at once with this error, for an operator to look at."""
+
+
 class UnhandledOutboxKind(RuntimeError):
     """An outbox kind was enqueued that no handler is registered for (a wiring fault)."""
 
@@ -126,7 +132,7 @@ async def _deliver_one(rt: "Runtime", row: OutboxMessage) -> bool:
         if details:
             error += f" {details}"
         error = error[:2000]
-        if attempts >= MAX_ATTEMPTS:
+        if attempts >= MAX_ATTEMPTS or isinstance(exc, PermanentDeliveryError):
             await OutboxMessage.filter(id=row.id, status=OutboxStatus.pending, attempts=attempts).update(
                 status=OutboxStatus.failed, last_error=error, next_attempt_at=None
             )
