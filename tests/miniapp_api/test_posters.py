@@ -20,7 +20,7 @@ from huituan.models.referral import ReferralBinding
 from huituan.posters import registry
 from huituan.posters.service import get_service
 from huituan.services import catalog_admin
-from tests.factories import auth, login, make_product, make_user, token_for
+from tests.factories import auth, login, make_category, make_product, make_user, token_for
 from tests.miniapp_api.poster_helpers import decode_poster, share_code_of
 
 
@@ -148,7 +148,8 @@ async def test_without_a_mini_program_code_the_h5_url_qr_is_drawn(make_settings)
 
 async def test_cached_poster_etag_304_and_a_price_change_gives_a_new_poster(client, rt):
     sharer = await make_user()
-    created = await catalog_admin.create_product(None, {"title": "海南贵妃芒 5 斤", "main_image": "", "skus": [
+    category = await make_category()
+    created = await catalog_admin.create_product(None, {"title": "海南贵妃芒 5 斤", "main_image": "", "category_id": category.id, "skus": [
         {"code": "MANGO-5", "price_fen": 3990, "stock": 10}]})
     pid, sku_id = created["id"], created["skus"][0]["id"]
     svc = get_service(rt)
@@ -262,21 +263,32 @@ async def test_bad_input_gets_the_documented_4xx_naming_the_field(client, rt, pr
 
 
 async def test_past_the_render_queue_bound_a_429_in_chinese_and_the_loop_keeps_serving(client, rt):
+    import threading
+
+    from huituan.posters.service import sample_job
+
     svc = get_service(rt)
-    svc.pool.queue_max = 1
-    sharer = await make_user()
-    products = [await make_product() for _ in range(4)]
-    tok = token_for(sharer)
-
-    async def one(p):
-        resp = await client.get(f"/api/v1/posters/product?target={p.id}", headers=auth(tok))
-        return resp.status, (await resp.json())["message"] if resp.status != 200 else ""
-
-    results, health = await asyncio.gather(asyncio.gather(*(one(p) for p in products)), client.get("/healthz"))
-    statuses = [s for s, _ in results]
-    assert health.status == 200
-    assert 429 in statuses and 200 in statuses, statuses
-    assert all("稍后" in m for s, m in results if s == 429)
+    svc.pool.queue_max = 2
+    release = threading.Event()
+    executor = svc.pool._start()
+    blockers = [executor.submit(release.wait) for _ in range(svc.pool.workers)]  # every worker busy
+    queued = [asyncio.create_task(svc.pool.run(sample_job())) for _ in range(2)]
+    await asyncio.sleep(0)
+    assert svc.pool.pending == 2  # the bound is reached: two renders wait for a worker
+    try:
+        sharer = await make_user()
+        product = await make_product()
+        resp = await client.get(f"/api/v1/posters/product?target={product.id}", headers=auth(token_for(sharer)))
+        data = await resp.json()
+        assert resp.status == 429 and data["error"] == "poster_busy" and "稍后" in data["message"], data
+        health = await client.get("/healthz")
+        assert health.status == 200  # the loop was never blocked
+    finally:
+        release.set()
+    await asyncio.gather(*queued)
+    assert all(b.done() for b in blockers)
+    resp = await client.get(f"/api/v1/posters/product?target={product.id}", headers=auth(token_for(sharer)))
+    assert resp.status == 200
 
 
 async def test_process_pool_renders_the_same_poster(make_settings):
