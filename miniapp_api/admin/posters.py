@@ -78,7 +78,7 @@ def setup(app: web.Application) -> None:
         response=TemplateOut, status=201, errors=(409, 422),
         description="422：模板不合法，details.field 为模板内的 JSON 指针（如 /layers/3/size）；409：与内置模板同名。")
     api(app, "POST", f"{T}/preview", preview, summary="预览海报模板（示例数据）", tag=tag, auth=Auth.operator,
-        body=PreviewIn, response_content_type="image/jpeg", errors=(404, 422),
+        body=PreviewIn, response_content_type="image/jpeg", errors=(404, 422), response_example="（JPEG 或 PNG 图片字节）",
         description="给 spec 预览未保存的模板，或给 key 预览已有模板；返回 JPEG 或 PNG。")
     api(app, "PUT", f"{T}/current", switch, summary="切换某种海报使用的模板", tag=tag, auth=Auth.operator,
         body=SwitchIn, response=SwitchOut, errors=(404,))

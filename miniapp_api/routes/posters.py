@@ -27,8 +27,9 @@ async def poster(request: web.Request, user_id: int) -> web.Response:
 def setup(app: web.Application) -> None:
     api(app, "GET", "/api/v1/posters/{kind}", poster, summary="分享海报（图片）", tag="sharing", auth=Auth.user,
         query=PosterQuery, response_content_type="image/jpeg", errors=(403, 404, 422, 429),
-        path_params={"kind": {"type": "string", "enum": list(KINDS)}},
-        headers={"If-None-Match": "上次返回的 ETag，未变化时返回 304"}, also={304: "海报未变化"},
-        description="返回 JPEG 或 PNG（由模板决定），带 ETag 与 Cache-Control；海报上的码是我的分享码（X-Share-Code）。"
+        path_params={"kind": {"type": "string", "enum": list(KINDS), "description": "海报类型"}},
+        also={304: "海报未变化"}, response_example="（JPEG 或 PNG 图片字节）",
+        description="返回 JPEG 或 PNG（由模板决定），带 ETag 与 Cache-Control；请求带 If-None-Match（上次的 ETag）"
+                    "且海报未变化时返回 304。海报上的码是我的分享码（响应头 X-Share-Code）。"
                     "404：类型不存在或暂未开放（field=kind）、对象不存在或已下架（field=target）、模板不存在（field=template）；"
                     "403：不是自己的砍价；422：缺少 target；429：生成排队已满。")

@@ -41,13 +41,13 @@ async def my_shares(request: web.Request, user_id: int) -> web.Response:
 async def my_materials(request: web.Request, user_id: int) -> web.Response:
     q = parse_query(request, MaterialsQuery)
     h5 = request.app[SETTINGS_KEY].resolved_share_h5_url()
-    return json_response(await materials.promoter_materials(user_id, q.product_id, h5))
+    return json_response(await materials.promoter_materials(user_id, q.product_id, h5))  # None: 422 product_id
 
 
 def setup(app: web.Application) -> None:
     api(app, "GET", "/api/v1/share/{code}", open_share, summary="打开分享（解析分享码）", tag="sharing",
         auth=Auth.public, response=ShareOut, errors=(404, 422),
-        path_params={"code": {"type": "string", "pattern": CODE_PATTERN}},
+        path_params={"code": {"type": "string", "pattern": CODE_PATTERN, "description": "分享码（8 位字母或数字）"}},
         description="返回分享对象与分享人昵称头像，并计一次打开。带用户登录凭证时按推荐绑定规则绑定分享人；"
                     "也可在登录时把 code 作为 scene 带回。422：code 格式不对（details.field=code）；404：分享码不存在。")
     api(app, "GET", "/api/v1/promoter/shares", my_shares, summary="我的分享效果（按分享码与渠道）", tag="sharing",

@@ -66,9 +66,11 @@ async def delete_material(material_id: int) -> None:
         raise NotFound("素材不存在", code="material_not_found", field="id")
 
 
-async def promoter_materials(sharer_id: int, product_id: int, h5_url: str) -> dict[str, Any]:
+async def promoter_materials(sharer_id: int, product_id: int | None, h5_url: str) -> dict[str, Any]:
     """The product's active materials for one promoter: ``{code}``, ``{url}`` in the texts are
     replaced by the promoter's own share code (channel moments) and its H5 link."""
+    if product_id is None:
+        raise ValidationFailed("product_id: 缺少必填字段", field="product_id")
     product = await Product.get_or_none(id=product_id)
     if product is None:
         raise NotFound("商品不存在", code="product_not_found", field="product_id")

@@ -103,3 +103,5 @@ async def test_material_library_fills_in_the_promoters_own_code(client):
     assert share["channel"] == "moments" and share["sharer"]["id"] == promoter.id
     resp = await client.get("/api/v1/promoter/materials?product_id=999999", headers=auth(token_for(promoter)))
     assert resp.status == 404 and (await resp.json())["details"]["field"] == "product_id"
+    resp = await client.get("/api/v1/promoter/materials", headers=auth(token_for(promoter)))
+    assert resp.status == 422 and (await resp.json())["details"]["field"] == "product_id"
