@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,9 +63,11 @@ class MaterialIn(_In):
     activity_kind: Literal["group_buy", "bargain"] | None = Field(None, description="活动类型：group_buy 拼团、bargain 砍价")
     activity_id: int | None = Field(None, ge=1, le=2**62, description="活动编号（与商品二选一）")
     title: str = Field("", max_length=64, description="素材标题")
-    texts: list[str] = Field(default_factory=list, max_length=9, description="文案，可含 {code} 与 {url}",
+    texts: list[Annotated[str, Field(max_length=1000)]] = Field(default_factory=list, max_length=9,
+                                                                 description="文案，可含 {code} 与 {url}",
                              examples=[["新米到了，扫码下单 {url}"]])
-    images: list[str] = Field(default_factory=list, max_length=9, description="图片地址（http/https）")
+    images: list[Annotated[str, Field(max_length=512)]] = Field(default_factory=list, max_length=9,
+                                                                 description="图片地址（http/https）")
     sort: int = Field(0, ge=-1000000, le=1000000, description="排序（大的在前）")
 
 

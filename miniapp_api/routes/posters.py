@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from huituan.core.web.auth import Auth
-from huituan.core.web.http import parse_query
+from huituan.core.web.http import parse_query, path_text
 from huituan.core.web.keys import RUNTIME_KEY, SETTINGS_KEY
 from huituan.core.web.openapi import api
 from huituan.miniapp_api.schemas.sharing import PosterQuery
 from huituan.posters.registry import KINDS
 from huituan.posters.service import get_service
 
+KIND_RE = re.compile(r"[a-z_]{1,32}")
+
 
 async def poster(request: web.Request, user_id: int) -> web.Response:
+    kind = path_text(request, "kind", KIND_RE, "海报类型格式不正确")  # unknown kinds: 404 from the service
     q = parse_query(request, PosterQuery)
-    result = await get_service(request.app[RUNTIME_KEY]).poster(user_id, request.match_info["kind"], q.target,
-                                                                 q.template)
+    result = await get_service(request.app[RUNTIME_KEY]).poster(user_id, kind, q.target, q.template)
     headers = {"ETag": result.etag, "Cache-Control": f"private, max-age={request.app[SETTINGS_KEY].poster_max_age_seconds}",
                "X-Share-Code": result.share_code}
     if result.etag in request.headers.get("If-None-Match", ""):

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from huituan.core.errors import HuituanError
 from huituan.core.web.auth import Auth, authenticate_user
-from huituan.core.web.http import json_response, parse_query
+from huituan.core.web.http import json_response, parse_query, path_text
 from huituan.core.web.keys import SETTINGS_KEY
 from huituan.core.web.openapi import api
 from huituan.miniapp_api.schemas.sharing import (
@@ -30,7 +30,7 @@ def _viewer(request: web.Request) -> int | None:
 
 
 async def open_share(request: web.Request) -> web.Response:
-    code = codes.check_code(request.match_info["code"])
+    code = path_text(request, "code", codes.CODE_RE, "分享码格式不正确（8 位字母或数字）", "share_code_invalid")
     return json_response(await codes.open_share(code, _viewer(request)))
 
 
