@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from huituan.models.outbox import OutboxKind
 from huituan.services import events, outbox, product_sales, withdrawals
+from huituan.services.activities import bargain, flash_sale, group_buy
 from huituan.services.commission import events as commission_events
-from huituan.services.orders import refunds, wechat_shipping
+from huituan.services.orders import activity, refunds, wechat_shipping
 from huituan.services.referrals import events as referral_events
 from huituan.services.sharing import codes as sharing_codes
 from huituan.services.sharing import funnel as sharing_funnel
@@ -39,6 +40,12 @@ def wire_services() -> None:
     events.subscribe(events.USER_LOGGED_IN, sharing_codes.on_user_logged_in)
     events.subscribe(events.ORDER_PAID, sharing_funnel.on_order_paid)
     events.subscribe(events.REFUND_SUCCEEDED, sharing_funnel.on_refunded)
+    events.subscribe(events.REFUND_SUCCEEDED, activity.on_refund_succeeded)
+
+    # The activity seam of order creation: one policy per activity type.
+    activity.register_policy(group_buy.GroupBuyPolicy())
+    activity.register_policy(bargain.BargainPolicy())
+    activity.register_policy(flash_sale.FlashSalePolicy())
 
     for kind, handler in outbox.BUILTIN_HANDLERS.items():
         outbox.register_handler(kind, handler)

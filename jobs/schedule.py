@@ -16,7 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from huituan.core.clock import CHINA_TZ
-from huituan.jobs import money, orders, outbox, referrals
+from huituan.jobs import activities, money, orders, outbox, referrals
 
 JobFunction = Callable[[Any], Awaitable[Any]]
 
@@ -77,6 +77,36 @@ SCHEDULE: list[JobSpec] = [
         func=money.poll_transfers,
         seconds=300,
         description="查询打款中的商家转账结果（通知丢失时兜底）",
+    ),
+    JobSpec(
+        name="expire_groups",
+        func=activities.expire_groups,
+        seconds=30,
+        description="到期未成团的拼团：退款给已付款成员（或按规则系统成团），未付款订单关闭",
+    ),
+    JobSpec(
+        name="expire_bargains",
+        func=activities.expire_bargains,
+        seconds=60,
+        description="到期未购买的砍价结束",
+    ),
+    JobSpec(
+        name="release_unpaid_activity_orders",
+        func=activities.release_unpaid_activity_orders,
+        seconds=15,
+        description="活动订单超过支付期限：关闭订单，释放拼团名额和秒杀库存",
+    ),
+    JobSpec(
+        name="preload_flash_sessions",
+        func=activities.preload_flash_sessions,
+        seconds=60,
+        description="即将开始和进行中的秒杀场次库存预热到 Redis",
+    ),
+    JobSpec(
+        name="reconcile_flash_stock",
+        func=activities.reconcile_flash_stock,
+        seconds=60,
+        description="核对秒杀库存（Redis 与数据库），修复差异并记录",
     ),
     JobSpec(
         name="poll_refunds",

@@ -5,7 +5,20 @@ from __future__ import annotations
 from aiohttp import web
 
 from huituan.miniapp_api import admin
-from huituan.miniapp_api.routes import addresses, auth, catalog, docs, ops, orders, pay, pickup, posters, promoter, sharing
+from huituan.miniapp_api.routes import (
+    activities,
+    addresses,
+    auth,
+    catalog,
+    docs,
+    ops,
+    orders,
+    pay,
+    pickup,
+    posters,
+    promoter,
+    sharing,
+)
 
 
 def register(app: web.Application) -> None:
@@ -21,6 +34,7 @@ def register(app: web.Application) -> None:
     promoter.setup(app)
     sharing.setup(app)
     posters.setup(app)
+    activities.setup(app)
     admin.register(app)
 
 

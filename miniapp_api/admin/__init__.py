@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from huituan.miniapp_api.admin import catalog, distribution, leaders, operators, orders, posters
+from huituan.miniapp_api.admin import activities, catalog, distribution, leaders, operators, orders, posters
 
 
 def register(app: web.Application) -> None:
@@ -14,3 +14,4 @@ def register(app: web.Application) -> None:
     leaders.setup(app)
     distribution.setup(app)
     posters.setup(app)
+    activities.setup(app)
