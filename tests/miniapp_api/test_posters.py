@@ -311,3 +311,31 @@ async def test_products_on_sale_only(client, rt):
     await get_poster(client, token_for(sharer), "product", target=product.id)
     await Product.filter(id=product.id).update(on_sale=False)
     await get_poster(client, token_for(sharer), "product", expect=404, target=product.id)
+
+
+async def test_group_buy_and_bargain_posters_from_the_activities_domain(client, rt):
+    """The providers the composition root registers (services.activities): real groups and bargains."""
+    from huituan.services.activities import bargain
+    from tests.services.activities.helpers import buyer, given_bargain_activity, given_group_activity, join
+
+    opener, address = await buyer()
+    activity = await given_group_activity(size=3, price_fen=1000, group_price_fen=600)
+    await SkuPriceHistory.create(sku_id=activity["sku_id"], price_fen=800, started_at=utcnow() - timedelta(days=3))
+    joined, _ = await join(rt.settings, activity, opener, address, open_new=True)
+    group_id = joined["group"]["id"]
+    resp, body = await get_poster(client, token_for(opener), "group_buy", target=group_id)
+    await resolve_and_bind(client, body, opener, "group_buy", group_id, resp.headers["X-Share-Code"])
+    from huituan.posters.kinds import content_for
+
+    content = await content_for("group_buy", group_id, opener)
+    assert content.fields["price_fen"] == 600 and "还差 2 人" in content.fields["note"]
+    assert content.fields["reference_price_fen"] == 800  # the 7-day low before the activity started
+
+    owner = await make_user()
+    b_activity = await given_bargain_activity(start=10000, floor=100, helpers=5)
+    started, _ = await bargain.start_bargain(owner.id, b_activity["id"])
+    resp, body = await get_poster(client, token_for(owner), "bargain", target=started["id"])
+    await resolve_and_bind(client, body, owner, "bargain", started["id"], resp.headers["X-Share-Code"])
+    someone = await make_user()
+    resp = await client.get(f"/api/v1/posters/bargain?target={started['id']}", headers=auth(token_for(someone)))
+    assert resp.status == 403 and (await resp.json())["details"]["field"] == "target"
