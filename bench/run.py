@@ -139,9 +139,6 @@ async def prepare_database(db_url: str, buyers: int) -> dict:
     await migrate_db(db_url, MODEL_APP)
     await close_db()
     await init_db(db_url, MODEL_APP)
-    # Tables of models whose migration is not generated yet (branches leave that to the merge):
-    # created from the models; a no-op once the migrations have them.
-    await Tortoise.generate_schemas(safe=True)
     try:
         cat = await Category.create(name="基准测试")
         product = await Product.create(
