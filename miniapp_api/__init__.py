@@ -5,7 +5,21 @@ from __future__ import annotations
 from aiohttp import web
 
 from huituan.miniapp_api import admin
-from huituan.miniapp_api.routes import activities, addresses, auth, catalog, docs, leaders, ops, orders, pay, pickup, promoter
+from huituan.miniapp_api.routes import (
+    activities,
+    addresses,
+    auth,
+    catalog,
+    docs,
+    leaders,
+    ops,
+    orders,
+    pay,
+    pickup,
+    posters,
+    promoter,
+    sharing,
+)
 
 
 def register(app: web.Application) -> None:
@@ -20,6 +34,8 @@ def register(app: web.Application) -> None:
     pickup.setup(app)
     leaders.setup(app)
     promoter.setup(app)
+    sharing.setup(app)
+    posters.setup(app)
     activities.setup(app)
     admin.register(app)
 
