@@ -69,7 +69,8 @@ async def broadcast(ctx: BotContext, args: list[str]) -> str:
     return f"已把 {res['products']} 件商品发到顾客群（{res['messages']} 条消息）。"
 
 
-POSTER_MISSING = "海报服务尚未接入机器人，暂时不能在聊天里生成海报。请在小程序商品页点「分享海报」。"
+# A passive WeCom reply is text only; an image needs a media upload the WeCom client lacks yet.
+POSTER_HINT = "海报：在小程序「团长中心 → 海报」打开（{path}），长按保存后发到群里。机器人暂时不能直接发图片。"
 
 
 @command("开团", help="为商品开一个拼团并收到分享海报", usage="开团 <商品> [人数] [小时]", example="开团 草莓 3 24",
@@ -92,7 +93,7 @@ async def open_group(ctx: BotContext, args: list[str]) -> str:
         f"已开团：{res['title']}，{res['group_size']} 人团，拼团价 {money(res['group_price_fen'])}，"
         f"{res['duration_hours']} 小时内成团。",
         f"分享码：{g['share_code']}（顾客在小程序打开分享码即可参团）",
-        POSTER_MISSING,
+        POSTER_HINT.format(path=f"/api/v1/posters/group_buy?target={g['id']}"),
     ])
 
 
@@ -100,5 +101,6 @@ async def open_group(ctx: BotContext, args: list[str]) -> str:
 async def poster(ctx: BotContext, args: list[str]) -> str:
     if not args:
         return "请写上商品名称，例如：海报 草莓"
-    await leader_store.find_product(" ".join(args))
-    return POSTER_MISSING
+    product = await leader_store.find_product(" ".join(args))
+    return f"「{product.title}」的分享海报已可生成。" + POSTER_HINT.format(
+        path=f"/api/v1/posters/product?target={product.id}")

@@ -205,3 +205,5 @@ async def test_open_group_uses_the_running_group_buy_activity(client, day):
     group = await Group.get()
     assert group.share_code in reply and group.leader_id == day["leader"]["id"]
     assert group.pickup_point_id == day["point"].id
+    assert f"/api/v1/posters/group_buy?target={group.id}" in reply
+    assert f"/api/v1/posters/product?target={berry.id}" in await say(client, "wx-wang", "海报 草莓")

@@ -258,3 +258,12 @@ async def test_a_leader_who_is_also_the_promoter_earns_once_per_line(client):
     await pay_order(client, token, order["id"])
     recs = await CommissionRecord.filter(order_id=order["id"], beneficiary_id=leader_user_id)
     assert [r.level for r in recs] == [1]  # the promoter commission, not a second leader record
+
+
+async def test_leader_store_poster_is_served(client):
+    point = await _point("海报小店", 30.0, 120.0)
+    await make_product(title="樱桃")
+    token, _ = await login(client, "poster-viewer")
+    resp = await client.get("/api/v1/posters/leader_store", headers=auth(token), params={"target": str(point.leader_id)})
+    assert resp.status == 200, await resp.text()
+    assert resp.content_type.startswith("image/")
