@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     wechat_template_refund_result: str = Field(
         "", description="subscribe template: refund result (character_string1 订单号, amount2 退款金额, phrase3 退款状态, "
                         "thing4 备注); empty = not sent")
+    notification_templates: dict[str, str] = Field(
+        default_factory=dict, description="subscribe template ids by template name, JSON "
+        "(see services/notifications/registry.py for names and keywords); empty = that message is not sent")
+    quiet_hours_start: str = Field("22:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                                   description="China time: non-urgent reminders wait from here ...")
+    quiet_hours_end: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                                 description="... until here (equal start and end: no quiet hours)")
+    unpaid_remind_before_seconds: int = Field(300, description="remind an unpaid order this long before it closes")
+    outbox_retention_days: int = Field(7, description="delivered outbox rows are deleted after this")
     # WeChat Pay API v3 (platform public-key mode)
     wechatpay_api_base: str = Field("", description="default https://api.mch.weixin.qq.com")
     wechatpay_mchid: str = Field("", description="merchant id")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from huituan.models.outbox import OutboxKind
 from huituan.services import events, outbox, withdrawals
 from huituan.services.commission import events as commission_events
+from huituan.services.notifications import delivery as notification_delivery
 from huituan.services.orders import refunds
 from huituan.services.referrals import events as referral_events
 
@@ -26,3 +27,5 @@ def wire_services() -> None:
         outbox.register_handler(kind, handler)
     outbox.register_handler(OutboxKind.refund, refunds.deliver_refund)
     outbox.register_handler(OutboxKind.transfer, withdrawals.deliver_transfer)
+    outbox.register_handler(OutboxKind.notification, notification_delivery.deliver,
+                            on_failed=notification_delivery.on_failed)

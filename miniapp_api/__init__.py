@@ -5,7 +5,18 @@ from __future__ import annotations
 from aiohttp import web
 
 from huituan.miniapp_api import admin
-from huituan.miniapp_api.routes import addresses, auth, catalog, docs, ops, orders, pay, pickup, promoter
+from huituan.miniapp_api.routes import (
+    addresses,
+    auth,
+    catalog,
+    docs,
+    notifications,
+    ops,
+    orders,
+    pay,
+    pickup,
+    promoter,
+)
 
 
 def register(app: web.Application) -> None:
@@ -19,6 +30,7 @@ def register(app: web.Application) -> None:
     pay.setup(app)
     pickup.setup(app)
     promoter.setup(app)
+    notifications.setup(app)
     admin.register(app)
 
 

@@ -10,6 +10,7 @@ from huituan.models import (
     commission,
     leader,
     migrations,
+    notification,
     ops,
     order,
     outbox,
@@ -20,6 +21,6 @@ from huituan.models import (
 )
 
 MODEL_APP = ModelApp(
-    modules=(user, catalog, order, outbox, ops, referral, promoter, commission, wallet, leader),
+    modules=(user, catalog, order, outbox, ops, referral, promoter, commission, wallet, leader, notification),
     migrations=migrations,
 )

@@ -12,12 +12,13 @@ class OutboxKind(StrEnum):
     robot_push = "robot_push"
     refund = "refund"
     transfer = "transfer"
+    notification = "notification"  # a Notification row (services.notifications)
 
 
 class OutboxStatus(StrEnum):
     pending = "pending"
     sent = "sent"
-    failed = "failed"  # gave up after max attempts; an operator looks at these
+    failed = "failed"  # gave up (max attempts or a permanent error); an operator looks at these
 
 
 class OutboxMessage(Model):
@@ -38,3 +39,5 @@ class OutboxMessage(Model):
 
     class Meta:
         table = "outbox_message"
+        # the delivery query: pending rows by due time (stays fast as sent rows pile up)
+        indexes = (("status", "next_attempt_at"),)

@@ -44,7 +44,7 @@ async def mark_ready_for_pickup(order_id: int) -> bool:
     Returns False if the order was not paid (idempotent for batch announcements)."""
     async with in_transaction() as conn:
         moved = await Order.filter(id=order_id, status=OrderStatus.paid, delivery_mode=DeliveryMode.pickup).using_db(
-            conn).update(status=OrderStatus.ready_for_pickup)
+            conn).update(status=OrderStatus.ready_for_pickup, ready_at=utcnow())
         queued = moved == 1 and await notifications.order_ready_for_pickup(order_id, conn)
     if queued:
         notifications.kick()

@@ -1,0 +1,51 @@
+"""Reminder jobs: each reads its settings and calls one sweep; each sweep is idempotent
+(a dedupe key per event and recipient), so a second run sends nothing new."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from huituan.core.clock import utcnow
+from huituan.core.runtime import Runtime
+from huituan.services import outbox
+from huituan.services.notifications import buyer, reminders
+
+
+async def remind_unpaid_orders(rt: Runtime) -> int:
+    n = await buyer.remind_unpaid_orders(rt.settings.unpaid_remind_before_seconds)
+    outbox.kick(rt)
+    return n
+
+
+async def remind_fulfilled_orders(rt: Runtime) -> int:
+    n = await buyer.remind_fulfilled_orders()
+    outbox.kick(rt)
+    return n
+
+
+async def remind_not_picked_up(rt: Runtime) -> int:
+    n = await buyer.remind_not_picked_up()
+    outbox.kick(rt)
+    return n
+
+
+async def remind_commission_settled(rt: Runtime) -> int:
+    n = await reminders.remind_commission_settled()
+    outbox.kick(rt)
+    return n
+
+
+async def remind_withdrawals(rt: Runtime) -> int:
+    n = await reminders.remind_withdrawals()
+    outbox.kick(rt)
+    return n
+
+
+async def operator_digest(rt: Runtime) -> int:
+    n = await reminders.send_operator_digest()
+    outbox.kick(rt)
+    return n
+
+
+async def purge_outbox(rt: Runtime) -> int:
+    return await outbox.purge_delivered(utcnow() - timedelta(days=rt.settings.outbox_retention_days))
