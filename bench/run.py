@@ -9,6 +9,8 @@ handler measured in the same run (these machines are noisy; ratios travel, absol
    is signed in advance (WeChat's cost, not ours) and wrk replays them at POST /api/v1/pay/notify.
    Orders/s for the whole flow = 1 / (1/create_rate + 1/notify_rate).
 3. settlement (bench.settle): 100,000 pending commission records settled on PostgreSQL.
+4. delivery (bench.delivery): 10,000 queued notifications delivered to the sandbox, and the
+   outbox's size and delivery-query time as delivered rows pile up, before and after retention.
 
 The load generator is wrk (C, one thread) so the client costs little of the two cores.
 """
@@ -270,6 +272,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--buyers", type=int, default=200)
     parser.add_argument("--skip-settle", action="store_true")
+    parser.add_argument("--skip-delivery", action="store_true")
     parser.add_argument("--workers", type=int, default=1,
                         help="also measure the order flow with `huituan serve --workers N` (N > 1)")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench.json"))
@@ -342,6 +345,10 @@ def main() -> None:
             settle = None
         if settle is not None:
             results["settlement"] = settle.run(db_url)
+    if not args.skip_delivery:
+        from bench import delivery
+
+        results["delivery"] = delivery.run(db_url, redis_url)
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2, ensure_ascii=False))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from huituan.models.user import User
 from huituan.services import outbox
-from huituan.services.orders.refunds import approve_refund
 from huituan.services.notifications.subscriptions import grant
+from huituan.services.orders.refunds import approve_refund
 from huituan.services.orders.shipping import ship_order
 from tests.factories import auth, create_order, login, make_product, pay_order
 

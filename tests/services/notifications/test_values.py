@@ -9,8 +9,8 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from huituan.core.sandbox.wechat import value_problem
-from huituan.services.notifications.registry import REGISTRY, EventSpec
 from huituan.models.notification import Channel
+from huituan.services.notifications.registry import REGISTRY, EventSpec
 from huituan.services.notifications.values import clip, format_value, graphemes
 
 
