@@ -136,7 +136,7 @@ def format_value(key: str, value: Any) -> str:
         text = "".join(c for c in text if keep(c)).strip()
         return text[:limit] or "-"
     if kind == "phone_number":
-        text = "".join(c for c in text if c.isdigit() or c in "+-* ")
+        text = "".join(c for c in text if c in "0123456789+-* ")  # ASCII only: "²".isdigit() is True
         return text.strip()[:limit] or "-"
     if kind == "name":
         text = _CONTROL.sub(" ", text).strip()

@@ -40,6 +40,7 @@ def test_typed_values():
     assert format_value("character_string1", "订单 HT2026-001") == "HT2026-001"
     assert format_value("character_string1", "X" * 40) == "X" * 32
     assert format_value("phone_number5", "138****0000 转") == "138****0000"
+    assert format_value("phone_number5", "１３８²") == "-"  # full-width and superscript digits are not ASCII
     assert format_value("name1", "欧阳娜娜娜娜娜娜娜娜娜") == "欧阳娜娜娜娜娜娜娜娜"
     assert format_value("name1", "Alexander Hamilton Jr. III") == "Alexander Hamilton J"
     assert format_value("phrase3", "退款成功") == "退款成功"
