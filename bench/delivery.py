@@ -20,8 +20,10 @@ import os
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+
+from huituan.core.clock import utcnow
 
 MESSAGES = 10_000
 STEP = 100_000
@@ -29,7 +31,7 @@ STEPS = 5
 
 
 async def _queue(conn, n: int, start: int, status: str = "pending", sent_at: datetime | None = None) -> None:
-    now = datetime.now(UTC)
+    now = utcnow()
     await conn.execute_query(
         "INSERT INTO notification (dedupe_key, claim, event, channel, user_id, touser, template_id, \"values\", page,"
         " urgent, status, reason, error, created_at, sent_at)"
@@ -59,7 +61,7 @@ async def _query_ms(rt) -> float:
     for _ in range(20):
         t = time.perf_counter()
         await OutboxMessage.filter(status=OutboxStatus.pending, next_attempt_at__isnull=True).order_by("id").limit(100)
-        await (OutboxMessage.filter(status=OutboxStatus.pending, next_attempt_at__lte=datetime.now(UTC))
+        await (OutboxMessage.filter(status=OutboxStatus.pending, next_attempt_at__lte=utcnow())
                .order_by("next_attempt_at", "id").limit(100))
         times.append(time.perf_counter() - t)
     return round(sorted(times)[len(times) // 2] * 1000, 2)
@@ -107,14 +109,14 @@ async def _bench(database_url: str, redis_url: str, messages: int, steps: int) -
         base = 20_000_000
         for step in range(steps + 1):
             if step:
-                await _queue(conn, STEP, base + step * STEP, "sent", datetime.now(UTC) - timedelta(days=30))
+                await _queue(conn, STEP, base + step * STEP, "sent", utcnow() - timedelta(days=30))
                 await conn.execute_script("ANALYZE outbox_message;")
             rows = (await conn.execute_query_dict("SELECT count(*) AS n FROM outbox_message"))[0]["n"]
             point = {"rows": rows, "table_mb": await _table_mb(conn), "query_ms": await _query_ms(rt)}
             result["growth"].append(point)
             print(f"outbox {point['rows']:>7} rows, {point['table_mb']:>6} MB: delivery query {point['query_ms']} ms")
         t = time.perf_counter()
-        purged = await outbox.purge_delivered(datetime.now(UTC) - timedelta(days=7))
+        purged = await outbox.purge_delivered(utcnow() - timedelta(days=7))
         purge_s = time.perf_counter() - t
         await conn.execute_script("VACUUM outbox_message")  # one statement: not in a transaction block
         await conn.execute_script("ANALYZE outbox_message")

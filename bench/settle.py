@@ -16,7 +16,9 @@ import json
 import os
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+
+from huituan.core.clock import utcnow
 
 RECORDS = 100_000
 WALLETS = 1_000
@@ -30,7 +32,7 @@ async def _prepare(records: int, wallets: int) -> None:
     conn = connections.get("default")
     await conn.execute_script(
         "TRUNCATE TABLE commission_record, commission_adjustment, wallet, wallet_entry RESTART IDENTITY;")
-    past = datetime.now(UTC) - timedelta(days=8)
+    past = utcnow() - timedelta(days=8)
     # Records: beneficiary = 1 + (i % wallets), amounts 1..5000 fen.
     await conn.execute_query(
         "INSERT INTO commission_record (order_id, order_item_id, product_id, buyer_id, beneficiary_id, level,"

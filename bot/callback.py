@@ -1,6 +1,6 @@
 """The WeCom (企业微信) app callback: GET verifies the URL, POST receives encrypted messages.
 
-Order matters (DESIGN.md, verify first): timestamp freshness and the signature are checked
+Order matters (docs/ARCHITECTURE.md, Edges: verify first): timestamp freshness and the signature are checked
 before anything is decrypted, parsed or stored. WeCom retries a message it got no answer for
 within 5 s, so messages are deduplicated by MsgId in Redis and a retry gets the first reply
 again instead of running the command twice.

@@ -110,3 +110,47 @@ class ServiceUnavailable(HuituanError):
     status = 503
     code = "service_unavailable"
     message = "服务暂时不可用"
+
+
+# Chinese messages for the pydantic error types people actually hit: the HTTP edge
+# (``huituan.core.web.http``) and the catalog import (``huituan.services.catalog_import``)
+# both word validation errors through ``pydantic_message``.
+PYDANTIC_MESSAGES = {
+    "missing": "缺少必填字段",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "string_type": "应为字符串",
+    "bool_type": "应为布尔值",
+    "bool_parsing": "应为布尔值",
+    "list_type": "应为数组",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "greater_than": "必须大于 {gt}",
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than": "必须小于 {lt}",
+    "less_than_equal": "不能大于 {le}",
+    "string_too_short": "长度不能少于 {min_length}",
+    "string_too_long": "长度不能超过 {max_length}",
+    "too_short": "至少需要 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "enum": "取值必须是 {expected}",
+    "literal_error": "取值必须是 {expected}",
+    "string_pattern_mismatch": "格式不正确",
+    "extra_forbidden": "不支持的字段",
+    "json_invalid": "不是合法的 JSON",
+    "value_error": "取值不正确",
+}
+
+
+def pydantic_message(err: dict[str, Any], overrides: dict[str, str] | None = None) -> str:
+    """The Chinese message for one pydantic error (an item of ``ValidationError.errors()``);
+    ``overrides`` rewords some types for one caller. A validator's own ``ValueError`` text wins."""
+    template = (overrides or {}).get(err["type"]) or PYDANTIC_MESSAGES.get(err["type"])
+    ctx = err.get("ctx") or {}
+    if err["type"] == "value_error" and ctx.get("error"):
+        return str(ctx["error"])
+    try:
+        return template.format(**ctx) if template else err["msg"]
+    except (KeyError, IndexError):
+        return template or err["msg"]

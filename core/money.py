@@ -6,7 +6,7 @@ from __future__ import annotations
 def percent_of(amount_fen: int, percent_bp: int) -> int:
     """``amount_fen`` x ``percent_bp`` basis points (1 % = 100 bp), floored to the fen.
 
-    Rounding rule (DESIGN.md, Money): floor; the remainder stays with the platform.
+    Rounding rule (docs/ARCHITECTURE.md, Money): floor; the remainder stays with the platform.
     """
     if amount_fen < 0 or percent_bp < 0:
         raise ValueError("percent_of takes non-negative amounts and rates")

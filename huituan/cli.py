@@ -204,8 +204,42 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print("（非生产环境；上线前需处理：）")
         for p in problems:
             print(f"  - {p}")
+    unhandled = _unhandled_outbox(settings)
+    if unhandled:
+        print("发件箱有待发送的消息没有处理函数（在 huituan/wiring.py 注册后才会发送）：")
+        for kind, n in sorted(unhandled.items()):
+            print(f"  - {kind}: {n} 条")
+        return 1
     print("配置可用")
     return 0
+
+
+def _unhandled_outbox(settings: Settings) -> dict[str, int]:
+    """Pending outbox rows by kind that no handler is wired for, when the database can be
+    opened; {} (with a note) when it cannot: check-config also runs before the first migrate."""
+    import os
+
+    from huituan.core.db import close_db, init_db
+    from huituan.services import outbox
+
+    url = settings.database_url
+    if url.startswith("sqlite://") and not os.path.exists(url[len("sqlite://"):]):
+        print("（数据库文件尚不存在，跳过发件箱检查）")
+        return {}
+
+    async def go() -> dict[str, int]:
+        wire_services()
+        await init_db(url, MODEL_APP)
+        try:
+            return await outbox.unhandled_kinds()
+        finally:
+            await close_db()
+
+    try:
+        return asyncio.run(go())
+    except Exception as exc:  # noqa: BLE001 - a report, not a gate: say why and go on
+        print(f"（数据库无法打开，跳过发件箱检查：{type(exc).__name__}）")
+        return {}
 
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:

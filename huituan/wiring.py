@@ -15,9 +15,16 @@ from huituan.services.notifications import delivery as notification_delivery
 from huituan.services.orders import refunds
 from huituan.services.referrals import events as referral_events
 
+_wired = False
+
 
 def wire_services() -> None:
-    """Idempotent: safe to call once per app in one process (tests build many apps)."""
+    """Once per process: every later call is a no-op (tests build many apps, the CLI wires
+    before each command), so the wiring is what the first call made it."""
+    global _wired
+    if _wired:
+        return
+    _wired = True
     events.subscribe(events.ORDER_PAID, commission_events.on_paid)
     events.subscribe(events.ORDER_COMPLETED, commission_events.on_completed)
     events.subscribe(events.REFUND_SUCCEEDED, commission_events.on_refunded)

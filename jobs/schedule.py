@@ -15,6 +15,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from huituan.core.clock import CHINA_TZ
 from huituan.jobs import money, notifications, orders, outbox, referrals
 
 JobFunction = Callable[[Any], Awaitable[Any]]
@@ -37,7 +38,7 @@ class JobSpec:
     def trigger(self, interval_scale: float = 1.0) -> BaseTrigger:
         if self.seconds is not None:
             return IntervalTrigger(seconds=self.seconds / interval_scale, timezone="UTC")
-        return CronTrigger.from_crontab(self.cron, timezone="Asia/Shanghai")
+        return CronTrigger.from_crontab(self.cron, timezone=CHINA_TZ)
 
 
 SCHEDULE: list[JobSpec] = [

@@ -23,7 +23,7 @@ class OutboxStatus(StrEnum):
 
 class OutboxMessage(Model):
     """A side effect that leaves the process, written in the same transaction as its cause
-    and delivered after commit (DESIGN.md, State and concurrency)."""
+    and delivered after commit (docs/ARCHITECTURE.md, State and concurrency)."""
 
     id = fields.BigIntField(primary_key=True)
     kind = fields.CharEnumField(OutboxKind, max_length=32)

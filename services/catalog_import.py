@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from huituan.core.errors import PayloadTooLarge, ValidationFailed
+from huituan.core.errors import PayloadTooLarge, ValidationFailed, pydantic_message
 from huituan.core.runtime import Runtime
 from huituan.models.catalog import Category, Product, Sku
 from huituan.services.catalog_admin import STOCK_MAX, invalidate, refresh_price_from
@@ -42,22 +42,11 @@ _REQUIRED_COLUMNS = ("product_title", "category", "sku_code", "price_fen", "stoc
 StockMode = Literal["keep", "set"]
 STOCK_MODES = ("keep", "set")
 
-_MESSAGES = {
-    "missing": "缺少必填字段",
-    "int_type": "应为整数",
-    "int_parsing": "应为整数",
-    "int_from_float": "应为整数",
-    "string_type": "应为字符串",
-    "bool_type": "应为布尔值",
+# The import's own wording where the HTTP edge's (huituan.core.errors.PYDANTIC_MESSAGES) is
+# less helpful to someone fixing a spreadsheet row.
+_IMPORT_MESSAGES = {
     "bool_parsing": "应为布尔值（true/false/1/0）",
-    "list_type": "应为数组",
-    "greater_than": "必须大于 {gt}",
-    "greater_than_equal": "不能小于 {ge}",
-    "less_than_equal": "不能大于 {le}",
     "string_too_short": "不能为空",
-    "string_too_long": "长度不能超过 {max_length}",
-    "too_short": "至少需要 {min_length} 项",
-    "extra_forbidden": "不支持的字段",
 }
 
 
@@ -127,14 +116,7 @@ def _first_error(exc: ValidationError, prefix: str = "", names: dict[str, str] |
     name = ".".join(loc)
     if names and loc:
         name = names.get(loc[0], loc[0]) + ("." + ".".join(loc[1:]) if len(loc) > 1 else "")
-    template = _MESSAGES.get(err["type"])
-    ctx = err.get("ctx") or {}
-    try:
-        text = template.format(**ctx) if template else err["msg"]
-    except (KeyError, IndexError):
-        text = err["msg"]
-    if err["type"] == "value_error" and ctx.get("error"):
-        text = str(ctx["error"])
+    text = pydantic_message(err, _IMPORT_MESSAGES)
     return {"field": f"{prefix}{name}" if name else prefix.rstrip(".") or "body", "message": text}
 
 

@@ -1,6 +1,6 @@
 """The outbox: side effects that leave the process, written with their cause, delivered after commit.
 
-Usage (DESIGN.md, State and concurrency)::
+Usage (docs/ARCHITECTURE.md, State and concurrency)::
 
     async with in_transaction() as conn:
         ...change state...

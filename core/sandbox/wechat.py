@@ -72,6 +72,19 @@ def _state(request: web.Request) -> SandboxState:
     return request.app[SANDBOX_KEY]
 
 
+async def authed_json(request: web.Request, kind: str, bad_json: tuple[int, str]) -> tuple[SandboxState, dict[str, Any]] | web.Response:
+    """The preamble of every API call with an access token and a JSON body: the state and the
+    body, or WeChat's answer for a bad token (``check_token``) or a body that is not a JSON object."""
+    state = _state(request)
+    bad = check_token(state, request.query.get("access_token"), kind)
+    if bad:
+        return bad
+    data = await _json(request)
+    if data is None:
+        return err(*bad_json)
+    return state, data
+
+
 def _check_app(appid: str | None, secret: str | None) -> web.Response | None:
     if appid != keys.SANDBOX_APPID:
         return err(40013, "invalid appid")
@@ -132,13 +145,10 @@ def phone_for(code: str) -> str:
 
 
 async def getuserphonenumber(request: web.Request) -> web.Response:
-    state = _state(request)
-    bad = check_token(state, request.query.get("access_token"), "mp")
-    if bad:
-        return bad
-    data = await _json(request)
-    if data is None:
-        return err(47001, "data format error")
+    got = await authed_json(request, "mp", (47001, "data format error"))
+    if isinstance(got, web.Response):
+        return got
+    state, data = got
     code = data.get("code") or ""
     if not code or code == "invalid":
         return err(40029, "invalid code")
@@ -150,13 +160,10 @@ async def getuserphonenumber(request: web.Request) -> web.Response:
 
 
 async def getwxacodeunlimit(request: web.Request) -> web.Response:
-    state = _state(request)
-    bad = check_token(state, request.query.get("access_token"), "mp")
-    if bad:
-        return bad
-    data = await _json(request)
-    if data is None:
-        return err(47001, "data format error")
+    got = await authed_json(request, "mp", (47001, "data format error"))
+    if isinstance(got, web.Response):
+        return got
+    state, data = got
     scene = data.get("scene")
     if not isinstance(scene, str) or not SCENE_RE.match(scene):
         return err(40169, "invalid length for scene, or the data is not json string")
@@ -185,13 +192,10 @@ def render_qr(text: str, width: int) -> bytes:
 
 
 async def subscribe_send(request: web.Request) -> web.Response:
-    state = _state(request)
-    bad = check_token(state, request.query.get("access_token"), "mp")
-    if bad:
-        return bad
-    data = await _json(request)
-    if data is None:
-        return err(47001, "data format error")
+    got = await authed_json(request, "mp", (47001, "data format error"))
+    if isinstance(got, web.Response):
+        return got
+    state, data = got
     touser = data.get("touser") or ""
     if not touser:
         return err(40003, "invalid openid")

@@ -25,7 +25,7 @@ from wechatpy.work.crypto import WeChatCrypto
 
 from huituan.core.sandbox import keys
 from huituan.core.sandbox.state import SANDBOX_KEY, SandboxState, sandbox_route
-from huituan.core.sandbox.wechat import _json, check_token, err, issue_token, ok
+from huituan.core.sandbox.wechat import _json, authed_json, err, issue_token, ok
 
 PREFIX = "/sandbox/wecom"
 
@@ -38,6 +38,17 @@ def _state(request: web.Request) -> SandboxState:
     return request.app[SANDBOX_KEY]
 
 
+def _message(data: dict[str, Any]) -> tuple[str, str] | web.Response:
+    """(msgtype, content) of a text or markdown message, or WeCom's answer for a bad one."""
+    msgtype = data.get("msgtype")
+    if msgtype not in ("text", "markdown"):
+        return err(40008, "invalid message type")
+    content = (data.get(msgtype) or {}).get("content")
+    if not content:
+        return err(41009, "missing content")
+    return msgtype, content
+
+
 async def gettoken(request: web.Request) -> web.Response:
     q = request.query
     if q.get("corpid") != keys.SANDBOX_CORP_ID:
@@ -48,21 +59,16 @@ async def gettoken(request: web.Request) -> web.Response:
 
 
 async def message_send(request: web.Request) -> web.Response:
-    state = _state(request)
-    bad = check_token(state, request.query.get("access_token"), "wecom")
-    if bad:
-        return bad
-    data = await _json(request)
-    if data is None:
-        return err(40058, "invalid json")
+    got = await authed_json(request, "wecom", (40058, "invalid json"))
+    if isinstance(got, web.Response):
+        return got
+    state, data = got
     if str(data.get("agentid")) != keys.SANDBOX_AGENT_ID:
         return err(40056, "invalid agentid")
-    msgtype = data.get("msgtype")
-    if msgtype not in ("text", "markdown"):
-        return err(40008, "invalid message type")
-    content = (data.get(msgtype) or {}).get("content")
-    if not content:
-        return err(41009, "missing content")
+    got = _message(data)
+    if isinstance(got, web.Response):
+        return got
+    msgtype, content = got
     if not (data.get("touser") or data.get("toparty") or data.get("totag")):
         return err(40031, "invalid userid list")
     if await state.maybe_hold():
@@ -83,12 +89,10 @@ async def webhook_send(request: web.Request) -> web.Response:
     data = await _json(request)
     if data is None:
         return err(40058, "invalid json")
-    msgtype = data.get("msgtype")
-    if msgtype not in ("text", "markdown"):
-        return err(40008, "invalid message type")
-    content = (data.get(msgtype) or {}).get("content")
-    if not content:
-        return err(41009, "missing content")
+    got = _message(data)
+    if isinstance(got, web.Response):
+        return got
+    msgtype, content = got
     if len(content.encode("utf-8")) > 4096:
         return err(40058, "markdown.content exceed max length 4096")
     failure = state.take_failure("robot")

@@ -13,41 +13,12 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from huituan.core.errors import HuituanError, ValidationFailed
+from huituan.core.errors import HuituanError, ValidationFailed, pydantic_message
 from huituan.core.logging import log_fields, request_id_var
 
 log = logging.getLogger("huituan.http")
 
 M = TypeVar("M", bound=BaseModel)
-
-# Chinese messages for the pydantic error types clients actually hit.
-_PYDANTIC_MESSAGES = {
-    "missing": "缺少必填字段",
-    "int_type": "应为整数",
-    "int_parsing": "应为整数",
-    "int_from_float": "应为整数",
-    "string_type": "应为字符串",
-    "bool_type": "应为布尔值",
-    "bool_parsing": "应为布尔值",
-    "list_type": "应为数组",
-    "dict_type": "应为对象",
-    "model_type": "应为对象",
-    "greater_than": "必须大于 {gt}",
-    "greater_than_equal": "不能小于 {ge}",
-    "less_than": "必须小于 {lt}",
-    "less_than_equal": "不能大于 {le}",
-    "string_too_short": "长度不能少于 {min_length}",
-    "string_too_long": "长度不能超过 {max_length}",
-    "too_short": "至少需要 {min_length} 项",
-    "too_long": "最多 {max_length} 项",
-    "enum": "取值必须是 {expected}",
-    "literal_error": "取值必须是 {expected}",
-    "string_pattern_mismatch": "格式不正确",
-    "extra_forbidden": "不支持的字段",
-    "json_invalid": "不是合法的 JSON",
-    "value_error": "取值不正确",
-}
-
 
 def validation_error_from_pydantic(exc: ValidationError, prefix: str = "") -> ValidationFailed:
     errors = []
@@ -55,14 +26,7 @@ def validation_error_from_pydantic(exc: ValidationError, prefix: str = "") -> Va
         field = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
         if prefix:
             field = f"{prefix}.{field}" if field else prefix
-        template = _PYDANTIC_MESSAGES.get(err["type"])
-        ctx = err.get("ctx") or {}
-        try:
-            text = template.format(**ctx) if template else err["msg"]
-        except (KeyError, IndexError):
-            text = template or err["msg"]
-        if err["type"] == "value_error" and ctx.get("error"):
-            text = str(ctx["error"])
+        text = pydantic_message(err)
         errors.append({"field": field or "body", "message": text, "type": err["type"]})
     first = errors[0]
     return ValidationFailed(f"{first['field']}: {first['message']}", field=first["field"], errors=errors)

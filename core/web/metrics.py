@@ -5,7 +5,7 @@
 - job_runs_total{job,result}: result is ok or error (the composition root hands
   ``Metrics.observe_job`` to the jobs runner)
 - outbox_unhandled_messages{kind}: pending outbox rows whose kind has no handler (set by
-  /readyz and the outbox sweep through ``observe_unhandled``)
+  each /readyz through ``observe_unhandled``; the outbox job logs the same counts)
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ class Metrics:
         self.job_runs.labels(job, result).inc()
 
     def observe_unhandled(self, counts: dict[str, int]) -> None:
+        """The gauge is the latest count: a kind that is handled again drops out."""
+        self.outbox_unhandled.clear()
         for kind, n in counts.items():
             self.outbox_unhandled.labels(kind).set(n)
 

@@ -107,16 +107,10 @@ def api(
     )
 
 
-def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
-    for name, sub in schema.pop("$defs", {}).items():
-        components[name] = sub
-    components[model.__name__] = schema
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
-
-
-def _input_schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+def _schema(model: type[BaseModel], components: dict[str, Any], mode: str = "serialization") -> dict[str, Any]:
+    """A $ref to ``model`` in components (its nested models beside it); ``mode="validation"``
+    for request bodies, which may differ from what the same model serializes to."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
     for name, sub in schema.pop("$defs", {}).items():
         components[name] = sub
     components[model.__name__] = schema
@@ -177,7 +171,7 @@ def build_openapi(app: web.Application, *, title: str = "惠团 huituan API", ve
         if op.body is not None:
             operation["requestBody"] = {
                 "required": True,
-                "content": {op.body_content_type: {"schema": _input_schema(op.body, components)}},
+                "content": {op.body_content_type: {"schema": _schema(op.body, components, "validation")}},
             }
         paths.setdefault(op.path, {})[op.method.lower()] = operation
     return {

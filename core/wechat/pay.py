@@ -39,7 +39,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -47,11 +47,11 @@ from wechatpayv3.async_ import AsyncWeChatPay, WeChatPayType
 from wechatpayv3.async_.type import RequestType
 from wechatpayv3.async_.utils import aes_decrypt, rsa_verify
 
+from huituan.core.clock import CHINA_TZ, as_utc
 from huituan.core.errors import SignatureInvalid, UpstreamError, ValidationFailed
 
 log = logging.getLogger("huituan.wechat.pay")
 
-CHINA_TZ = timezone(timedelta(hours=8))
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 # WeChat requires the payee's real name at or above 2,000 yuan.
 TRANSFER_NAME_REQUIRED_FEN = 200_000
@@ -59,9 +59,7 @@ TRANSFER_NAME_REQUIRED_FEN = 200_000
 
 def rfc3339(dt: datetime) -> str:
     """WeChat Pay wants RFC 3339 with an offset, e.g. 2018-06-08T10:34:56+08:00."""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(CHINA_TZ).isoformat(timespec="seconds")
+    return as_utc(dt).astimezone(CHINA_TZ).isoformat(timespec="seconds")
 
 
 class WeChatPayClient:

@@ -52,7 +52,7 @@ def item_commission(base_fen: int, quantity: int, level: int, rate_bp: int,
     """(amount, rate_bp, fixed_per_unit) for one beneficiary on one item.
 
     Rounding: percent_of floors to the fen; the remainder stays with the platform
-    (DESIGN.md, Money). A fixed amount per unit is capped at what was paid for the line.
+    (docs/ARCHITECTURE.md, Money). A fixed amount per unit is capped at what was paid for the line.
     """
     if rule is not None and rule.mode == CommissionMode.none:
         return 0, None, None

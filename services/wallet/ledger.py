@@ -212,7 +212,7 @@ async def apply(conn, user_ids: Iterable[int], planner: Planner, *, now: datetim
 def credit_income(bal: Balances, amount: int, *, kind: EntryKind, key: str, ref_type: str, ref_id: int,
                   source_bucket: str | None = None, source_kind: EntryKind | None = None,
                   source_key: str | None = None) -> list[Posting]:
-    """Money arriving in ``available``: it first pays down debt (DESIGN.md, Money).
+    """Money arriving in ``available``: it first pays down debt (docs/ARCHITECTURE.md, Money).
 
     Optionally moves it out of ``source_bucket`` (pending at settlement, withdrawing on a
     failed payout). Mutates ``bal`` so that a planner can chain several credits.
@@ -236,7 +236,7 @@ def credit_income(bal: Balances, amount: int, *, kind: EntryKind, key: str, ref_
 
 def charge_clawback(bal: Balances, amount: int, *, key: str, ref_type: str, ref_id: int) -> list[Posting]:
     """Take ``amount`` back after settlement: from available first, the rest becomes debt.
-    Never capped, never lost (DESIGN.md, Money)."""
+    Never capped, never lost (docs/ARCHITECTURE.md, Money)."""
     out: list[Posting] = []
     if amount <= 0:
         return out
