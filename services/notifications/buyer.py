@@ -10,7 +10,7 @@ from huituan.core.clock import china_date, utcnow
 from huituan.models.leader import PickupPoint
 from huituan.models.notification import NotificationStatus
 from huituan.models.order import DeliveryMode, Order, OrderItem, OrderStatus
-from huituan.services.notifications.service import notify
+from huituan.services.notifications.service import already_notified, notify
 
 
 async def _first_title(order_id: int, conn) -> str:
@@ -64,8 +64,11 @@ async def remind_unpaid_orders(before_seconds: int, limit: int = 500) -> int:
     orders = await (Order.filter(status=OrderStatus.unpaid, pay_deadline__gt=now,
                                  pay_deadline__lte=now + timedelta(seconds=before_seconds))
                     .order_by("pay_deadline").limit(limit))
+    done = await already_notified("order_unpaid", [(f"order:{o.id}", o.user_id) for o in orders])
     queued = 0
     for order in orders:
+        if (f"order:{order.id}", order.user_id) in done:
+            continue
         status = await notify("order_unpaid", order.user_id, {
             "character_string1": order.order_no,
             "thing2": await _first_title(order.id, None),
@@ -82,12 +85,17 @@ async def remind_fulfilled_orders(since_hours: int = 48, limit: int = 1000) -> i
     ``since_hours`` get theirs (the same dedupe key as the status change, so never twice)."""
     since = utcnow() - timedelta(hours=since_hours)
     queued = 0
-    for oid in await Order.filter(status=OrderStatus.shipped, shipped_at__gte=since).order_by("id").limit(
-            limit).values_list("id", flat=True):
-        queued += await order_shipped(oid, None)
-    for oid in await Order.filter(status=OrderStatus.ready_for_pickup, delivery_mode=DeliveryMode.pickup,
-                                  ready_at__gte=since).order_by("id").limit(limit).values_list("id", flat=True):
-        queued += await order_ready_for_pickup(oid, None)
+    for event, send, orders in (
+        ("order_shipped", order_shipped,
+         Order.filter(status=OrderStatus.shipped, shipped_at__gte=since)),
+        ("order_ready_for_pickup", order_ready_for_pickup,
+         Order.filter(status=OrderStatus.ready_for_pickup, delivery_mode=DeliveryMode.pickup, ready_at__gte=since)),
+    ):
+        rows = await orders.order_by("id").limit(limit).values("id", "user_id")
+        done = await already_notified(event, [(f"order:{r['id']}", r["user_id"]) for r in rows])
+        for r in rows:
+            if (f"order:{r['id']}", r["user_id"]) not in done:
+                queued += await send(r["id"], None)
     return queued
 
 
@@ -97,10 +105,12 @@ async def remind_not_picked_up(limit: int = 2000) -> int:
     today = china_date()
     orders = await (Order.filter(status=OrderStatus.ready_for_pickup, ready_at__isnull=False)
                     .order_by("id").limit(limit))
+    done = await already_notified("order_not_picked_up",
+                                  [(f"order:{o.id}:{today.isoformat()}", o.user_id) for o in orders])
     queued = 0
     for order in orders:
         days = (today - china_date(order.ready_at)).days + 1
-        if days < 2:
+        if days < 2 or (f"order:{order.id}:{today.isoformat()}", order.user_id) in done:
             continue
         status = await notify("order_not_picked_up", order.user_id, {
             "character_string1": order.order_no,

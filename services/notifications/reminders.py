@@ -15,7 +15,7 @@ from huituan.models.notification import NotificationStatus
 from huituan.models.order import Refund, RefundStatus
 from huituan.models.promoter import Promoter, PromoterStatus
 from huituan.models.wallet import Withdrawal, WithdrawalStatus
-from huituan.services.notifications.service import notify, notify_operators
+from huituan.services.notifications.service import already_notified, notify, notify_operators
 
 
 async def remind_commission_settled(day: date | None = None) -> int:
@@ -43,8 +43,12 @@ async def remind_withdrawals(since_hours: int = 72, limit: int = 1000) -> int:
     since = utcnow() - timedelta(hours=since_hours)
     rows = await (Withdrawal.filter(status__in=(WithdrawalStatus.paid, WithdrawalStatus.failed), finished_at__gte=since)
                   .order_by("id").limit(limit))
+    done = (await already_notified("withdrawal_paid", [(f"withdrawal:{w.id}", w.user_id) for w in rows])
+            | await already_notified("withdrawal_failed", [(f"withdrawal:{w.id}", w.user_id) for w in rows]))
     queued = 0
     for w in rows:
+        if (f"withdrawal:{w.id}", w.user_id) in done:
+            continue
         paid = w.status == WithdrawalStatus.paid
         status = await notify("withdrawal_paid" if paid else "withdrawal_failed", w.user_id, {
             "amount1": w.net_fen if paid else w.amount_fen,

@@ -68,6 +68,16 @@ def _key(event: str, dedupe_key: str, recipient: str) -> str:
     return key
 
 
+async def already_notified(event: str, pairs: list[tuple[str, int]]) -> set[tuple[str, int]]:
+    """The (dedupe_key, user_id) pairs that already have their row for ``event``: sweeps skip
+    them without reading anything else (the unique key would make them no-ops anyway)."""
+    if not pairs:
+        return set()
+    keys = {_key(event, k, f"u{u}"): (k, u) for k, u in pairs}
+    found = await Notification.filter(dedupe_key__in=list(keys)).values_list("dedupe_key", flat=True)
+    return {keys[k] for k in found}
+
+
 def clip_bytes(text: str, limit: int) -> str:
     data = text.encode("utf-8")
     if len(data) <= limit:
