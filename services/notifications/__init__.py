@@ -22,9 +22,11 @@
   ``reminders`` (commission settled, withdrawal result, operators' digest).
 """
 
+from huituan.services.notifications import registry
 from huituan.services.notifications.buyer import order_ready_for_pickup, order_shipped, refund_result
 from huituan.services.notifications.service import (
     DUPLICATE,
+    _settings,
     kick,
     notify,
     notify_operators,
@@ -32,6 +34,18 @@ from huituan.services.notifications.service import (
     notify_wecom,
     quiet_until,
 )
+from huituan.services.notifications.values import clip
 
 __all__ = ["DUPLICATE", "kick", "notify", "notify_operators", "notify_robot", "notify_wecom", "order_ready_for_pickup",
-           "order_shipped", "quiet_until", "refund_result"]
+           "order_shipped", "quiet_until", "refund_result", "template_id"]
+
+
+def template_id(template: str) -> str:
+    """The configured id of a subscribe template ("" = not sent). Kept for callers written
+    before ``notify``; they bypass quota and preferences: move them to ``notify``."""
+    return registry.template_id(_settings(), template)
+
+
+def _thing(text: str, limit: int = 20) -> str:
+    """Kept for callers written before ``notify`` (a ``thing`` value cut on whole characters)."""
+    return clip(text or "", limit) or "-"

@@ -68,6 +68,9 @@ _EVENTS = [
     # The user pressed "提醒我" on this session: a service notice they asked for.
     EventSpec("flash_sale_starting", "秒杀开始提醒", Channel.subscribe, "flash_sale_starting",
               ("thing1", "amount2", "time3", "thing4"), "pages/flash/detail?id={session_id}"),
+    # Generic activity result (the activities' own template: thing1 活动, phrase2 结果, thing3 说明).
+    EventSpec("activity_result", "活动结果通知", Channel.subscribe, "activity_result",
+              ("thing1", "phrase2", "thing3"), "pages/index/index"),
     # --- promoters: money ----------------------------------------------------------------------
     EventSpec("commission_settled", "佣金到账通知", Channel.subscribe, "commission_settled",
               ("amount1", "number2", "date3", "thing4"), "pages/promoter/wallet"),
@@ -76,8 +79,8 @@ _EVENTS = [
     EventSpec("withdrawal_failed", "提现失败通知", Channel.subscribe, "withdrawal_result",
               ("amount1", "phrase2", "time3", "thing4"), "pages/promoter/withdrawals"),
     # --- leaders and operators (WeCom) ----------------------------------------------------
-    EventSpec("leader_daily_summary", "团长截单汇总", Channel.wecom_app,
-              text="**{date} 截单汇总 · {point}**\n订单 {orders} 笔，商品 {items} 件，金额 ¥{amount}\n{lines}"),
+    # The leaders' pickup day builds the summary text (services.pickup): passed as content.
+    EventSpec("leader_daily_summary", "团长截单汇总", Channel.wecom_app, text="{content}"),
     EventSpec("operator_review_digest", "待审核事项汇总", Channel.wecom_app,
               text="**待审核事项（{time}）**\n{lines}\n请在管理后台处理。"),
     EventSpec("robot_announcement", "群机器人通知", Channel.robot, text="{content}", marketing=True),

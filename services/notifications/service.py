@@ -117,10 +117,12 @@ async def is_enabled(user_id: int, event: str, conn=None) -> bool:
 
 
 async def notify(event: str, user_id: int, values: dict[str, Any], *, conn: BaseDBAsyncClient | None,
-                 dedupe_key: str, urgent: bool | None = None, page_args: dict[str, Any] | None = None) -> str:
+                 dedupe_key: str, urgent: bool | None = None, page_args: dict[str, Any] | None = None,
+                 page: str | None = None) -> str:
     """A subscribe message about ``event`` to user ``user_id``; returns the row's status
     (pending | skipped) or ``duplicate``. ``values``: the template's keywords, typed (fen as
-    int, datetimes, text; see values.py). ``page_args`` fill the event's page."""
+    int, datetimes, text; see values.py). ``page_args`` fill the event's page; ``page``
+    replaces it."""
     spec = registry.get(event)
     if spec.channel != Channel.subscribe:
         raise ValueError(f"{event} is a {spec.channel} event: use notify_wecom / notify_operators / notify_robot")
@@ -128,7 +130,8 @@ async def notify(event: str, user_id: int, values: dict[str, Any], *, conn: Base
     urgent = spec.urgent if urgent is None else urgent
     settings = _settings()
     tid = registry.template_id(settings, spec.template)
-    page = spec.page.format(**(page_args or {})) if spec.page else ""
+    if page is None:
+        page = spec.page.format(**(page_args or {})) if spec.page else ""
     row = await _claim(conn, _key(event, dedupe_key, f"u{user_id}"), event=event, channel=Channel.subscribe,
                        user_id=user_id, template_id=tid, values=data, page=page, urgent=urgent)
     if row is None:

@@ -146,12 +146,10 @@ async def test_default_quiet_hours_postpone_to_eight_china_time(rt, client):
 async def test_wecom_member_and_robot_channels(rt, client):
     async with in_transaction() as conn:
         assert await notifications.notify_wecom(
-            "leader_daily_summary", "wx-leader-1", {"date": "12-01", "point": "阳光花园", "orders": 3, "items": 7,
-                                                    "amount": "88.00", "lines": "- 脐橙 × 3"},
+            "leader_daily_summary", "wx-leader-1", {"content": "**12-01 截单汇总 · 阳光花园**\n- 脐橙 × 3"},
             conn=conn, dedupe_key="2026-12-01:p1") == NotificationStatus.pending
         assert await notifications.notify_wecom(
-            "leader_daily_summary", None, {"date": "12-01", "point": "x", "orders": 0, "items": 0, "amount": "0",
-                                           "lines": ""}, conn=conn, dedupe_key="2026-12-01:p2",
+            "leader_daily_summary", None, {"content": "x"}, conn=conn, dedupe_key="2026-12-01:p2",
             user_id=5) == NotificationStatus.skipped
         await notifications.notify_robot("robot_announcement", {"content": "今晚 8 点开团"}, conn=conn, dedupe_key="a1")
     await outbox.deliver_pending(rt)
