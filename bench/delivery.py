@@ -5,7 +5,8 @@ outbox's size and delivery-query time as delivered rows pile up, before and afte
 
 WeChat is a `huituan serve --no-jobs` process with the sandbox (its own process, like WeChat);
 this process is the outbox worker. Messages are queued by SQL (10,000 notifications with their
-outbox rows, as ``notify`` writes them); the delivery is the real ``outbox.deliver_pending``.
+outbox rows, as ``notify`` writes them); the delivery is the real ``outbox.deliver_pending``,
+one message at a time, then again four at a time (the outbox job's default).
 Then 100,000 delivered rows at a time are added (up to 500,000) and the delivery query (due
 pending rows) is timed with 100 rows pending; then the retention job (``outbox.purge_delivered``)
 runs and the size and query time are measured again.
@@ -90,20 +91,24 @@ async def _bench(database_url: str, redis_url: str, messages: int, steps: int) -
         await Tortoise.generate_schemas(safe=True)
         conn = connections.get("default")
         await conn.execute_script("TRUNCATE TABLE notification, outbox_message RESTART IDENTITY;")
-        await _queue(conn, messages, 1)
-        await conn.execute_script("ANALYZE outbox_message; ANALYZE notification;")
-        started = time.perf_counter()
-        sent = 0
-        while True:
-            n = await outbox.deliver_pending(rt, limit=500)
-            if not n:
-                break
-            sent += n
-        elapsed = time.perf_counter() - started
-        rate = sent / elapsed if elapsed else 0.0
-        print(f"delivery: {sent} notifications to the sandbox in {elapsed:.1f}s = {rate:,.0f} messages/s (one worker)")
-        result: dict = {"messages": messages, "sent": sent, "seconds": round(elapsed, 2),
-                        "messages_per_s": round(rate, 1), "growth": []}
+        result: dict = {"messages": messages, "growth": []}
+        for concurrency, start in ((1, 1), (4, 1_000_001)):
+            await conn.execute_script("TRUNCATE TABLE notification, outbox_message RESTART IDENTITY;")
+            await _queue(conn, messages, start)
+            await conn.execute_script("ANALYZE outbox_message; ANALYZE notification;")
+            started = time.perf_counter()
+            sent = 0
+            while True:
+                n = await outbox.deliver_pending(rt, limit=500, concurrency=concurrency)
+                if not n:
+                    break
+                sent += n
+            elapsed = time.perf_counter() - started
+            rate = sent / elapsed if elapsed else 0.0
+            print(f"delivery: {sent} notifications to the sandbox in {elapsed:.1f}s = {rate:,.0f} messages/s "
+                  f"({concurrency} at a time)")
+            result[f"concurrency_{concurrency}"] = {"sent": sent, "seconds": round(elapsed, 2),
+                                                    "messages_per_s": round(rate, 1)}
         # delivered rows pile up; 100 rows stay pending; the delivery query is timed at each size
         await _queue(conn, 100, 10_000_000)
         base = 20_000_000

@@ -23,7 +23,8 @@ Usage (docs/ARCHITECTURE.md, State and concurrency)::
   fails the change that would have left a message pending forever; ``unhandled_kinds()``
   counts pending rows nobody can deliver (rows written before a handler was removed), which
   /readyz, ``huituan check-config`` and the outbox job report.
-- ``async deliver_pending(rt, limit=100) -> int``: delivers due rows; safe with many processes.
+- ``async deliver_pending(rt, limit=100, concurrency=1) -> int``: delivers due rows; safe with
+  many processes (the outbox job sends ``HUITUAN_OUTBOX_CONCURRENCY`` at a time).
 - ``kick(rt)``; ``async wait_idle()`` (tests: wait for kicked deliveries).
 - ``async requeue(dedupe_key) -> bool``: a failed or sent row goes back to pending, due now
   (the far end says it never got it); then ``kick``.
@@ -231,8 +232,9 @@ async def requeue(dedupe_key: str) -> bool:
     return moved == 1
 
 
-async def deliver_pending(rt: "Runtime", limit: int = 100) -> int:
-    """Deliver due messages; returns how many were sent by this call."""
+async def deliver_pending(rt: "Runtime", limit: int = 100, concurrency: int = 1) -> int:
+    """Deliver due messages; returns how many were sent by this call. ``concurrency`` > 1 sends
+    that many at a time (each row still goes through its own claim)."""
     kinds = [OutboxKind(k) for k in _handlers if k in OutboxKind._value2member_map_]
     if not kinds:
         return 0
@@ -247,11 +249,19 @@ async def deliver_pending(rt: "Runtime", limit: int = 100) -> int:
             OutboxMessage.filter(status=OutboxStatus.pending, kind__in=kinds, next_attempt_at__lte=now)
             .order_by("next_attempt_at", "id").limit(limit - len(rows))
         )
-    sent = 0
-    for row in rows:
-        if await _deliver_one(rt, row):
-            sent += 1
-    return sent
+    if concurrency <= 1:
+        sent = 0
+        for row in rows:
+            if await _deliver_one(rt, row):
+                sent += 1
+        return sent
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(row: OutboxMessage) -> bool:
+        async with gate:
+            return await _deliver_one(rt, row)
+
+    return sum(await asyncio.gather(*(one(r) for r in rows)))
 
 
 async def _run(rt: "Runtime") -> None:
