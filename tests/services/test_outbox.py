@@ -169,3 +169,13 @@ async def test_kick_delivers_in_the_background(rt, client):
 
 def test_kick_without_a_loop_never_raises():
     outbox.kick(object())  # no running loop in a sync test: logged, not raised
+
+
+async def test_concurrent_sends_in_one_sweep_deliver_each_once(rt, client):
+    async with in_transaction() as conn:
+        for i in range(20):
+            await outbox.enqueue(OutboxKind.robot_push, f"conc:{i}", {"content": f"第{i}条"}, conn=conn)
+    assert await outbox.deliver_pending(rt, concurrency=5) == 20
+    pushes = (await _sandbox_outbox(client))["robot_pushes"]
+    assert sorted(p["content"] for p in pushes) == sorted(f"第{i}条" for i in range(20))
+    assert await outbox.deliver_pending(rt, concurrency=5) == 0
