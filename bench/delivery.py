@@ -54,6 +54,15 @@ async def _table_mb(conn) -> float:
     return round(rows[0]["b"] / 1e6, 1)
 
 
+async def _plan(conn) -> str:
+    """The top node of PostgreSQL's plan for the due-rows query (an index scan, never the table)."""
+    rows = await conn.execute_query_dict(
+        "EXPLAIN SELECT id FROM outbox_message WHERE status = 'pending' AND next_attempt_at <= now()"
+        " ORDER BY next_attempt_at, id LIMIT 100")
+    lines = [r["QUERY PLAN"].strip(" ->") for r in rows]
+    return next((line.split("  ")[0] for line in lines if "Scan" in line), lines[0])
+
+
 async def _query_ms(rt) -> float:
     """The delivery query as deliver_pending issues it (due pending rows, 100), median of 20."""
     from huituan.models.outbox import OutboxMessage, OutboxStatus
@@ -117,9 +126,11 @@ async def _bench(database_url: str, redis_url: str, messages: int, steps: int) -
                 await _queue(conn, STEP, base + step * STEP, "sent", utcnow() - timedelta(days=30))
                 await conn.execute_script("ANALYZE outbox_message;")
             rows = (await conn.execute_query_dict("SELECT count(*) AS n FROM outbox_message"))[0]["n"]
-            point = {"rows": rows, "table_mb": await _table_mb(conn), "query_ms": await _query_ms(rt)}
+            point = {"rows": rows, "table_mb": await _table_mb(conn), "query_ms": await _query_ms(rt),
+                     "plan": await _plan(conn)}
             result["growth"].append(point)
-            print(f"outbox {point['rows']:>7} rows, {point['table_mb']:>6} MB: delivery query {point['query_ms']} ms")
+            print(f"outbox {point['rows']:>7} rows, {point['table_mb']:>6} MB: delivery query {point['query_ms']} ms"
+                  f" ({point['plan']})")
         t = time.perf_counter()
         purged = await outbox.purge_delivered(utcnow() - timedelta(days=7))
         purge_s = time.perf_counter() - t
