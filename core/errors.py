@@ -40,6 +40,20 @@ class ValidationFailed(HuituanError):
         super().__init__(message, code=code, **details)
 
 
+class NotifyMalformed(HuituanError):
+    """A *verified* WeChat Pay notify whose content is not what WeChat sends (an amount that is
+    not a positive integer, an id that is not a string): refused with 400, nothing stored."""
+
+    status = 400
+    code = "notify_malformed"
+    message = "微信支付通知内容格式错误"
+
+    def __init__(self, message: str | None = None, *, field: str | None = None, **details: Any):
+        if field is not None:
+            details["field"] = field
+        super().__init__(message, **details)
+
+
 class Unauthorized(HuituanError):
     status = 401
     code = "unauthorized"

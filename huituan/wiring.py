@@ -29,10 +29,12 @@ def wire_services() -> None:
     events.subscribe(events.ORDER_COMPLETED, commission_events.on_completed)
     events.subscribe(events.REFUND_SUCCEEDED, commission_events.on_refunded)
     events.subscribe(events.USER_LOGGED_IN, referral_events.on_user_logged_in)
+    events.subscribe(events.WALLET_IN_DEBT, withdrawals.on_wallet_in_debt)
 
     for kind, handler in outbox.BUILTIN_HANDLERS.items():
         outbox.register_handler(kind, handler)
     outbox.register_handler(OutboxKind.refund, refunds.deliver_refund)
     outbox.register_handler(OutboxKind.transfer, withdrawals.deliver_transfer)
+    outbox.register_handler(OutboxKind.transfer_cancel, withdrawals.deliver_transfer_cancel)
     outbox.register_handler(OutboxKind.notification, notification_delivery.deliver,
                             on_failed=notification_delivery.on_failed)

@@ -7,7 +7,7 @@ from huituan.services.orders import lifecycle
 
 
 async def close_unpaid_orders(rt: Runtime) -> int:
-    return await lifecycle.close_expired_orders()
+    return await lifecycle.close_expired_orders(rt)
 
 
 async def auto_confirm_orders(rt: Runtime) -> int:

@@ -44,6 +44,9 @@ class DistributionSettings(Model):
     withdraw_daily_amount_fen = fields.BigIntField(default=2_000_000)
     withdraw_real_name_threshold_fen = fields.BigIntField(default=200_000)
     withdraw_auto_approve_fen = fields.BigIntField(default=20_000)
+    # Both levels of one order together never earn more than this share of what was paid for
+    # its goods (basis points, platform rule, default 30 %)
+    commission_cap_bp = fields.IntField(default=3000)
     updated_by = fields.BigIntField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

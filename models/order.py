@@ -38,6 +38,8 @@ class Order(Model):
     user = fields.ForeignKeyField("models.User", related_name="orders", on_delete=fields.RESTRICT)
     # Same (user, key) returns the same order: the client retries safely.
     idempotency_key = fields.CharField(64)
+    # Hash of the request that used the key: the same key with another request is refused.
+    request_hash = fields.CharField(64, default="")
     status = fields.CharEnumField(OrderStatus, max_length=20, default=OrderStatus.unpaid, db_index=True)
     status_before_refund = fields.CharField(20, default="")
     delivery_mode = fields.CharEnumField(DeliveryMode, max_length=10, default=DeliveryMode.express)
@@ -94,8 +96,8 @@ class OrderItem(Model):
 
 class PaymentStatus(StrEnum):
     succeeded = "succeeded"  # the order moved unpaid -> paid
-    amount_mismatch = "amount_mismatch"  # recorded, order not marked paid
-    late = "late"  # arrived for a cancelled order: refunded automatically
+    amount_mismatch = "amount_mismatch"  # recorded, order not marked paid: refunded automatically
+    late = "late"  # for a cancelled order, or a second payment of a paid one: refunded automatically
 
 
 class Payment(Model):
@@ -133,8 +135,10 @@ class Refund(Model):
     items = fields.JSONField(default=list)
     whole_order = fields.BooleanField(default=False)
     reason = fields.CharField(200, default="")
-    # Why: an automatic refund (payment after cancel) skips review.
+    # Why: an automatic refund (a payment no paid order keeps) skips review.
     automatic = fields.BooleanField(default=False)
+    # The payment an automatic refund gives back. UNIQUE, so each payment is returned once.
+    payment_transaction_id = fields.CharField(64, null=True, unique=True)
     wechat_refund_id = fields.CharField(64, null=True)
     reviewed_by = fields.BigIntField(null=True)
     review_note = fields.CharField(200, default="")

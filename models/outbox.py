@@ -12,6 +12,7 @@ class OutboxKind(StrEnum):
     robot_push = "robot_push"
     refund = "refund"
     transfer = "transfer"
+    transfer_cancel = "transfer_cancel"
     notification = "notification"  # a Notification row (services.notifications)
 
 

@@ -79,6 +79,9 @@ class Withdrawal(Model):
     net_fen = fields.BigIntField()
     status = fields.CharEnumField(WithdrawalStatus, max_length=10, default=WithdrawalStatus.requested, db_index=True)
     real_name = fields.CharField(32, default="")
+    # Same (user, key) returns the same withdrawal, the same key with another request is refused.
+    idempotency_key = fields.CharField(64, null=True)
+    request_hash = fields.CharField(64, default="")
     out_bill_no = fields.CharField(32, null=True, unique=True)
     transfer_bill_no = fields.CharField(64, null=True)
     transfer_state = fields.CharField(24, default="")
@@ -93,3 +96,4 @@ class Withdrawal(Model):
 
     class Meta:
         table = "withdrawal"
+        unique_together = (("user_id", "idempotency_key"),)

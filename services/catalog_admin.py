@@ -270,16 +270,26 @@ async def update_sku(rt: Runtime | None, sku_id: int, changes: dict[str, Any]) -
 
 
 async def adjust_stock(rt: Runtime | None, sku_id: int, *, set_to: int | None = None,
-                       delta: int | None = None) -> dict[str, Any]:
-    """Set the stock, or move it by ``delta``. A decrease is a guarded update
-    (``stock >= -delta``): concurrent orders may be taking units, and stock never goes negative."""
+                       delta: int | None = None, expected_stock: int | None = None) -> dict[str, Any]:
+    """Set the stock, or move it by ``delta``. Never a blind write: setting is a compare-and-set
+    on ``expected_stock`` (the stock the operator saw; 409 ``stock_changed`` with the current
+    stock when orders took units meanwhile), a decrease a guarded update (``stock >= -delta``):
+    concurrent orders may be taking units, and stock never goes negative."""
     if (set_to is None) == (delta is None):
         raise ValidationFailed("set 与 delta 必须且只能提供一个", field="delta")
     sku = await _get_sku(sku_id)
     if set_to is not None:
         if not 0 <= set_to <= STOCK_MAX:
             raise ValidationFailed("库存必须在 0 到 10000000 之间", field="set")
-        await Sku.filter(id=sku_id).update(stock=set_to)
+        if expected_stock is None:
+            raise ValidationFailed("expected_stock: 设置库存时必须提供修改前看到的库存（或改用 delta 增减）",
+                                   field="expected_stock")
+        changed = await Sku.filter(id=sku_id, stock=expected_stock).update(stock=set_to)
+        if not changed:
+            current = await Sku.filter(id=sku_id).values_list("stock", flat=True)
+            raise Conflict(f"库存已变化：当前库存 {current[0] if current else 0}，请刷新后重试或改用 delta 增减",
+                           code="stock_changed", field="expected_stock",
+                           current_stock=current[0] if current else 0)
     elif delta > 0:
         changed = await Sku.filter(id=sku_id, stock__lte=STOCK_MAX - delta).update(stock=F("stock") + delta)
         if not changed:

@@ -17,7 +17,7 @@ EDITABLE = (
     "promote_spend_threshold_fen", "level1_bp", "level2_bp", "activity_normal", "activity_group_buy",
     "activity_bargain", "activity_flash_sale", "self_purchase_rebate", "freeze_days", "withdraw_min_fen",
     "withdraw_fee_bp", "withdraw_daily_count", "withdraw_daily_amount_fen", "withdraw_real_name_threshold_fen",
-    "withdraw_auto_approve_fen",
+    "withdraw_auto_approve_fen", "commission_cap_bp",
 )
 
 
@@ -82,11 +82,9 @@ def settings_to_dict(s: DistributionSettings) -> dict[str, Any]:
 
 
 def _validate(values: dict[str, Any]) -> None:
-    for name in ("level1_bp", "level2_bp", "withdraw_fee_bp"):
+    for name in ("level1_bp", "level2_bp", "withdraw_fee_bp", "commission_cap_bp"):
         if name in values and not 0 <= values[name] <= 10_000:
             raise ValidationFailed(f"{name}: 比例须在 0 到 10000 个基点之间", field=name)
-    if "level1_bp" in values or "level2_bp" in values:
-        pass
     for name in ("new_user_window_seconds", "binding_valid_days", "promote_spend_threshold_fen", "freeze_days",
                  "withdraw_min_fen", "withdraw_daily_count", "withdraw_daily_amount_fen",
                  "withdraw_real_name_threshold_fen", "withdraw_auto_approve_fen"):
@@ -106,13 +104,24 @@ async def update_settings(values: dict[str, Any], operator_id: int | None = None
     if unknown:
         raise ValidationFailed(f"{unknown[0]}: 不支持的设置项", field=unknown[0])
     _validate(values)
-    current = await get_settings()
-    l1 = values.get("level1_bp", current.level1_bp)
-    l2 = values.get("level2_bp", current.level2_bp)
-    if l1 + l2 > 10_000:
-        raise ValidationFailed("level2_bp: 一级与二级佣金比例之和不能超过 100%", field="level2_bp")
+    await get_settings()  # the row exists before the guarded update below
+    # level1 + level2 <= 100 % holds at the moment of the write: a rate not being changed is
+    # compared in the UPDATE itself (never read first), so two concurrent edits of one rate
+    # each cannot both pass and together exceed it.
+    l1, l2 = values.get("level1_bp"), values.get("level2_bp")
+    guard: dict[str, Any] = {}
+    if l1 is not None and l2 is not None:
+        if l1 + l2 > 10_000:
+            raise ValidationFailed("level2_bp: 一级与二级佣金比例之和不能超过 100%", field="level2_bp")
+    elif l1 is not None:
+        guard["level2_bp__lte"] = 10_000 - l1
+    elif l2 is not None:
+        guard["level1_bp__lte"] = 10_000 - l2
     if values:
         invalidate_cache()
-        await DistributionSettings.filter(id=SETTINGS_ID).update(updated_by=operator_id, **values)
+        moved = await DistributionSettings.filter(id=SETTINGS_ID, **guard).update(updated_by=operator_id, **values)
         invalidate_cache()
+        if not moved:
+            raise ValidationFailed("level2_bp: 一级与二级佣金比例之和不能超过 100%",
+                                   field="level1_bp" if l1 is not None else "level2_bp")
     return settings_to_dict(await get_settings())

@@ -11,6 +11,7 @@ Events (payload keys):
 - REFUND_SUCCEEDED: refund_id, order_id, conn  (order money is back with the buyer; not emitted
   for automatic refunds of late or duplicate payments, which the order never counted)
 - USER_LOGGED_IN: user_id, scene, is_new, conn  (scene: the share code the client kept)
+- WALLET_IN_DEBT: user_id, debt_fen, conn   (a ledger change booked debt on the user's wallet)
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ ORDER_COMPLETED = "order_completed"
 ORDER_CANCELLED = "order_cancelled"
 REFUND_SUCCEEDED = "refund_succeeded"
 USER_LOGGED_IN = "user_logged_in"
+WALLET_IN_DEBT = "wallet_in_debt"
 
 Subscriber = Callable[..., Awaitable[Any]]
-EVENTS = (ORDER_PAID, ORDER_COMPLETED, ORDER_CANCELLED, REFUND_SUCCEEDED, USER_LOGGED_IN)
+EVENTS = (ORDER_PAID, ORDER_COMPLETED, ORDER_CANCELLED, REFUND_SUCCEEDED, USER_LOGGED_IN, WALLET_IN_DEBT)
 _subscribers: dict[str, list[Subscriber]] = defaultdict(list)
 
 

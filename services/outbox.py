@@ -30,6 +30,8 @@ Usage (docs/ARCHITECTURE.md, State and concurrency)::
   (the far end says it never got it); then ``kick``.
 - ``async purge_delivered(older_than, batch) -> int``: retention, deletes sent rows delivered
   before ``older_than`` (the Notification rows keep the history).
+- ``async deliver_now(rt, dedupe_key) -> bool``: deliver that one row in the caller's task,
+  through the same claim (never twice with a concurrent sweep); ``status_of(dedupe_key)``.
 
 Claiming: a row is due when pending and ``next_attempt_at`` is null or past. A process claims
 it with a compare-and-set on (status, attempts) that bumps ``attempts`` and pushes
@@ -218,6 +220,25 @@ async def purge_delivered(older_than: datetime, batch: int = 5000) -> int:
         removed += await OutboxMessage.filter(id__in=list(ids), status=OutboxStatus.sent).delete()
         if len(ids) < batch:
             return removed
+
+
+async def deliver_now(rt: "Runtime", dedupe_key: str) -> bool:
+    """Deliver one message now, in the caller's task (after the commit that queued it): the
+    caller gets its effect at once (a transfer's package_info for the answer). It goes through
+    the same claim as every delivery, so a concurrent sweep or kick cannot run it a second
+    time; a message that is not pending or not due yet is left to them. True when sent."""
+    row = await OutboxMessage.get_or_none(dedupe_key=dedupe_key, status=OutboxStatus.pending)
+    if row is None or str(row.kind) not in _handlers:
+        return False
+    if row.next_attempt_at is not None and row.next_attempt_at > utcnow():
+        return False
+    return await _deliver_one(rt, row)
+
+
+async def status_of(dedupe_key: str) -> OutboxStatus | None:
+    """The status of the message queued under ``dedupe_key``, None when there is none."""
+    rows = await OutboxMessage.filter(dedupe_key=dedupe_key).values_list("status", flat=True)
+    return OutboxStatus(rows[0]) if rows else None
 
 
 async def requeue(dedupe_key: str) -> bool:

@@ -173,15 +173,34 @@ async def list_levels() -> list[dict[str, Any]]:
     return [level_to_dict(x) for x in await PromoterLevel.all().order_by("rank")]
 
 
+def _rates_guard(values: dict[str, Any]) -> dict[str, Any]:
+    """The filter that keeps ``level1_bp + level2_bp <= 100 %`` true at the moment of the write:
+    a rate not being changed is compared in the UPDATE itself, never read first (two edits of
+    one rate each could otherwise both pass and together exceed 100 %)."""
+    l1, l2 = values.get("level1_bp"), values.get("level2_bp")
+    if l1 is not None and l2 is not None:
+        if l1 + l2 > 10_000:
+            raise ValidationFailed("level2_bp: 一级与二级佣金比例之和不能超过 100%", field="level2_bp")
+        return {}
+    if l1 is not None:
+        return {"level2_bp__lte": 10_000 - l1}
+    if l2 is not None:
+        return {"level1_bp__lte": 10_000 - l2}
+    return {}
+
+
 async def save_level(values: dict[str, Any], level_id: int | None = None) -> dict[str, Any]:
-    if values.get("level1_bp", 0) + values.get("level2_bp", 0) > 10_000:
-        raise ValidationFailed("level2_bp: 一级与二级佣金比例之和不能超过 100%", field="level2_bp")
+    guard = _rates_guard(values)
     try:
         if level_id is None:
+            if guard:
+                raise ValidationFailed("level1_bp: 新建等级需同时给出一级与二级比例", field="level1_bp")
             lvl = await PromoterLevel.create(**values)
         else:
-            if not await PromoterLevel.filter(id=level_id).update(**values):
-                raise NotFound("等级不存在", code="level_not_found")
+            if not await PromoterLevel.filter(id=level_id, **guard).update(**values):
+                if not await PromoterLevel.exists(id=level_id):
+                    raise NotFound("等级不存在", code="level_not_found")
+                raise ValidationFailed("level2_bp: 一级与二级佣金比例之和不能超过 100%", field="level2_bp")
             lvl = await PromoterLevel.get(id=level_id)
     except IntegrityError:
         raise Conflict("rank: 该排序已被其他等级使用", code="rank_taken", field="rank") from None
@@ -190,7 +209,11 @@ async def save_level(values: dict[str, Any], level_id: int | None = None) -> dic
 
 async def evaluate_level(user_id: int, conn=None) -> int | None:
     """Upgrade (never downgrade) ``user_id`` to the best active level whose conditions all hold:
-    direct invites, team spend (level-1 and level-2 invitees), own spend. Returns the level id."""
+    direct invites, team spend (level-1 and level-2 invitees), own spend. Returns the level id.
+
+    The write is a compare-and-set on the level read (promoter.level_id = what we saw): of two
+    completions evaluating at once, one that decided on older figures cannot overwrite a higher
+    level the other just wrote; it re-reads and only ever moves up."""
     levels = await _q(PromoterLevel.filter(is_active=True).order_by("-rank"), conn)
     if not levels:
         return None
@@ -200,23 +223,26 @@ async def evaluate_level(user_id: int, conn=None) -> int | None:
         .values_list("user_id", flat=True) if direct else []
     team_spend = await spend_of(list(direct) + list(second), conn)
     own = await spend_of([user_id], conn)
-    p = await _q(Promoter.get_or_none(user_id=user_id), conn)
-    current_rank = -10**9
-    if p is not None and p.level_id:
-        cur = next((x for x in levels if x.id == p.level_id), None)
-        current_rank = cur.rank if cur else current_rank
-    for lvl in levels:
-        if lvl.rank <= current_rank:
-            break
-        if len(direct) >= lvl.min_direct_invites and team_spend >= lvl.min_team_spend_fen \
-                and own >= lvl.min_own_spend_fen:
-            if p is None:
-                settings = await get_settings(conn)
-                status = PromoterStatus.approved if settings.promote_mode != PromoteMode.approved else None
-                if status is None:
-                    return None  # levels belong to approved promoters in that mode
-                await Promoter.create(user_id=user_id, status=status, level_id=lvl.id, using_db=conn)
-            elif p.status != PromoterStatus.disabled:
-                await _q(Promoter.filter(id=p.id), conn).update(level_id=lvl.id)
-            return lvl.id
-    return p.level_id if p else None
+    best = next((lvl for lvl in levels if len(direct) >= lvl.min_direct_invites
+                 and team_spend >= lvl.min_team_spend_fen and own >= lvl.min_own_spend_fen), None)
+    ranks = {x.id: x.rank for x in await _q(PromoterLevel.all(), conn).only("id", "rank")}
+    for _ in range(5):
+        p = await _q(Promoter.get_or_none(user_id=user_id), conn)
+        current_rank = ranks.get(p.level_id, -10**9) if p is not None and p.level_id else -10**9
+        if best is None or best.rank <= current_rank:
+            return p.level_id if p else None
+        if p is None:
+            settings = await get_settings(conn)
+            if settings.promote_mode == PromoteMode.approved:
+                return None  # levels belong to approved promoters in that mode
+            # A concurrent evaluation may create the row too: ON CONFLICT DO NOTHING, then the
+            # compare-and-set below decides on the row that exists.
+            await Promoter.bulk_create([Promoter(user_id=user_id, status=PromoterStatus.approved)],
+                                       ignore_conflicts=True, using_db=conn)
+            continue
+        if p.status == PromoterStatus.disabled:
+            return p.level_id
+        moved = await _q(Promoter.filter(id=p.id, level_id=p.level_id), conn).update(level_id=best.id)
+        if moved:
+            return best.id
+    return (await _q(Promoter.get(user_id=user_id), conn)).level_id

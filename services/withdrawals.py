@@ -23,13 +23,22 @@ from tortoise.transactions import in_transaction
 
 from huituan.core.clock import china_day_bounds
 from huituan.core.clock import utcnow as _now  # patched in tests
-from huituan.core.errors import Conflict, Forbidden, HuituanError, InvalidState, NotFound, UpstreamError, ValidationFailed
+from huituan.core.errors import (
+    Conflict,
+    Forbidden,
+    HuituanError,
+    InvalidState,
+    NotFound,
+    NotifyMalformed,
+    UpstreamError,
+    ValidationFailed,
+)
 from huituan.core.money import percent_of, yuan
 from huituan.core.wechat.pay import TRANSFER_NAME_REQUIRED_FEN
-from huituan.models.outbox import OutboxKind
+from huituan.models.outbox import OutboxKind, OutboxStatus
 from huituan.models.user import User
 from huituan.models.wallet import EntryKind, Withdrawal, WithdrawalStatus
-from huituan.services import outbox
+from huituan.services import idempotency, outbox
 from huituan.services.distribution_settings import get_settings
 from huituan.services.wallet import ledger
 
@@ -73,14 +82,50 @@ def withdrawal_to_dict(w: Withdrawal) -> dict[str, Any]:
     }
 
 
+def transfer_key(withdrawal_id: int) -> str:
+    return f"withdrawal:{withdrawal_id}:transfer"
+
+
 async def _enqueue_transfer(withdrawal_id: int, conn) -> None:
-    await outbox.enqueue(OutboxKind.transfer, f"withdrawal:{withdrawal_id}:transfer",
-                         {"withdrawal_id": withdrawal_id}, conn)
+    await outbox.enqueue(OutboxKind.transfer, transfer_key(withdrawal_id), {"withdrawal_id": withdrawal_id}, conn)
 
 
-async def request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str = "") -> dict[str, Any]:
+async def request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str = "", *,
+                             idempotency_key: str | None = None) -> dict[str, Any]:
     """Validate, hold the money (available -> withdrawing), auto-approve small amounts and start
-    the transfer. Nothing is written when a check fails."""
+    the transfer. Nothing is written when a check fails. With ``idempotency_key`` see
+    request_withdrawal_once."""
+    out, _ = await _request_withdrawal(rt, user_id, amount_fen, real_name, idempotency_key)
+    return out
+
+
+async def request_withdrawal_once(rt, user_id: int, idempotency_key: str, amount_fen: int,
+                                  real_name: str = "") -> tuple[dict[str, Any], bool]:
+    """The withdrawal request of the mini-program, keyed like orders: (withdrawal, created).
+    The same (user, Idempotency-Key) returns the first withdrawal (created False), also when
+    retried concurrently (the wallet row lock serialises them, UNIQUE (user, key) behind it);
+    the same key with another amount or name is 422 idempotency_key_reused."""
+    return await _request_withdrawal(rt, user_id, amount_fen, real_name, idempotency.check_key(idempotency_key))
+
+
+async def _replay(user_id: int, key: str | None, fingerprint: str, conn=None) -> dict[str, Any] | None:
+    if key is None:
+        return None
+    q = Withdrawal.get_or_none(user_id=user_id, idempotency_key=key)
+    w = await (q.using_db(conn) if conn is not None else q)
+    if w is None:
+        return None
+    idempotency.ensure_same_request(w.request_hash, fingerprint)
+    return withdrawal_to_dict(w)
+
+
+async def _request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str,
+                              key: str | None) -> tuple[dict[str, Any], bool]:
+    fingerprint = idempotency.request_hash(amount_fen=amount_fen, real_name=(real_name or "").strip())
+    # A replay answers with the first result even if the rules below would refuse it now.
+    replay = await _replay(user_id, key, fingerprint)
+    if replay is not None:
+        return replay, False
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
         raise ValidationFailed("amount_fen: 应为整数（分）", field="amount_fen")
     settings = await get_settings()
@@ -103,6 +148,9 @@ async def request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str =
         if not disabled or disabled[0]:
             raise Forbidden("账号已被停用，不能提现", code="user_disabled")
         wallets = await ledger.lock_wallets(conn, [user_id])  # serialises this user's withdrawals
+        replay = await _replay(user_id, key, fingerprint, conn)  # a concurrent copy won the lock
+        if replay is not None:
+            return replay, False
         bal = wallets[user_id]
         if bal.debt > 0:
             raise WalletInDebt(debt_fen=bal.debt)
@@ -120,7 +168,7 @@ async def request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str =
             raise DailyLimitReached("超出今日可提现金额", field="amount_fen",
                                     remaining_fen=max(0, settings.withdraw_daily_amount_fen - sum_today))
         w = await Withdrawal.create(user_id=user_id, amount_fen=amount_fen, fee_fen=fee, net_fen=net,
-                                    real_name=real_name,
+                                    real_name=real_name, idempotency_key=key, request_hash=fingerprint,
                                     status=WithdrawalStatus.approved if auto else WithdrawalStatus.requested,
                                     approved_at=now if auto else None, using_db=conn)
         w.out_bill_no = out_bill_no_for(w.id)
@@ -139,17 +187,16 @@ async def request_withdrawal(rt, user_id: int, amount_fen: int, real_name: str =
             await _enqueue_transfer(w.id, conn)
     if auto:
         await _start_after_commit(rt, w.id)
-    return withdrawal_to_dict(await Withdrawal.get(id=w.id))
+    return withdrawal_to_dict(await Withdrawal.get(id=w.id)), True
 
 
 async def _start_after_commit(rt, withdrawal_id: int) -> None:
-    try:
-        await start_transfer(rt, withdrawal_id)
-    except HuituanError:
-        # WeChat did not answer or refused for now: the outbox and poll_transfers retry with
-        # the same out_bill_no, so a retry never pays twice.
-        log.warning("transfer for withdrawal %s not started yet", withdrawal_id, exc_info=True)
-    outbox.kick(rt)
+    """Start the transfer once: by delivering its outbox message here (the answer then carries
+    the package_info), through the outbox's claim, so the background delivery never makes a
+    second transfer call. When WeChat does not answer, the outbox retries it (same
+    out_bill_no: a retry never pays twice)."""
+    if not await outbox.deliver_now(rt, transfer_key(withdrawal_id)):
+        log.warning("transfer for withdrawal %s not started yet: the outbox retries", withdrawal_id)
 
 
 # WeChat Pay answers that will not change on a retry: no bill was created, the money goes back.
@@ -244,7 +291,7 @@ async def apply_transfer_result(out_bill_no: str, state: str, transfer_bill_no: 
         return False
     async with in_transaction() as conn:
         n = await Withdrawal.filter(id=w.id, status=WithdrawalStatus.paying).using_db(conn).update(
-            status=new, transfer_state=state, finished_at=now, fail_reason=(fail_reason or "")[:200],
+            status=new, transfer_state=state, finished_at=now, fail_reason=(fail_reason or w.fail_reason or "")[:200],
             **({"transfer_bill_no": transfer_bill_no} if transfer_bill_no else {}))
         if not n:
             return False  # already final (a repeated notify, or the poll got there first)
@@ -265,14 +312,37 @@ async def apply_transfer_result(out_bill_no: str, state: str, transfer_bill_no: 
     return True
 
 
+def _notify_str(res: dict[str, Any], name: str, max_len: int = 64, required: bool = False) -> str:
+    value = res.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or len(value) > max_len or (required and not value):
+        raise NotifyMalformed(f"resource.{name}: 格式错误", field=f"resource.{name}")
+    return value
+
+
 async def handle_transfer_notify(notify: dict[str, Any]) -> bool:
     """Apply one *verified* MCHTRANSFER.BILL.FINISHED notify (idempotent, see
-    apply_transfer_result). Other event types are acknowledged and ignored."""
-    resource = notify.get("resource") or {}
-    if not str(notify.get("event_type", "")).startswith("MCHTRANSFER") or not resource.get("out_bill_no"):
+    apply_transfer_result). Other event types are acknowledged and ignored; so is a bill we do
+    not know (logged: an error answer would make WeChat retry it forever). Fields of the wrong
+    type -> NotifyMalformed (400), nothing changed."""
+    if not str(notify.get("event_type", "")).startswith("MCHTRANSFER"):
         return False
-    return await apply_transfer_result(resource["out_bill_no"], resource.get("state", ""),
-                                       resource.get("transfer_bill_no"), resource.get("fail_reason", ""))
+    resource = notify.get("resource")
+    if not isinstance(resource, dict):
+        raise NotifyMalformed("resource: 格式错误", field="resource")
+    out_bill_no = _notify_str(resource, "out_bill_no", 32, required=True)
+    state = _notify_str(resource, "state", 32, required=True)
+    transfer_bill_no = _notify_str(resource, "transfer_bill_no") or None
+    fail_reason = _notify_str(resource, "fail_reason", 200)
+    if "transfer_amount" in resource and (isinstance(resource["transfer_amount"], bool) or not isinstance(
+            resource["transfer_amount"], int) or resource["transfer_amount"] <= 0):
+        raise NotifyMalformed("resource.transfer_amount: 金额格式错误", field="resource.transfer_amount")
+    if not await Withdrawal.filter(out_bill_no=out_bill_no).exists():
+        log.error("transfer notify for unknown bill %s (state %s, transfer %s): acknowledged, nothing changed",
+                  out_bill_no, state, transfer_bill_no)
+        return False
+    return await apply_transfer_result(out_bill_no, state, transfer_bill_no, fail_reason)
 
 
 def _return_plan(bal: ledger.Balances, w: Withdrawal) -> list[ledger.Posting]:
@@ -322,8 +392,7 @@ async def poll_transfers(rt, older_than_seconds: int = 0, limit: int = 200) -> i
             "id").limit(limit):
         try:
             if w.status == WithdrawalStatus.approved or not w.transfer_bill_no:
-                if (w.approved_at or w.created_at) <= cutoff:
-                    await start_transfer(rt, w.id)
+                if (w.approved_at or w.created_at) <= cutoff and await _restart_transfer(rt, w.id):
                     done += 1
                 continue
             if w.paying_at and w.paying_at > cutoff:
@@ -336,6 +405,65 @@ async def poll_transfers(rt, older_than_seconds: int = 0, limit: int = 200) -> i
         except HuituanError:
             log.warning("polling transfer of withdrawal %s failed", w.id, exc_info=True)
     return done
+
+
+async def _restart_transfer(rt, withdrawal_id: int) -> bool:
+    """A transfer that did not start: its outbox message again (never a call of our own, so
+    the outbox's retries and this job cannot both call WeChat). A message still pending is the
+    outbox's: left alone. True when the delivery went through."""
+    key = transfer_key(withdrawal_id)
+    status = await outbox.status_of(key)
+    if status == OutboxStatus.pending:
+        return False
+    if status is None:
+        await _enqueue_transfer(withdrawal_id, None)
+    else:
+        await outbox.requeue(key)
+    return await outbox.deliver_now(rt, key)
+
+
+# -- a transfer the user has not confirmed, when the wallet goes into debt ---------------------
+
+async def on_wallet_in_debt(user_id: int, conn, **_) -> None:
+    """WALLET_IN_DEBT (in the transaction that booked the debt): the user's transfers that are
+    started but not confirmed are cancelled at WeChat (撤销转账), so the money comes back and
+    pays the debt down instead of leaving while the platform is owed. Queued in the outbox,
+    delivered after commit (deliver_transfer_cancel)."""
+    ids = await Withdrawal.filter(user_id=user_id, status=WithdrawalStatus.paying).using_db(conn).values_list(
+        "id", flat=True)
+    for wid in ids:
+        await outbox.enqueue(OutboxKind.transfer_cancel, f"withdrawal:{wid}:cancel", {"withdrawal_id": wid}, conn)
+        log.warning("wallet of user %s went into debt: transfer of withdrawal %s is being cancelled", user_id, wid)
+
+
+async def deliver_transfer_cancel(rt, payload: dict[str, Any]) -> None:
+    """Outbox handler for kind "transfer_cancel": paying -> (CANCELLED at WeChat) -> failed with
+    the money back (debt first), through apply_transfer_result. WeChat cancels only before the
+    user confirms: when it refuses, the bill's real state is queried and applied (the user
+    confirmed first: paid). A bill WeChat does not have yet (the start is on its way) is retried."""
+    w = await Withdrawal.get_or_none(id=int(payload["withdrawal_id"]))
+    if w is None or w.status != WithdrawalStatus.paying:
+        return  # final already
+    try:
+        answer = await rt.wechat.pay.cancel_transfer_bill(w.out_bill_no)
+    except UpstreamError as exc:
+        if exc.details.get("http_status") == 404 or exc.details.get("wechat_code") == "NOT_FOUND":
+            raise  # the transfer call has not reached WeChat yet: try again after it has
+        if exc.details.get("wechat_code") not in ("INVALID_REQUEST", "STATE_NOT_SUPPORTED"):
+            raise
+        bill = await rt.wechat.pay.query_transfer_bill(w.out_bill_no)
+        await apply_transfer_result(w.out_bill_no, bill.get("state", ""), bill.get("transfer_bill_no"),
+                                    bill.get("fail_reason", ""))
+        return
+    state = str(answer.get("state") or "")
+    if state in FINAL_FAIL:
+        await apply_transfer_result(w.out_bill_no, state, answer.get("transfer_bill_no"), _DEBT_CANCEL_REASON)
+    else:  # CANCELING: the notify (or poll_transfers) brings CANCELLED
+        await Withdrawal.filter(id=w.id, status=WithdrawalStatus.paying).update(
+            transfer_state=state, fail_reason=_DEBT_CANCEL_REASON)
+
+
+_DEBT_CANCEL_REASON = "佣金账户出现欠款，转账已撤销，金额退回后先抵扣欠款"
 
 
 async def get_withdrawal(user_id: int, withdrawal_id: int) -> dict[str, Any]:

@@ -126,8 +126,11 @@ def settings(make_settings) -> Settings:
 
 
 @pytest.fixture
-async def server(settings):
-    """The whole app (API, admin, bot, sandbox) on a loopback port, state wiped."""
+async def server(settings, request):
+    """The whole app (API, admin, bot, sandbox) on a loopback port, state wiped.
+
+    Afterwards `huituan ledger verify` must pass (every test that moved money leaves an exact
+    ledger); a test that corrupts the ledger on purpose is marked ``ledger_tampered``."""
     from huituan.app import create_app
     from huituan.core.web.keys import RUNTIME_KEY
 
@@ -136,15 +139,34 @@ async def server(settings):
     await srv.start_server()
     await wipe_state(app[RUNTIME_KEY])
     yield srv
-    await srv.close()
+    try:
+        if not getattr(srv, "_ledger_checked", False):
+            await _verify_ledger_after(request, srv)
+    finally:
+        await srv.close()
+
+
+async def _verify_ledger_after(request, srv) -> None:
+    """`huituan ledger verify` on what the test left (before the app closes the database)."""
+    from huituan.services import outbox
+    from huituan.services.wallet.verify import verify_ledger
+
+    srv._ledger_checked = True
+    await outbox.wait_idle()
+    if request.node.get_closest_marker("ledger_tampered") is None:
+        problems = await verify_ledger()
+        assert problems == [], f"huituan ledger verify failed after {request.node.nodeid}: {problems[:5]}"
 
 
 @pytest.fixture
-async def client(server):
+async def client(server, request):
     c = TestClient(server)
     await c.start_server()
     yield c
-    await c.close()
+    try:
+        await _verify_ledger_after(request, server)
+    finally:
+        await c.close()
 
 
 @pytest.fixture

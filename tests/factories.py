@@ -64,6 +64,11 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def keyed(token: str, key: str | None = None) -> dict[str, str]:
+    """Authorization plus an Idempotency-Key (a fresh one unless given): orders, withdrawals."""
+    return auth(token) | {"Idempotency-Key": key or uuid.uuid4().hex}
+
+
 def token_for(user: User | int, secret: str | None = None, ttl: int = 3600, now: float | None = None) -> str:
     """A user token without the login round trip (the test secret unless given)."""
     from tests.conftest import TEST_SECRET

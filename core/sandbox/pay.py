@@ -11,12 +11,15 @@ v3 endpoints (paths relative to /sandbox/pay, exactly as WeChat's):
 - POST /v3/refund/domestic/refunds,  GET /v3/refund/domestic/refunds/{out_refund_no}
 - POST /v3/fund-app/mch-transfer/transfer-bills
 - GET  /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}
+- POST /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel
 
 Helpers (play the user's / WeChat's part; JSON in, JSON out):
-- POST /sandbox/pay/{prepay_id}/complete  {"amount_fen"?}  -> signed TRANSACTION.SUCCESS notify
-  to the order's notify_url; returns {"notify_status", "transaction_id", "out_trade_no"}.
-  Calling it again resends the same transaction (WeChat retries). Orders past time_expire can
-  still be paid here on purpose, to test late notifies.
+- POST /sandbox/pay/{prepay_id}/complete  {"amount_fen"?, "notify"?: false}  -> signed
+  TRANSACTION.SUCCESS notify to the order's notify_url; returns {"notify_status",
+  "transaction_id", "out_trade_no"}. Calling it again resends the same transaction (WeChat
+  retries); with "notify": false the payment is made but its notify is "lost". Orders past
+  time_expire can still be paid here on purpose, to test late notifies; a closed order cannot
+  (409 order_closed).
 - POST /sandbox/pay/refunds/{out_refund_no}/complete {"status"?: "SUCCESS"|"ABNORMAL"|"CLOSED",
   "notify"?: false}  -> with "notify": false the refund settles but the notify is "lost"
   (nothing is sent; a later call without it sends the notify, as WeChat's retry would)
@@ -26,6 +29,7 @@ Helpers (play the user's / WeChat's part; JSON in, JSON out):
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -254,7 +258,9 @@ async def complete_payment(request: web.Request) -> web.Response:
         raise _not_found("prepay_id")
     body = await _helper_body(request)
     order = state.orders[no]
-    if order["trade_state"] != "SUCCESS":
+    if order["trade_state"] == "CLOSED":  # WeChat Pay takes no money for a closed order
+        return web.json_response({"error": "order_closed", "out_trade_no": no}, status=409)
+    if order["trade_state"] not in ("SUCCESS", "REFUND"):
         amount = body.get("amount_fen", order["total"])
         if not isinstance(amount, int) or amount <= 0:
             raise web.HTTPBadRequest(text=json.dumps({"error": "amount_fen"}), content_type="application/json")
@@ -266,7 +272,9 @@ async def complete_payment(request: web.Request) -> web.Response:
             notify_id=secrets.token_hex(8),
         )
     resource = _order_view(order)
-    result = await send_notify(order["notify_url"], resource, "TRANSACTION.SUCCESS", order["notify_id"])
+    result: dict[str, Any] = {"notify_status": None}
+    if body.get("notify", True) is not False:  # "notify": false -> paid, but the notify is lost
+        result = await send_notify(order["notify_url"], resource, "TRANSACTION.SUCCESS", order["notify_id"])
     return web.json_response({**result, "transaction_id": order["transaction_id"], "out_trade_no": no})
 
 
@@ -490,6 +498,47 @@ async def query_transfer_bill(request: web.Request, state: SandboxState, data: d
     return signed_json(_bill_view(bill))
 
 
+@v3
+async def cancel_transfer_bill(request: web.Request, state: SandboxState, data: dict[str, Any]) -> web.Response:
+    """撤销转账: only before the user confirms. WeChat answers CANCELING and finishes with a
+    MCHTRANSFER.BILL.FINISHED notify (state CANCELLED); the sandbox finishes at once and
+    sends that notify in the background."""
+    bill = state.transfers.get(request.match_info["out_bill_no"])
+    if not bill:
+        return error(404, "NOT_FOUND", "记录不存在")
+    if bill["state"] not in ("ACCEPTED", "WAIT_USER_CONFIRM", "CANCELING", "CANCELLED"):
+        return error(400, "INVALID_REQUEST", "当前转账单状态不允许撤销")
+    if bill["state"] != "CANCELLED":
+        bill["state"] = "CANCELLED"
+        bill["update_time"] = china_now_iso()
+        if bill["notify_url"]:
+            task = asyncio.get_running_loop().create_task(
+                send_notify(bill["notify_url"], _finished_resource(bill), "MCHTRANSFER.BILL.FINISHED", bill["notify_id"]))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+    return signed_json({"out_bill_no": bill["out_bill_no"], "transfer_bill_no": bill["transfer_bill_no"],
+                        "state": "CANCELING", "update_time": bill["update_time"]})
+
+
+_background: set[asyncio.Task] = set()
+
+
+def _finished_resource(bill: dict[str, Any]) -> dict[str, Any]:
+    resource = {
+        "out_bill_no": bill["out_bill_no"],
+        "transfer_bill_no": bill["transfer_bill_no"],
+        "state": bill["state"],
+        "mch_id": keys.SANDBOX_MCHID,
+        "transfer_amount": bill["transfer_amount"],
+        "openid": bill["openid"],
+        "create_time": bill["create_time"],
+        "update_time": bill["update_time"],
+    }
+    if bill.get("fail_reason"):
+        resource["fail_reason"] = bill["fail_reason"]
+    return resource
+
+
 async def _finish_transfer(request: web.Request, final: str) -> web.Response:
     state: SandboxState = request.app[SANDBOX_KEY]
     bill = state.transfers.get(request.match_info["out_bill_no"])
@@ -503,18 +552,7 @@ async def _finish_transfer(request: web.Request, final: str) -> web.Response:
             bill["fail_reason"] = body.get("fail_reason", "PAYEE_ACCOUNT_ABNORMAL")
     elif bill["state"] != final:
         return web.json_response({"error": "invalid_state", "state": bill["state"]}, status=409)
-    resource = {
-        "out_bill_no": bill["out_bill_no"],
-        "transfer_bill_no": bill["transfer_bill_no"],
-        "state": bill["state"],
-        "mch_id": keys.SANDBOX_MCHID,
-        "transfer_amount": bill["transfer_amount"],
-        "openid": bill["openid"],
-        "create_time": bill["create_time"],
-        "update_time": bill["update_time"],
-    }
-    if bill.get("fail_reason"):
-        resource["fail_reason"] = bill["fail_reason"]
+    resource = _finished_resource(bill)
     result: dict[str, Any] = {"notify_status": None}
     if bill["notify_url"]:
         result = await send_notify(bill["notify_url"], resource, "MCHTRANSFER.BILL.FINISHED", bill["notify_id"])
@@ -542,6 +580,8 @@ def setup(app: web.Application) -> None:
     sandbox_route(app, "GET", f"{PREFIX}/v3/refund/domestic/refunds/{{out_refund_no}}", query_refund)
     sandbox_route(app, "POST", f"{PREFIX}/v3/fund-app/mch-transfer/transfer-bills", create_transfer_bill)
     sandbox_route(app, "GET", f"{PREFIX}/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{{out_bill_no}}", query_transfer_bill)
+    sandbox_route(app, "POST", f"{PREFIX}/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{{out_bill_no}}/cancel",
+                  cancel_transfer_bill)
     sandbox_route(app, "GET", f"{PREFIX}/state", pay_state)
     sandbox_route(app, "POST", f"{PREFIX}/refunds/{{out_refund_no}}/complete", complete_refund)
     sandbox_route(app, "POST", f"{PREFIX}/transfers/{{out_bill_no}}/confirm", confirm_transfer)

@@ -22,6 +22,8 @@ Get it from the runtime: ``rt.wechat.pay``. Public API (money in integer fen):
   ``{out_bill_no, transfer_bill_no, state: "WAIT_USER_CONFIRM"|..., package_info, create_time}``.
   The same out_bill_no twice returns the same bill: WeChat never pays twice.
 - ``async query_transfer_bill(out_bill_no) -> dict``  — ``{state, transfer_amount, fail_reason?, ...}``
+- ``async cancel_transfer_bill(out_bill_no) -> dict``  — 撤销转账 before the user confirms:
+  ``{out_bill_no, transfer_bill_no, state: "CANCELING", update_time}``
 
 Errors: WeChat Pay's error answers -> ``UpstreamError(details={"wechat_code", "wechat_message",
 "http_status"})``; network failures and unverifiable responses -> ``UpstreamError`` too.
@@ -45,7 +47,7 @@ from typing import Any
 import httpx
 from wechatpayv3.async_ import AsyncWeChatPay, WeChatPayType
 from wechatpayv3.async_.type import RequestType
-from wechatpayv3.async_.utils import aes_decrypt, rsa_verify
+from wechatpayv3.async_.utils import aes_decrypt, build_authorization, rsa_verify
 
 from huituan.core.clock import CHINA_TZ, as_utc
 from huituan.core.errors import SignatureInvalid, UpstreamError, ValidationFailed
@@ -259,6 +261,27 @@ class WeChatPayClient:
 
     async def query_transfer_bill(self, out_bill_no: str) -> dict[str, Any]:
         return await self._call("query_transfer_bill", self._wxpay.mch_transfer_bills_query, out_bill_no=out_bill_no)
+
+    async def cancel_transfer_bill(self, out_bill_no: str) -> dict[str, Any]:
+        """撤销转账 before the user confirms (ACCEPTED / WAIT_USER_CONFIRM):
+        ``{out_bill_no, transfer_bill_no, state: "CANCELING"|"CANCELLED", update_time}``; the
+        final CANCELLED arrives by notify or query. Other states -> UpstreamError."""
+        return await self._call("cancel_transfer_bill", self._post_without_body,
+                                f"/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel")
+
+    async def _post_without_body(self, path: str) -> tuple[int, str]:
+        """A POST that has no body (撤销转账). wechatpayv3 signs an empty body there but sends the
+        JSON text ``null`` (its mch_transfer_bills_cancel): WeChat refuses the signature. We sign
+        and send an empty body, and verify the answer's signature as the library does."""
+        core = self._wxpay._core
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   "User-Agent": "huituan", "Wechatpay-Serial": self.public_key_id,
+                   "Authorization": build_authorization(path, "POST", core._mchid, core._cert_serial_no,
+                                                        core._private_key, data=None)}
+        response = await core._client.post(url=core._gate_way + path, content=b"", headers=headers)
+        if 200 <= response.status_code < 300 and not await core._verify_signature_async(response.headers, response.text):
+            raise Exception("failed to verify the signature")
+        return response.status_code, response.text
 
     async def request(self, method: str, path: str, data: dict | None = None) -> dict[str, Any]:
         """Escape hatch for v3 endpoints without a wrapper: signed request, verified answer."""

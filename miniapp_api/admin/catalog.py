@@ -72,7 +72,8 @@ async def update_sku(request: web.Request, operator_id: int) -> web.Response:
 async def adjust_stock(request: web.Request, operator_id: int) -> web.Response:
     sku_id = path_int(request, "sku_id")
     body = await parse_json(request, s.StockIn)
-    result = await catalog_admin.adjust_stock(request.app[RUNTIME_KEY], sku_id, set_to=body.set, delta=body.delta)
+    result = await catalog_admin.adjust_stock(request.app[RUNTIME_KEY], sku_id, set_to=body.set, delta=body.delta,
+                                            expected_stock=body.expected_stock)
     return s.respond(s.SkuOut, result)
 
 
@@ -153,4 +154,6 @@ def setup(app: web.Application) -> None:
         tag="admin-catalog", body=s.SkuPatch, response=s.SkuOut, errors=(404, 409), **op)
     api(app, "POST", "/api/admin/v1/skus/{sku_id}/stock", adjust_stock, summary="调整库存",
         tag="admin-catalog", body=s.StockIn, response=s.SkuOut, errors=(404, 409),
-        description="`set` 与 `delta` 二选一；减少库存为条件更新，结果不能为负（409 stock_negative）。", **op)
+        description="`set` 与 `delta` 二选一。`set` 须带 `expected_stock`（修改前看到的库存），"
+                    "库存已被订单改变时返回 409 stock_changed（details.current_stock），不会覆盖已售出的数量；"
+                    "减少库存为条件更新，结果不能为负（409 stock_negative）。", **op)

@@ -42,6 +42,7 @@ class SettingsOut(BaseModel):
     withdraw_daily_amount_fen: int
     withdraw_real_name_threshold_fen: int
     withdraw_auto_approve_fen: int
+    commission_cap_bp: int = Field(description="每笔订单两级佣金合计上限，占商品实付的万分比（默认 3000 = 30%）")
 
 
 class SettingsPatch(_In):
@@ -65,6 +66,8 @@ class SettingsPatch(_In):
     withdraw_daily_amount_fen: StrictInt | None = Field(None, ge=0, le=10**12)
     withdraw_real_name_threshold_fen: StrictInt | None = Field(None, ge=0, le=10**12)
     withdraw_auto_approve_fen: StrictInt | None = Field(None, ge=0, le=10**12)
+    commission_cap_bp: StrictInt | None = Field(None, ge=0, le=10_000,
+                                                description="每笔订单两级佣金合计上限（万分比），按商品实付计，向下取整到分")
 
 
 class PromoterOut(BaseModel):

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from huituan.models.outbox import OutboxKind, OutboxStatus
+
 
 class _Page(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -24,8 +26,8 @@ class NotificationQuery(_Page):
 
 
 class OutboxQuery(_Page):
-    kind: Literal["subscribe_message", "wecom_message", "robot_push", "refund", "transfer", "notification"] | None = None
-    status: Literal["pending", "sent", "failed"] | None = None
+    kind: OutboxKind | None = None  # every kind, as the model lists them
+    status: OutboxStatus | None = None
 
 
 class StatsQuery(BaseModel):

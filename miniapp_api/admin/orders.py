@@ -37,6 +37,10 @@ async def list_refunds(request: web.Request, operator_id: int) -> web.Response:
     return s.respond(s.RefundListOut, await refund_review.list_refunds(**q.model_dump()))
 
 
+async def get_refund(request: web.Request, operator_id: int) -> web.Response:
+    return s.respond(s.RefundOut, await refund_review.refund_detail(path_int(request, "refund_id")))
+
+
 async def approve_refund(request: web.Request, operator_id: int) -> web.Response:
     refund_id = path_int(request, "refund_id")
     body = await parse_json(request, s.ApproveRefundIn)
@@ -62,7 +66,11 @@ def setup(app: web.Application) -> None:
     api(app, "POST", "/api/admin/v1/orders/{order_id}/ready-for-pickup", ready_for_pickup,
         summary="自提订单到货待取", tag="admin-orders", response=s.OrderDetailOut, errors=(404, 409), **op)
     api(app, "GET", "/api/admin/v1/refunds", list_refunds, summary="退款申请列表", tag="admin-refunds",
-        query=s.RefundListQuery, response=s.RefundListOut, **op)
+        query=s.RefundListQuery, response=s.RefundListOut,
+        description="`automatic=true`：系统自动退回的支付（金额不符、多付、订单关闭后支付、重复支付），"
+                    "`payment_transaction_id` 为被退回的微信支付单号。", **op)
+    api(app, "GET", "/api/admin/v1/refunds/{refund_id}", get_refund, summary="退款详情", tag="admin-refunds",
+        response=s.RefundOut, errors=(404,), **op)
     api(app, "POST", "/api/admin/v1/refunds/{refund_id}/approve", approve_refund, summary="同意退款",
         tag="admin-refunds", body=s.ApproveRefundIn, response=s.RefundOut, errors=(404, 409, 502), **op)
     api(app, "POST", "/api/admin/v1/refunds/{refund_id}/reject", reject_refund, summary="驳回退款",

@@ -149,7 +149,9 @@ class SkuPatch(Body):
 
 
 class StockIn(Body):
-    set: int | None = Field(None, ge=0, le=10_000_000, description="把库存设为该值")
+    set: int | None = Field(None, ge=0, le=10_000_000, description="把库存设为该值（须同时给出 expected_stock）")
+    expected_stock: int | None = Field(None, ge=0, le=10_000_000,
+                                       description="设置库存时必填：修改前看到的库存；与当前库存不一致返回 409 stock_changed")
     delta: int | None = Field(None, ge=-10_000_000, le=10_000_000,
                               description="库存增减量；减少后不能为负，否则 409")
 
@@ -343,6 +345,7 @@ class RefundOut(BaseModel):
     whole_order: bool
     reason: str
     automatic: bool
+    payment_transaction_id: str | None = Field(None, description="自动退款退回的那笔微信支付")
     wechat_refund_id: str | None
     reviewed_by: int | None
     review_note: str
@@ -363,6 +366,7 @@ class ShipIn(Body):
 
 class RefundListQuery(PageQuery):
     status: RefundStatus | None = None
+    automatic: bool | None = Field(None, description="true 只看自动退款（订单未留下的支付），false 只看买家申请")
 
 
 class RefundListOut(Page):

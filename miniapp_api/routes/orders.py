@@ -41,7 +41,7 @@ async def get_order(request: web.Request, uid: int) -> web.Response:
 
 
 async def cancel_order(request: web.Request, uid: int) -> web.Response:
-    return json_response(await lifecycle.cancel_order(uid, path_int(request, "id")))
+    return json_response(await lifecycle.cancel_order(uid, path_int(request, "id"), request.app[RUNTIME_KEY]))
 
 
 async def pay_order(request: web.Request, uid: int) -> web.Response:
@@ -66,7 +66,8 @@ async def list_refunds(request: web.Request, uid: int) -> web.Response:
 def setup(app: web.Application) -> None:
     api(app, "POST", "/api/v1/orders", create_order, summary="下单（扣减库存）", tag="orders", auth=Auth.user,
         body=CreateOrderIn, response=MyOrderOut, status=201, errors=(404, 409),
-        headers={"Idempotency-Key": "必填，1 到 64 个字符；同一用户同一个键返回同一个订单（重放返回 200）"},
+        headers={"Idempotency-Key": "必填，1 到 64 个字符；同一用户同一个键返回同一个订单（重放返回 200），"
+                                    "同一个键用于不同的请求返回 422 idempotency_key_reused"},
         also={200: "同一个 Idempotency-Key 的重放：返回最初创建的订单"},
         description="价格取自规格；库存在下单时扣减，任一规格库存不足则整单失败（409 out_of_stock，details.sku_id）。"
                     "快递需 address_id，自提需 pickup_point_id。")

@@ -7,7 +7,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from huituan.core.errors import SignatureInvalid
+from huituan.core.errors import NotifyMalformed, SignatureInvalid
 from huituan.core.web.auth import Auth
 from huituan.core.web.http import json_response
 from huituan.core.web.keys import RUNTIME_KEY
@@ -30,7 +30,11 @@ def _notify_endpoint(apply: Callable[[Any, dict[str, Any]], Awaitable[Any]]):
             notify = await rt.wechat.pay.parse_notify(request.headers, await request.read())
         except SignatureInvalid:
             return json_response(_FAIL, status=401)
-        await apply(rt, notify)
+        try:
+            await apply(rt, notify)
+        except NotifyMalformed as exc:
+            # Signed, but not what WeChat sends: refused, nothing stored (WeChat reads code/message).
+            return json_response({"code": "FAIL", **exc.to_dict()}, status=400)
         return json_response({"code": "SUCCESS"})
 
     return handler
@@ -43,13 +47,14 @@ transfer_notify = _notify_endpoint(lambda rt, notify: withdrawals.handle_transfe
 
 _RAW = ("请求体为微信支付 API v3 回调原文（JSON，resource 为 AEAD_AES_256_GCM 密文），"
         "以 Wechatpay-Signature / Wechatpay-Timestamp / Wechatpay-Nonce / Wechatpay-Serial 头验签；"
-        "签名无效或时间戳过期返回 401 且不做任何变更；重复通知幂等。")
+        "签名无效或时间戳过期返回 401 且不做任何变更；验签通过但内容格式错误（如金额不是正整数）返回 400，"
+        "不做任何变更；重复通知幂等；未知单号的通知记录日志并应答成功。")
 
 
 def setup(app: web.Application) -> None:
     api(app, "POST", "/api/v1/pay/notify", pay_notify, summary="微信支付结果通知", tag="pay", public=True,
-        response=PayNotifyAckOut, errors=(401,), description=_RAW, auth=Auth.wechat)
+        response=PayNotifyAckOut, errors=(400, 401), description=_RAW, auth=Auth.wechat)
     api(app, "POST", "/api/v1/pay/refund-notify", refund_notify, summary="微信退款结果通知", tag="pay",
-        public=True, response=PayNotifyAckOut, errors=(401,), description=_RAW, auth=Auth.wechat)
+        public=True, response=PayNotifyAckOut, errors=(400, 401), description=_RAW, auth=Auth.wechat)
     api(app, "POST", "/api/v1/pay/transfer-notify", transfer_notify, summary="商家转账结果通知", tag="pay",
-        public=True, response=PayNotifyAckOut, errors=(401,), description=_RAW, auth=Auth.wechat)
+        public=True, response=PayNotifyAckOut, errors=(400, 401), description=_RAW, auth=Auth.wechat)

@@ -62,9 +62,11 @@ async def wallet(request: web.Request, user_id: int) -> web.Response:
 
 
 async def withdraw(request: web.Request, uid: int) -> web.Response:
+    key = request.headers.get("Idempotency-Key", "")
     body = await parse_json(request, WithdrawIn)
-    out = await withdrawals.request_withdrawal(request.app[RUNTIME_KEY], uid, body.amount_fen, body.real_name)
-    return json_response(out, status=201)
+    out, created = await withdrawals.request_withdrawal_once(request.app[RUNTIME_KEY], uid, key, body.amount_fen,
+                                                             body.real_name)
+    return json_response(out, status=201 if created else 200)
 
 
 async def list_withdrawals(request: web.Request, user_id: int) -> web.Response:
@@ -76,7 +78,8 @@ async def get_withdrawal(request: web.Request, uid: int) -> web.Response:
     return json_response(await withdrawals.get_withdrawal(uid, path_int(request, "id")))
 
 
-_W_ERRORS = "422: 金额低于最低提现额/非整数/缺少实名（details.field）；409: 余额不足、存在欠款、超出每日限额。"
+_W_ERRORS = ("422: 金额低于最低提现额/非整数/缺少实名（details.field），缺少 Idempotency-Key，或同一个键用于不同的请求"
+             "（idempotency_key_reused）；409: 余额不足、存在欠款、超出每日限额。")
 
 
 def setup(app: web.Application) -> None:
@@ -94,7 +97,10 @@ def setup(app: web.Application) -> None:
         query=RecordsQuery, response=RecordsOut)
     api(app, "GET", "/api/v1/promoter/wallet", wallet, summary="佣金钱包", tag=tag, auth=Auth.user, response=WalletOut)
     api(app, "POST", "/api/v1/promoter/withdrawals", withdraw, summary="申请提现", tag=tag, auth=Auth.user,
-        body=WithdrawIn, response=WithdrawalOut, status=201, errors=(409, 422), description=_W_ERRORS)
+        body=WithdrawIn, response=WithdrawalOut, status=201, errors=(409, 422), description=_W_ERRORS,
+        headers={"Idempotency-Key": "必填，1 到 64 个字符；同一用户同一个键返回同一笔提现（重放返回 200），"
+                                    "同一个键用于不同的请求返回 422"},
+        also={200: "同一个 Idempotency-Key 的重放：返回最初的提现"})
     api(app, "GET", "/api/v1/promoter/withdrawals", list_withdrawals, summary="提现记录", tag=tag, auth=Auth.user,
         query=WithdrawalListQuery, response=WithdrawalListOut)
     api(app, "GET", "/api/v1/promoter/withdrawals/{id}", get_withdrawal, summary="提现详情", tag=tag, auth=Auth.user,

@@ -64,6 +64,21 @@ def item_commission(base_fen: int, quantity: int, level: int, rate_bp: int,
     return percent_of(base_fen, rate_bp), rate_bp, None  # floor to the fen here
 
 
+def cap_order_commission(amounts: list[int], paid_goods_fen: int, cap_bp: int) -> list[int]:
+    """The platform cap, applied after the per-item rules (rates, product rules, the line
+    ceiling): both levels of one order together earn at most ``cap_bp`` of what was paid for its
+    goods (``OrderItem.paid_fen`` summed: after discounts, without shipping).
+
+    Over the cap every amount shrinks in proportion, ``floor(amount x cap / total)``: floored to
+    the fen, so the capped amounts never sum above the cap; the fen of rounding stay with the
+    platform (docs/ARCHITECTURE.md, Money). Under the cap nothing changes."""
+    cap = percent_of(paid_goods_fen, cap_bp)  # floor to the fen
+    total = sum(amounts)
+    if total <= cap:
+        return list(amounts)
+    return [a * cap // total for a in amounts]
+
+
 _PAID_CONTEXT = (
     "SELECT o.user_id, o.activity_type, "
     "(SELECT a.id FROM order_attribution a WHERE a.order_id = o.id) AS attribution_id, "
@@ -110,7 +125,7 @@ async def on_order_paid(order_id: int, conn, now: datetime | None = None) -> lis
     rates = {}
     for uid in {l1, l2} - {None}:
         rates[uid] = await rates_for(uid, settings, conn)
-    records: list[CommissionRecord] = []
+    planned: list[tuple[OrderItem, int, int, int, int | None, int | None]] = []
     for item in items:
         remaining = item.paid_fen  # total commission on a line never exceeds what was paid for it
         for level, uid in ((1, l1), (2, l2)):
@@ -123,12 +138,19 @@ async def on_order_paid(order_id: int, conn, now: datetime | None = None) -> lis
             if amount <= 0:
                 continue
             remaining -= amount
-            rec = await CommissionRecord.create(
-                order_id=order_id, order_item_id=item.id, product_id=item.product_id, buyer_id=buyer_id,
-                beneficiary_id=uid, level=level, self_purchase=self_purchase and level == 1,
-                base_fen=item.paid_fen, rate_bp=rate_bp, fixed_per_unit_fen=fixed, original_amount_fen=amount,
-                amount_fen=amount, using_db=conn)
-            records.append(rec)
+            planned.append((item, level, uid, amount, rate_bp, fixed))
+    amounts = cap_order_commission([p[3] for p in planned], sum(i.paid_fen for i in items),
+                                   settings.commission_cap_bp)
+    records: list[CommissionRecord] = []
+    for (item, level, uid, _, rate_bp, fixed), amount in zip(planned, amounts):
+        if amount <= 0:
+            continue
+        rec = await CommissionRecord.create(
+            order_id=order_id, order_item_id=item.id, product_id=item.product_id, buyer_id=buyer_id,
+            beneficiary_id=uid, level=level, self_purchase=self_purchase and level == 1,
+            base_fen=item.paid_fen, rate_bp=rate_bp, fixed_per_unit_fen=fixed, original_amount_fen=amount,
+            amount_fen=amount, using_db=conn)
+        records.append(rec)
     if records:
         def plan(_w):
             return [ledger.Posting(r.beneficiary_id, "pending", r.amount_fen, EntryKind.commission_pending,

@@ -16,6 +16,7 @@ from huituan.core.errors import Forbidden, NotFound, OutOfStock, ValidationFaile
 from huituan.core.money import split_by_weights, yuan
 from huituan.core.settings import Settings
 from huituan.models.order import ActivityType, DeliveryMode, Order, OrderStatus
+from huituan.services import idempotency
 from huituan.services.orders.numbers import new_number
 from huituan.services.orders.queries import load_order_dict
 from huituan.services.orders.serialize import order_to_dict
@@ -91,7 +92,8 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     """Create an unpaid order and take its stock. Returns (order, created).
 
     The same (user, Idempotency-Key) returns the existing order with created=False, also under
-    concurrent retries: the UNIQUE (user, idempotency_key) lets one insert win; the losers'
+    concurrent retries; the same key with a different request (items, delivery, address,
+    pickup point, remark: hashed and stored with the key) is 422 idempotency_key_reused: the UNIQUE (user, idempotency_key) lets one insert win; the losers'
     transactions roll back (with the stock they took) and they read the winner's order.
     Any line short of stock rolls the whole order back: 409 out_of_stock with details.sku_id.
 
@@ -99,13 +101,17 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     PostgreSQL a single-SKU order is one atomic statement (guarded stock update, order and item
     inserts), so a hot SKU's row lock lives only for that statement; otherwise one transaction.
     """
-    if not idempotency_key or len(idempotency_key) > 64 or not idempotency_key.isprintable():
-        raise ValidationFailed("Idempotency-Key: 请求头必填，长度 1 到 64", field="Idempotency-Key")
+    idempotency.check_key(idempotency_key)
+    # What this request asks for: a reused key with another request is refused (422).
+    fingerprint = idempotency.request_hash(
+        items=[[line.get("sku_id"), line.get("quantity")] for line in items], delivery_mode=delivery_mode,
+        address_id=address_id, pickup_point_id=pickup_point_id, remark=remark or "")
     rows = await _read_context(user_id, idempotency_key, address_id, _sku_ids_for_lookup(items, settings))
     head = rows[0]
     if head["existing_id"] is not None:
         existing = await Order.get_or_none(id=head["existing_id"])
         if existing is not None:
+            idempotency.ensure_same_request(existing.request_hash, fingerprint)
             return await load_order_dict(existing), False
 
     if head["user_disabled"] is None:
@@ -162,7 +168,7 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     # Plain records, not ORM instances (building those costs more than the SQL): the fields
     # order_to_dict reads, with the model's defaults for the columns not set here.
     order = SimpleNamespace(
-        id=None, order_no=new_number(), user_id=user_id, idempotency_key=idempotency_key,
+        id=None, order_no=new_number(), user_id=user_id, idempotency_key=idempotency_key, request_hash=fingerprint,
         status=OrderStatus.unpaid, status_before_refund="", delivery_mode=mode, address=address,
         pickup_point_id=pickup_point_id, activity_type=ActivityType.normal, activity_ref="",
         goods_fen=goods_fen, discount_fen=discount_fen, shipping_fen=shipping_fen, payable_fen=payable_fen,
@@ -203,12 +209,13 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
         existing = await find_order_by_key(user_id, idempotency_key)
         if existing is None:
             raise
+        idempotency.ensure_same_request(existing.request_hash, fingerprint)
         return await load_order_dict(existing), False
     return order_to_dict(order, order_items), True
 
 
 _ORDER_COLS = (
-    "order_no", "user_id", "idempotency_key", "status", "status_before_refund", "delivery_mode", "address",
+    "order_no", "user_id", "idempotency_key", "request_hash", "status", "status_before_refund", "delivery_mode", "address",
     "pickup_point_id", "activity_type", "activity_ref", "goods_fen", "discount_fen", "shipping_fen",
     "payable_fen", "paid_fen", "refunded_fen", "remark", "pay_deadline", "cancel_reason", "express_company",
     "express_no", "created_at", "updated_at",
@@ -221,7 +228,7 @@ _ADDRESS_FIELD = Order._meta.fields_map["address"]
 
 
 def _order_values(o: SimpleNamespace) -> list[Any]:
-    return [o.order_no, o.user_id, o.idempotency_key, o.status.value, o.status_before_refund,
+    return [o.order_no, o.user_id, o.idempotency_key, o.request_hash, o.status.value, o.status_before_refund,
             o.delivery_mode.value, _ADDRESS_FIELD.to_db_value(o.address, Order), o.pickup_point_id,
             o.activity_type.value, o.activity_ref, o.goods_fen, o.discount_fen, o.shipping_fen, o.payable_fen,
             o.paid_fen, o.refunded_fen, o.remark, o.pay_deadline, o.cancel_reason, o.express_company,
@@ -249,7 +256,7 @@ async def _insert_order(conn, order: SimpleNamespace, items: list[SimpleNamespac
 
 
 # Parameters in INSERT ... SELECT get no type from the target columns: cast each one.
-_ORDER_PG_TYPES = ("varchar", "bigint", "varchar", "varchar", "varchar", "varchar", "jsonb", "bigint", "varchar",
+_ORDER_PG_TYPES = ("varchar", "bigint", "varchar", "varchar", "varchar", "varchar", "varchar", "jsonb", "bigint", "varchar",
                    "varchar", "int", "int", "int", "int", "int", "int", "varchar", "timestamptz", "varchar",
                    "varchar", "varchar", "timestamptz", "timestamptz")
 _ITEM_PG_TYPES = ("bigint", "bigint", "varchar", "varchar", "varchar", "int", "int", "int", "int", "int")

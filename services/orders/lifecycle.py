@@ -13,9 +13,11 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from huituan.core.clock import utcnow
-from huituan.core.errors import InvalidState
+from huituan.core.errors import InvalidState, UpstreamError
+from huituan.core.runtime import Runtime
 from huituan.models.order import Order, OrderStatus
 from huituan.services import events
+from huituan.services.orders.payments import handle_pay_notify
 from huituan.services.orders.queries import get_own_order, load_order_dict
 from huituan.services.orders.stock import return_stock
 
@@ -34,9 +36,48 @@ async def _cancel_unpaid(order_id: int, reason: str, now: datetime) -> bool:
     return True
 
 
-async def cancel_order(user_id: int, order_id: int) -> dict[str, Any]:
-    """Buyer cancels: unpaid -> cancelled; any other status is 409 invalid_state."""
+async def close_at_wechat(rt: Runtime, order: Order) -> bool:
+    """Before an unpaid order is cancelled, make sure WeChat Pay takes no money for it any more:
+    close the WeChat order (close_order). True when nothing can be paid now (closed, or never
+    opened at WeChat: no prepay_id was ever handed out). When WeChat answers that it is paid
+    already, its payment is queried and applied (the notify may be late or lost): the order
+    becomes paid, or the payment is refunded automatically if its amount is wrong; True then
+    too (the cancel that follows only moves an order that is still unpaid). False when WeChat
+    could not be asked: leave the order for the next round."""
+    if not order.prepay_id:
+        return True  # nothing to pay with: the prepay is refused past the deadline
+    try:
+        await rt.wechat.pay.close_order(order.order_no)
+        return True
+    except UpstreamError as exc:
+        code = exc.details.get("wechat_code")
+        if code == "ORDER_NOT_EXIST":
+            return True
+        if code != "ORDERPAID":
+            log.warning("closing WeChat order %s failed, next round: %s %s", order.order_no, exc, exc.details)
+            return False
+    try:
+        answer = await rt.wechat.pay.query_order(order.order_no)
+    except UpstreamError as exc:
+        log.warning("querying WeChat order %s failed, next round: %s %s", order.order_no, exc, exc.details)
+        return False
+    if answer.get("trade_state") not in ("SUCCESS", "REFUND"):
+        return False
+    answer = {**answer, "trade_state": "SUCCESS"}
+    result = await handle_pay_notify(rt, {"event_type": "TRANSACTION.SUCCESS", "resource": answer})
+    log.warning("order %s was paid at WeChat before it could be closed: payment applied (%s)",
+                order.order_no, result)
+    return True
+
+
+async def cancel_order(user_id: int, order_id: int, rt: Runtime | None = None) -> dict[str, Any]:
+    """Buyer cancels: unpaid -> cancelled; any other status is 409 invalid_state. With ``rt``
+    the WeChat order is closed first (close_at_wechat), so a payment made a moment ago is
+    applied instead of taken and refunded; if WeChat cannot be reached the order is cancelled
+    anyway (a payment that lands later is refunded automatically)."""
     order = await get_own_order(user_id, order_id)
+    if rt is not None and order.status == OrderStatus.unpaid:
+        await close_at_wechat(rt, order)
     if not await _cancel_unpaid(order.id, "user_cancelled", utcnow()):
         order = await get_own_order(user_id, order_id)
         raise InvalidState(f"订单当前状态（{order.status}）不能取消", code="order_not_cancellable",
@@ -44,15 +85,20 @@ async def cancel_order(user_id: int, order_id: int) -> dict[str, Any]:
     return await load_order_dict(await get_own_order(user_id, order_id))
 
 
-async def close_expired_orders(now: datetime | None = None, batch: int = 500) -> int:
-    """Sweep: unpaid orders past pay_deadline -> cancelled (reason pay_timeout), stock back.
-    Idempotent and safe on two processes: each order moves under its own CAS."""
+async def close_expired_orders(rt: Runtime, now: datetime | None = None, batch: int = 500) -> int:
+    """Sweep: unpaid orders past pay_deadline -> cancelled (reason pay_timeout), stock back,
+    each after its WeChat order is closed (close_at_wechat): a payment made at the last second
+    is applied (the order is paid, not cancelled) instead of taken and then refunded. An order
+    WeChat could not be asked about waits for the next round. Idempotent and safe on two
+    processes: each order moves under its own CAS."""
     now = now or utcnow()
-    ids = await Order.filter(status=OrderStatus.unpaid, pay_deadline__lt=now).order_by("pay_deadline") \
-        .limit(batch).values_list("id", flat=True)
+    orders = await Order.filter(status=OrderStatus.unpaid, pay_deadline__lt=now).order_by("pay_deadline") \
+        .limit(batch)
     closed = 0
-    for oid in ids:
-        if await _cancel_unpaid(oid, "pay_timeout", now):
+    for order in orders:
+        if not await close_at_wechat(rt, order):
+            continue
+        if await _cancel_unpaid(order.id, "pay_timeout", now):
             closed += 1
     if closed:
         log.info("closed %s expired unpaid orders", closed)

@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 
 from huituan.core import sql
 from huituan.core.clock import utcnow
-from huituan.core.errors import InvalidState
+from huituan.core.errors import InvalidState, NotifyMalformed
 from huituan.core.runtime import Runtime
 from huituan.models.order import Order, OrderItem, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus
 from huituan.services import events, outbox
@@ -51,28 +51,63 @@ async def prepay_order(rt: Runtime, user_id: int, order_id: int) -> dict[str, An
             "payment": params}
 
 
+def notify_text(value: Any, field: str, *, max_len: int = 64, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value) or len(value) > max_len:
+        raise NotifyMalformed(f"{field}: 格式错误", field=field)
+    return value
+
+
+def _amount(value: Any, field: str) -> int:
+    """Fen as WeChat sends them: a JSON integer, 1 .. 2^31-1. Not a float, string or bool."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+        raise NotifyMalformed(f"{field}: 金额格式错误", field=field)
+    return value
+
+
+def parse_payment_resource(res: Any) -> tuple[str, str, str, int, str]:
+    """(trade_state, out_trade_no, transaction_id, total_fen, payer_openid) of a decrypted
+    TRANSACTION.SUCCESS resource (or an order query's answer, same shape); NotifyMalformed
+    when a field has the wrong type or range. A trade_state other than SUCCESS needs no amount."""
+    if not isinstance(res, dict):
+        raise NotifyMalformed("resource: 格式错误", field="resource")
+    state = notify_text(res.get("trade_state", "SUCCESS"), "resource.trade_state", max_len=32)
+    out_trade_no = notify_text(res.get("out_trade_no"), "resource.out_trade_no", max_len=32)
+    if state != "SUCCESS":
+        return state, out_trade_no, "", 0, ""
+    transaction_id = notify_text(res.get("transaction_id"), "resource.transaction_id")
+    amount = res.get("amount")
+    if not isinstance(amount, dict):
+        raise NotifyMalformed("resource.amount: 格式错误", field="resource.amount")
+    total = _amount(amount.get("total"), "resource.amount.total")
+    if "payer_total" in amount and amount["payer_total"] is not None:
+        _amount(amount["payer_total"], "resource.amount.payer_total")
+    payer = res.get("payer") or {}
+    if not isinstance(payer, dict):
+        raise NotifyMalformed("resource.payer: 格式错误", field="resource.payer")
+    payer_openid = notify_text(payer.get("openid"), "resource.payer.openid", max_len=128, required=False)
+    return state, out_trade_no, transaction_id, total, payer_openid
+
+
 async def handle_pay_notify(rt: Runtime, notify: dict[str, Any]) -> str:
     """Apply one *verified* payment notify. Idempotent by transaction_id. Returns what happened:
-    "paid", "duplicate", "amount_mismatch", "late", "ignored".
+    "paid", "duplicate", "amount_mismatch", "late", "ignored". A malformed resource (amount not
+    a positive integer, ids not strings) raises NotifyMalformed before anything is stored.
 
     unpaid -> paid when the amount equals payable_fen (Payment succeeded, ORDER_PAID).
-    A different amount is recorded (Payment amount_mismatch) and the order stays unpaid.
-    A payment for a cancelled order (or a second payment of a paid one) is recorded as late
-    and refunded automatically through the outbox.
+    Every other payment is money no paid order keeps, and goes back automatically, once:
+    a different amount (short or over) is recorded as Payment amount_mismatch and the order
+    stays unpaid; a payment for a cancelled order, or a second payment of a paid one, is
+    recorded as late. Either way an automatic Refund of the whole payment (its transaction_id
+    UNIQUE on the refund: returned once) is queued in the same transaction.
     Concurrent copies: the order row CAS and the UNIQUE transaction_id let exactly one win; the
     losers' inserts raise IntegrityError, their transaction rolls back, and they are duplicates.
     """
-    res = notify.get("resource") or {}
-    if res.get("trade_state", "SUCCESS") != "SUCCESS":
-        log.info("pay notify ignored: trade_state=%s out_trade_no=%s", res.get("trade_state"), res.get("out_trade_no"))
-        return "ignored"
-    out_trade_no = str(res.get("out_trade_no") or "")
-    transaction_id = str(res.get("transaction_id") or "")
-    amount = res.get("amount") or {}
-    total = int(amount.get("total", amount.get("payer_total", -1)))
-    payer_openid = str((res.get("payer") or {}).get("openid") or "")
-    if not transaction_id or not out_trade_no:
-        log.warning("pay notify without transaction_id/out_trade_no: %s", res)
+    state, out_trade_no, transaction_id, total, payer_openid = parse_payment_resource(notify.get("resource"))
+    res = notify["resource"]
+    if state != "SUCCESS":
+        log.info("pay notify ignored: trade_state=%s out_trade_no=%s", state, out_trade_no)
         return "ignored"
     paid = await _mark_paid(out_trade_no, transaction_id, total, payer_openid, res)
     if paid is not None:
@@ -82,7 +117,9 @@ async def handle_pay_notify(rt: Runtime, notify: dict[str, Any]) -> str:
         return "duplicate"
     order = await Order.get_or_none(order_no=out_trade_no)
     if order is None:
-        log.warning("pay notify for unknown order %s (transaction %s)", out_trade_no, transaction_id)
+        # No order to hang a refund on: an operator must look (WeChat only pays orders we opened).
+        log.error("pay notify for unknown order %s (transaction %s, %s fen): not refunded automatically",
+                  out_trade_no, transaction_id, total)
         return "ignored"
 
     try:
@@ -93,34 +130,45 @@ async def handle_pay_notify(rt: Runtime, notify: dict[str, Any]) -> str:
                 await Payment.create(order_id=order.id, transaction_id=transaction_id, amount_fen=total,
                                      status=PaymentStatus.amount_mismatch, payer_openid=payer_openid,
                                      notify_payload=res, using_db=conn)
-                return "amount_mismatch"
-            now = utcnow()
-            moved = await Order.filter(id=order.id, status=OrderStatus.unpaid).using_db(conn).update(
-                status=OrderStatus.paid, paid_fen=total, paid_at=now, transaction_id=transaction_id)
-            if moved == 1:
+                refund = await _refund_payment(order, transaction_id, total, "支付金额与订单不符，自动退回", conn)
+                result = "amount_mismatch"
+            else:
+                now = utcnow()
+                moved = await Order.filter(id=order.id, status=OrderStatus.unpaid).using_db(conn).update(
+                    status=OrderStatus.paid, paid_fen=total, paid_at=now, transaction_id=transaction_id)
+                if moved == 1:
+                    await Payment.create(order_id=order.id, transaction_id=transaction_id, amount_fen=total,
+                                         status=PaymentStatus.succeeded, payer_openid=payer_openid,
+                                         notify_payload=res, using_db=conn)
+                    await events.emit(events.ORDER_PAID, order_id=order.id, conn=conn)
+                    return "paid"
+                current = await Order.get(id=order.id).using_db(conn)
+                if current.transaction_id == transaction_id:
+                    return "duplicate"  # a concurrent copy won while we waited on the row
+                # Cancelled before the money arrived (or paid twice): keep the record, give it back.
                 await Payment.create(order_id=order.id, transaction_id=transaction_id, amount_fen=total,
-                                     status=PaymentStatus.succeeded, payer_openid=payer_openid,
+                                     status=PaymentStatus.late, payer_openid=payer_openid,
                                      notify_payload=res, using_db=conn)
-                await events.emit(events.ORDER_PAID, order_id=order.id, conn=conn)
-                return "paid"
-            current = await Order.get(id=order.id).using_db(conn)
-            if current.transaction_id == transaction_id:
-                return "duplicate"  # a concurrent copy won while we waited on the row
-            # Cancelled before the money arrived (or paid twice): keep the record, give it back.
-            await Payment.create(order_id=order.id, transaction_id=transaction_id, amount_fen=total,
-                                 status=PaymentStatus.late, payer_openid=payer_openid,
-                                 notify_payload=res, using_db=conn)
-            refund = await Refund.create(
-                refund_no=new_number("R"), order_id=order.id, user_id=order.user_id,
-                status=RefundStatus.processing, amount_fen=total, items=[], whole_order=True,
-                reason="订单已关闭，支付自动退回", automatic=True, using_db=conn)
-            await enqueue_refund(refund, order, total_fen=total, conn=conn)
-            log.warning("late payment for order %s (status %s): refund %s queued",
-                        order.order_no, current.status, refund.refund_no)
+                reason = "订单已关闭，支付自动退回" if current.status == OrderStatus.cancelled else "重复支付，自动退回"
+                refund = await _refund_payment(order, transaction_id, total, reason, conn)
+                result = "late"
+            log.warning("%s payment %s for order %s: automatic refund %s queued",
+                        result, transaction_id, order.order_no, refund.refund_no)
     except IntegrityError:
         return "duplicate"
     outbox.kick(rt)
-    return "late"
+    return result
+
+
+async def _refund_payment(order: Order, transaction_id: str, amount_fen: int, reason: str, conn) -> Refund:
+    """The automatic refund of one payment no paid order keeps (processing at once, no review).
+    UNIQUE payment_transaction_id: a payment is given back once, whoever asks twice."""
+    refund = await Refund.create(
+        refund_no=new_number("R"), order_id=order.id, user_id=order.user_id, status=RefundStatus.processing,
+        amount_fen=amount_fen, items=[], whole_order=True, reason=reason, automatic=True,
+        payment_transaction_id=transaction_id, using_db=conn)
+    await enqueue_refund(refund, order, total_fen=amount_fen, conn=conn)
+    return refund
 
 
 _PAID_CAS = ('UPDATE "order" SET status = ?, paid_fen = ?, paid_at = ?, transaction_id = ? '

@@ -12,10 +12,15 @@ from huituan.services.orders import refunds
 from huituan.services.orders.serialize import refund_to_dict
 
 
-async def list_refunds(*, status: RefundStatus | None = None, page: int = 1, page_size: int = 20) -> dict[str, Any]:
+async def list_refunds(*, status: RefundStatus | None = None, automatic: bool | None = None, page: int = 1,
+                       page_size: int = 20) -> dict[str, Any]:
+    """The review queue, or with ``automatic=True`` the payments given back automatically
+    (amount mismatch, overpayment, payment after cancel, duplicate payment)."""
     qs = Refund.all()
     if status is not None:
         qs = qs.filter(status=status)
+    if automatic is not None:
+        qs = qs.filter(automatic=automatic)
     total = await qs.count()
     rows = await qs.order_by("-id").offset((page - 1) * page_size).limit(page_size).select_related("order")
     return {"items": [refund_to_dict(r, admin=True, order_no=r.order.order_no) for r in rows], "total": total,

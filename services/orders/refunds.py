@@ -12,14 +12,14 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from huituan.core.clock import utcnow
-from huituan.core.errors import InvalidState, NotFound, UpstreamError, ValidationFailed
+from huituan.core.errors import InvalidState, NotFound, NotifyMalformed, UpstreamError, ValidationFailed
 from huituan.core.money import prorate
 from huituan.core.runtime import Runtime
 from huituan.models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
 from huituan.models.outbox import OutboxMessage
 from huituan.services import events, notifications, outbox
 from huituan.services.orders.numbers import new_number
-from huituan.services.orders.payments import enqueue_refund
+from huituan.services.orders.payments import enqueue_refund, notify_text
 from huituan.services.orders.queries import get_own_order
 from huituan.services.orders.serialize import refund_to_dict
 
@@ -35,7 +35,9 @@ async def request_refund(user_id: int, order_id: int, reason: str,
 
     paid | shipped | ready_for_pickup | completed | partly_refunded -> refunding, with the
     previous status kept in status_before_refund; one open refund per order (the CAS on the
-    status is what makes a second request lose). The amount is computed here, never taken
+    status is what makes a second request lose). The CAS also guards paid_fen and refunded_fen
+    as read: an amount computed from a state that changed meanwhile is refused (409), never
+    submitted. The amount is computed here, never taken
     from the client: a line's paid_fen prorated by quantity (floored), the last units of a
     line take the remainder; when the request covers everything still refundable, shipping
     goes back too.
@@ -83,7 +85,11 @@ async def request_refund(user_id: int, order_id: int, reason: str,
         if amount <= 0:
             raise ValidationFailed("items: 退款金额为 0", field="items")
     async with in_transaction() as conn:
-        moved = await Order.filter(id=order.id, status=order.status).using_db(conn).update(
+        # The amount was decided on the order as read above: the compare-and-set guards every
+        # figure it came from (a refund finishing in between changes refunded_fen and the lines'
+        # refunded amounts in one transaction, and may leave the status where it was).
+        moved = await Order.filter(id=order.id, status=order.status, paid_fen=order.paid_fen,
+                                   refunded_fen=order.refunded_fen).using_db(conn).update(
             status=OrderStatus.refunding, status_before_refund=str(order.status))
         if moved != 1:
             raise InvalidState("订单状态已变化或已有退款在处理中", code="order_not_refundable")
@@ -159,12 +165,16 @@ async def handle_refund_notify(rt: Runtime, notify: dict[str, Any]) -> str:
     partly_refunded; REFUND_SUCCEEDED. ABNORMAL/CLOSED: processing -> failed, order back to
     status_before_refund. A duplicate notify loses the refund CAS and changes nothing.
     """
-    res = notify.get("resource") or {}
-    refund = await Refund.get_or_none(refund_no=str(res.get("out_refund_no") or ""))
+    res = notify.get("resource")
+    if not isinstance(res, dict):
+        raise NotifyMalformed("resource: 格式错误", field="resource")
+    out_refund_no = notify_text(res.get("out_refund_no"), "resource.out_refund_no")
+    status = notify_text(res.get("refund_status"), "resource.refund_status", max_len=32)
+    notify_text(res.get("refund_id"), "resource.refund_id", required=False)
+    refund = await Refund.get_or_none(refund_no=out_refund_no)
     if refund is None:
-        log.warning("refund notify for unknown refund %s", res.get("out_refund_no"))
+        log.warning("refund notify for unknown refund %s", out_refund_no)
         return "ignored"
-    status = str(res.get("refund_status") or "")
     now = utcnow()
     if status == "SUCCESS":
         async with in_transaction() as conn:
@@ -181,6 +191,7 @@ async def handle_refund_notify(rt: Runtime, notify: dict[str, Any]) -> str:
                 await events.emit(events.REFUND_SUCCEEDED, refund_id=refund.id, order_id=refund.order_id,
                                   conn=conn)
         notifications.kick()
+        outbox.kick(rt)  # e.g. a transfer cancelled because the clawback left the wallet in debt
         return "succeeded"
     if status in ("ABNORMAL", "CLOSED"):
         async with in_transaction() as conn:

@@ -58,7 +58,8 @@ def refund_to_dict(r: Refund, *, admin: bool = False, order_no: str | None = Non
         "created_at": iso(r.created_at), "finished_at": iso(r.finished_at),
     }
     if admin:
-        data.update(user_id=r.user_id, wechat_refund_id=r.wechat_refund_id, reviewed_by=r.reviewed_by)
+        data.update(user_id=r.user_id, wechat_refund_id=r.wechat_refund_id, reviewed_by=r.reviewed_by,
+                    payment_transaction_id=r.payment_transaction_id)
     if order_no is not None:
         data["order_no"] = order_no
     return data

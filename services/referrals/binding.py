@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, unquote
 
 from tortoise.transactions import in_transaction
 
+from huituan.core import sql
 from huituan.core.clock import as_utc, utcnow
 from huituan.core.errors import NotFound, ValidationFailed
 from huituan.models.commission import BindMode
@@ -27,6 +28,11 @@ from huituan.services.distribution_settings import get_settings
 from huituan.services.promoters import is_promoter
 
 MAX_CHAIN = 64  # ancestors walked when checking for loops
+# PostgreSQL advisory lock (transaction scope) that serialises every loop check with its write.
+# One key for all bindings: a loop can close anywhere along a chain (A->B while C->A while
+# B->C), so locking only the two users of one binding would not be enough. Bindings are rare
+# (a login with a share code, an operator's change) and the lock lives until that commit.
+LOOP_LOCK_KEY = 0x68756974_62696E64  # "huitbind"
 
 
 
@@ -69,7 +75,17 @@ async def referrer_of(user_id: int, conn=None, now: datetime | None = None) -> i
     return b.promoter_id if _active(b, now or utcnow()) else None
 
 
+async def _serialize_binding_changes(conn) -> None:
+    """Hold the binding lock until ``conn``'s transaction ends (PostgreSQL). SQLite has one
+    writer at a time and our engine one connection: its transactions are serial already."""
+    if sql.is_pg(conn):
+        await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [LOOP_LOCK_KEY])
+
+
 async def _creates_loop(user_id: int, promoter_id: int, conn, now: datetime) -> bool:
+    """Whether binding ``user_id`` to ``promoter_id`` closes a chain back to ``user_id``. Call
+    it after _serialize_binding_changes, in the transaction that then writes the binding: two
+    concurrent binds (A->B and B->A) would otherwise each see no loop and both commit."""
     current: int | None = promoter_id
     for _ in range(MAX_CHAIN):
         if current is None:
@@ -108,6 +124,7 @@ async def bind_user(user_id: int, promoter_id: int, *, scene: str = "", is_new: 
             return BindResult(False, "skipped", "not_a_new_user")
     if active and settings.bind_mode != BindMode.override:
         return BindResult(False, "skipped", "already_bound")
+    await _serialize_binding_changes(conn)
     if await _creates_loop(user_id, promoter_id, conn, now):
         return BindResult(False, "skipped", "would_create_loop")
     expires = now + timedelta(days=settings.binding_valid_days) if settings.binding_valid_days > 0 else None
@@ -159,6 +176,7 @@ async def manual_bind(user_id: int, promoter_id: int | None, operator_id: int, r
                 raise ValidationFailed("promoter_id: 不能绑定自己", field="promoter_id")
             if not await User.filter(id=promoter_id).using_db(conn).exists():
                 raise ValidationFailed("promoter_id: 推手不存在", field="promoter_id")
+            await _serialize_binding_changes(conn)
             if await _creates_loop(user_id, promoter_id, conn, now):
                 raise ValidationFailed("promoter_id: 会形成循环推荐关系", field="promoter_id")
         settings = await get_settings(conn)

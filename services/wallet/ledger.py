@@ -28,6 +28,7 @@ from huituan.core.clock import utcnow
 from huituan.core.errors import Conflict
 from huituan.core.sql import is_pg
 from huituan.models.wallet import BUCKETS, EntryKind, Wallet, WalletEntry
+from huituan.services import events
 
 
 @dataclass
@@ -196,6 +197,10 @@ async def apply(conn, user_ids: Iterable[int], planner: Planner, *, now: datetim
     if updated != len(changes):
         raise LedgerConflict()
     await _insert_entries(conn, rows, now)
+    # Debt booked: whoever holds money for this wallet on its way out reacts in this
+    # transaction (a transfer the user has not confirmed yet is cancelled, services.withdrawals).
+    for uid in sorted({p.user_id for p in postings if p.bucket == "debt" and p.amount_fen > 0}):
+        await events.emit(events.WALLET_IN_DEBT, user_id=uid, debt_fen=running[uid]["debt"], conn=conn)
     result = {}
     for uid, bal in wallets.items():
         run = running.get(uid)

@@ -7,7 +7,7 @@ import pytest
 from huituan.models.wallet import Withdrawal
 from huituan.services.wallet.ledger import get_balances
 from huituan.services.wallet.verify import verify_ledger
-from tests.factories import auth, login, make_user, token_for
+from tests.factories import auth, keyed, login, make_user, token_for
 from tests.services.commission.helpers import bind, fund, paid_order, set_settings
 
 
@@ -41,7 +41,7 @@ async def test_status_team_records_wallet(client, rt):
 async def test_withdraw_confirm_and_history(client, rt):
     token, me = await login(client, code="w1")
     await fund(rt, me["id"], 5_000)
-    resp = await client.post("/api/v1/promoter/withdrawals", headers=auth(token), json={"amount_fen": 2_000})
+    resp = await client.post("/api/v1/promoter/withdrawals", headers=keyed(token), json={"amount_fen": 2_000})
     w = await resp.json()
     assert resp.status == 201, w
     assert w["status"] == "paying" and w["package_info"]
@@ -63,7 +63,7 @@ async def test_withdraw_confirm_and_history(client, rt):
 async def test_bad_withdrawals_are_refused_in_chinese(client, rt, body, status, field):
     token, me = await login(client, code="w2")
     await fund(rt, me["id"], 1_000)
-    resp = await client.post("/api/v1/promoter/withdrawals", headers=auth(token), json=body)
+    resp = await client.post("/api/v1/promoter/withdrawals", headers=keyed(token), json=body)
     data = await resp.json()
     assert resp.status == status, data
     assert data["details"].get("field") == field
@@ -77,11 +77,11 @@ async def test_withdrawal_during_debt_is_refused(client, rt):
     token, me = await login(client, code="w3")
     order = await fund(rt, me["id"], 1_000)
     await set_settings(withdraw_auto_approve_fen=0)
-    resp = await client.post("/api/v1/promoter/withdrawals", headers=auth(token), json={"amount_fen": 1_000})
+    resp = await client.post("/api/v1/promoter/withdrawals", headers=keyed(token), json={"amount_fen": 1_000})
     assert resp.status == 201
     await refund(rt, order)
     await fund(rt, me["id"], 300)
-    resp = await client.post("/api/v1/promoter/withdrawals", headers=auth(token), json={"amount_fen": 100})
+    resp = await client.post("/api/v1/promoter/withdrawals", headers=keyed(token), json={"amount_fen": 100})
     data = await resp.json()
     assert resp.status == 409 and data["error"] == "wallet_in_debt"
 
@@ -89,7 +89,7 @@ async def test_withdrawal_during_debt_is_refused(client, rt):
 async def test_someone_elses_withdrawal_is_not_found(client, rt):
     token, me = await login(client, code="w4")
     await fund(rt, me["id"], 1_000)
-    w = await (await client.post("/api/v1/promoter/withdrawals", headers=auth(token),
+    w = await (await client.post("/api/v1/promoter/withdrawals", headers=keyed(token),
                                  json={"amount_fen": 500})).json()
     other = await make_user()
     resp = await client.get(f"/api/v1/promoter/withdrawals/{w['id']}", headers=auth(token_for(other)))
@@ -99,7 +99,7 @@ async def test_someone_elses_withdrawal_is_not_found(client, rt):
 async def test_transfer_notify_with_bad_signature_changes_nothing(client, rt):
     token, me = await login(client, code="w5")
     await fund(rt, me["id"], 1_000)
-    w = await (await client.post("/api/v1/promoter/withdrawals", headers=auth(token),
+    w = await (await client.post("/api/v1/promoter/withdrawals", headers=keyed(token),
                                  json={"amount_fen": 500})).json()
     resp = await client.post("/api/v1/pay/transfer-notify", data=b'{"resource": {}}', headers={
         "Wechatpay-Signature": "bad", "Wechatpay-Timestamp": "1", "Wechatpay-Nonce": "n",

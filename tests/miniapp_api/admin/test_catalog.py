@@ -3,7 +3,7 @@ import asyncio
 import pytest
 
 from huituan.models.catalog import Product, Sku
-from tests.factories import make_category, make_product
+from tests.factories import create_order, make_category, make_product, make_user, token_for
 
 NEW_PRODUCT = {
     "title": "赣南脐橙",
@@ -146,9 +146,9 @@ async def test_stock_set_and_delta_never_negative(client, admin):
     assert resp.status == 409 and body["error"] == "stock_negative" and body["details"]["field"] == "delta"
     assert "不能为负" in body["message"]
     assert (await Sku.get(id=sku_id)).stock == 6
-    resp = await client.post(url, headers=admin, json={"set": 0})
+    resp = await client.post(url, headers=admin, json={"set": 0, "expected_stock": 6})
     assert (await resp.json())["stock"] == 0
-    resp = await client.post(url, headers=admin, json={"set": -1})
+    resp = await client.post(url, headers=admin, json={"set": -1, "expected_stock": 0})
     assert resp.status == 422 and (await resp.json())["details"]["field"] == "set"
     resp = await client.post(url, headers=admin, json={})
     assert resp.status == 422
@@ -158,6 +158,38 @@ async def test_stock_set_and_delta_never_negative(client, admin):
     assert (await resp.json())["stock"] == 20
     resp = await client.post("/api/admin/v1/skus/999999/stock", headers=admin, json={"delta": 1})
     assert resp.status == 404
+
+
+async def test_setting_stock_never_erases_units_taken_by_orders_in_between(client, admin):
+    """The operator saw 10 and wants 50 more on the shelf (60); an order takes 3 meanwhile.
+    A blind write of 60 would erase the 3 units sold: the set is refused (409) with the
+    current stock, or the operator sends a delta, which keeps them."""
+    product = await make_product(skus=[{"stock": 10, "price_fen": 100}])
+    sku = product.sku_list[0]
+    url = f"/api/admin/v1/skus/{sku.id}/stock"
+    seen = (await Sku.get(id=sku.id)).stock
+    buyer = await make_user()
+    await create_order(client, token_for(buyer), [(sku, 3)])
+    resp = await client.post(url, headers=admin, json={"set": 60})
+    body = await resp.json()
+    assert resp.status == 422 and body["details"]["field"] == "expected_stock"
+    resp = await client.post(url, headers=admin, json={"set": 60, "expected_stock": seen})
+    body = await resp.json()
+    assert resp.status == 409 and body["error"] == "stock_changed", body
+    assert body["details"]["current_stock"] == 7
+    assert (await Sku.get(id=sku.id)).stock == 7
+    resp = await client.post(url, headers=admin, json={"set": 57, "expected_stock": 7})
+    assert resp.status == 200 and (await resp.json())["stock"] == 57
+    resp = await client.post(url, headers=admin, json={"delta": 3})
+    assert (await resp.json())["stock"] == 60
+
+
+async def test_concurrent_sets_from_one_reading_let_one_win(client, admin):
+    product = await make_product(skus=[{"stock": 10}])
+    url = f"/api/admin/v1/skus/{product.sku_list[0].id}/stock"
+    resps = await asyncio.gather(*[client.post(url, headers=admin, json={"set": 20 + i, "expected_stock": 10})
+                                   for i in range(6)])
+    assert sorted(r.status for r in resps) == [200, 409, 409, 409, 409, 409]
 
 
 async def test_concurrent_decrements_never_go_below_zero(client, admin):

@@ -4,7 +4,7 @@ review, ledger per user, bindings and their audit log."""
 from __future__ import annotations
 
 from huituan.models.referral import ReferralAudit
-from tests.factories import auth, login, make_user
+from tests.factories import auth, keyed, login, make_user
 from tests.services.commission.helpers import fund
 
 P = "/api/admin/v1/distribution"
@@ -58,9 +58,9 @@ async def test_withdrawal_review_and_ledger(client, admin, rt):
     await client.patch(f"{P}/settings", headers=admin, json={"withdraw_auto_approve_fen": 0})
     token, me = await login(client, code="wr")
     await fund(rt, me["id"], 3_000)
-    w = await (await client.post("/api/v1/promoter/withdrawals", headers=auth(token),
+    w = await (await client.post("/api/v1/promoter/withdrawals", headers=keyed(token),
                                  json={"amount_fen": 1_000})).json()
-    assert w["status"] == "requested"
+    assert w.get("status") == "requested", w
     lst = await (await client.get(f"{P}/withdrawals?status=requested", headers=admin)).json()
     assert [x["id"] for x in lst["items"]] == [w["id"]]
     resp = await client.post(f"{P}/withdrawals/{w['id']}/review", headers=admin, json={"approve": False})

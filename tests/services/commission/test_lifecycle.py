@@ -50,8 +50,8 @@ async def test_product_rules_fixed_percent_none_and_activity_switch(rt):
     await ProductCommissionRule.create(product_id=p8.id, mode=CommissionMode.percent, level1_value=2000,
                                        level2_value=0)
     await ProductCommissionRule.create(product_id=p9.id, mode=CommissionMode.none)
-    o7 = await paid_order(rt, buyer, [(1200, 3)], product_id=p7.id)
-    assert [r.amount_fen for r in await records(o7.id)] == [450, 60]
+    o7 = await paid_order(rt, buyer, [(2400, 3)], product_id=p7.id)
+    assert [r.amount_fen for r in await records(o7.id)] == [450, 60]  # 510 fen: under the 30 % cap (720)
     o8 = await paid_order(rt, buyer, [(1001, 1)], product_id=p8.id)
     assert [r.amount_fen for r in await records(o8.id)] == [200]  # level 2 at 0 bp writes nothing
     o9 = await paid_order(rt, buyer, [(1000, 1)], product_id=p9.id)
@@ -59,6 +59,32 @@ async def test_product_rules_fixed_percent_none_and_activity_switch(rt):
     await set_settings(activity_flash_sale=False)
     of = await paid_order(rt, buyer, activity=ActivityType.flash_sale)
     assert await records(of.id) == []
+
+
+async def test_the_order_cap_applies_after_product_rules_floored_to_the_fen(rt):
+    """Both levels together never earn more than commission_cap_bp (default 30 %) of what was
+    paid for the goods: a rule of 150 + 20 fen per unit on a 1,200 fen line (510 fen, 42.5 %)
+    is cut to 360 fen in proportion, each part floored (the fen of rounding stay with the
+    platform); the same rules under the cap are untouched."""
+    gp, parent, buyer = await chain(3)
+    assert (await set_settings()).commission_cap_bp == 3000
+    p7 = await make_product(skus=[])
+    await ProductCommissionRule.create(product_id=p7.id, mode=CommissionMode.fixed, level1_value=150, level2_value=20)
+    o = await paid_order(rt, buyer, [(1200, 3)], product_id=p7.id)
+    assert [r.amount_fen for r in await records(o.id)] == [450 * 360 // 510, 60 * 360 // 510]  # 317, 42
+    assert sum(r.original_amount_fen for r in await records(o.id)) <= 360
+    p8 = await make_product(skus=[])
+    await ProductCommissionRule.create(product_id=p8.id, mode=CommissionMode.percent, level1_value=9000,
+                                       level2_value=1000)
+    o8 = await paid_order(rt, buyer, [(1001, 1), (333, 1)], product_id=p8.id)
+    recs = await records(o8.id)
+    assert sum(r.amount_fen for r in recs) <= 1334 * 3000 // 10_000 == 400
+    await set_settings(commission_cap_bp=10_000)
+    o9 = await paid_order(rt, buyer, [(1200, 3)], product_id=p7.id)
+    assert [r.amount_fen for r in await records(o9.id)] == [450, 60]
+    await set_settings(commission_cap_bp=0)
+    assert await records((await paid_order(rt, buyer, [(1200, 3)], product_id=p7.id)).id) == []
+    assert await verify_ledger() == []
 
 
 async def test_level_rates_override_and_self_purchase(rt):

@@ -30,11 +30,11 @@ async def test_cancel_returns_stock_once(rt, settings):
 async def test_close_expired_orders_is_an_idempotent_sweep(rt, settings):
     user, product, order = await given_order(settings, skus=[{"stock": 5}], quantity=2)
     _, _, fresh = await given_order(settings, product=product, quantity=1)
-    assert await close_expired_orders() == 0
+    assert await close_expired_orders(rt) == 0
     later = utcnow() + timedelta(seconds=settings.order_pay_timeout_seconds + 1)
     await Order.filter(id=fresh["id"]).update(pay_deadline=later + timedelta(hours=1))
-    assert await close_expired_orders(now=later) == 1
-    assert await close_expired_orders(now=later) == 0
+    assert await close_expired_orders(rt, now=later) == 1
+    assert await close_expired_orders(rt, now=later) == 0
     assert await status_of(order["id"]) == OrderStatus.cancelled
     assert await status_of(fresh["id"]) == OrderStatus.unpaid
     assert (await Sku.get(id=product.sku_list[0].id)).stock == 4

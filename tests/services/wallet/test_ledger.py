@@ -51,6 +51,7 @@ def test_clawback_and_income_rules():
     assert (bal.available, bal.debt) == (300, 0)
 
 
+@pytest.mark.ledger_tampered
 async def test_verify_reports_a_tampered_balance_and_the_cli_exits_non_zero(rt, settings):
     u = await make_user()
     async with in_transaction() as conn:
