@@ -66,6 +66,7 @@ class Settings(BaseSettings):
                                  description="... until here (equal start and end: no quiet hours)")
     unpaid_remind_before_seconds: int = Field(300, description="remind an unpaid order this long before it closes")
     outbox_retention_days: int = Field(7, description="delivered outbox rows are deleted after this")
+    notification_retention_days: int = Field(180, description="finished notification records are deleted after this")
     outbox_concurrency: int = Field(4, ge=1, le=64, description="messages the outbox job sends at a time")
     # WeChat Pay API v3 (platform public-key mode)
     wechatpay_api_base: str = Field("", description="default https://api.mch.weixin.qq.com")

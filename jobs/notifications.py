@@ -8,7 +8,7 @@ from datetime import timedelta
 from huituan.core.clock import utcnow
 from huituan.core.runtime import Runtime
 from huituan.services import outbox
-from huituan.services.notifications import buyer, reminders
+from huituan.services.notifications import admin, buyer, reminders
 
 
 async def remind_unpaid_orders(rt: Runtime) -> int:
@@ -48,4 +48,6 @@ async def operator_digest(rt: Runtime) -> int:
 
 
 async def purge_outbox(rt: Runtime) -> int:
-    return await outbox.purge_delivered(utcnow() - timedelta(days=rt.settings.outbox_retention_days))
+    now = utcnow()
+    removed = await outbox.purge_delivered(now - timedelta(days=rt.settings.outbox_retention_days))
+    return removed + await admin.purge_notifications(now - timedelta(days=rt.settings.notification_retention_days))

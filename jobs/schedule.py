@@ -124,7 +124,7 @@ SCHEDULE: list[JobSpec] = [
         name="purge_outbox",
         func=notifications.purge_outbox,
         cron="40 3 * * *",
-        description="删除已投递超过保留天数的发件箱记录（通知记录保留发送历史）",
+        description="删除已投递超过保留天数的发件箱记录，以及超过保留天数的通知记录",
     ),
 ]
 

@@ -113,6 +113,21 @@ async def retry_outbox(outbox_id: int) -> dict[str, Any]:
     return outbox_dict(await OutboxMessage.get(id=row.id))
 
 
+async def purge_notifications(older_than: datetime, batch: int = 5000) -> int:
+    """Retention of the history: finished notifications (sent, skipped, failed) created before
+    ``older_than`` are deleted, ``batch`` at a time; pending ones are never touched."""
+    removed = 0
+    finished = (NotificationStatus.sent, NotificationStatus.skipped, NotificationStatus.failed)
+    while True:
+        ids = await (Notification.filter(status__in=finished, created_at__lt=older_than)
+                     .order_by("id").limit(batch).values_list("id", flat=True))
+        if not ids:
+            return removed
+        removed += await Notification.filter(id__in=list(ids), status__in=finished).delete()
+        if len(ids) < batch:
+            return removed
+
+
 async def delivery_stats(since: datetime | None = None, until: datetime | None = None) -> dict[str, Any]:
     """Counts per (event, template, status), and per template with failure reasons."""
     rows = await (_window(Notification.all(), since, until).annotate(n=Count("id"))

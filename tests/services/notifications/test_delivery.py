@@ -158,3 +158,22 @@ async def test_wecom_member_and_robot_channels(rt, client):
     assert wecom["touser"] == "wx-leader-1" and "阳光花园" in wecom["content"]
     assert box["robot_pushes"][0]["content"] == "今晚 8 点开团"
     assert (await Notification.get(dedupe_key="leader_daily_summary:2026-12-01:p2:u5")).reason == "no_wecom_link"
+
+
+async def test_retention_job_keeps_recent_and_pending_rows(rt, client):
+    from huituan.jobs.notifications import purge_outbox
+
+    user = await make_user()
+    await grant(user.id, TPL, count=2)
+    await _notify(user.id, "old")
+    await _notify(user.id, "new")
+    await outbox.deliver_pending(rt)
+    await _notify(user.id, "skipped-old")  # no consent left: skipped
+    long_ago = utcnow() - timedelta(days=400)
+    await Notification.filter(dedupe_key__in=[f"withdrawal_paid:old:u{user.id}",
+                                              f"withdrawal_paid:skipped-old:u{user.id}"]).update(created_at=long_ago)
+    old = await Notification.get(dedupe_key=f"withdrawal_paid:old:u{user.id}")
+    await OutboxMessage.filter(dedupe_key=f"notification:{old.id}").update(sent_at=long_ago)
+    assert await purge_outbox(rt) == 3  # one outbox row, two notifications
+    assert await Notification.all().values_list("dedupe_key", flat=True) == [f"withdrawal_paid:new:u{user.id}"]
+    assert await OutboxMessage.all().count() == 1
