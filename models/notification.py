@@ -80,3 +80,18 @@ class NotificationPreference(Model):
     class Meta:
         table = "notification_preference"
         unique_together = (("user_id", "event"),)
+
+
+class ReminderRequest(Model):
+    """A user pressed remind me on something that starts later (a flash-sale session)."""
+
+    id = fields.BigIntField(primary_key=True)
+    user_id = fields.BigIntField()
+    event = fields.CharField(48, description="the notification event to send, e.g. flash_sale_starting")
+    ref_id = fields.BigIntField(description="what it is about, e.g. the flash-sale session id")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "reminder_request"
+        unique_together = (("user_id", "event", "ref_id"),)
+        indexes = (("event", "ref_id"),)

@@ -44,3 +44,19 @@ class PreferencesOut(BaseModel):
 class PreferencesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     events: dict[str, StrictBool] = Field(..., max_length=50, description="通知类型 -> 是否接收")
+
+
+class ReminderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    event: str = Field(..., max_length=48, pattern=r"^[a-z_]+$", description="如 flash_sale_starting")
+    ref_id: int = Field(..., ge=1, le=2**62, description="提醒的对象，如秒杀场次 id")
+
+
+class ReminderOut(BaseModel):
+    event: str
+    ref_id: int
+    created_at: str
+
+
+class RemindersOut(BaseModel):
+    items: list[ReminderOut]

@@ -14,7 +14,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from huituan.core.errors import ValidationFailed
-from huituan.models.notification import NotificationPreference, SubscriptionQuota
+from huituan.models.notification import NotificationPreference, ReminderRequest, SubscriptionQuota
 from huituan.services.notifications import registry
 from huituan.services.notifications.service import _settings
 
@@ -110,3 +110,34 @@ async def set_preferences(user_id: int, changes: dict[str, bool]) -> dict[str, A
                                                      ignore_conflicts=True, using_db=conn)
             await NotificationPreference.filter(user_id=user_id, event=event).using_db(conn).update(enabled=enabled)
     return await get_preferences(user_id)
+
+
+REMINDABLE = ("flash_sale_starting",)  # events a user asks for ahead ("提醒我")
+MAX_REMINDERS = 200
+
+
+async def list_reminders(user_id: int) -> dict[str, Any]:
+    rows = await ReminderRequest.filter(user_id=user_id).order_by("-id").limit(MAX_REMINDERS)
+    return {"items": [{"event": r.event, "ref_id": r.ref_id, "created_at": r.created_at.isoformat()} for r in rows]}
+
+
+async def ask_reminder(user_id: int, event: str, ref_id: int) -> dict[str, Any]:
+    """Remember that the user wants ``event`` about ``ref_id`` (idempotent). The message still
+    needs their consent for the template (``subscription_status`` tells which to request)."""
+    if event not in REMINDABLE:
+        raise ValidationFailed(f"event: 不能预约这种提醒 {event}", field="event")
+    if await ReminderRequest.filter(user_id=user_id).count() >= MAX_REMINDERS:
+        raise ValidationFailed(f"event: 最多预约 {MAX_REMINDERS} 个提醒", field="event")
+    await ReminderRequest.bulk_create([ReminderRequest(user_id=user_id, event=event, ref_id=ref_id)],
+                                      ignore_conflicts=True)
+    return await list_reminders(user_id)
+
+
+async def cancel_reminder(user_id: int, event: str, ref_id: int) -> dict[str, Any]:
+    await ReminderRequest.filter(user_id=user_id, event=event, ref_id=ref_id).delete()
+    return await list_reminders(user_id)
+
+
+async def reminder_users(event: str, ref_id: int) -> list[int]:
+    """Who asked for ``event`` about ``ref_id`` (for the sweep that sends it)."""
+    return list(await ReminderRequest.filter(event=event, ref_id=ref_id).order_by("id").values_list("user_id", flat=True))

@@ -55,3 +55,18 @@ async def test_preferences_turn_a_reminder_kind_off(client):
     resp = await client.put("/api/v1/notifications/preferences", headers=auth(token),
                             json={"events": {"operator_review_digest": False}})
     assert resp.status == 422
+
+
+async def test_remind_me_is_remembered_once_and_can_be_cancelled(client):
+    token, _ = await login(client, "remind-1")
+    for _ in range(2):
+        resp = await client.post("/api/v1/notifications/reminders", headers=auth(token),
+                                 json={"event": "flash_sale_starting", "ref_id": 7})
+        assert resp.status == 201
+    items = (await resp.json())["items"]
+    assert [(i["event"], i["ref_id"]) for i in items] == [("flash_sale_starting", 7)]
+    resp = await client.post("/api/v1/notifications/reminders", headers=auth(token),
+                             json={"event": "order_shipped", "ref_id": 7})
+    assert resp.status == 422
+    resp = await client.delete("/api/v1/notifications/reminders?event=flash_sale_starting&ref_id=7", headers=auth(token))
+    assert resp.status == 200 and (await resp.json())["items"] == []
