@@ -4,16 +4,24 @@ PORT ?= 8080
 
 .PHONY: install run test test-fast bench migrations lint
 
-$(VENV)/.installed: pyproject.toml
+# The service alone (what `make run` needs); pip shows what it downloads and installs.
+$(VENV)/.installed-service: pyproject.toml
+	@echo "==> creating $(VENV) and installing huituan (service only; this takes a minute the first time)"
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install --upgrade --progress-bar on pip
+	$(VENV)/bin/pip install --progress-bar on -e .
+	touch $@
+
+# The service plus the test and lint tools.
+$(VENV)/.installed: $(VENV)/.installed-service
+	@echo "==> installing the test and lint tools into $(VENV)"
+	$(VENV)/bin/pip install --progress-bar on -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
 
 # Embedded: SQLite under ./var, in-process Redis, the WeChat sandbox at /sandbox.
-run: install
+run: $(VENV)/.installed-service
 	$(VENV)/bin/huituan migrate
 	$(VENV)/bin/huituan demo-data
 	$(VENV)/bin/huituan serve --port $(PORT)

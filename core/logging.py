@@ -30,7 +30,11 @@ class JsonFormatter(logging.Formatter):
 
 class PlainFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        base = f"{self.formatTime(record)} {record.levelname} {record.name} [{request_id_var.get()}] {record.getMessage()}"
+        fields = dict(getattr(record, "fields", None) or {})
+        rid = fields.pop("request_id", None) or request_id_var.get()
+        base = f"{self.formatTime(record)} {record.levelname} {record.name} [{rid}] {record.getMessage()}"
+        if fields:
+            base += " " + " ".join(f"{k}={v}" for k, v in fields.items())
         if record.exc_info:
             base += "\n" + self.formatException(record.exc_info)
         return base

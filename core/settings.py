@@ -7,8 +7,9 @@ in-process Redis (``memory://``) and the WeChat sandbox mounted at /sandbox.
 from __future__ import annotations
 
 from enum import StrEnum
+from urllib.parse import urlparse
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "huituan-dev-secret-do-not-use-in-production"
@@ -39,6 +40,7 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(7 * 24 * 3600, description="lifetime of a login token")
     log_level: str = Field("INFO", description="log level")
     log_json: bool = Field(True, description="structured JSON log lines")
+    access_log: bool = Field(True, description="one JSON log line per request (request id, route, status, latency); false turns it off")
     jobs_enabled: bool = Field(True, description="`serve` also runs the scheduler (or pass --no-jobs)")
     jobs_lease_seconds: float = Field(30, description="lifetime of the Redis jobs lease")
     jobs_interval_scale: float = Field(1.0, gt=0, description="divides every job interval (tests only)")
@@ -100,6 +102,22 @@ class Settings(BaseSettings):
     free_shipping_threshold_fen: int = Field(9900, description="goods amount at which shipping is free")
     product_cache_seconds: float = Field(2.0, description="in-process product detail cache TTL")
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        problem = database_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        problem = redis_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @property
     def sandbox(self) -> bool:
         """No app id configured: the WeChat sandbox stands in for WeChat, Pay and WeCom."""
@@ -147,5 +165,74 @@ class Settings(BaseSettings):
         return problems
 
 
+DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
+REDIS_SCHEMES = ("redis", "rediss", "unix", "memory")
+
+
+def _url_shape_problem(value: str) -> str:
+    try:
+        u = urlparse(value)
+        u.port  # noqa: B018  (raises ValueError on a port that is not a number)
+    except ValueError:
+        return "端口不是数字 / the port is not a number"
+    if not u.hostname:
+        return "缺少主机名 / the host name is missing"
+    return ""
+
+
+def database_url_problem(value: str) -> str:
+    """Empty when ``value`` is a database URL we can open; otherwise why not (Chinese / English)."""
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if scheme not in DATABASE_SCHEMES:
+        return ("只支持 sqlite://路径 或 postgres://用户:密码@主机:端口/库名 / "
+                "only sqlite://path or postgres://user:pass@host:port/db are supported")
+    if scheme == "sqlite":
+        return "" if value[len("sqlite://"):] else "缺少文件路径 / the file path is missing"
+    return _url_shape_problem(value)
+
+
+def redis_url_problem(value: str) -> str:
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if scheme not in REDIS_SCHEMES:
+        return ("只支持 redis://主机:端口/库号、rediss://、unix:// 或 memory:// / "
+                "only redis://host:port/db, rediss://, unix:// or memory:// are supported")
+    if scheme in ("redis", "rediss"):
+        return _url_shape_problem(value)
+    return ""
+
+
 def load_settings(**overrides) -> Settings:
     return Settings(**overrides)
+
+
+_SETTINGS_MESSAGES = {
+    "enum": "取值必须是 {expected}",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "float_parsing": "应为数字",
+    "bool_parsing": "应为 true 或 false",
+    "greater_than": "必须大于 {gt}",
+    "less_than_equal": "不能大于 {le}",
+}
+
+
+def explain_settings_error(exc) -> list[str]:
+    """One line per bad setting of a pydantic ``ValidationError`` raised by ``Settings()``:
+    the environment variable, what is wrong in Chinese and in English, and the value given."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        name = "HUITUAN_" + "_".join(str(p) for p in err.get("loc", ())).upper()
+        ctx = err.get("ctx") or {}
+        if err["type"] == "value_error" and ctx.get("error"):
+            text = str(ctx["error"])
+        else:
+            template = _SETTINGS_MESSAGES.get(err["type"], "取值不正确")
+            try:
+                chinese = template.format(**ctx).replace(" or ", " 或 ")
+            except (KeyError, IndexError):
+                chinese = template
+            text = f"{chinese} / {err['msg']}"
+        value = err.get("input")
+        shown = "" if isinstance(value, dict) else f"（当前值 / got: {str(value).split('@')[-1][:80]!r}）"
+        lines.append(f"{name}: {text}{shown}")
+    return lines

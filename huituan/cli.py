@@ -12,18 +12,32 @@ import logging
 import sys
 
 from huituan.core.logging import setup_logging
-from huituan.core.settings import Environment, Settings
+from huituan.core.settings import Environment, Settings, explain_settings_error
 from huituan.models import MODEL_APP
 from huituan.wiring import wire_services
 
 log = logging.getLogger("huituan.cli")
 
 
+class UserMistake(Exception):
+    """A mistake in how the command was called or configured: shown as lines, no traceback."""
+
+    def __init__(self, *lines: str, code: int = 2):
+        super().__init__(lines[0] if lines else "")
+        self.lines = lines
+        self.code = code
+
+
 def _settings(args: argparse.Namespace | None = None) -> Settings:
+    from pydantic import ValidationError
+
     overrides = {}
     if args is not None and getattr(args, "port", None):
         overrides["port"] = args.port
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise UserMistake("配置有误 / invalid settings:", *(f"  - {line}" for line in explain_settings_error(exc))) from None
 
 
 def _refuse_unsafe_production(settings: Settings) -> None:
@@ -34,6 +48,61 @@ def _refuse_unsafe_production(settings: Settings) -> None:
             for p in problems:
                 print(f"  - {p}", file=sys.stderr)
             raise SystemExit(2)
+
+
+def _bind(host: str, port: int):
+    """Listen before anything else starts (runtime, jobs lease): a busy port fails at once."""
+    import errno
+    import socket
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UserMistake(f"端口 {port} 已被占用，换一个端口（--port 或 HUITUAN_PORT）/ "
+                              f"port {port} is already in use on {host}: pick another (--port or HUITUAN_PORT)") from None
+        raise UserMistake(f"无法监听 {host}:{port}（{exc.strerror}）/ cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def banner_lines(settings: Settings, host: str, demo_login: tuple[str, str] | None) -> list[str]:
+    """What `serve` prints once it listens: where the API, its docs and the sandbox are."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    base = f"http://{shown}:{settings.port}"
+    lines = [
+        f"惠团 huituan 已启动 / serving on {base}",
+        f"  接口文档 docs:    {base}/api/v1/docs",
+        f"  OpenAPI:          {base}/api/v1/openapi.json",
+        f"  健康检查 health:  {base}/readyz",
+    ]
+    if settings.sandbox:
+        lines.append(f"  微信沙箱 sandbox: {base}/sandbox/outbox （未配置 HUITUAN_WECHAT_APPID：微信、支付、企业微信由沙箱模拟 / "
+                     "WeChat, Pay and WeCom are emulated）")
+    else:
+        lines.append("  微信 WeChat: 真实接口 / real WeChat APIs (no sandbox)")
+    if demo_login:
+        lines.append(f"  演示运营 demo operator: {demo_login[0]} / {demo_login[1]} "
+                     f"（POST /api/admin/v1/auth/login；企业微信沙箱成员 demo-operator）")
+    return lines
+
+
+def _banner_hook(settings: Settings, host: str):
+    async def print_banner(_app) -> None:
+        from huituan.services.demo import demo_operator_login
+
+        try:
+            login = await demo_operator_login()
+        except Exception:  # no tables yet: the banner still shows the URLs
+            log.warning("demo operator lookup failed", exc_info=True)
+            login = None
+        print("\n".join(banner_lines(settings, host, login)), flush=True)
+
+    return print_banner
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -47,42 +116,42 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with_jobs = settings.jobs_enabled and not args.no_jobs
     host = args.host or settings.host
     workers = args.workers or 1
+    if workers < 1:
+        raise UserMistake("--workers 至少为 1 / --workers must be at least 1")
+    if workers > 1 and settings.redis_url.startswith("memory://"):
+        raise UserMistake("--workers 大于 1 需要共享的 Redis（HUITUAN_REDIS_URL），memory:// 只在单进程内有效 / "
+                          "--workers > 1 needs a shared Redis (HUITUAN_REDIS_URL)")
+    sock = _bind(host, settings.port)
     if workers == 1:
         app = create_app(settings, with_jobs=with_jobs)
+        app.on_startup.append(_banner_hook(settings, host))
         log.info("serving on %s:%s (sandbox=%s, jobs=%s)", host, settings.port, settings.sandbox, with_jobs)
-        web.run_app(app, host=host, port=settings.port, access_log=None, print=None)
+        web.run_app(app, sock=sock, access_log=None, print=None)
         return 0
-    return _serve_prefork(settings, host, workers, with_jobs)
+    return _serve_prefork(settings, sock, host, workers, with_jobs)
 
 
-def _serve_prefork(settings: Settings, host: str, workers: int, with_jobs: bool) -> int:
+def _serve_prefork(settings: Settings, sock, host: str, workers: int, with_jobs: bool) -> int:
     """N processes accept on one listening socket (one process per core). Only worker 0 runs
     the scheduler; the Redis lease keeps jobs single across machines anyway."""
     import os
     import signal
-    import socket
 
     from aiohttp import web
 
     from huituan.app import create_app
 
-    if settings.redis_url.startswith("memory://"):
-        print("--workers 大于 1 需要共享的 Redis（HUITUAN_REDIS_URL），memory:// 只在单进程内有效", file=sys.stderr)
-        return 2
     if settings.sandbox and not os.environ.get("HUITUAN_SANDBOX_KEY_DIR"):
         # Every worker must sign and verify sandbox Pay messages with the same keys.
         os.environ["HUITUAN_SANDBOX_KEY_DIR"] = os.path.abspath("./var/sandbox-keys")
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, settings.port))
-    sock.listen(1024)
-    sock.set_inheritable(True)
     children: list[int] = []
     for index in range(workers):
         pid = os.fork()
         if pid == 0:
             try:
                 app = create_app(settings, with_jobs=with_jobs and index == 0)
+                if index == 0:
+                    app.on_startup.append(_banner_hook(settings, host))
                 web.run_app(app, sock=sock, access_log=None, print=None, handle_signals=True)
             finally:
                 os._exit(0)
@@ -171,12 +240,22 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ask_password() -> str:
+    if not sys.stdin.isatty():
+        raise UserMistake("没有终端可以输入密码，请用 --password 提供 / no terminal to type the password on: pass --password")
+    first = getpass.getpass("密码 password: ")
+    second = getpass.getpass("再输入一次 again: ")
+    if first != second:
+        raise UserMistake("两次输入的密码不一致 / the two passwords differ")
+    return first
+
+
 def cmd_create_operator(args: argparse.Namespace) -> int:
     from huituan.core.db import close_db, init_db
     from huituan.services.operators import create_operator
 
     settings = _settings()
-    password = args.password or getpass.getpass("密码: ")
+    password = args.password if args.password is not None else _ask_password()
 
     async def go():
         wire_services()
@@ -193,24 +272,28 @@ def cmd_create_operator(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    """Check the configuration for the environment it names: exit 0 ("配置可用") only when
+    nothing is listed. Production requirements are listed (exit 2) for HUITUAN_ENV=production
+    or with --production; invalid settings never get this far (exit 2, see ``_settings``)."""
     settings = _settings()
-    print(f"env={settings.env} sandbox={settings.sandbox} database={settings.database_url.split('@')[-1]} redis={settings.redis_url.split('@')[-1]}")
-    problems = settings.production_problems()
-    if settings.env == Environment.production and problems:
+    print(f"env={settings.env} sandbox={settings.sandbox} database={settings.database_url.split('@')[-1]} "
+          f"redis={settings.redis_url.split('@')[-1]}")
+    production = settings.env == Environment.production or args.production
+    problems = settings.production_problems() if production else []
+    if problems:
+        print(f"生产环境配置有 {len(problems)} 项问题，不能上线 / {len(problems)} problems for production:")
         for p in problems:
             print(f"  - {p}")
         return 2
-    if problems:
-        print("（非生产环境；上线前需处理：）")
-        for p in problems:
-            print(f"  - {p}")
     unhandled = _unhandled_outbox(settings)
     if unhandled:
         print("发件箱有待发送的消息没有处理函数（在 huituan/wiring.py 注册后才会发送）：")
         for kind, n in sorted(unhandled.items()):
             print(f"  - {kind}: {n} 条")
         return 1
-    print("配置可用")
+    print("配置可用 / configuration OK")
+    if not production:
+        print(f"（{settings.env} 环境；上线前用 `huituan check-config --production` 检查生产环境要求）")
     return 0
 
 
@@ -270,8 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="mini-program API + bot callback + scheduler in one process")
-    p.add_argument("--port", type=int, default=None)
-    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None, help="port to listen on (default HUITUAN_PORT, 8080)")
+    p.add_argument("--host", default=None, help="address to bind (default HUITUAN_HOST, 0.0.0.0)")
     p.add_argument("--no-jobs", action="store_true", help="do not run the scheduler in this process")
     p.add_argument("--workers", type=int, default=1, help="processes sharing the port (one per core); needs real Redis")
     p.set_defaults(func=cmd_serve)
@@ -290,13 +373,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo_data)
 
     p = sub.add_parser("create-operator", help="create an operator account for the admin API and the bot")
-    p.add_argument("username")
-    p.add_argument("--password", default=None)
-    p.add_argument("--name", default=None)
-    p.add_argument("--wecom-userid", default=None)
+    p.add_argument("username", help="login name of the new operator")
+    p.add_argument("--password", default=None,
+                   help="at least 8 characters; asked twice on a terminal when left out (required without a terminal)")
+    p.add_argument("--name", default=None, help="display name (default: the username)")
+    p.add_argument("--wecom-userid", default=None,
+                   help="the operator's WeCom userid, so the bot accepts their operator commands")
     p.set_defaults(func=cmd_create_operator)
 
-    p = sub.add_parser("check-config", help="show the effective configuration and what production needs")
+    p = sub.add_parser("check-config", help="check the configuration (settings, database and Redis URLs, outbox wiring)")
+    p.add_argument("--production", action="store_true",
+                   help="also check what production needs (implied by HUITUAN_ENV=production)")
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("ledger", help="wallet ledger tools")
@@ -307,15 +394,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from huituan.core.errors import HuituanError
-
     args = build_parser().parse_args(argv)
     try:
         code = args.func(args)
-    except HuituanError as err:  # bad input (e.g. a short password): a message, not a traceback
-        print(f"错误：{err.message}", file=sys.stderr)
-        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:  # a user's mistake is explained; anything else is a bug and keeps its traceback
+        lines = explain_failure(exc)
+        if lines is None:
+            raise
+        for line in lines:
+            print(line, file=sys.stderr)
+        code = exc.code if isinstance(exc, UserMistake) else 1
     raise SystemExit(code)
+
+
+def explain_failure(exc: BaseException) -> list[str] | None:
+    """The lines that explain a mistake the user can fix (settings, input, an unreachable or
+    unmigrated database); None for anything else."""
+    from tortoise.exceptions import DBConnectionError, OperationalError
+
+    from huituan.core.db import UnsupportedDatabaseUrl
+    from huituan.core.errors import HuituanError
+
+    if isinstance(exc, UserMistake):
+        return [f"错误：{exc.lines[0]}", *exc.lines[1:]]
+    if isinstance(exc, HuituanError):  # bad input (e.g. a short password)
+        return [f"错误：{exc.message}"]
+    if isinstance(exc, UnsupportedDatabaseUrl):
+        return [f"错误：HUITUAN_DATABASE_URL 不受支持（只支持 sqlite:// 与 postgres://）/ {exc}"]
+    if isinstance(exc, (DBConnectionError, ConnectionError, TimeoutError)) or (
+            isinstance(exc, OSError) and exc.errno is not None):
+        return [f"错误：无法连接数据库或 Redis，请检查 HUITUAN_DATABASE_URL / HUITUAN_REDIS_URL 与服务是否在运行 / "
+                f"cannot reach the database or Redis: {exc}"]
+    if isinstance(exc, OperationalError):
+        return [f"错误：数据库操作失败，是否已运行 `huituan migrate`？/ database error (did you run `huituan migrate`?): {exc}"]
+    return None
 
 
 if __name__ == "__main__":

@@ -9,10 +9,10 @@ outbox kind has a handler).
 from __future__ import annotations
 
 from huituan.models.outbox import OutboxKind
-from huituan.services import events, outbox, withdrawals
+from huituan.services import events, outbox, product_sales, withdrawals
 from huituan.services.commission import events as commission_events
 from huituan.services.notifications import delivery as notification_delivery
-from huituan.services.orders import refunds
+from huituan.services.orders import refunds, wechat_shipping
 from huituan.services.referrals import events as referral_events
 
 _wired = False
@@ -29,12 +29,17 @@ def wire_services() -> None:
     events.subscribe(events.ORDER_COMPLETED, commission_events.on_completed)
     events.subscribe(events.REFUND_SUCCEEDED, commission_events.on_refunded)
     events.subscribe(events.USER_LOGGED_IN, referral_events.on_user_logged_in)
+    events.subscribe(events.ORDER_PAID, product_sales.on_paid)
+    events.subscribe(events.REFUND_SUCCEEDED, product_sales.on_refunded)
+    events.subscribe(events.ORDER_COMPLETED, wechat_shipping.on_completed)
     events.subscribe(events.WALLET_IN_DEBT, withdrawals.on_wallet_in_debt)
 
     for kind, handler in outbox.BUILTIN_HANDLERS.items():
         outbox.register_handler(kind, handler)
     outbox.register_handler(OutboxKind.refund, refunds.deliver_refund)
     outbox.register_handler(OutboxKind.transfer, withdrawals.deliver_transfer)
+    outbox.register_handler(OutboxKind.wechat_shipping_info, wechat_shipping.deliver_shipping_info)
+    outbox.register_handler(OutboxKind.wechat_confirm_receive, wechat_shipping.deliver_confirm_receive)
     outbox.register_handler(OutboxKind.transfer_cancel, withdrawals.deliver_transfer_cancel)
     outbox.register_handler(OutboxKind.notification, notification_delivery.deliver,
                             on_failed=notification_delivery.on_failed)

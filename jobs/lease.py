@@ -73,7 +73,7 @@ class JobsLease:
         try:
             released = bool(await self.redis.eval(_RELEASE, 1, self.key, self.node))
         finally:
-            self._set_held(False)
+            self._set_held(False, verb="released")
         return released
 
     async def is_held(self) -> bool:
@@ -87,9 +87,10 @@ class JobsLease:
     async def holder(self) -> str | None:
         return await self.redis.get(self.key)
 
-    def _set_held(self, value: bool) -> None:
+    def _set_held(self, value: bool, *, verb: str = "lost") -> None:
+        """``verb`` says why a held lease ends: "lost" (renewal failed), "released" (stop)."""
         if value != self.held:
-            log.info("jobs lease %s by %s", "acquired" if value else "lost", self.node)
+            log.info("jobs lease %s by %s", "acquired" if value else verb, self.node)
         self.held = value
 
     async def _loop(self) -> None:

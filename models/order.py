@@ -20,6 +20,17 @@ class OrderStatus(StrEnum):
     partly_refunded = "partly_refunded"
 
 
+ORDER_STATUS_LABELS = {
+    "unpaid": "待付款", "paid": "已付款", "shipped": "已发货", "ready_for_pickup": "待自提", "completed": "已完成",
+    "cancelled": "已取消", "refunding": "退款中", "refunded": "已退款", "partly_refunded": "部分退款",
+}
+
+
+def order_status_label(status) -> str:
+    """The Chinese name users and operators see (messages, bot replies)."""
+    return ORDER_STATUS_LABELS.get(str(status), str(status))
+
+
 class DeliveryMode(StrEnum):
     express = "express"
     pickup = "pickup"
@@ -122,6 +133,14 @@ class RefundStatus(StrEnum):
     succeeded = "succeeded"
     failed = "failed"
     rejected = "rejected"
+
+
+REFUND_STATUS_LABELS = {"requested": "待审核", "processing": "退款处理中", "succeeded": "退款成功",
+                        "failed": "退款失败", "rejected": "已驳回"}
+
+
+def refund_status_label(status) -> str:
+    return REFUND_STATUS_LABELS.get(str(status), str(status))
 
 
 class Refund(Model):

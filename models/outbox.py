@@ -12,6 +12,8 @@ class OutboxKind(StrEnum):
     robot_push = "robot_push"
     refund = "refund"
     transfer = "transfer"
+    wechat_shipping_info = "wechat_shipping_info"  # 小程序发货信息录入 (upload_shipping_info)
+    wechat_confirm_receive = "wechat_confirm_receive"  # 确认收货提醒 (notify_confirm_receive)
     transfer_cancel = "transfer_cancel"
     notification = "notification"  # a Notification row (services.notifications)
 

@@ -130,8 +130,8 @@ def product_summary(p: Product) -> dict[str, Any]:
 
 async def list_products(category_id: int | None = None, keyword: str | None = None,
                         page: int = 1, page_size: int = 20) -> dict[str, Any]:
-    """On-sale products only, newest sort first; keyword matches title or subtitle."""
-    qs = Product.filter(on_sale=True)
+    """On-sale products with a price only, newest sort first; keyword matches title or subtitle."""
+    qs = Product.filter(on_sale=True, price_from_fen__gt=0)
     if category_id is not None:
         qs = qs.filter(category_id=category_id)
     keyword = (keyword or "").strip()
@@ -151,7 +151,7 @@ def sku_to_dict(s: Sku) -> dict[str, Any]:
 
 async def get_product_detail(product_id: int) -> dict[str, Any]:
     """Detail with on-sale SKUs, stock and images; an off-sale product is 404."""
-    p = await Product.get_or_none(id=product_id, on_sale=True)
+    p = await Product.get_or_none(id=product_id, on_sale=True, price_from_fen__gt=0)
     if p is None:
         raise NotFound("商品不存在或已下架", code="product_not_found", field="id")
     skus = await Sku.filter(product_id=p.id, on_sale=True).order_by("id")

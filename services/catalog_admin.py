@@ -51,11 +51,35 @@ def product_dict(p: Product, skus: list[Sku] | None = None) -> dict[str, Any]:
 # --- shared helpers --------------------------------------------------------------------------
 
 async def refresh_price_from(product_id: int, conn=None) -> None:
-    """Keep ``price_from_fen`` = lowest on-sale SKU price (0 when nothing is on sale)."""
-    rows = await (Sku.filter(product_id=product_id, on_sale=True).using_db(conn)
+    """Keep ``price_from_fen`` = lowest on-sale SKU price (0 when nothing is on sale). A product
+    left with no priced on-sale SKU goes off sale: buyers never see a 0-fen product."""
+    rows = await (Sku.filter(product_id=product_id, on_sale=True, price_fen__gt=0).using_db(conn)
                   .annotate(low=Min("price_fen")).values("low"))
     low = rows[0]["low"] if rows and rows[0]["low"] is not None else 0
-    await Product.filter(id=product_id).using_db(conn).update(price_from_fen=low)
+    if low:
+        await Product.filter(id=product_id).using_db(conn).update(price_from_fen=low)
+    else:
+        await Product.filter(id=product_id).using_db(conn).update(price_from_fen=0, on_sale=False)
+
+
+async def unsellable_reason(product: Product, conn=None) -> str:
+    """Why ``product`` cannot be on sale ("" when it can): it needs a category and at least
+    one on-sale SKU with a price."""
+    if product.category_id is None:
+        return "未设置分类"
+    if not await Sku.filter(product_id=product.id).using_db(conn).exists():
+        return "没有 SKU"
+    if not await Sku.filter(product_id=product.id, on_sale=True, price_fen__gt=0).using_db(conn).exists():
+        return "没有在售且有售价的 SKU"
+    return ""
+
+
+async def _check_sellable(product_ids: list[int]) -> None:
+    for product in await Product.filter(id__in=product_ids).order_by("id"):
+        reason = await unsellable_reason(product)
+        if reason:
+            raise ValidationFailed(f"商品 {product.id}「{product.title}」不能上架：{reason}", field="on_sale",
+                                   code="product_not_sellable", product_id=product.id)
 
 
 async def invalidate(rt: Runtime | None, product_id: int) -> None:
@@ -194,6 +218,10 @@ async def create_product(rt: Runtime | None, data: dict[str, Any]) -> dict[str, 
                 values = {k: sku[k] for k in SKU_FIELDS if sku.get(k) is not None}
                 values["code"] = sku["code"].strip()
                 await Sku.create(product_id=product.id, using_db=conn, **values)
+            # No category, no SKU or no price: created off sale (refresh_price_from sees to
+            # the last two), to be put on sale once complete.
+            if product.category_id is None:
+                await Product.filter(id=product.id).using_db(conn).update(on_sale=False)
             await refresh_price_from(product.id, conn)
     except IntegrityError:
         raise Conflict("SKU 编码已存在", code="sku_code_exists", field="skus") from None
@@ -211,6 +239,16 @@ async def update_product(rt: Runtime | None, product_id: int, changes: dict[str,
     if "category_id" in changes:
         await _category_or_error(changes["category_id"])
         updates["category_id"] = changes["category_id"]
+        if changes["category_id"] is None:
+            updates["on_sale"] = False  # no category: off sale
+    if updates.get("on_sale"):
+        product = await _get_product(product_id)
+        if "category_id" in updates:
+            product.category_id = updates["category_id"]
+        reason = await unsellable_reason(product)
+        if reason:
+            raise ValidationFailed(f"商品 {product.id}「{product.title}」不能上架：{reason}", field="on_sale",
+                                   code="product_not_sellable", product_id=product.id)
     if updates:
         await Product.filter(id=product_id).update(**updates)
     await invalidate(rt, product_id)
@@ -223,6 +261,8 @@ async def set_products_on_sale(rt: Runtime | None, ids: list[int], on_sale: bool
     missing = [i for i in ids if i not in found]
     if missing:
         raise NotFound(f"商品 {missing[0]} 不存在", code="product_not_found", field="ids", missing=missing)
+    if on_sale:
+        await _check_sellable(ids)
     updated = await Product.filter(id__in=ids).update(on_sale=on_sale)
     for pid in ids:
         await invalidate(rt, pid)

@@ -12,9 +12,13 @@ taken units since, and writing the sheet's number back would oversell. Stock of 
 is written only with ``stock_mode="set"`` and only when the row gives one; ``on_sale`` only when
 the row gives it. A new SKU needs ``price_fen`` and ``stock``; its other fields default.
 
-CSV format: UTF-8 (a BOM is tolerated), comma separated, one row per SKU, header
-``product_title,category,subtitle,sku_code,sku_name,price_fen,original_price_fen,stock,image,on_sale``;
-rows with the same ``product_title`` form one product (product fields come from its first row).
+CSV format: what Excel saves. UTF-8 (with or without BOM) or GBK/GB18030, comma (or tab)
+separated, one row per SKU, header
+``product_title,category,subtitle,sku_code,sku_name,price_fen,original_price_fen,stock,image,on_sale``
+or its Chinese names (``CSV_HEADER_ALIASES``: 商品名称, 分类, 副标题, SKU编码, 规格, 售价（分）or
+售价（元）, 划线价（分/元）, 库存, 图片, 是否上架); prices in yuan are converted to fen exactly (at
+most 2 decimals); 是/否 are accepted for on_sale. Rows with the same product title form one
+product (product fields come from its first row). ``CSV_TEMPLATE`` is a ready template.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -39,6 +45,65 @@ MAX_IMPORT_BYTES = 2 * 1024 * 1024
 CSV_COLUMNS = ("product_title", "category", "subtitle", "sku_code", "sku_name", "price_fen",
                "original_price_fen", "stock", "image", "on_sale")
 _REQUIRED_COLUMNS = ("product_title", "category", "sku_code", "price_fen", "stock")
+
+# Chinese headers (normalized: no spaces, half-width brackets) -> (column, unit). Unit "yuan"
+# marks a price in yuan, converted to fen.
+CSV_HEADER_ALIASES: dict[str, tuple[str, str]] = {
+    **{name: (name, "") for name in CSV_COLUMNS},
+    "商品名称": ("product_title", ""), "商品标题": ("product_title", ""), "标题": ("product_title", ""),
+    "分类": ("category", ""), "商品分类": ("category", ""), "类目": ("category", ""),
+    "副标题": ("subtitle", ""),
+    "sku编码": ("sku_code", ""), "规格编码": ("sku_code", ""), "商品编码": ("sku_code", ""), "编码": ("sku_code", ""),
+    "规格": ("sku_name", ""), "规格名称": ("sku_name", ""), "sku名称": ("sku_name", ""),
+    "售价(分)": ("price_fen", ""), "价格(分)": ("price_fen", ""),
+    "售价(元)": ("price_fen", "yuan"), "价格(元)": ("price_fen", "yuan"), "售价": ("price_fen", "yuan"),
+    "价格": ("price_fen", "yuan"),
+    "划线价(分)": ("original_price_fen", ""), "原价(分)": ("original_price_fen", ""),
+    "划线价(元)": ("original_price_fen", "yuan"), "原价(元)": ("original_price_fen", "yuan"),
+    "划线价": ("original_price_fen", "yuan"), "原价": ("original_price_fen", "yuan"),
+    "库存": ("stock", ""), "图片": ("image", ""), "图片地址": ("image", ""), "规格图片": ("image", ""),
+    "是否上架": ("on_sale", ""), "上架": ("on_sale", ""),
+}
+_YES_NO = {"是": "true", "否": "false", "上架": "true", "下架": "false"}
+CSV_TEMPLATE_HEADER = ("商品名称", "分类", "副标题", "SKU编码", "规格", "售价（元）", "划线价（元）", "库存", "图片",
+                       "是否上架")
+CSV_TEMPLATE = (",".join(CSV_TEMPLATE_HEADER) + "\r\n"
+                "烟台红富士苹果,蔬菜水果,脆甜多汁,APPLE-2.5KG,2.5kg 装,29.90,39.90,500,"
+                "https://img.example.com/apple-1.jpg,是\r\n"
+                "烟台红富士苹果,蔬菜水果,脆甜多汁,APPLE-5KG,5kg 装,54.90,69.90,300,"
+                "https://img.example.com/apple-2.jpg,是\r\n")
+
+
+def csv_template_bytes() -> bytes:
+    """The template as Excel opens it: UTF-8 with a BOM."""
+    return "\ufeff".encode() + CSV_TEMPLATE.encode("utf-8")
+
+
+def _normalize_header(name: str) -> str:
+    name = re.sub(r"\s+", "", name.strip().lstrip("\ufeff")).replace("（", "(").replace("）", ")")
+    return name.lower()
+
+
+def _yuan_to_fen(text: str) -> str:
+    """"29.9" -> "2990"; anything that is not a yuan amount with at most 2 decimals is left for
+    the integer validation to refuse."""
+    try:
+        amount = Decimal(text.replace("¥", "").replace("￥", "").replace(",", "").strip())
+    except InvalidOperation:
+        return text
+    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+        return text
+    return str(int(amount * 100))
+
+
+def decode_csv(data: bytes) -> str:
+    """UTF-8 (BOM or not), else GB18030 (a superset of GBK and GB2312, what Chinese Excel saves)."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ValidationFailed("CSV 编码无法识别，请另存为「CSV UTF-8」或 GBK 编码", field="csv", code="csv_encoding")
 StockMode = Literal["keep", "set"]
 STOCK_MODES = ("keep", "set")
 
@@ -167,12 +232,23 @@ def _groups_from_json(products: list[Any]) -> list[_Group]:
 
 def _groups_from_csv(text: str) -> list[_Group]:
     text = text.lstrip("\ufeff")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] = []
+    yuan_columns: set[str] = set()
+    for raw in reader.fieldnames or []:
+        column, unit = CSV_HEADER_ALIASES.get(_normalize_header(raw or ""), (raw.strip() if raw else "", ""))
+        header.append(column)
+        if unit == "yuan":
+            yuan_columns.add(column)
     missing = [c for c in _REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise ValidationFailed(f"CSV 表头缺少列：{', '.join(missing)}", field="csv", code="csv_header",
-                               expected=list(CSV_COLUMNS))
+        names = {"product_title": "商品名称", "category": "分类", "sku_code": "SKU编码", "price_fen": "售价（元）",
+                 "stock": "库存"}
+        raise ValidationFailed(
+            "CSV 表头缺少列：" + "、".join(f"{names[c]}（{c}）" for c in missing), field="csv", code="csv_header",
+            expected=list(CSV_COLUMNS), expected_chinese=list(CSV_TEMPLATE_HEADER))
     reader.fieldnames = header
     by_title: dict[str, _Group] = {}
     groups: list[_Group] = []
@@ -181,7 +257,12 @@ def _groups_from_csv(text: str) -> list[_Group]:
     for i, rec in enumerate(records, start=1):
         def col(name: str) -> str:
             value = rec.get(name)
-            return value.strip() if isinstance(value, str) else ""
+            value = value.strip() if isinstance(value, str) else ""
+            if value and name in yuan_columns:
+                return _yuan_to_fen(value)
+            if name == "on_sale":
+                return _YES_NO.get(value, value)
+            return value
 
         row = _Row(i, sku_code=col("sku_code") or None)
         title = col("product_title")
@@ -380,10 +461,7 @@ async def import_csv(rt: Runtime | None, data: bytes | str, *, dry_run: bool = F
     _check_stock_mode(stock_mode)
     if isinstance(data, bytes):
         _check_size(len(data))
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValidationFailed("CSV 必须是 UTF-8 编码", field="csv", code="csv_encoding") from None
+        text = decode_csv(data)
     else:
         text = data
         _check_size(len(text.encode()))

@@ -59,6 +59,9 @@ DEMO_CATEGORIES = ("蔬菜水果", "肉禽蛋奶", "粮油调味")
 DEMO_LEADER_OPENID = "demo-leader"
 DEMO_PROMOTER_OPENID = "demo-promoter"
 DEMO_OPERATOR = ("admin", "admin12345")
+# The sandbox WeCom member the demo operator is bound to: POST /sandbox/wecom/send-to-bot
+# {"from_user": "demo-operator", "content": "帮助"} reaches the bot as this operator.
+DEMO_OPERATOR_WECOM_USERID = "demo-operator"
 
 
 async def _ensure_categories(created: dict[str, int]) -> dict[str, Category]:
@@ -127,12 +130,27 @@ async def _ensure_demo_promoter(created: dict[str, int]) -> User:
 
 async def _ensure_demo_operator(created: dict[str, int]) -> None:
     username, password = DEMO_OPERATOR
-    if await Operator.filter(username=username).exists():
+    existing = await Operator.get_or_none(username=username)
+    if existing is not None:
+        if not existing.wecom_userid and not await Operator.filter(wecom_userid=DEMO_OPERATOR_WECOM_USERID).exists():
+            await Operator.filter(id=existing.id, wecom_userid=None).update(wecom_userid=DEMO_OPERATOR_WECOM_USERID)
         return
     from huituan.services.operators import create_operator
 
-    await create_operator(username, password, display_name="演示运营")
+    await create_operator(username, password, display_name="演示运营", wecom_userid=DEMO_OPERATOR_WECOM_USERID)
     created["operators"] += 1
+
+
+async def demo_operator_login() -> tuple[str, str] | None:
+    """The demo operator's username and password while that account exists, is active and
+    still has the demo password (for the start-up banner); None otherwise."""
+    from huituan.services.operators import verify_password
+
+    username, password = DEMO_OPERATOR
+    op = await Operator.get_or_none(username=username)
+    if op is None or not op.is_active or not verify_password(password, op.password_hash):
+        return None
+    return username, password
 
 
 async def load_demo_data() -> dict[str, Any]:

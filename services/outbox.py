@@ -12,7 +12,7 @@ Usage (docs/ARCHITECTURE.md, State and concurrency)::
   dedupe_key is ignored (INSERT ... ON CONFLICT DO NOTHING: on PostgreSQL an IntegrityError
   would abort the caller's whole transaction); ``not_before`` postpones the first try (quiet hours).
 - ``register_handler(kind, fn, on_failed=None)``: ``fn: async (rt, payload) -> None``; raise
-  to retry. A permanent error (``PermanentFailure``, or a WeChat errcode in
+  to retry. A permanent error (``PermanentDeliveryError``, or a WeChat errcode in
   ``PERMANENT_ERRCODES`` such as 43101 the user refused) is failed at once, no retry.
   ``on_failed: async (payload, error, errcode) -> None`` hears about a row parked as failed.
   Called by the composition root (``huituan.wiring``) for every kind, never at import time:
@@ -95,17 +95,22 @@ class UnhandledOutboxKind(RuntimeError):
     """An outbox kind was enqueued that no handler is registered for (a wiring fault)."""
 
 
-class PermanentFailure(Exception):
-    """Raised by a handler when retrying cannot help: the row is failed at once."""
+class PermanentDeliveryError(Exception):
+    """Raised by a handler when retrying cannot help (the far end refused the content): the
+    row goes to failed at once with this error (and ``errcode`` when WeChat gave one), for an
+    operator to look at."""
 
-    def __init__(self, message: str, errcode: int | None = None):
+    def __init__(self, message: str = "", errcode: int | None = None):
         super().__init__(message)
         self.errcode = errcode
 
 
+PermanentFailure = PermanentDeliveryError  # the name services.notifications used first
+
+
 def permanent_errcode(exc: BaseException) -> int | None:
     """The errcode when ``exc`` is permanent (0 when permanent without a code), else None."""
-    if isinstance(exc, PermanentFailure):
+    if isinstance(exc, PermanentDeliveryError):
         return exc.errcode or 0
     details = getattr(exc, "details", None)
     if isinstance(details, dict) and "errcode" in details:

@@ -41,8 +41,14 @@ async def list_pickup_points(city: str | None = None) -> list[PickupPoint]:
     return await qs.order_by("city", "id")
 
 
-async def list_public_pickup_points(city: str | None = None) -> dict[str, Any]:
-    return {"items": [pickup_point_dict(p) for p in await list_pickup_points(city)]}
+async def list_public_pickup_points(city: str | None = None, page: int = 1, page_size: int = 20) -> dict[str, Any]:
+    """Active points of approved leaders, by city then id, one page at a time."""
+    qs = _active_points()
+    if city and city.strip():
+        qs = qs.filter(city=city.strip())
+    total = await qs.count()
+    points = await qs.order_by("city", "id").offset((page - 1) * page_size).limit(page_size)
+    return {"items": [pickup_point_dict(p) for p in points], "total": total, "page": page, "page_size": page_size}
 
 
 # --- admin -------------------------------------------------------------------------------------

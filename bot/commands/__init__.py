@@ -2,7 +2,7 @@
 
 A command is an async function ``(ctx, args) -> str`` described with ``@command``:
 
-    @command("订单", help="查看订单状态、金额和商品", usage="订单 <订单号>", example="订单 T20240501123456")
+    @command("订单", help="查看订单状态、金额和商品", usage="订单 <订单号>", example="订单 202405010430014821937560")
     async def order(ctx: BotContext, args: list[str]) -> str: ...
 
 The decorator only describes; ``install(...)``, called from ``huituan.bot.register`` (which

@@ -6,18 +6,7 @@ from datetime import datetime
 
 from huituan.core.clock import china_display
 from huituan.core.money import yuan
-
-ORDER_STATUS_LABELS = {
-    "unpaid": "待付款",
-    "paid": "已付款",
-    "shipped": "已发货",
-    "ready_for_pickup": "待自提",
-    "completed": "已完成",
-    "cancelled": "已取消",
-    "refunding": "退款中",
-    "refunded": "已退款",
-    "partly_refunded": "部分退款",
-}
+from huituan.models.order import ORDER_STATUS_LABELS  # noqa: F401  (re-exported for the commands)
 
 DELIVERY_LABELS = {"express": "快递", "pickup": "自提"}
 

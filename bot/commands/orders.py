@@ -5,10 +5,10 @@ from huituan.bot.commands.format import DELIVERY_LABELS, ORDER_STATUS_LABELS, mo
 from huituan.services import reports
 
 
-@command("订单", help="查看订单状态、金额和商品", usage="订单 <订单号>", example="订单 T202405011230001234")
+@command("订单", help="查看订单状态、金额和商品", usage="订单 <订单号>", example="订单 202405010430014821937560")
 async def order(ctx: BotContext, args: list[str]) -> str:
     if not args:
-        return "请在指令后面加上订单号，例如：订单 T202405011230001234"
+        return "请在指令后面加上订单号，例如：订单 202405010430014821937560"
     o = await reports.order_summary(args[0])
     lines = [
         f"订单 {o.order_no}",

@@ -27,6 +27,10 @@ class SandboxState:
     subscribe_messages: list[dict[str, Any]] = field(default_factory=list)
     wecom_messages: list[dict[str, Any]] = field(default_factory=list)
     robot_pushes: list[dict[str, Any]] = field(default_factory=list)
+    # 小程序发货信息管理: transaction_id -> {"uploads": [...], "confirm_receive": [...], "state": ..}
+    shipping: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # api name ("upload_shipping_info" | "notify_confirm_receive") -> errcodes the next calls answer
+    fail_next: dict[str, list[int]] = field(default_factory=dict)
     seq: int = 0
     # test controls: fail the next N sends, or hold one send (a process dies while it waits)
     failures: list[dict[str, Any]] = field(default_factory=list)  # {"api", "errcode", "left"}

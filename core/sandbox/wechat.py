@@ -8,9 +8,18 @@ https://api.weixin.qq.com).
 - POST /wxa/getwxacodeunlimit              a real PNG QR (page + scene); bad scene -> 40169
 - POST /cgi-bin/message/subscribe/send     recorded; openid starting "o-refused" -> 43101;
                                            a value breaking its data type (thing > 20 ...) -> 47003
+- POST /wxa/sec/order/upload_shipping_info   小程序发货信息录入: checks the payment exists and is
+                                           paid (10060001), logistics_type 1..4 (10060005), express
+                                           needs tracking_no + express_company (10060014) with a
+                                           known company code (10060025), a third
+                                           upload of one payment is 10060003; recorded
+- POST /wxa/sec/order/notify_confirm_receive 确认收货提醒: needs an uploaded payment (10060001/10060004)
 Test helpers:
 - POST /sandbox/wechat/expire-tokens       every issued token now answers 42001
 - GET  /sandbox/wechat/stats               {"token_fetches": n}
+- GET  /sandbox/wechat/shipping            {transaction_id: {"state", "uploads", "confirm_receive"}}
+- POST /sandbox/wechat/shipping/fail-next  {"api": "upload_shipping_info"|"notify_confirm_receive",
+                                           "errcode"?: -1, "count"?: 1}: the next calls answer errcode
 """
 
 from __future__ import annotations
@@ -262,6 +271,107 @@ async def stats(request: web.Request) -> web.Response:
     return web.json_response({"token_fetches": state.token_fetches["mp"]})
 
 
+SHIPPING_APIS = ("upload_shipping_info", "notify_confirm_receive")
+SHIPPING_ERRMSG = {-1: "system error", 10060001: "支付单不存在", 10060003: "支付单已使用重新发货机会",
+                   10060004: "支付单处于不可发货的状态", 10060005: "物流类型有误",
+                   10060014: "参数错误", 10060019: "系统繁忙，请稍后重试", 10060025: "物流公司编码有误"}
+# A part of WeChat's delivery company list (运力 id).
+EXPRESS_COMPANY_CODES = frozenset({"SF", "YTO", "ZTO", "STO", "YUNDA", "JD", "EMS", "JTSD", "DBL", "HTKY", "ZJS"})
+
+
+def _injected_failure(state: SandboxState, api: str) -> web.Response | None:
+    queued = state.fail_next.get(api) or []
+    if queued:
+        code = queued.pop(0)
+        return err(code, SHIPPING_ERRMSG.get(code, "injected failure"))
+    return None
+
+
+def _paid_transaction(state: SandboxState, transaction_id: str) -> dict[str, Any] | None:
+    return next((o for o in state.orders.values()
+                 if o.get("transaction_id") == transaction_id and o["trade_state"] in ("SUCCESS", "REFUND")), None)
+
+
+async def upload_shipping_info(request: web.Request) -> web.Response:
+    state = _state(request)
+    bad = check_token(state, request.query.get("access_token"), "mp")
+    if bad:
+        return bad
+    data = await _json(request)
+    if data is None:
+        return err(47001, "data format error")
+    failure = _injected_failure(state, "upload_shipping_info")
+    if failure:
+        return failure
+    key = data.get("order_key") or {}
+    transaction_id = str(key.get("transaction_id") or "")
+    if key.get("order_number_type") != 2 or not transaction_id:
+        return err(10060014, "参数错误: order_key")
+    if _paid_transaction(state, transaction_id) is None:
+        return err(10060001, SHIPPING_ERRMSG[10060001])
+    logistics_type = data.get("logistics_type")
+    if logistics_type not in (1, 2, 3, 4):
+        return err(10060005, SHIPPING_ERRMSG[10060005])
+    shipping_list = data.get("shipping_list")
+    if not isinstance(shipping_list, list) or not shipping_list or \
+            any(not isinstance(x, dict) or not x.get("item_desc") for x in shipping_list):
+        return err(10060014, "参数错误: shipping_list.item_desc")
+    if logistics_type == 1 and any(not x.get("tracking_no") or not x.get("express_company") for x in shipping_list):
+        return err(10060014, "参数错误: tracking_no / express_company")
+    if logistics_type == 1 and any(x["express_company"] not in EXPRESS_COMPANY_CODES for x in shipping_list):
+        return err(10060025, SHIPPING_ERRMSG[10060025])
+    if not (data.get("payer") or {}).get("openid") or not data.get("upload_time"):
+        return err(10060014, "参数错误: payer.openid / upload_time")
+    record = state.shipping.setdefault(transaction_id, {"state": "shipped", "uploads": [], "confirm_receive": []})
+    if len(record["uploads"]) >= 2:  # the first upload and one correction
+        return err(10060003, SHIPPING_ERRMSG[10060003])
+    record["uploads"].append({"logistics_type": logistics_type, "delivery_mode": data.get("delivery_mode"),
+                              "shipping_list": shipping_list, "upload_time": data["upload_time"],
+                              "payer": data["payer"]})
+    return ok()
+
+
+async def notify_confirm_receive(request: web.Request) -> web.Response:
+    state = _state(request)
+    bad = check_token(state, request.query.get("access_token"), "mp")
+    if bad:
+        return bad
+    data = await _json(request)
+    if data is None:
+        return err(47001, "data format error")
+    failure = _injected_failure(state, "notify_confirm_receive")
+    if failure:
+        return failure
+    transaction_id = str(data.get("transaction_id") or "")
+    if not transaction_id or not isinstance(data.get("received_time"), int):
+        return err(10060014, "参数错误: transaction_id / received_time")
+    if _paid_transaction(state, transaction_id) is None:
+        return err(10060001, SHIPPING_ERRMSG[10060001])
+    record = state.shipping.get(transaction_id)
+    if record is None:  # nothing was shipped: nothing to confirm
+        return err(10060004, SHIPPING_ERRMSG[10060004])
+    record["confirm_receive"].append({"received_time": data["received_time"]})
+    record["state"] = "confirm_reminded"
+    return ok()
+
+
+async def shipping_state(request: web.Request) -> web.Response:
+    return web.json_response(_state(request).shipping)
+
+
+async def shipping_fail_next(request: web.Request) -> web.Response:
+    data = await _json(request) or {}
+    api = data.get("api")
+    if api not in SHIPPING_APIS:
+        return web.json_response({"error": f"api must be one of {SHIPPING_APIS}"}, status=400)
+    count = data.get("count", 1)
+    errcode = data.get("errcode", -1)
+    if not isinstance(count, int) or not 1 <= count <= 100 or not isinstance(errcode, int) or errcode == 0:
+        return web.json_response({"error": "count 1..100, errcode a non-zero integer"}, status=400)
+    _state(request).fail_next.setdefault(api, []).extend([errcode] * count)
+    return web.json_response({"api": api, "queued": len(_state(request).fail_next[api])})
+
+
 def setup(app: web.Application) -> None:
     sandbox_route(app, "GET", f"{PREFIX}/cgi-bin/token", token)
     sandbox_route(app, "POST", f"{PREFIX}/cgi-bin/stable_token", stable_token)
@@ -271,3 +381,7 @@ def setup(app: web.Application) -> None:
     sandbox_route(app, "POST", f"{PREFIX}/cgi-bin/message/subscribe/send", subscribe_send)
     sandbox_route(app, "POST", f"{PREFIX}/expire-tokens", expire_tokens)
     sandbox_route(app, "GET", f"{PREFIX}/stats", stats)
+    sandbox_route(app, "POST", f"{PREFIX}/wxa/sec/order/upload_shipping_info", upload_shipping_info)
+    sandbox_route(app, "POST", f"{PREFIX}/wxa/sec/order/notify_confirm_receive", notify_confirm_receive)
+    sandbox_route(app, "GET", f"{PREFIX}/shipping", shipping_state)
+    sandbox_route(app, "POST", f"{PREFIX}/shipping/fail-next", shipping_fail_next)

@@ -4,7 +4,16 @@
     api(app, "POST", "/api/v1/orders", create_order,
         summary="下单", tag="orders", auth="user",
         body=CreateOrderIn, response=OrderOut, status=201,
-        errors=(401, 404, 409, 422), headers={"Idempotency-Key": "同一个键返回同一个订单"})
+        errors=(401, 404, 409, 422),
+        headers={"Idempotency-Key": Header("同一个键返回同一个订单", required=True)})
+
+- ``headers``: name -> description (optional header) or ``Header(description, required=...)``;
+  the document says "required" exactly where the server refuses a request without it (a test
+  walks the document and checks).
+- ``bodies``: more request body media types beside ``body`` (JSON): content type -> OpenAPI
+  media object (schema, example, encoding), e.g. a CSV or multipart upload.
+- ``request_example`` / ``response_example``: the examples shown in the document; when left out
+  they are built from the models' field examples (``core.web.examples``).
 """
 
 from __future__ import annotations
@@ -16,6 +25,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from huituan.core.web.auth import DECLARED_KEY, Auth, enforce
+from huituan.core.web.examples import example_for_model
+from huituan.core.web.glossary import describe
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -39,6 +50,14 @@ class ErrorOut(BaseModel):
     details: dict[str, Any] = {}
 
 
+@dataclass(frozen=True)
+class Header:
+    description: str
+    required: bool = False
+    min_length: int = 0
+    max_length: int = 64
+
+
 @dataclass
 class Operation:
     method: str
@@ -52,11 +71,14 @@ class Operation:
     response_content_type: str = "application/json"
     status: int = 200
     errors: tuple[int, ...] = ()
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, Header] = field(default_factory=dict)
     description: str = ""
     body_content_type: str = "application/json"
     public: bool = True  # False: served but left out of the document (sandbox, bot)
     also: dict[int, str] = field(default_factory=dict)  # more success statuses, same body
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    request_example: Any = None
+    response_example: Any = None
 
 
 OPERATIONS_KEY = web.AppKey("openapi_operations", list)
@@ -77,11 +99,14 @@ def api(
     response_content_type: str = "application/json",
     status: int = 200,
     errors: tuple[int, ...] = (),
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str | Header] | None = None,
     description: str = "",
     body_content_type: str = "application/json",
     public: bool = True,
     also: dict[int, str] | None = None,
+    bodies: dict[str, dict[str, Any]] | None = None,
+    request_example: Any = None,
+    response_example: Any = None,
 ) -> None:
     """Register ``handler`` on the router behind its declared ``auth`` (huituan.core.web.auth)
     and record the operation for the OpenAPI document."""
@@ -100,9 +125,11 @@ def api(
         Operation(
             method=method.upper(), path=path, summary=summary, tag=tag, auth=auth, body=body,
             query=query, response=response, response_content_type=response_content_type,
-            status=status, errors=tuple(sorted(all_errors)), headers=dict(headers or {}),
+            status=status, errors=tuple(sorted(all_errors)),
+            headers={k: v if isinstance(v, Header) else Header(v) for k, v in (headers or {}).items()},
             description=description, body_content_type=body_content_type, public=public,
-            also=dict(also or {}),
+            also=dict(also or {}), bodies=dict(bodies or {}), request_example=request_example,
+            response_example=response_example,
         )
     )
 
@@ -115,6 +142,20 @@ def _schema(model: type[BaseModel], components: dict[str, Any], mode: str = "ser
         components[name] = sub
     components[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _describe_fields(schema: Any) -> None:
+    """Fill missing property descriptions from the glossary (the model's own wins)."""
+    if isinstance(schema, dict):
+        for name, prop in (schema.get("properties") or {}).items():
+            if isinstance(prop, dict) and not prop.get("description") and describe(name):
+                prop["description"] = describe(name)
+        for value in schema.values():
+            if isinstance(value, (dict, list)):
+                _describe_fields(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _describe_fields(value)
 
 
 def build_openapi(app: web.Application, *, title: str = "惠团 huituan API", version: str = "1.0.0") -> dict[str, Any]:
@@ -137,17 +178,26 @@ def build_openapi(app: web.Application, *, title: str = "惠团 huituan API", ve
             required = set(qschema.get("required", []))
             for name, prop in qschema.get("properties", {}).items():
                 params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
-        for name, desc in op.headers.items():
-            params.append({"name": name, "in": "header", "required": False, "description": desc,
-                           "schema": {"type": "string", "maxLength": 64}})
+        for name, header in op.headers.items():
+            schema = {"type": "string", "maxLength": header.max_length}
+            if header.min_length:
+                schema["minLength"] = header.min_length
+            params.append({"name": name, "in": "header", "required": header.required,
+                           "description": header.description, "schema": schema})
         responses: dict[str, Any] = {}
         if op.response is not None:
-            content = {op.response_content_type: {"schema": _schema(op.response, components)}}
-            responses[str(op.status)] = {"description": "成功", "content": content}
+            media = {"schema": _schema(op.response, components)}
+            example = op.response_example if op.response_example is not None else example_for_model(op.response)
+            if example is not None:
+                media["example"] = example
+            responses[str(op.status)] = {"description": "成功", "content": {op.response_content_type: media}}
         elif op.response_content_type != "application/json":
-            responses[str(op.status)] = {"description": "成功", "content": {op.response_content_type: {"schema": {"type": "string"}}}}
+            media = {"schema": {"type": "string"}}
+            if op.response_example is not None:
+                media["example"] = op.response_example
+            responses[str(op.status)] = {"description": "成功", "content": {op.response_content_type: media}}
         else:
-            responses[str(op.status)] = {"description": "成功"}
+            responses[str(op.status)] = {"description": "成功（无响应体）"}
         for code, what in op.also.items():
             responses[str(code)] = dict(responses[str(op.status)], description=what)
         for code in op.errors:
@@ -169,11 +219,18 @@ def build_openapi(app: web.Application, *, title: str = "惠团 huituan API", ve
         elif op.auth is Auth.operator:
             operation["security"] = [{"operatorToken": []}]
         if op.body is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {op.body_content_type: {"schema": _schema(op.body, components, "validation")}},
-            }
+            media = {"schema": _schema(op.body, components, "validation")}
+            example = op.request_example if op.request_example is not None else example_for_model(op.body, inputs=True)
+            if example is not None:
+                media["example"] = example
+            operation["requestBody"] = {"required": True, "content": {op.body_content_type: media, **op.bodies}}
         paths.setdefault(op.path, {})[op.method.lower()] = operation
+    _describe_fields(components)
+    for item in paths.values():
+        for operation in item.values():
+            for param in operation["parameters"]:
+                if not param.get("description"):
+                    param["description"] = param["schema"].get("description") or describe(param["name"])
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version,

@@ -5,6 +5,11 @@
 - ``async get_wxacode_unlimit(scene, page=None, width=430, check_path=False, env_version="release") -> bytes`` (PNG)
 - ``async send_subscribe_message(openid, template_id, data, page=None) -> None``
   ``data`` is ``{"thing1": "文字"}`` or WeChat's own ``{"thing1": {"value": "文字"}}``.
+- ``async upload_shipping_info(body) -> None``: 小程序发货信息管理 ``/wxa/sec/order/upload_shipping_info``
+  (``body`` is WeChat's JSON: order_key, logistics_type, delivery_mode, shipping_list,
+  upload_time, payer). Until it is called the payment's funds stay frozen.
+- ``async notify_confirm_receive(transaction_id, received_time) -> None``: 确认收货提醒
+  ``/wxa/sec/order/notify_confirm_receive`` (received_time: unix seconds).
 
 Bad login/phone code (errcode 40029 / 40163) -> ``ValidationFailed(field="code",
 code="wechat_code_invalid")``; other errcodes -> ``UpstreamError`` (details errcode, errmsg);
@@ -121,3 +126,10 @@ class MiniProgramClient(JsonApiClient):
         if page:
             body["page"] = page
         await self.call("POST", "/cgi-bin/message/subscribe/send", json_body=body)
+
+    async def upload_shipping_info(self, body: dict[str, Any]) -> None:
+        await self.call("POST", "/wxa/sec/order/upload_shipping_info", json_body=body)
+
+    async def notify_confirm_receive(self, transaction_id: str, received_time: int) -> None:
+        await self.call("POST", "/wxa/sec/order/notify_confirm_receive",
+                        json_body={"transaction_id": transaction_id, "received_time": int(received_time)})

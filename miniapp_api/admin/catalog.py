@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from huituan.core.errors import PayloadTooLarge
+from huituan.core.errors import PayloadTooLarge, ValidationFailed
 from huituan.core.web.auth import Auth
 from huituan.core.web.http import parse_json, parse_query, path_int
 from huituan.core.web.keys import RUNTIME_KEY
@@ -77,14 +78,43 @@ async def adjust_stock(request: web.Request, operator_id: int) -> web.Response:
     return s.respond(s.SkuOut, result)
 
 
+UPLOAD_FIELD = "file"
+
+
+async def _uploaded_file(request: web.Request) -> bytes:
+    """The ``file`` part of a multipart/form-data upload (what a browser form or Postman
+    sends), read up to the import size limit."""
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if part.name != UPLOAD_FIELD:
+                await part.release()
+                continue
+            data = bytearray()
+            while chunk := await part.read_chunk(64 * 1024):
+                data += chunk
+                if len(data) > catalog_import.MAX_IMPORT_BYTES:
+                    raise PayloadTooLarge("导入内容不能超过 2 MB，请拆分后再导入", code="import_too_large",
+                                          max_bytes=catalog_import.MAX_IMPORT_BYTES)
+            return bytes(data)
+    except (ValueError, AssertionError, KeyError, HttpProcessingError):  # a malformed multipart body
+        raise ValidationFailed("上传内容不是合法的 multipart/form-data", field=UPLOAD_FIELD, code="invalid_upload") from None
+    raise ValidationFailed(f"{UPLOAD_FIELD}: 请用表单字段 file 上传 CSV 文件", field=UPLOAD_FIELD, code="upload_missing")
+
+
 async def import_products(request: web.Request, operator_id: int) -> web.Response:
     q = parse_query(request, s.ImportQuery)
-    if request.content_length is not None and request.content_length > catalog_import.MAX_IMPORT_BYTES:
+    # A multipart body carries the file plus its part headers and boundaries.
+    slack = 64 * 1024 if request.content_type == "multipart/form-data" else 0
+    if request.content_length is not None and request.content_length > catalog_import.MAX_IMPORT_BYTES + slack:
         raise PayloadTooLarge("导入内容不能超过 2 MB，请拆分后再导入", code="import_too_large",
                               max_bytes=catalog_import.MAX_IMPORT_BYTES)
     rt = request.app[RUNTIME_KEY]
-    if request.content_type in ("text/csv", "application/csv"):
+    if request.content_type in ("text/csv", "application/csv", "text/plain"):
         result = await catalog_import.import_csv(rt, await request.read(), dry_run=q.dry_run, stock_mode=q.stock_mode)
+    elif request.content_type == "multipart/form-data":
+        data = await _uploaded_file(request)
+        result = await catalog_import.import_csv(rt, data, dry_run=q.dry_run, stock_mode=q.stock_mode)
     else:
         body = await parse_json(request, s.ImportJsonIn)
         result = await catalog_import.import_json(rt, body.products, dry_run=q.dry_run, stock_mode=q.stock_mode)
@@ -112,19 +142,54 @@ IMPORT_DESCRIPTION = """\
 "skus": [{"code", "name?", "price_fen", "original_price_fen?", "stock", "on_sale?", "image?"}]}]}`，
 每个 SKU 是一行，行号按出现顺序从 1 开始。
 
-**CSV**（`Content-Type: text/csv`，UTF-8，可带 BOM，逗号分隔，第一行为表头）：
+**CSV**：Excel「另存为 CSV」的文件即可。两种提交方式：
+上传文件（`Content-Type: multipart/form-data`，表单字段 `file`），或把文件内容直接作为请求体（`Content-Type: text/csv`）。
+编码：UTF-8（可带 BOM）或 GBK/GB18030（中文版 Excel 默认）；逗号分隔（制表符分隔也可），第一行为表头。
+[下载导入模板](/api/admin/v1/products/import-template)（中文表头，价格单位为元）。
 
 ```
-product_title,category,subtitle,sku_code,sku_name,price_fen,original_price_fen,stock,image,on_sale
-烟台红富士苹果,蔬菜水果,脆甜多汁,APPLE-5KG,5kg 装,5490,6990,300,https://img.example.com/a.jpg,true
+商品名称,分类,副标题,SKU编码,规格,售价（元）,划线价（元）,库存,图片,是否上架
+烟台红富士苹果,蔬菜水果,脆甜多汁,APPLE-5KG,5kg 装,54.90,69.90,300,https://img.example.com/a.jpg,是
 ```
 
-一行一个 SKU；`product_title` 相同的行归为同一个商品（分类、副标题取该商品第一行）。
-表头必须包含：product_title、category、sku_code、price_fen（整数，分，大于 0）、stock（非负整数）；
-新 SKU 的 price_fen、stock 不能留空，已有 SKU 留空表示不改。
-`on_sale` 取 true/false/1/0；留空时新 SKU 为 true，已有 SKU 不改。行号为数据行序号（不含表头），从 1 开始。
+表头可以用中文或英文：
+
+| 中文表头 | 英文表头 | 说明 |
+|---|---|---|
+| 商品名称 | `product_title` | 必填；相同名称的行归为同一个商品（分类、副标题取该商品第一行） |
+| 分类 | `category` | 必填；不存在则创建 |
+| 副标题 | `subtitle` | |
+| SKU编码 | `sku_code` | 必填；按它新增或更新 |
+| 规格 | `sku_name` | |
+| 售价（元） | `price_fen`（分） | 新 SKU 必填，大于 0；元最多两位小数，写「售价（分）」则按分 |
+| 划线价（元） | `original_price_fen`（分） | |
+| 库存 | `stock` | 新 SKU 必填，非负整数 |
+| 图片 | `image` | 图片地址 |
+| 是否上架 | `on_sale` | 是/否、true/false、1/0；留空时新 SKU 上架，已有 SKU 不改 |
+
+已有 SKU 留空的单元格表示不改。行号为数据行序号（不含表头），从 1 开始。
 同一文件中重复的 SKU 编码：第一次出现的行生效，之后的行报错。
 """
+
+
+async def import_template(request: web.Request) -> web.Response:
+    return web.Response(body=catalog_import.csv_template_bytes(), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": "attachment; filename=\"product-import-template.csv\"; "
+                                                        "filename*=UTF-8''%E5%95%86%E5%93%81%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.csv"})
+
+
+IMPORT_BODIES = {
+    "text/csv": {
+        "schema": {"type": "string", "description": "CSV 文件内容（UTF-8 可带 BOM，或 GBK/GB18030）"},
+        "example": catalog_import.CSV_TEMPLATE,
+    },
+    "multipart/form-data": {
+        "schema": {"type": "object", "required": [UPLOAD_FIELD], "properties": {
+            UPLOAD_FIELD: {"type": "string", "format": "binary",
+                           "description": "Excel 另存的 CSV 文件（UTF-8 或 GBK），最大 2 MB"}}},
+        "encoding": {UPLOAD_FIELD: {"contentType": "text/csv"}},
+    },
+}
 
 
 def setup(app: web.Application) -> None:
@@ -141,9 +206,12 @@ def setup(app: web.Application) -> None:
         body=s.ProductIn, response=s.ProductDetailOut, status=201, errors=(404, 409), **op)
     api(app, "POST", "/api/admin/v1/products/on-sale", set_on_sale, summary="批量上下架", tag="admin-catalog",
         body=s.OnSaleIn, response=s.OnSaleOut, errors=(404,), **op)
-    api(app, "POST", "/api/admin/v1/products/import", import_products, summary="批量导入商品（JSON 或 CSV）",
-        tag="admin-catalog", query=s.ImportQuery, body=s.ImportJsonIn, response=s.ImportOut,
+    api(app, "POST", "/api/admin/v1/products/import", import_products, summary="批量导入商品（JSON、CSV 或上传 CSV 文件）",
+        tag="admin-catalog", query=s.ImportQuery, body=s.ImportJsonIn, bodies=IMPORT_BODIES, response=s.ImportOut,
         errors=(413,), description=IMPORT_DESCRIPTION, **op)
+    api(app, "GET", "/api/admin/v1/products/import-template", import_template, summary="下载商品导入模板（CSV）",
+        tag="admin-catalog", auth=Auth.public, response_content_type="text/csv", response_example=catalog_import.CSV_TEMPLATE,
+        description="Excel 可直接打开的 CSV 模板（UTF-8 带 BOM，中文表头，价格单位为元），无需登录。")
     api(app, "GET", "/api/admin/v1/products/{product_id}", get_product, summary="商品详情", tag="admin-catalog",
         response=s.ProductDetailOut, errors=(404,), **op)
     api(app, "PATCH", "/api/admin/v1/products/{product_id}", update_product, summary="修改商品",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
+from huituan.core.clock import CHINA_TZ, as_utc, china_day_bounds
 from huituan.core.web.http import json_response
-from huituan.miniapp_api.schemas.orders import MyOrderItemOut
+from huituan.miniapp_api.schemas.orders import AddressSnapshotOut, MyOrderItemOut
 from huituan.models.leader import LeaderStatus
 from huituan.models.order import OrderStatus, RefundStatus
 
@@ -54,7 +56,9 @@ class _NoNul(BaseModel):
 
 
 class QueryModel(_NoNul):
-    model_config = ConfigDict(json_schema_extra=_drop_null_variants, extra="ignore")
+    # Unknown query parameters are refused like unknown body fields (a misspelt filter is a
+    # 422 naming it, not a silently unfiltered list).
+    model_config = ConfigDict(json_schema_extra=_drop_null_variants, extra="forbid")
 
 
 class Body(_NoNul):
@@ -149,6 +153,9 @@ class SkuPatch(Body):
 
 
 class StockIn(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"delta": 50}, {"set": 300, "expected_stock": 280}]})
+
     set: int | None = Field(None, ge=0, le=10_000_000, description="把库存设为该值（须同时给出 expected_stock）")
     expected_stock: int | None = Field(None, ge=0, le=10_000_000,
                                        description="设置库存时必填：修改前看到的库存；与当前库存不一致返回 409 stock_changed")
@@ -248,8 +255,12 @@ class ImportJsonIn(_NoNul):
     新 SKU 必须提供 price_fen 与 stock；已有 SKU 只更新提供了的字段（空字符串视为未提供），
     库存默认不改（见 stock_mode）。逐行校验，坏行不影响好行。"""
 
-    model_config = ConfigDict(extra="forbid")
-    products: list[dict[str, Any]] = Field(max_length=5000)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"products": [
+        {"title": "烟台红富士苹果", "category": "蔬菜水果", "subtitle": "脆甜多汁",
+         "images": ["https://img.example.com/demo/yantai-apple.jpg"],
+         "skus": [{"code": "APPLE-2.5KG", "name": "2.5kg 装", "price_fen": 2990, "original_price_fen": 3990, "stock": 500},
+                  {"code": "APPLE-5KG", "name": "5kg 装", "price_fen": 5490, "stock": 300}]}]}]})
+    products: list[dict[str, Any]] = Field(max_length=5000, description="商品列表，每个商品带 skus；格式见接口说明")
 
 
 class ImportRowError(BaseModel):
@@ -279,13 +290,47 @@ class ImportOut(BaseModel):
 
 # --- orders and refunds ----------------------------------------------------------------------
 
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_BOUND_SCHEMA = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+
+
+def _china_bound(value: Any, *, end: bool) -> Any:
+    """A bare date is the China day (Asia/Shanghai): its start as a lower bound, the next
+    day's start as an (exclusive) upper bound. A time without an offset is China time. Either
+    way the result is an aware UTC datetime: the server never compares naive datetimes."""
+    if isinstance(value, str) and _DAY.match(value.strip()):
+        try:
+            start, next_start = china_day_bounds(date.fromisoformat(value.strip()))
+        except ValueError:
+            raise ValueError("日期不正确，应为 YYYY-MM-DD") from None
+        return next_start if end else start
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError("时间格式不正确，应为 YYYY-MM-DD 或 ISO 8601 时间（如 2024-05-01T08:00:00+08:00）") from None
+    if isinstance(value, datetime):
+        return as_utc(value.replace(tzinfo=CHINA_TZ) if value.tzinfo is None else value)
+    return value
+
+
+ChinaFrom = Annotated[datetime, BeforeValidator(lambda v: _china_bound(v, end=False)),
+                      WithJsonSchema(_BOUND_SCHEMA)]
+ChinaTo = Annotated[datetime, BeforeValidator(lambda v: _china_bound(v, end=True)),
+                    WithJsonSchema(_BOUND_SCHEMA)]
+
+
 class OrderSearchQuery(PageQuery):
-    status: OrderStatus | None = None
-    order_no: str | None = Field(None, max_length=32)
-    user_id: Id | None = None
+    status: OrderStatus | None = Field(None, description="订单状态")
+    keyword: str | None = Field(None, min_length=1, max_length=64,
+                                description="关键词：订单号前缀、商品名称、收货人姓名或手机号（含买家绑定手机号）")
+    order_no: str | None = Field(None, max_length=32, description="完整订单号")
+    user_id: Id | None = Field(None, description="买家用户 id")
     phone: str | None = Field(None, max_length=20, description="买家绑定的手机号")
-    created_from: datetime | None = Field(None, description="下单时间起（含），ISO 8601")
-    created_to: datetime | None = Field(None, description="下单时间止（不含），ISO 8601")
+    created_from: ChinaFrom | None = Field(
+        None, description="下单时间起（含）：日期 YYYY-MM-DD 表示北京时间当天 0 点；时间不带时区按北京时间")
+    created_to: ChinaTo | None = Field(
+        None, description="下单时间止：日期 YYYY-MM-DD 表示包含北京时间当天（到次日 0 点，不含）；时间不带时区按北京时间")
 
 
 class OrderOut(BaseModel):
@@ -294,7 +339,7 @@ class OrderOut(BaseModel):
     user_id: int
     status: OrderStatus
     delivery_mode: str
-    address: dict[str, Any] | None
+    address: AddressSnapshotOut | None = Field(description="收货地址快照；自提订单为 null")
     pickup_point_id: int | None
     activity_type: str
     activity_ref: str
@@ -333,6 +378,12 @@ class PaymentOut(BaseModel):
     created_at: datetime
 
 
+class RefundLineOut(BaseModel):
+    item_id: int = Field(description="订单明细编号")
+    quantity: int = Field(description="退款件数")
+    amount_fen: int = Field(description="该行退款金额（分）")
+
+
 class RefundOut(BaseModel):
     id: int
     refund_no: str
@@ -341,7 +392,7 @@ class RefundOut(BaseModel):
     user_id: int
     status: RefundStatus
     amount_fen: int
-    items: list[dict[str, Any]]
+    items: list[RefundLineOut] = Field(description="退款明细；整单退款为空列表")
     whole_order: bool
     reason: str
     automatic: bool
@@ -353,10 +404,27 @@ class RefundOut(BaseModel):
     finished_at: datetime | None
 
 
+class WeChatDeliveryOut(BaseModel):
+    status: Literal["pending", "sent", "failed"] = Field(
+        description="pending 待上传或重试中；sent 微信已收到；failed 已放弃，需人工处理（见 last_error）")
+    attempts: int = Field(description="已尝试次数")
+    last_error: str = Field(description="最近一次失败的原因（含微信 errcode）；成功后为空")
+    next_attempt_at: datetime | None = Field(description="下次重试时间（UTC）")
+    sent_at: datetime | None = Field(description="微信确认收到的时间（UTC）")
+
+
+class WeChatShippingOut(BaseModel):
+    upload: WeChatDeliveryOut | None = Field(
+        description="小程序发货信息录入（发货或到货待自提时上传；未上传前微信冻结这笔货款）；null 表示尚未产生")
+    confirm_receive: WeChatDeliveryOut | None = Field(
+        description="确认收货提醒（买家确认收货或自提核销后通知微信）；null 表示尚未产生")
+
+
 class OrderDetailOut(OrderOut):
     items: list[OrderItemOut]
     payments: list[PaymentOut]
     refunds: list[RefundOut]
+    wechat_shipping: WeChatShippingOut = Field(description="微信小程序发货信息管理的上传状态")
 
 
 class ShipIn(Body):
@@ -445,6 +513,8 @@ class PickupPointOut(BaseModel):
 
 class PickupPointQuery(QueryModel):
     city: str | None = Field(None, max_length=32, description="按城市筛选，如 杭州市")
+    page: int = Field(1, ge=1, le=10_000, description="页码，从 1 开始")
+    page_size: int = Field(20, ge=1, le=50, description="每页条数（最多 50）")
 
 
 class AdminPickupPointQuery(PageQuery):
@@ -452,7 +522,7 @@ class AdminPickupPointQuery(PageQuery):
     city: str | None = Field(None, max_length=32)
 
 
-class PickupPointListOut(BaseModel):
+class PickupPointListOut(Page):
     items: list[PickupPointOut]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -80,6 +81,93 @@ def _type_text(schema: dict[str, Any]) -> str:
     return text
 
 
+_INLINE_CODE = re.compile(r"`([^`]+)`")
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_LINK = re.compile(r"\[([^\]]+)\]\((/[^)\s]*)\)")  # same-site links only: the page loads nothing external
+
+
+def _inline(text: str) -> str:
+    """Escape, then `code`, **bold** and [text](/relative) links."""
+    parts = _INLINE_CODE.split(text)
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            out.append(f"<code>{html.escape(part)}</code>")
+            continue
+        escaped = html.escape(part)
+        escaped = _BOLD.sub(r"<b>\1</b>", escaped)
+        escaped = _LINK.sub(lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', escaped)
+        out.append(escaped)
+    return "".join(out)
+
+
+def _table(lines: list[str]) -> str:
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines]
+    rows = [r for r in rows if not all(re.fullmatch(r":?-{2,}:?", c) for c in r if c)]
+    if not rows:
+        return ""
+    head, *body = rows
+    out = ["<table><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in head) + "</tr>"]
+    out += ["<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in body]
+    return "".join(out) + "</table>"
+
+
+def markdown_html(text: str) -> str:
+    """The Markdown our descriptions use (paragraphs, fenced code, lists, tables, `code`,
+    **bold**, same-site links) as HTML. Everything else is escaped text: descriptions are ours,
+    but the page never echoes raw markup."""
+    out: list[str] = []
+    lines = text.strip("\n").splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.strip().startswith("```"):
+            j = i + 1
+            while j < len(lines) and not lines[j].strip().startswith("```"):
+                j += 1
+            out.append("<pre><code>" + html.escape("\n".join(lines[i + 1:j])) + "</code></pre>")
+            i = j + 1
+            continue
+        if line.strip().startswith("|"):
+            j = i
+            while j < len(lines) and lines[j].strip().startswith("|"):
+                j += 1
+            out.append(_table(lines[i:j]))
+            i = j
+            continue
+        if re.match(r"\s*([-*]|\d+\.)\s+", line):
+            ordered = bool(re.match(r"\s*\d+\.", line))
+            items: list[str] = []
+            while i < len(lines) and lines[i].strip():
+                m = re.match(r"\s*([-*]|\d+\.)\s+(.*)", lines[i])
+                if m:
+                    items.append(m.group(2))
+                elif items:
+                    items[-1] += " " + lines[i].strip()
+                i += 1
+            tag = "ol" if ordered else "ul"
+            out.append(f"<{tag}>" + "".join(f"<li>{_inline(x)}</li>" for x in items) + f"</{tag}>")
+            continue
+        if not line.strip():
+            i += 1
+            continue
+        para = []
+        while i < len(lines) and lines[i].strip() and not lines[i].strip().startswith(("```", "|")) \
+                and not re.match(r"\s*([-*]|\d+\.)\s+", lines[i]):
+            para.append(lines[i].strip())
+            i += 1
+        out.append("<p>" + _inline(" ".join(para)) + "</p>")
+    return "\n".join(out)
+
+
+def _example_html(label: str, ctype: str, example: Any) -> str:
+    if example is None:
+        return ""
+    text = example if isinstance(example, str) else json.dumps(example, ensure_ascii=False, indent=2)
+    return (f'<details class="ex" open><summary>{html.escape(label)}（{html.escape(ctype)}）</summary>'
+            f"<pre><code>{html.escape(text)}</code></pre></details>")
+
+
 def _operation_html(path: str, method: str, op: dict[str, Any]) -> str:
     out: list[str] = []
     anchor = html.escape(op.get("operationId", f"{method}-{path}"))
@@ -87,7 +175,7 @@ def _operation_html(path: str, method: str, op: dict[str, Any]) -> str:
     out.append(f'<h3><span class="m m-{method}">{method.upper()}</span> <code>{html.escape(path)}</code> '
                f'<span class="summary">{html.escape(op.get("summary", ""))}</span></h3>')
     if op.get("description"):
-        out.append(f'<p>{html.escape(op["description"])}</p>')
+        out.append(f'<div class="md">{markdown_html(op["description"])}</div>')
     security = op.get("security") or []
     auth = "、".join(AUTH_LABELS.get(k, k) for s in security for k in s) or "无需登录"
     out.append(f'<p><b>认证：</b>{html.escape(auth)}</p>')
@@ -98,13 +186,18 @@ def _operation_html(path: str, method: str, op: dict[str, Any]) -> str:
             out.append(
                 f'<tr><td><code>{html.escape(p["name"])}</code></td><td>{html.escape(p["in"])}</td>'
                 f'<td>{"是" if p.get("required") else "否"}</td><td>{_type_text(p.get("schema", {}))}</td>'
-                f'<td>{html.escape(p.get("description") or p.get("schema", {}).get("description", "") or "")}</td></tr>'
+                f'<td>{_inline(p.get("description") or p.get("schema", {}).get("description", "") or "")}</td></tr>'
             )
         out.append("</table>")
     body = op.get("requestBody")
     if body:
         for ctype, media in body.get("content", {}).items():
             out.append(f'<p><b>请求体</b>（{html.escape(ctype)}）：{_type_text(media.get("schema", {}))}</p>')
+            if ctype == "multipart/form-data":
+                fields = media.get("schema", {}).get("properties", {})
+                out.append("<ul>" + "".join(f"<li><code>{html.escape(n)}</code>：{html.escape(f.get('description', ''))}</li>"
+                                            for n, f in fields.items()) + "</ul>")
+            out.append(_example_html("请求示例", ctype, media.get("example")))
     out.append('<table><tr><th>状态码</th><th>说明</th><th>响应</th></tr>')
     for status, resp in sorted(op.get("responses", {}).items()):
         content = resp.get("content") or {}
@@ -112,14 +205,19 @@ def _operation_html(path: str, method: str, op: dict[str, Any]) -> str:
         desc = resp.get("description") or ERROR_DESCRIPTIONS.get(int(status), "") if status.isdigit() else ""
         cls = "ok" if status.startswith("2") else "err"
         out.append(f'<tr><td class="{cls}">{html.escape(status)}</td><td>{html.escape(desc or "")}</td><td>{shape}</td></tr>')
-    out.append("</table></section>")
+    out.append("</table>")
+    for status, resp in sorted(op.get("responses", {}).items()):
+        for ctype, media in (resp.get("content") or {}).items():
+            if status.startswith("2") and "example" in media:
+                out.append(_example_html(f"响应示例 {status}", ctype, media["example"]))
+    out.append("</section>")
     return "\n".join(out)
 
 
 def _schema_html(name: str, schema: dict[str, Any]) -> str:
     out = [f'<section class="schema" id="schema-{html.escape(name)}"><h3>{html.escape(name)}</h3>']
     if schema.get("description"):
-        out.append(f'<p>{html.escape(schema["description"])}</p>')
+        out.append(f'<div class="md">{markdown_html(schema["description"])}</div>')
     props = schema.get("properties")
     if props:
         required = set(schema.get("required", []))
@@ -128,7 +226,7 @@ def _schema_html(name: str, schema: dict[str, Any]) -> str:
             desc = sub.get("description", "") if isinstance(sub, dict) else ""
             title = sub.get("title", "") if isinstance(sub, dict) else ""
             out.append(f'<tr><td><code>{html.escape(field)}</code></td><td>{"是" if field in required else "否"}</td>'
-                       f'<td>{_type_text(sub)}</td><td>{html.escape(desc or title)}</td></tr>')
+                       f'<td>{_type_text(sub)}</td><td>{_inline(desc or title)}</td></tr>')
         out.append("</table>")
     else:
         out.append(f"<p>{_type_text(schema)}</p>")
@@ -146,7 +244,8 @@ h2{border-bottom:2px solid #07c160;padding-bottom:4px;margin-top:28px}h3{font-si
 .m{display:inline-block;min-width:56px;text-align:center;border-radius:4px;color:#fff;font-size:12px;padding:2px 4px}
 .m-get{background:#0969da}.m-post{background:#1a7f37}.m-put,.m-patch{background:#9a6700}.m-delete{background:#cf222e}
 table{border-collapse:collapse;margin:6px 0;font-size:13px}td,th{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#f6f8fa}.muted{color:#656d76;font-size:12px}.ok{color:#1a7f37}.err{color:#cf222e}code{background:#f6f8fa;padding:0 3px}
+th{background:#f6f8fa}pre{background:#f6f8fa;padding:8px;overflow:auto;font-size:12px;border-radius:4px}
+.ex summary{cursor:pointer;color:#0969da;font-size:13px}.md p{margin:6px 0}.md table{font-size:12px}.muted{color:#656d76;font-size:12px}.ok{color:#1a7f37}.err{color:#cf222e}code{background:#f6f8fa;padding:0 3px}
 """
 
 

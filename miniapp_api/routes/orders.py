@@ -7,7 +7,7 @@ from aiohttp import web
 from huituan.core.web.auth import Auth
 from huituan.core.web.http import json_response, parse_json, parse_query, path_int
 from huituan.core.web.keys import RUNTIME_KEY, SETTINGS_KEY
-from huituan.core.web.openapi import api
+from huituan.core.web.openapi import Header, api
 from huituan.miniapp_api.schemas.orders import (
     CreateOrderIn,
     MyOrderListOut,
@@ -66,8 +66,9 @@ async def list_refunds(request: web.Request, uid: int) -> web.Response:
 def setup(app: web.Application) -> None:
     api(app, "POST", "/api/v1/orders", create_order, summary="下单（扣减库存）", tag="orders", auth=Auth.user,
         body=CreateOrderIn, response=MyOrderOut, status=201, errors=(404, 409),
-        headers={"Idempotency-Key": "必填，1 到 64 个字符；同一用户同一个键返回同一个订单（重放返回 200），"
-                                    "同一个键用于不同的请求返回 422 idempotency_key_reused"},
+        headers={"Idempotency-Key": Header("必填，1 到 64 个可打印字符；同一用户同一个键返回同一个订单（重放返回 200），"
+                                           "同一个键用于不同的请求返回 422 idempotency_key_reused",
+                                           required=True, min_length=1)},
         also={200: "同一个 Idempotency-Key 的重放：返回最初创建的订单"},
         description="价格取自规格；库存在下单时扣减，任一规格库存不足则整单失败（409 out_of_stock，details.sku_id）。"
                     "快递需 address_id，自提需 pickup_point_id。")

@@ -11,7 +11,7 @@ from huituan.core.errors import NotifyMalformed, SignatureInvalid
 from huituan.core.web.auth import Auth
 from huituan.core.web.http import json_response
 from huituan.core.web.keys import RUNTIME_KEY
-from huituan.core.web.openapi import api
+from huituan.core.web.openapi import Header, api
 from huituan.miniapp_api.schemas.orders import PayNotifyAckOut
 from huituan.services import withdrawals
 from huituan.services.orders import payments, refunds
@@ -51,10 +51,23 @@ _RAW = ("请求体为微信支付 API v3 回调原文（JSON，resource 为 AEAD
         "不做任何变更；重复通知幂等；未知单号的通知记录日志并应答成功。")
 
 
+# WeChat Pay signs every callback: without these the server answers 401 and changes nothing.
+SIGNATURE_HEADERS = {
+    "Wechatpay-Signature": Header("微信支付平台对回调的 RSA 签名（Base64）", required=True, min_length=1, max_length=1024),
+    "Wechatpay-Timestamp": Header("签名时间戳（秒）；与服务器时间相差超过 HUITUAN_WECHATPAY_NOTIFY_MAX_SKEW_SECONDS 返回 401",
+                                  required=True, min_length=1),
+    "Wechatpay-Nonce": Header("签名随机串", required=True, min_length=1),
+    "Wechatpay-Serial": Header("微信支付公钥 ID（PUB_KEY_ID_...），须与配置一致", required=True, min_length=1),
+}
+
+
 def setup(app: web.Application) -> None:
     api(app, "POST", "/api/v1/pay/notify", pay_notify, summary="微信支付结果通知", tag="pay", public=True,
-        response=PayNotifyAckOut, errors=(400, 401), description=_RAW, auth=Auth.wechat)
+        response=PayNotifyAckOut, errors=(400, 401), description=_RAW, auth=Auth.wechat,
+        headers=SIGNATURE_HEADERS)
     api(app, "POST", "/api/v1/pay/refund-notify", refund_notify, summary="微信退款结果通知", tag="pay",
-        public=True, response=PayNotifyAckOut, errors=(400, 401), description=_RAW, auth=Auth.wechat)
+        public=True, response=PayNotifyAckOut, errors=(400, 401), description=_RAW, auth=Auth.wechat,
+        headers=SIGNATURE_HEADERS)
     api(app, "POST", "/api/v1/pay/transfer-notify", transfer_notify, summary="商家转账结果通知", tag="pay",
-        public=True, response=PayNotifyAckOut, errors=(400, 401), description=_RAW, auth=Auth.wechat)
+        public=True, response=PayNotifyAckOut, errors=(400, 401), description=_RAW, auth=Auth.wechat,
+        headers=SIGNATURE_HEADERS)

@@ -8,7 +8,7 @@ from aiohttp import web
 from huituan.core.web.auth import Auth
 from huituan.core.web.http import json_response, parse_json, parse_query, path_int
 from huituan.core.web.keys import RUNTIME_KEY
-from huituan.core.web.openapi import api
+from huituan.core.web.openapi import Header, api
 from huituan.miniapp_api.schemas.promoter import (
     ApplyIn,
     BindIn,
@@ -98,8 +98,8 @@ def setup(app: web.Application) -> None:
     api(app, "GET", "/api/v1/promoter/wallet", wallet, summary="佣金钱包", tag=tag, auth=Auth.user, response=WalletOut)
     api(app, "POST", "/api/v1/promoter/withdrawals", withdraw, summary="申请提现", tag=tag, auth=Auth.user,
         body=WithdrawIn, response=WithdrawalOut, status=201, errors=(409, 422), description=_W_ERRORS,
-        headers={"Idempotency-Key": "必填，1 到 64 个字符；同一用户同一个键返回同一笔提现（重放返回 200），"
-                                    "同一个键用于不同的请求返回 422"},
+        headers={"Idempotency-Key": Header("必填，1 到 64 个字符；同一用户同一个键返回同一笔提现（重放返回 200），"
+                                           "同一个键用于不同的请求返回 422", required=True, min_length=1)},
         also={200: "同一个 Idempotency-Key 的重放：返回最初的提现"})
     api(app, "GET", "/api/v1/promoter/withdrawals", list_withdrawals, summary="提现记录", tag=tag, auth=Auth.user,
         query=WithdrawalListQuery, response=WithdrawalListOut)

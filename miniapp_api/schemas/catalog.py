@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from huituan.miniapp_api.schemas import Text
 
@@ -18,6 +18,7 @@ class ShopCategoryListOut(BaseModel):
 
 
 class ProductQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # unknown query parameters are refused
     category_id: int | None = Field(None, ge=1, le=2**62)
     keyword: Text | None = Field(None, max_length=50)
     page: int = Field(1, ge=1, le=10_000)

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from huituan.miniapp_api.schemas import Text
 from huituan.models.order import OrderStatus
@@ -13,10 +13,14 @@ ID = Field(..., ge=1, le=2**62)
 class OrderLineIn(BaseModel):
     sku_id: int = ID
     # Range checks against settings (order_max_quantity) happen in the service, naming the field.
-    quantity: int = Field(..., ge=1, le=1_000_000, description="1..HUITUAN_ORDER_MAX_QUANTITY")
+    quantity: int = Field(..., ge=1, le=1_000_000, description="购买件数，1 到 HUITUAN_ORDER_MAX_QUANTITY（默认 999）")
 
 
 class CreateOrderIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"items": [{"sku_id": 1, "quantity": 2}], "delivery_mode": "express", "address_id": 1, "remark": "请放门卫"},
+        {"items": [{"sku_id": 1, "quantity": 1}], "delivery_mode": "pickup", "pickup_point_id": 1},
+    ]})
     items: list[OrderLineIn] = Field(..., min_length=1, max_length=200,
                                      description="1..HUITUAN_ORDER_MAX_ITEMS 行；同一 sku 合并")
     delivery_mode: Literal["express", "pickup"]
@@ -26,6 +30,7 @@ class CreateOrderIn(BaseModel):
 
 
 class OrderQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # unknown query parameters are refused
     status: OrderStatus | None = None
     page: int = Field(1, ge=1, le=10_000)
     page_size: int = Field(20, ge=1, le=50)
@@ -45,12 +50,35 @@ class MyOrderItemOut(BaseModel):
     refunded_fen: int
 
 
+class AddressSnapshotOut(BaseModel):
+    """下单时的收货地址快照（之后修改地址簿不影响订单）"""
+
+    id: int = Field(description="下单时所选地址的编号")
+    receiver: str = Field(description="收货人姓名")
+    phone: str = Field(description="收货人手机号")
+    province: str = Field(description="省")
+    city: str = Field(description="市")
+    district: str = Field(description="区/县")
+    detail: str = Field(description="详细地址")
+
+
+class WxPaymentOut(BaseModel):
+    """原样传给 wx.requestPayment 的参数（微信支付 JSAPI 调起支付签名）"""
+
+    appId: str = Field(description="小程序 AppID", examples=["wx1234567890abcdef"])
+    timeStamp: str = Field(description="时间戳（秒，字符串）", examples=["1714537801"])
+    nonceStr: str = Field(description="随机字符串", examples=["5K8264ILTKCH16CQ2502SI8ZNMTM67VS"])
+    package: str = Field(description="prepay_id=<预支付交易会话标识>", examples=["prepay_id=wx01123001a1b2c3d4e5f6a7b8c9d0e1f2"])
+    signType: Literal["RSA"] = Field(description="签名方式，固定 RSA")
+    paySign: str = Field(description="签名（Base64）", examples=["oR9d8PuhnIc+YZ8cBHFCwfgpaK9gd7vaRvkYD7rthRAZ..."])
+
+
 class MyOrderOut(BaseModel):
     id: int
     order_no: str
     status: OrderStatus
     delivery_mode: Literal["express", "pickup"]
-    address: dict[str, Any] | None
+    address: AddressSnapshotOut | None = Field(description="收货地址快照；自提订单为 null")
     pickup_point_id: int | None
     activity_type: str
     goods_fen: int
@@ -83,7 +111,7 @@ class PaymentParamsOut(BaseModel):
     order_id: int
     order_no: str
     payable_fen: int
-    payment: dict[str, Any] = Field(..., description="直接传给 wx.requestPayment 的参数")
+    payment: WxPaymentOut = Field(..., description="直接传给 wx.requestPayment 的参数")
 
 
 class RefundLineIn(BaseModel):

@@ -15,8 +15,8 @@ from tortoise.transactions import in_transaction
 from huituan.core.clock import utcnow
 from huituan.core.errors import InvalidState, UpstreamError
 from huituan.core.runtime import Runtime
-from huituan.models.order import Order, OrderStatus
-from huituan.services import events
+from huituan.models.order import Order, OrderStatus, order_status_label
+from huituan.services import events, notifications
 from huituan.services.orders.payments import handle_pay_notify
 from huituan.services.orders.queries import get_own_order, load_order_dict
 from huituan.services.orders.stock import return_stock
@@ -80,7 +80,7 @@ async def cancel_order(user_id: int, order_id: int, rt: Runtime | None = None) -
         await close_at_wechat(rt, order)
     if not await _cancel_unpaid(order.id, "user_cancelled", utcnow()):
         order = await get_own_order(user_id, order_id)
-        raise InvalidState(f"订单当前状态（{order.status}）不能取消", code="order_not_cancellable",
+        raise InvalidState(f"订单当前状态（{order_status_label(order.status)}）不能取消", code="order_not_cancellable",
                            status=str(order.status))
     return await load_order_dict(await get_own_order(user_id, order_id))
 
@@ -129,8 +129,9 @@ async def confirm_receipt(user_id: int, order_id: int) -> dict[str, Any]:
     order = await get_own_order(user_id, order_id)
     if not await complete_order(order.id):
         order = await get_own_order(user_id, order_id)
-        raise InvalidState(f"订单当前状态（{order.status}）不能确认收货", code="order_not_confirmable",
+        raise InvalidState(f"订单当前状态（{order_status_label(order.status)}）不能确认收货", code="order_not_confirmable",
                            status=str(order.status))
+    notifications.kick()  # WeChat's confirm-receive reminder, queued by an ORDER_COMPLETED subscriber
     return await load_order_dict(await get_own_order(user_id, order_id))
 
 

@@ -12,7 +12,7 @@ from huituan.core import sql
 from huituan.core.clock import utcnow
 from huituan.core.errors import InvalidState, NotifyMalformed
 from huituan.core.runtime import Runtime
-from huituan.models.order import Order, OrderItem, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus
+from huituan.models.order import Order, OrderItem, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus, order_status_label
 from huituan.services import events, outbox
 from huituan.services.orders.numbers import new_number
 from huituan.services.orders.queries import get_own_order
@@ -27,7 +27,7 @@ async def prepay_order(rt: Runtime, user_id: int, order_id: int) -> dict[str, An
     user = await get_active_user(user_id)
     order = await get_own_order(user_id, order_id)
     if order.status != OrderStatus.unpaid:
-        raise InvalidState(f"订单当前状态（{order.status}）不能支付", code="order_not_payable",
+        raise InvalidState(f"订单当前状态（{order_status_label(order.status)}）不能支付", code="order_not_payable",
                            status=str(order.status))
     if utcnow() >= order.pay_deadline:
         raise InvalidState("订单已超过支付期限", code="order_pay_expired")

@@ -15,7 +15,7 @@ from huituan.core.clock import utcnow
 from huituan.core.errors import InvalidState, NotFound, NotifyMalformed, UpstreamError, ValidationFailed
 from huituan.core.money import prorate
 from huituan.core.runtime import Runtime
-from huituan.models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
+from huituan.models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus, order_status_label, refund_status_label
 from huituan.models.outbox import OutboxMessage
 from huituan.services import events, notifications, outbox
 from huituan.services.orders.numbers import new_number
@@ -44,7 +44,7 @@ async def request_refund(user_id: int, order_id: int, reason: str,
     """
     order = await get_own_order(user_id, order_id)
     if order.status not in REFUNDABLE:
-        raise InvalidState(f"订单当前状态（{order.status}）不能申请退款", code="order_not_refundable",
+        raise InvalidState(f"订单当前状态（{order_status_label(order.status)}）不能申请退款", code="order_not_refundable",
                            status=str(order.status))
     remaining = order.paid_fen - order.refunded_fen
     if remaining <= 0:
@@ -138,7 +138,7 @@ async def _raise_not_reviewable(refund_id: int) -> None:
     refund = await Refund.get_or_none(id=refund_id)
     if refund is None:
         raise NotFound("退款申请不存在", code="refund_not_found", field="refund_id")
-    raise InvalidState(f"退款当前状态（{refund.status}）不能审核", code="refund_not_reviewable",
+    raise InvalidState(f"退款当前状态（{refund_status_label(refund.status)}）不能审核", code="refund_not_reviewable",
                        status=str(refund.status))
 
 

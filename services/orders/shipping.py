@@ -1,5 +1,6 @@
 """Fulfilment by the platform: paid -> shipped (express, with tracking) and paid ->
-ready_for_pickup (pickup orders); operators' versions return the order detail."""
+ready_for_pickup (pickup orders); operators' versions return the order detail. Both queue the
+WeChat shipping-info upload (services.orders.wechat_shipping) in the same transaction."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from tortoise.transactions import in_transaction
 
 from huituan.core.clock import utcnow
 from huituan.core.errors import InvalidState, NotFound, ValidationFailed
-from huituan.models.order import DeliveryMode, Order, OrderStatus
+from huituan.models.order import DeliveryMode, Order, OrderStatus, order_status_label
 from huituan.services import notifications
+from huituan.services.orders import wechat_shipping
 from huituan.services.orders.admin_queries import get_order_detail
 from huituan.services.orders.queries import load_order_dict
 
@@ -31,9 +33,10 @@ async def ship_order(order_id: int, express_company: str, express_no: str) -> di
             status=OrderStatus.shipped, shipped_at=utcnow(), express_company=express_company.strip()[:32],
             express_no=express_no.strip()[:64])
         if moved != 1:
-            raise InvalidState(f"订单当前状态（{order.status}）不能发货", code="order_not_shippable",
+            raise InvalidState(f"订单当前状态（{order_status_label(order.status)}）不能发货", code="order_not_shippable",
                                status=str(order.status))
         queued = await notifications.order_shipped(order_id, conn)
+        queued = await wechat_shipping.enqueue_shipping_info(order_id, conn) or queued
     if queued:
         notifications.kick()
     return await load_order_dict(await Order.get(id=order_id))
@@ -46,6 +49,7 @@ async def mark_ready_for_pickup(order_id: int) -> bool:
         moved = await Order.filter(id=order_id, status=OrderStatus.paid, delivery_mode=DeliveryMode.pickup).using_db(
             conn).update(status=OrderStatus.ready_for_pickup, ready_at=utcnow())
         queued = moved == 1 and await notifications.order_ready_for_pickup(order_id, conn)
+        queued = moved == 1 and await wechat_shipping.enqueue_shipping_info(order_id, conn) or queued
     if queued:
         notifications.kick()
     return moved == 1
@@ -63,6 +67,6 @@ async def mark_ready(order_id: int) -> dict[str, Any]:
         detail = await get_order_detail(order_id)  # NotFound when there is no such order
         if detail["delivery_mode"] != "pickup":
             raise InvalidState("快递订单不能标记为待自提", code="order_not_pickup")
-        raise InvalidState(f"订单当前状态（{detail['status']}）不能标记为待自提", code="order_not_ready",
+        raise InvalidState(f"订单当前状态（{order_status_label(detail['status'])}）不能标记为待自提", code="order_not_ready",
                            status=detail["status"])
     return await get_order_detail(order_id)

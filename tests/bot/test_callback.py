@@ -114,13 +114,13 @@ async def _order(user, order_no: str, status: OrderStatus, paid_fen: int, **kw) 
 
 async def test_order_command_shows_status_amounts_and_items(client, wecom, operator):
     user = await make_user()
-    order = await _order(user, "T20240501000001", OrderStatus.paid, 12345, shipping_fen=0)
+    order = await _order(user, "202405010430014821937560", OrderStatus.paid, 12345, shipping_fen=0)
     await OrderItem.create(order_id=order.id, product_id=1, sku_id=1, title="东北大米", sku_name="5kg",
                            unit_price_fen=6000, quantity=2, paid_fen=12000)
     await OrderItem.create(order_id=order.id, product_id=2, sku_id=2, title="鸡蛋", unit_price_fen=345,
                            quantity=1, paid_fen=345)
-    text = await ask(client, wecom, "订单 T20240501000001")
-    assert "订单 T20240501000001" in text
+    text = await ask(client, wecom, "订单 202405010430014821937560")
+    assert "订单 202405010430014821937560" in text
     assert "状态：已付款" in text
     assert "实付：¥123.45" in text
     assert "东北大米（5kg） × 2，单价 ¥60.00，实付 ¥120.00" in text

@@ -36,3 +36,16 @@ async def test_docs_page_is_self_contained_and_lists_every_operation(client):
             if op.get("security"):
                 assert "登录（Bearer token）" in page
     assert "数据结构" in page and 'id="schema-ErrorOut"' in page
+
+
+async def test_docs_page_renders_markdown_examples_and_the_import_template_link(client):
+    page = await (await client.get("/api/v1/docs")).text()
+    text_only = re.sub(r"<pre>.*?</pre>", "", page, flags=re.S)  # examples may hold anything
+    assert "**" not in text_only and "```" not in text_only
+    assert "<b>已有 SKU 只更新该行提供的字段</b>" in page  # bold from the import description
+    assert "<th>中文表头</th>" in page  # its Markdown table
+    assert 'href="/api/admin/v1/products/import-template"' in page
+    assert page.count("请求示例") >= 20 and page.count("响应示例") >= 50
+    assert "202405010430014821937560" in page  # examples use the real order-number shape
+    resp = await client.get("/api/admin/v1/products/import-template")
+    assert resp.status == 200

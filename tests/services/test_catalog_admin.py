@@ -45,3 +45,34 @@ async def test_stock_errors(rt):
     assert exc.value.code == "stock_negative"
     with pytest.raises(NotFound):
         await catalog_admin.adjust_stock(rt, 424242, set_to=1)
+
+
+async def test_incomplete_product_is_created_off_sale_and_cannot_be_put_on_sale(client, rt):
+    from huituan.core.errors import ValidationFailed
+    from huituan.models.catalog import Category
+
+    fruit = await Category.create(name="水果")
+    sku = {"code": "SELL-1", "name": "1kg", "price_fen": 990, "stock": 5}
+    no_sku = await catalog_admin.create_product(rt, {"title": "无规格", "category_id": fruit.id, "skus": []})
+    no_category = await catalog_admin.create_product(rt, {"title": "无分类", "skus": [sku]})
+    complete = await catalog_admin.create_product(rt, {"title": "完整", "category_id": fruit.id,
+                                                        "skus": [dict(sku, code="SELL-2")]})
+    assert (no_sku["on_sale"], no_category["on_sale"], complete["on_sale"]) == (False, False, True)
+    for product, reason in ((no_sku, "没有 SKU"), (no_category, "未设置分类")):
+        with pytest.raises(ValidationFailed) as exc:
+            await catalog_admin.set_products_on_sale(rt, [product["id"]], True)
+        assert exc.value.code == "product_not_sellable" and reason in exc.value.message
+        with pytest.raises(ValidationFailed):
+            await catalog_admin.update_product(rt, product["id"], {"on_sale": True})
+    # The last priced SKU off sale takes the product off sale; the catalog never lists 0 fen.
+    await catalog_admin.update_sku(rt, complete["skus"][0]["id"], {"on_sale": False})
+    assert (await Product.get(id=complete["id"])).on_sale is False
+    with pytest.raises(ValidationFailed):
+        await catalog_admin.set_products_on_sale(rt, [complete["id"]], True)
+    await Product.filter(id=complete["id"]).update(on_sale=True)  # even if a row says so by hand
+    listed = await (await client.get("/api/v1/products")).json()
+    assert all(p["price_from_fen"] > 0 for p in listed["items"]) and complete["id"] not in [p["id"] for p in listed["items"]]
+    assert (await client.get(f"/api/v1/products/{complete['id']}")).status == 404
+    await catalog_admin.update_sku(rt, complete["skus"][0]["id"], {"on_sale": True})
+    assert (await catalog_admin.set_products_on_sale(rt, [complete["id"]], True))["updated"] == 1
+    assert (await client.get(f"/api/v1/products/{complete['id']}")).status == 200

@@ -52,3 +52,22 @@ async def test_existing_admin_is_left_alone(rt):
     summary = await load_demo_data()
     assert summary["created"]["operators"] == 0
     assert (await authenticate_operator(rt, "admin", "another-password")).username == "admin"
+
+
+async def test_demo_operator_talks_to_the_bot_through_the_sandbox_at_once(client, rt):
+    """docs/BOT.md's sandbox walkthrough: right after demo-data, demo-operator gets answers."""
+    from huituan.services.demo import DEMO_OPERATOR_WECOM_USERID, demo_operator_login
+
+    await load_demo_data()
+    assert (await Operator.get(username="admin")).wecom_userid == DEMO_OPERATOR_WECOM_USERID
+    assert await demo_operator_login() == ("admin", "admin12345")  # what the start-up banner shows
+    resp = await client.post("/sandbox/wecom/send-to-bot", json={"from_user": DEMO_OPERATOR_WECOM_USERID,
+                                                                 "content": "帮助"})
+    data = await resp.json()
+    assert resp.status == 200 and "订单" in data["reply_content"] and "尚未绑定" not in data["reply_content"], data
+    stranger = await (await client.post("/sandbox/wecom/send-to-bot", json={"from_user": "nobody", "content": "帮助"})).json()
+    assert "尚未绑定" in stranger["reply_content"]
+    # An operator that already existed without a WeCom binding gets the demo one on the next run.
+    await Operator.filter(username="admin").update(wecom_userid=None)
+    await load_demo_data()
+    assert (await Operator.get(username="admin")).wecom_userid == DEMO_OPERATOR_WECOM_USERID

@@ -153,3 +153,67 @@ async def test_limits(client, admin):
     status, body = await post_csv(client, admin, big)
     assert status == 413 and body["error"] == "import_too_large" and "2 MB" in body["message"]
     assert await Product.all().count() == 0
+
+
+CHINESE_SHEET = (
+    "商品名称,分类,副标题,SKU编码,规格,售价（元）,划线价（元）,库存,图片,是否上架\r\n"
+    "赣南脐橙,蔬菜水果,果肉细嫩,ORANGE-{n}-5KG,5斤装,39.9,49.90,80,,是\r\n"
+    "赣南脐橙,蔬菜水果,果肉细嫩,ORANGE-{n}-10KG,10斤装,69,,40,,否\r\n"
+    "𠮷野家牛肉饭,熟食,,BEEF-{n},大份,25.00,,10,,\r\n"
+)
+
+
+async def post_upload(client, admin, data: bytes, filename: str = "商品.csv", **params):
+    import aiohttp
+
+    form = aiohttp.FormData()
+    form.add_field("note", "ignored")
+    form.add_field("file", data, filename=filename, content_type="text/csv")
+    resp = await client.post("/api/admin/v1/products/import", headers=admin, data=form, params=params)
+    return resp.status, await resp.json()
+
+
+async def _check_imported(n: int) -> None:
+    skus = {s.code: s for s in await Sku.filter(code__contains=f"-{n}")}
+    assert skus[f"ORANGE-{n}-5KG"].price_fen == 3990 and skus[f"ORANGE-{n}-5KG"].original_price_fen == 4990
+    assert skus[f"ORANGE-{n}-10KG"].price_fen == 6900 and skus[f"ORANGE-{n}-10KG"].on_sale is False
+    assert skus[f"BEEF-{n}"].price_fen == 2500
+    beef = await Product.get(id=skus[f"BEEF-{n}"].product_id)
+    assert beef.title == "𠮷野家牛肉饭" and (await Category.get(id=beef.category_id)).name == "熟食"
+
+
+async def test_csv_variants_excel_makes_all_import(client, admin):
+    """UTF-8 with and without BOM, GBK and GB18030 (a character outside GBK), as a text/csv
+    body and as a multipart file upload, with Chinese headers and prices in yuan."""
+    variants = [
+        ("utf-8", "body"), ("utf-8-sig", "body"), ("gb18030", "body"),
+        ("utf-8-sig", "upload"), ("gb18030", "upload"),
+    ]
+    for n, (encoding, how) in enumerate(variants, start=1):
+        sheet = CHINESE_SHEET.format(n=n).encode(encoding)
+        status, data = await (post_csv(client, admin, sheet) if how == "body" else post_upload(client, admin, sheet))
+        assert status == 200 and data["succeeded"] == 3, (encoding, how, data)
+        await _check_imported(n)
+    # Plain GBK (what Chinese Excel saves) without the GB18030-only character.
+    gbk = CHINESE_SHEET.format(n=9).replace("𠮷", "吉").encode("gbk")
+    status, data = await post_upload(client, admin, gbk)
+    assert status == 200 and data["succeeded"] == 3, data
+    # A bad yuan amount is a row error naming the column, not a crash.
+    status, data = await post_csv(client, admin, CHINESE_SHEET.format(n=10).replace("39.9,", "39.999,").encode())
+    assert status == 200 and data["failed"] == 1 and data["rows"][0]["error"]["field"] == "price_fen", data
+
+
+async def test_upload_without_a_file_and_the_template_round_trip(client, admin):
+    import aiohttp
+
+    form = aiohttp.FormData(default_to_multipart=True)
+    form.add_field("other", "x")
+    resp = await client.post("/api/admin/v1/products/import", headers=admin, data=form)
+    body = await resp.json()
+    assert resp.status == 422 and body["details"]["field"] == "file" and "file" in body["message"], body
+    resp = await client.get("/api/admin/v1/products/import-template")  # no login needed
+    assert resp.status == 200 and resp.content_type == "text/csv"
+    template = await resp.read()
+    assert template.startswith(b"\xef\xbb\xbf") and "商品名称" in template.decode("utf-8-sig")
+    status, data = await post_upload(client, admin, template, dry_run="true")
+    assert status == 200 and data["failed"] == 0 and data["succeeded"] == 2, data

@@ -49,6 +49,11 @@ async def test_create_leader_and_pickup_points(client, admin):
     assert [p["name"] for p in data["items"]] == ["幸福里自提点"]
     resp = await client.get("/api/v1/pickup-points")
     assert len((await resp.json())["items"]) == 2
+    pages = [await (await client.get("/api/v1/pickup-points", params={"page": str(n), "page_size": "1"})).json()
+             for n in (1, 2, 3)]
+    assert [len(p["items"]) for p in pages] == [1, 1, 0] and {p["total"] for p in pages} == {2}
+    assert pages[0]["items"][0]["id"] != pages[1]["items"][0]["id"]
+    assert (await client.get("/api/v1/pickup-points", params={"page_size": "51"})).status == 422
 
 
 async def test_approve_pending_leader_is_compare_and_set(client, admin):

@@ -129,3 +129,55 @@ async def test_refund_review_list_approve_reject(client, admin, settings):
     assert await Refund.filter(status=RefundStatus.requested).count() == 0
     resp = await client.get(f"/api/admin/v1/orders/{o1['id']}", headers=admin)
     assert [r["id"] for r in (await resp.json())["refunds"]] == [r1["id"]]
+
+
+async def test_search_keyword_and_china_day_filters_and_unknown_parameters(client, admin, settings):
+    from huituan.core.clock import CHINA_TZ
+    from huituan.models.order import OrderItem
+
+    alice = await make_user(phone="13955556666")
+    _, express = await given_order(settings, alice)
+    await Order.filter(id=express["id"]).update(address={**express["address"], "receiver": "周小芳", "phone": "13722223333"})
+    await OrderItem.filter(order_id=express["id"]).update(title="烟台红富士苹果")
+    _, pickup = await given_order(settings, alice, delivery_mode="pickup")
+    _, other = await given_order(settings)
+
+    async def ids(**params):
+        resp = await client.get("/api/admin/v1/orders", headers=admin, params=params)
+        data = await resp.json()
+        assert resp.status == 200, data
+        return sorted(o["id"] for o in data["items"])
+
+    assert await ids(keyword=express["order_no"][:8]) == sorted([express["id"], pickup["id"], other["id"]])
+    assert await ids(keyword=express["order_no"]) == [express["id"]]
+    assert await ids(keyword="红富士") == [express["id"]]
+    assert await ids(keyword="小芳") == [express["id"]]
+    assert await ids(keyword="1372222") == [express["id"]]
+    assert await ids(keyword="13955556666") == sorted([express["id"], pickup["id"]])  # the buyer's phone
+    assert await ids(keyword="100%") == []
+
+    # A bare date is the China day: 23:30 on May 1st in Beijing is 15:30 UTC that day, and
+    # 00:30 on May 2nd in Beijing is still May 1st in UTC.
+    late = datetime(2024, 5, 1, 23, 30, tzinfo=CHINA_TZ)
+    early_next = datetime(2024, 5, 2, 0, 30, tzinfo=CHINA_TZ)
+    await Order.filter(id=express["id"]).update(created_at=late.astimezone(UTC))  # stored as UTC, as the app does
+    await Order.filter(id=pickup["id"]).update(created_at=early_next.astimezone(UTC))
+    assert await ids(created_from="2024-05-01", created_to="2024-05-01") == [express["id"]]
+    assert await ids(created_from="2024-05-02", created_to="2024-05-02") == [pickup["id"]]
+    assert await ids(created_from="2024-05-01T23:00:00", created_to="2024-05-02T00:00:00") == [express["id"]]
+    assert await ids(created_from="2024-05-01T15:00:00Z", created_to="2024-05-01T16:00:00+00:00") == [express["id"]]
+    for bad in ({"created_from": "2024-13-01"}, {"created_to": "明天"}, {"stauts": "paid"}, {"page": "1", "q": "x"}):
+        resp = await client.get("/api/admin/v1/orders", headers=admin, params=bad)
+        body = await resp.json()
+        assert resp.status == 422, (bad, body)
+        assert body["details"]["field"] in bad and body["message"].isascii() is False, body
+
+
+async def test_status_names_in_messages_are_chinese(client, admin, settings):
+    _, order = await given_order(settings, paid=True)
+    ship = {"express_company": "顺丰", "express_no": "SF100"}
+    assert (await client.post(f"/api/admin/v1/orders/{order['id']}/ship", headers=admin, json=ship)).status == 200
+    resp = await client.post(f"/api/admin/v1/orders/{order['id']}/ship", headers=admin, json=ship)
+    body = await resp.json()
+    assert resp.status == 409 and "已发货" in body["message"] and "shipped" not in body["message"], body
+    assert body["details"]["status"] == "shipped"  # the machine-readable value stays
