@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 
 import xmltodict
 from aiohttp import web
@@ -20,6 +21,7 @@ from wechatpy.work import create_reply, parse_message
 
 from huituan.bot.commands import BotContext, dispatch
 from huituan.core.errors import Forbidden, ServiceUnavailable, ValidationFailed
+from huituan.core.inbound import ascii_int, ascii_token
 from huituan.core.web.auth import Auth
 from huituan.core.web.keys import RUNTIME_KEY
 from huituan.core.web.openapi import api
@@ -44,15 +46,23 @@ def _crypto(request: web.Request):
 
 
 def _signed_params(request: web.Request) -> tuple[str, str, str]:
-    q = request.query
+    return parse_signed_params(request.query)
+
+
+def parse_signed_params(q: Mapping[str, str], now: float | None = None) -> tuple[str, str, str]:
+    """(msg_signature, timestamp, nonce) from WeCom's query string, before anything is trusted:
+    a 403 (Forbidden) for anything missing, malformed or stale; never another error."""
     signature, timestamp, nonce = q.get("msg_signature", ""), q.get("timestamp", ""), q.get("nonce", "")
-    if not (signature and timestamp and nonce) or len(nonce) > 64 or len(signature) > 64:
-        raise Forbidden("签名参数缺失", code="signature_invalid")
-    try:
-        ts = int(timestamp)
-    except ValueError:
-        raise Forbidden("时间戳格式不正确", code="signature_invalid") from None
-    if abs(time.time() - ts) > MAX_SKEW_SECONDS:
+    if not (signature and timestamp and nonce):
+        raise Forbidden("签名参数缺失", code="signature_invalid", field="msg_signature")
+    # Attacker-chosen until verified: printable ASCII of WeCom's lengths, ASCII-digit timestamp
+    # (a 400-digit one overflowed the comparison below; '²' passed str.isdigit).
+    if not (ascii_token(signature, max_chars=64) and ascii_token(nonce, max_chars=64)):
+        raise Forbidden("签名参数格式不正确", code="signature_invalid", field="msg_signature")
+    ts = ascii_int(timestamp, low=0, high=10**12, max_digits=12)
+    if ts is None:
+        raise Forbidden("时间戳格式不正确", code="signature_invalid", field="timestamp")
+    if abs((time.time() if now is None else now) - ts) > MAX_SKEW_SECONDS:
         raise Forbidden("请求已过期", code="timestamp_expired")
     return signature, timestamp, nonce
 
@@ -61,7 +71,7 @@ async def verify_url(request: web.Request) -> web.Response:
     """WeCom's URL check: answer with the decrypted echostr."""
     signature, timestamp, nonce = _signed_params(request)
     echostr = request.query.get("echostr", "")
-    if not echostr:
+    if not echostr or not ascii_token(echostr, max_chars=1024):
         raise Forbidden("缺少 echostr", code="signature_invalid")
     crypto = _crypto(request)
     try:

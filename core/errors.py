@@ -204,7 +204,9 @@ PYDANTIC_MESSAGES = {
     "bool_from_float": "应为布尔值",
     "complex_type": "应为数字",
     "complex_str_parsing": "应为数字",
+    "int_parsing_size": "数值超出范围",
 }
+FALLBACK_MESSAGE = "取值不正确"  # never pydantic's English text in a response
 
 
 def pydantic_message(err: dict[str, Any], overrides: dict[str, str] | None = None) -> str:
@@ -215,6 +217,6 @@ def pydantic_message(err: dict[str, Any], overrides: dict[str, str] | None = Non
     if err["type"] == "value_error" and ctx.get("error"):
         return str(ctx["error"])
     try:
-        return template.format(**ctx) if template else err["msg"]
+        return template.format(**ctx) if template else FALLBACK_MESSAGE
     except (KeyError, IndexError):
-        return template or err["msg"]
+        return template or FALLBACK_MESSAGE

@@ -25,7 +25,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUITUAN_", extra="ignore")
 
     env: Environment = Field(Environment.development, description="development, test or production")
-    host: str = Field("0.0.0.0", description="address `huituan serve` binds")
+    host: str = Field("0.0.0.0", description="address `huituan serve` binds (127.0.0.1 while the sandbox is mounted, unless set)")
+    trusted_proxies: str = Field(
+        "", description="comma-separated addresses of your load balancers: their X-Forwarded-For names the client (login limit per IP)"
+    )
     port: int = Field(8080, description="port `huituan serve` binds")
     public_base_url: str = Field(
         "", description="URL WeChat reaches us at (notify URLs); default http://127.0.0.1:<port>"

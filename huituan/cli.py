@@ -115,6 +115,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level, settings.log_json)
     with_jobs = settings.jobs_enabled and not args.no_jobs
     host = args.host or settings.host
+    if settings.sandbox and not args.host and "host" not in settings.model_fields_set:
+        # The sandbox marks orders paid for anyone who asks: never on every interface by default.
+        host = "127.0.0.1"
+        log.warning("sandbox mounted: listening on 127.0.0.1 only; set HUITUAN_HOST (or --host) to expose it")
     workers = args.workers or 1
     if workers < 1:
         raise UserMistake("--workers 至少为 1 / --workers must be at least 1")

@@ -20,6 +20,7 @@ from huituan.models.catalog import Category, Product, Sku
 PRODUCT_FIELDS = ("title", "subtitle", "description", "main_image", "images", "on_sale", "sort")
 SKU_FIELDS = ("code", "name", "specs", "price_fen", "original_price_fen", "stock", "on_sale", "image")
 STOCK_MAX = 10_000_000
+SKU_CODE_MAX = Sku._meta.fields_map["code"].max_length
 
 
 # --- serialization ---------------------------------------------------------------------------
@@ -176,7 +177,10 @@ async def list_products(*, on_sale: bool | None = None, category_id: int | None 
         qs = qs.filter(category_id=category_id)
     if keyword and keyword.strip():
         kw = keyword.strip()
-        qs = qs.filter(Q(title__icontains=kw) | Q(subtitle__icontains=kw) | Q(skus__code=kw)).distinct()
+        match = Q(title__icontains=kw) | Q(subtitle__icontains=kw)
+        if len(kw) <= SKU_CODE_MAX:  # a longer keyword is no SKU code (and fails the column's check)
+            match |= Q(skus__code=kw)
+        qs = qs.filter(match).distinct()
     total = await qs.count()
     products = await qs.order_by("-id").offset((page - 1) * page_size).limit(page_size)
     return {"items": [product_dict(p) for p in products], "total": total, "page": page, "page_size": page_size}

@@ -36,6 +36,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from huituan.core.errors import PayloadTooLarge, ValidationFailed, pydantic_message
+from huituan.core.inbound import text_problem
 from huituan.core.runtime import Runtime
 from huituan.models.catalog import Category, Product, Sku
 from huituan.services.catalog_admin import STOCK_MAX, invalidate, refresh_price_from
@@ -464,9 +465,12 @@ async def import_csv(rt: Runtime | None, data: bytes | str, *, dry_run: bool = F
         text = decode_csv(data)
     else:
         text = data
-        _check_size(len(text.encode()))
+        _check_size(len(text.encode("utf-8", "surrogatepass")))
     if not text.strip():
         raise ValidationFailed("CSV 内容为空", field="csv", code="csv_empty")
+    problem = text_problem(text)  # a NUL (PostgreSQL refuses it) or a lone surrogate in any cell
+    if problem is not None:
+        raise ValidationFailed(f"CSV {problem}", field="csv", code="csv_invalid")
     try:
         groups = _groups_from_csv(text)
     except csv.Error as exc:

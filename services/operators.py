@@ -24,7 +24,8 @@ SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
 PASSWORD_MIN_LENGTH = 8
-LOGIN_MAX_FAILURES = 5
+LOGIN_MAX_FAILURES = 5  # attempts per username per window (a success clears them)
+LOGIN_MAX_PER_IP = 20  # attempts per client address per window, whatever the username
 LOGIN_FAILURE_WINDOW_SECONDS = 300
 
 
@@ -87,34 +88,49 @@ async def create_operator(username: str, password: str, display_name: str = "",
         raise Conflict("该运营账号已存在", code="operator_exists", field="username") from None
 
 
-def _failures_key(username: str) -> str:
-    return f"admin:login_failures:{username.lower()}"
+def _attempts_key(kind: str, who: str) -> str:
+    return f"admin:login_attempts:{kind}:{who}"
 
 
-async def authenticate_operator(rt: Runtime, username: str, password: str) -> Operator:
-    """Check a username and password; 5 failures per username in 5 minutes lock it out."""
-    key = _failures_key(username)
-    failures = int(await rt.redis.get(key) or 0)
-    if failures >= LOGIN_MAX_FAILURES:
-        ttl = await rt.redis.ttl(key)
-        raise RateLimited("密码错误次数过多，请 5 分钟后再试", code="login_throttled",
-                          field="username", retry_after_seconds=max(int(ttl), 1))
+async def _count_attempt(rt: Runtime, username: str, ip: str | None) -> tuple[str, str | None]:
+    """Count this attempt BEFORE any password is checked, atomically (INCR in one MULTI/EXEC,
+    the window starting at the first attempt), and refuse past the limit without hashing.
+    A burst of N concurrent guesses gets counts 1..N: at most the limit of them go on."""
+    user_key = _attempts_key("user", username.lower())
+    ip_key = _attempts_key("ip", ip) if ip else None
+    async with rt.redis.pipeline(transaction=True) as pipe:
+        pipe.incr(user_key)
+        pipe.expire(user_key, LOGIN_FAILURE_WINDOW_SECONDS, nx=True)
+        if ip_key:
+            pipe.incr(ip_key)
+            pipe.expire(ip_key, LOGIN_FAILURE_WINDOW_SECONDS, nx=True)
+        counts = (await pipe.execute())[0::2]
+    for key, count, limit, field in ((user_key, counts[0], LOGIN_MAX_FAILURES, "username"),
+                                     (ip_key, counts[1] if ip_key else 0, LOGIN_MAX_PER_IP, "ip")):
+        if key and int(count) > limit:
+            ttl = await rt.redis.ttl(key)
+            raise RateLimited("登录尝试次数过多，请 5 分钟后再试", code="login_throttled",
+                              field=field, retry_after_seconds=max(int(ttl), 1))
+    return user_key, ip_key
+
+
+async def authenticate_operator(rt: Runtime, username: str, password: str, ip: str | None = None) -> Operator:
+    """Check a username and password. Every attempt counts before the check: more than 5 per
+    username, or 20 per client address, in 5 minutes are refused (429) without hashing.
+    A success clears the username's count (not the address's)."""
+    user_key, _ = await _count_attempt(rt, username, ip)
     op = await Operator.get_or_none(username=username)
     ok = await asyncio.to_thread(verify_password, password, op.password_hash if op else _DUMMY_HASH)
     if op is None or not ok:
-        async with rt.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, LOGIN_FAILURE_WINDOW_SECONDS, nx=True)
-            await pipe.execute()
         raise Unauthorized("用户名或密码错误", code="invalid_credentials", field="password")
     if not op.is_active:
         raise Forbidden("该运营账号已停用", code="operator_disabled")
-    await rt.redis.delete(key)
+    await rt.redis.delete(user_key)
     return op
 
 
-async def login_operator(rt: Runtime, username: str, password: str) -> dict[str, Any]:
-    op = await authenticate_operator(rt, username, password)
+async def login_operator(rt: Runtime, username: str, password: str, ip: str | None = None) -> dict[str, Any]:
+    op = await authenticate_operator(rt, username, password, ip)
     token = issue_token(rt.settings.secret_key, op.id, "operator", rt.settings.token_ttl_seconds)
     return {"token": token, "expires_in": rt.settings.token_ttl_seconds, "operator": operator_dict(op)}
 

@@ -10,6 +10,7 @@ from tortoise.functions import Count, Sum
 
 from huituan.core.clock import china_date, china_day_bounds
 from huituan.core.errors import NotFound, ValidationFailed
+from huituan.core.inbound import text_problem
 from huituan.models.ops import JobRun
 from huituan.models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
 from huituan.models.user import Operator
@@ -60,7 +61,7 @@ async def find_operator_by_wecom_userid(wecom_userid: str) -> Operator | None:
 
 async def order_summary(order_no: str) -> OrderSummary:
     order_no = order_no.strip()
-    if not order_no or len(order_no) > 32:
+    if not order_no or len(order_no) > 32 or text_problem(order_no) is not None:
         raise ValidationFailed("订单号格式不正确", field="order_no")
     order = await Order.filter(order_no=order_no).first()
     if order is None:

@@ -444,6 +444,9 @@ async def deliver_transfer_cancel(rt, payload: dict[str, Any]) -> None:
     w = await Withdrawal.get_or_none(id=int(payload["withdrawal_id"]))
     if w is None or w.status != WithdrawalStatus.paying:
         return  # final already
+    # The reason goes in before WeChat is asked: its CANCELLED notify can finish the
+    # withdrawal before this call returns, and the notify carries no reason of ours.
+    await Withdrawal.filter(id=w.id, status=WithdrawalStatus.paying).update(fail_reason=_DEBT_CANCEL_REASON)
     try:
         answer = await rt.wechat.pay.cancel_transfer_bill(w.out_bill_no)
     except UpstreamError as exc:

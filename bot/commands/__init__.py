@@ -20,7 +20,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from huituan.core.errors import HuituanError
+from huituan.core.errors import HuituanError, ValidationFailed
+from huituan.core.inbound import ascii_int, text_problem
 from huituan.core.runtime import Runtime
 
 log = logging.getLogger("huituan.bot")
@@ -76,12 +77,30 @@ def commands() -> list[Command]:
     return list(_ORDERED)
 
 
+MAX_COMMAND_CHARS = 500
+
+
 def split_command(text: str) -> tuple[str, list[str]]:
-    words = (text or "").replace("\u3000", " ").strip().split()
+    """(command name, arguments) of a chat message. Text that cannot be stored or echoed (NUL,
+    lone surrogates) or longer than MAX_COMMAND_CHARS is no command: ("", [])."""
+    if not text or len(text) > MAX_COMMAND_CHARS or text_problem(text) is not None:
+        return "", []
+    words = text.replace("\u3000", " ").strip().split()
     if not words:
         return "", []
     head = words[0].lstrip("/／")
     return head, words[1:]
+
+
+def int_argument(args: list[str], index: int, *, name: str, low: int, high: int, default: int) -> int:
+    """The ``index``-th argument as an integer of ASCII digits clamped to low..high (``default``
+    when absent); anything else ('²', '١٢', '-3', 400 digits) is a ValidationFailed naming it."""
+    if len(args) <= index:
+        return default
+    number = ascii_int(args[index], low=0, high=10**9, max_digits=9)
+    if number is None:
+        raise ValidationFailed(f"{name}应为数字", field=name)
+    return max(low, min(number, high))
 
 
 def help_text(prefix: str = "") -> str:

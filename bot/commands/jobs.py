@@ -1,17 +1,17 @@
 from __future__ import annotations
 
-from huituan.bot.commands import BotContext, command
+from huituan.bot.commands import BotContext, command, int_argument
 from huituan.bot.commands.format import when
+from huituan.core.errors import ValidationFailed
 from huituan.services import reports
 
 
 @command("任务", help="最近的定时任务运行记录", usage="任务 [条数]", example="任务 5")
 async def recent_jobs(ctx: BotContext, args: list[str]) -> str:
-    limit = 10
-    if args:
-        if not args[0].isdigit():
-            return "条数应为数字，例如：任务 5"
-        limit = max(1, min(int(args[0]), 30))
+    try:
+        limit = int_argument(args, 0, name="条数", low=1, high=30, default=10)
+    except ValidationFailed:
+        return "条数应为数字，例如：任务 5"
     runs = await reports.recent_job_runs(limit)
     if not runs:
         return "还没有定时任务运行记录。"

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import json
 import logging
 import os
+import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
+from tortoise.exceptions import ValidationError as TortoiseValidationError
 
 from huituan.core.errors import HuituanError, ValidationFailed, pydantic_message
+from huituan.core.inbound import (
+    ID_MAX,
+    MAX_HEADER_CHARS,
+    MAX_QUERY_CHARS,
+    BadRequest,
+    ascii_int,
+    clean_text,
+    load_json,
+    text_problem,
+)
 from huituan.core.logging import log_fields, request_id_var
+from huituan.core.web.keys import SETTINGS_KEY
 
 log = logging.getLogger("huituan.http")
 
@@ -32,16 +47,23 @@ def validation_error_from_pydantic(exc: ValidationError, prefix: str = "") -> Va
     return ValidationFailed(f"{first['field']}: {first['message']}", field=first["field"], errors=errors)
 
 
+BODY_KEY = web.RequestKey("parsed_json_body", object)  # the screened JSON body, read once
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request's JSON body, screened (``core.inbound.load_json``); ``{}`` when empty.
+    The one way an edge reads JSON (tests/core/web/test_input_bounds.py checks it); read once."""
+    if BODY_KEY in request:
+        return request[BODY_KEY]
+    raw = await request.read()
+    data: Any = load_json(raw) if raw else {}
+    request[BODY_KEY] = data
+    return data
+
+
 async def parse_json(request: web.Request, model: type[M]) -> M:
     """Read the JSON body and validate it; errors name the field."""
-    raw = await request.read()
-    if not raw:
-        data: Any = {}
-    else:
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ValidationFailed("请求体不是合法的 JSON", field="body", code="invalid_json") from None
+    data = await read_json(request)
     if not isinstance(data, dict):
         raise ValidationFailed("请求体必须是 JSON 对象", field="body", code="invalid_json")
     try:
@@ -51,6 +73,7 @@ async def parse_json(request: web.Request, model: type[M]) -> M:
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
+    screen_query(request)
     try:
         return model.model_validate(dict(request.query))
     except ValidationError as exc:
@@ -58,14 +81,70 @@ def parse_query(request: web.Request, model: type[M]) -> M:
 
 
 def path_int(request: web.Request, name: str) -> int:
+    """A path id: ASCII digits, 1..2**62 (``int('²')`` raises, ``int('١٢')`` is 12: neither passes)."""
     value = request.match_info.get(name, "")
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValidationFailed(f"{name} 应为整数", field=name) from None
-    if number <= 0 or number > 2**62:
-        raise ValidationFailed(f"{name} 超出范围", field=name)
+    number = ascii_int(value, low=1, high=ID_MAX)
+    if number is None:
+        if value.isascii() and value.isdigit():
+            raise ValidationFailed(f"{name} 超出范围", field=name)
+        raise ValidationFailed(f"{name} 应为整数", field=name)
     return number
+
+
+def screen_query(request: web.Request) -> None:
+    """Every query-string name and value: clean text, at most MAX_QUERY_CHARS."""
+    for key, value in request.query.items():
+        clean_text(key, "query", max_chars=MAX_QUERY_CHARS)
+        clean_text(value, key, max_chars=MAX_QUERY_CHARS)
+
+
+def screen_headers(headers: Mapping[str, str]) -> None:
+    """Every header value clean text (aiohttp decodes bytes that are not UTF-8 to lone
+    surrogates) and not absurdly long; else a 400 naming the header."""
+    for name, value in headers.items():
+        problem = text_problem(value) or (None if len(value) <= MAX_HEADER_CHARS else "过长")
+        if problem is not None:
+            raise BadRequest(f"请求头 {name} {problem}", field=f"headers.{name}", code="invalid_header")
+
+
+def screen_request(request: web.Request, int_params: tuple[str, ...] = ()) -> None:
+    """The edge's checks on what every route receives, before its handler runs: header values,
+    the path and its integer parameters, the query string. Raises a 4xx naming the field."""
+    screen_headers(request.headers)
+    problem = text_problem(request.path)
+    if problem is not None:
+        raise BadRequest(f"请求路径{problem}", field="path", code="invalid_path")
+    for name in int_params:
+        path_int(request, name)
+    screen_query(request)
+
+
+def client_ip(request: web.Request) -> str:
+    """The client's address: the peer, or, when the peer is one of ``HUITUAN_TRUSTED_PROXIES``,
+    the last X-Forwarded-For hop that is not a trusted proxy (earlier hops are client-chosen)."""
+    remote = request.remote or ""
+    raw = request.app[SETTINGS_KEY].trusted_proxies
+    if not raw or remote not in {p.strip() for p in raw.split(",")}:
+        return remote
+    trusted = {p.strip() for p in raw.split(",")}
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    while hops and hops[-1] in trusted:
+        hops.pop()
+    if not hops:
+        return remote
+    try:
+        return str(ipaddress.ip_address(hops[-1]))
+    except ValueError:
+        return remote
+
+
+def header_text(request: web.Request, name: str, *, max_chars: int = 256) -> str:
+    """A header's value as clean text within ``max_chars`` ('' when absent); else 400."""
+    value = request.headers.get(name, "")
+    problem = text_problem(value) or (None if len(value) <= max_chars else f"长度不能超过 {max_chars}")
+    if problem is not None:
+        raise BadRequest(f"请求头 {name} {problem}", field=f"headers.{name}", code="invalid_header")
+    return value
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -95,6 +174,9 @@ def _new_request_id_prefix() -> None:
 os.register_at_fork(after_in_child=_new_request_id_prefix)
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
 def _next_request_id() -> str:
     return f"{_REQUEST_ID_PREFIX}{next(_request_counter):012x}"
 
@@ -102,9 +184,9 @@ def _next_request_id() -> str:
 @web.middleware
 async def request_context_middleware(request: web.Request, handler):
     """Request id on every response and every log line; errors mapped to the JSON shape."""
-    rid = request.headers.get("X-Request-Id") or _next_request_id()
-    if len(rid) > 64:
-        rid = rid[:64]
+    rid = request.headers.get("X-Request-Id", "")
+    if not _REQUEST_ID.fullmatch(rid):  # echoed in a header and in logs: a safe token or ours
+        rid = _next_request_id()
     token = request_id_var.set(rid)
     started = time.perf_counter()
     status = 500
@@ -120,6 +202,12 @@ async def request_context_middleware(request: web.Request, handler):
                 response = json_response({"error": code, "message": message, "details": {}}, status=exc.status)
             else:
                 raise
+        except TortoiseValidationError as exc:
+            # Safety net for the class "text longer than its column": the ORM refuses a value
+            # before the database sees it. A 422 naming the field, not a 500.
+            field = str(exc).split(":", 1)[0].strip() or "body"
+            log.warning("value refused by a column check on %s %s: %s", request.method, request.path, field)
+            response = error_response(ValidationFailed(f"{field}: 取值过长或格式不正确", field=field))
         except Exception:  # never a stack trace in a response
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = json_response(

@@ -24,9 +24,11 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 from pydantic import BaseModel
 
+from huituan.core.inbound import ID_MAX
 from huituan.core.web.auth import DECLARED_KEY, Auth, enforce
 from huituan.core.web.examples import example_for_model
 from huituan.core.web.glossary import describe
+from huituan.core.web.http import screen_request
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -111,16 +113,27 @@ def api(
     """Register ``handler`` on the router behind its declared ``auth`` (huituan.core.web.auth)
     and record the operation for the OpenAPI document."""
     auth = Auth(auth)
-    wrapped = enforce(auth, handler, f"{method} {path}")
+    enforced = enforce(auth, handler, f"{method} {path}")
+    # Documented path parameters are integers (build_openapi): ASCII digits in range, checked
+    # with headers, path and query text before the auth check and the handler run.
+    int_params = tuple(_path_params(path)) if public else ()
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        screen_request(request, int_params)
+        return await enforced(request)
+
+    wrapped.__qualname__ = getattr(handler, "__qualname__", "handler")
     app.router.add_route(method, path, wrapped)
     app.setdefault(DECLARED_KEY, {})[wrapped] = auth
     if OPERATIONS_KEY not in app:
         app[OPERATIONS_KEY] = []
-    all_errors = set(errors)
+    all_errors = set(errors) | {400}  # the edge refuses malformed headers, path or query text
     if auth in (Auth.user, Auth.operator):
         all_errors |= {401, 403}
     if body is not None or query is not None or "{" in path:
         all_errors.add(422)
+    if body is not None:
+        all_errors.add(413)
     app[OPERATIONS_KEY].append(
         Operation(
             method=method.upper(), path=path, summary=summary, tag=tag, auth=auth, body=body,
@@ -132,6 +145,11 @@ def api(
             response_example=response_example,
         )
     )
+
+
+def _path_params(path: str) -> list[str]:
+    return [segment[1:-1].split(":")[0] for segment in path.split("/")
+            if segment.startswith("{") and segment.endswith("}")]
 
 
 def _schema(model: type[BaseModel], components: dict[str, Any], mode: str = "serialization") -> dict[str, Any]:
@@ -166,11 +184,9 @@ def build_openapi(app: web.Application, *, title: str = "惠团 huituan API", ve
         if not op.public:
             continue
         params: list[dict[str, Any]] = []
-        for segment in op.path.split("/"):
-            if segment.startswith("{") and segment.endswith("}"):
-                name = segment[1:-1].split(":")[0]
-                params.append({"name": name, "in": "path", "required": True,
-                               "schema": {"type": "integer", "minimum": 1}})
+        for name in _path_params(op.path):
+            params.append({"name": name, "in": "path", "required": True,
+                           "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX}})
         if op.query is not None:
             # Enums in query models become $refs: point them at components, not at $defs.
             qschema = op.query.model_json_schema(ref_template="#/components/schemas/{model}")

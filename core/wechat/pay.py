@@ -51,6 +51,7 @@ from wechatpayv3.async_.utils import aes_decrypt, build_authorization, rsa_verif
 
 from huituan.core.clock import CHINA_TZ, as_utc
 from huituan.core.errors import SignatureInvalid, UpstreamError, ValidationFailed
+from huituan.core.inbound import ascii_int, ascii_token
 
 log = logging.getLogger("huituan.wechat.pay")
 
@@ -299,14 +300,19 @@ class WeChatPayClient:
         sig_type = h.get("wechatpay-signature-type", SIGNATURE_TYPE)
         if not (signature and timestamp and nonce and serial):
             raise SignatureInvalid("缺少微信支付签名信息", reason="missing_headers")
+        # Headers are attacker-chosen until the signature checks out: printable ASCII of a
+        # sane length (a non-ASCII byte broke base64 and the RSA call), a timestamp of ASCII
+        # digits (a 400-digit one overflowed the float comparison below).
+        if not (ascii_token(signature, max_chars=1024) and ascii_token(nonce, max_chars=64)
+                and ascii_token(serial, max_chars=128) and ascii_token(sig_type, max_chars=64)):
+            raise SignatureInvalid(reason="bad_headers")
         if sig_type != SIGNATURE_TYPE:
             raise SignatureInvalid(reason="signature_type")
         if serial != self.public_key_id:
             raise SignatureInvalid(reason="serial_mismatch")
-        try:
-            ts = int(timestamp)
-        except ValueError:
-            raise SignatureInvalid(reason="bad_timestamp") from None
+        ts = ascii_int(timestamp, low=0, high=10**12, max_digits=12)
+        if ts is None:
+            raise SignatureInvalid(reason="bad_timestamp")
         # wechatpayv3 has no freshness check: without one a captured notify replays forever.
         if abs(time.time() - ts) > self.notify_max_skew_seconds:
             raise SignatureInvalid("通知已过期", reason="stale_timestamp")
@@ -314,7 +320,11 @@ class WeChatPayClient:
             text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else str(body)
         except UnicodeDecodeError:
             raise SignatureInvalid(reason="bad_body") from None
-        if not rsa_verify(timestamp, nonce, text, signature, self._public_key):
+        try:
+            verified = rsa_verify(timestamp, nonce, text, signature, self._public_key)
+        except (ValueError, TypeError):  # UnicodeEncodeError included: never a 500
+            verified = False
+        if not verified:
             raise SignatureInvalid(reason="bad_signature")
         try:
             data = json.loads(text)

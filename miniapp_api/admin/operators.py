@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from huituan.core.web.auth import Auth
-from huituan.core.web.http import parse_json
+from huituan.core.web.http import client_ip, parse_json
 from huituan.core.web.keys import RUNTIME_KEY
 from huituan.core.web.openapi import api
 from huituan.miniapp_api.admin.schemas import LoginIn, LoginOut, OperatorOut, respond
@@ -14,7 +14,8 @@ from huituan.services import operators
 
 async def login(request: web.Request) -> web.Response:
     body = await parse_json(request, LoginIn)
-    result = await operators.login_operator(request.app[RUNTIME_KEY], body.username, body.password)
+    result = await operators.login_operator(request.app[RUNTIME_KEY], body.username, body.password,
+                                            client_ip(request))
     return respond(LoginOut, result)
 
 
@@ -25,6 +26,7 @@ async def me(request: web.Request, operator_id: int) -> web.Response:
 def setup(app: web.Application) -> None:
     api(app, "POST", "/api/admin/v1/auth/login", login, summary="运营账号登录", tag="admin-auth",
         body=LoginIn, response=LoginOut, errors=(401, 403, 429),
-        description="同一用户名 5 分钟内密码错误 5 次后暂时锁定（429）。", auth=Auth.public)
+        description="每次登录尝试在校验密码之前计数：同一用户名 5 分钟内超过 5 次、同一来源地址超过 20 次，"
+                    "直接返回 429（不校验密码）；登录成功清零该用户名的计数。", auth=Auth.public)
     api(app, "GET", "/api/admin/v1/me", me, summary="当前运营账号", tag="admin-auth", auth=Auth.operator,
         response=OperatorOut, errors=(404,))

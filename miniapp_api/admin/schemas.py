@@ -15,6 +15,11 @@ from huituan.miniapp_api.schemas.orders import AddressSnapshotOut, MyOrderItemOu
 from huituan.models.leader import LeaderStatus
 from huituan.models.order import OrderStatus, RefundStatus
 
+# Every string, number and list a client sends is bounded (tests/core/web/test_input_bounds.py).
+SpecName = Annotated[str, Field(min_length=1, max_length=32)]
+SpecValue = Annotated[str, Field(max_length=64)]
+ImageUrl = Annotated[str, Field(max_length=512)]
+
 
 def _drop_null_variants(schema: dict[str, Any]) -> None:
     # Query strings cannot carry JSON null: "absent" is how a client leaves a filter out.
@@ -132,7 +137,7 @@ class CategoryListOut(BaseModel):
 class SkuIn(Body):
     code: str = Field(min_length=1, max_length=64, description="全局唯一的 SKU 编码")
     name: str = Field("", max_length=100)
-    specs: dict[str, str] = Field(default_factory=dict, description="规格，如 {\"重量\": \"5kg\"}")
+    specs: dict[SpecName, SpecValue] = Field(default_factory=dict, max_length=20, description="规格，如 {\"重量\": \"5kg\"}")
     price_fen: int = Field(gt=0, le=100_000_000, description="售价（分）")
     original_price_fen: int = Field(0, ge=0, le=100_000_000, description="划线价（分）")
     stock: int = Field(0, ge=0, le=10_000_000)
@@ -145,7 +150,7 @@ class SkuPatch(Body):
 
     code: str = Field(None, min_length=1, max_length=64)
     name: str = Field(None, max_length=100)
-    specs: dict[str, str] = Field(None)
+    specs: dict[SpecName, SpecValue] = Field(None, max_length=20)
     price_fen: int = Field(None, gt=0, le=100_000_000)
     original_price_fen: int = Field(None, ge=0, le=100_000_000)
     on_sale: bool = Field(None)
@@ -184,7 +189,7 @@ class ProductIn(Body):
     subtitle: str = Field("", max_length=200)
     description: str = Field("", max_length=20_000)
     main_image: str = Field(None, max_length=512, description="默认取 images 的第一张")
-    images: list[str] = Field(default_factory=list, max_length=20)
+    images: list[ImageUrl] = Field(default_factory=list, max_length=20)
     on_sale: bool = True
     sort: int = Field(0, ge=-1_000_000, le=1_000_000)
     skus: list[SkuIn] = Field(default_factory=list, max_length=50)
@@ -196,7 +201,7 @@ class ProductPatch(Body):
     subtitle: str = Field(None, max_length=200)
     description: str = Field(None, max_length=20_000)
     main_image: str = Field(None, max_length=512)
-    images: list[str] = Field(None, max_length=20)
+    images: list[ImageUrl] = Field(None, max_length=20)
     on_sale: bool = Field(None)
     sort: int = Field(None, ge=-1_000_000, le=1_000_000)
 

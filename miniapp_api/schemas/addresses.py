@@ -9,7 +9,7 @@ PHONE = r"^[0-9+\- ]{5,20}$"
 
 class AddressIn(BaseModel):
     receiver: Text = Field(..., min_length=1, max_length=32)
-    phone: Text = Field(..., pattern=PHONE)
+    phone: Text = Field(..., pattern=PHONE, max_length=20)
     province: Text = Field(..., min_length=1, max_length=32)
     city: Text = Field(..., min_length=1, max_length=32)
     district: Text = Field("", max_length=32)
@@ -19,7 +19,7 @@ class AddressIn(BaseModel):
 
 class AddressUpdateIn(BaseModel):
     receiver: Text | None = Field(None, min_length=1, max_length=32)
-    phone: Text | None = Field(None, pattern=PHONE)
+    phone: Text | None = Field(None, pattern=PHONE, max_length=20)
     province: Text | None = Field(None, min_length=1, max_length=32)
     city: Text | None = Field(None, min_length=1, max_length=32)
     district: Text | None = Field(None, max_length=32)

@@ -21,6 +21,7 @@ from tortoise.transactions import in_transaction
 from huituan.core import sql
 from huituan.core.clock import as_utc, utcnow
 from huituan.core.errors import NotFound, ValidationFailed
+from huituan.core.inbound import ID_MAX, ascii_int, text_problem
 from huituan.models.commission import BindMode
 from huituan.models.referral import BindingAction, BindingStatus, ReferralAudit, ReferralBinding
 from huituan.models.user import User
@@ -50,13 +51,16 @@ class BindResult:
 
 def parse_scene(scene: str | None) -> int | None:
     """The sharer's user id from a share scene: ``r=123`` (optionally among other
-    ``k=v`` pairs joined by ``&``, URL-encoded or not). None when there is none."""
-    if not scene:
+    ``k=v`` pairs joined by ``&``, URL-encoded or not). None when there is none;
+    ``r=²`` or ``r=١٢`` (digits that are not ASCII) is no id: None, never an error."""
+    if not scene or text_problem(scene) is not None:
         return None
     text = unquote(scene.strip())
     for key, value in parse_qsl(text, keep_blank_values=False):
-        if key in ("r", "ref") and value.isdigit() and 0 < int(value) < 2**62:
-            return int(value)
+        if key in ("r", "ref"):
+            user_id = ascii_int(value, low=1, high=ID_MAX - 1)
+            if user_id is not None:
+                return user_id
     return None
 
 

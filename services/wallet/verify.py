@@ -1,15 +1,23 @@
 """`huituan ledger verify`: every wallet's cached balances equal the sums of its entries, and
-each bucket's last ``balance_after_fen`` equals the cached balance."""
+each bucket's last ``balance_after_fen`` equals the cached balance.
+
+The three reads are one snapshot (REPEATABLE READ on PostgreSQL): run from cron against a live
+service, separate reads would see a posting's entries before or after its wallet update and
+report a mismatch that is not there."""
 
 from __future__ import annotations
 
-from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from huituan.models.wallet import BUCKETS
 
 
 async def verify_ledger(conn=None) -> list[str]:
-    conn = conn or connections.get("default")
+    if conn is None:
+        async with in_transaction() as tx:
+            if tx.capabilities.dialect == "postgres":
+                await tx.execute_script("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return await verify_ledger(tx)
     sums = await conn.execute_query_dict(
         "SELECT wallet_id, bucket, SUM(amount_fen) AS total, MIN(balance_after_fen) AS low FROM wallet_entry"
         " GROUP BY wallet_id, bucket")

@@ -43,7 +43,7 @@ async def test_throttle_counts_per_username_in_redis(rt):
             await authenticate_operator(rt, "ann", "wrong-password")
     with pytest.raises(RateLimited):
         await authenticate_operator(rt, "ann", "password-1")
-    ttl = await rt.redis.ttl("admin:login_failures:ann")
+    ttl = await rt.redis.ttl("admin:login_attempts:user:ann")
     assert 0 < ttl <= 300
-    await rt.redis.delete("admin:login_failures:ann")  # the window passed
+    await rt.redis.delete("admin:login_attempts:user:ann")  # the window passed
     assert (await authenticate_operator(rt, "ann", "password-1")).username == "ann"
