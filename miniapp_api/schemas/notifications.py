@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 TPL = "sandbox-tpl-order-shipped"
+Key = Annotated[str, Field(min_length=1, max_length=64)]
+Decision = Annotated[str, Field(max_length=64)]
 
 
 class SubscriptionResultIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    result: dict[str, str] = Field(
+    result: dict[Key, Decision] = Field(
         ..., max_length=20, description="wx.requestSubscribeMessage 的结果原样：模板 id -> accept / reject / ban / "
         "filter（errMsg 忽略）", examples=[{TPL: "accept", "errMsg": "requestSubscribeMessage:ok"}])
 
@@ -47,7 +51,7 @@ class PreferencesOut(BaseModel):
 
 class PreferencesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    events: dict[str, StrictBool] = Field(..., max_length=50, description="通知类型 -> 是否接收",
+    events: dict[Key, StrictBool] = Field(..., max_length=50, description="通知类型 -> 是否接收",
                                           examples=[{"order_not_picked_up": False}])
 
 
