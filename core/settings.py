@@ -62,8 +62,10 @@ class Settings(BaseSettings):
     wechat_template_refund_result: str = Field(
         "", description="subscribe template: refund result (character_string1 订单号, amount2 退款金额, phrase3 退款状态, "
                         "thing4 备注); empty = not sent")
+    wechat_template_activity_result: str = Field(
+        "", description="subscribe template: group-buy result (thing1 活动, phrase2 结果, thing3 说明); empty = not sent")
     notification_templates: dict[str, str] = Field(
-        default_factory=dict, description="subscribe template ids by template name, JSON "
+        {}, description="subscribe template ids by template name, JSON "
         "(see services/notifications/registry.py for names and keywords); empty = that message is not sent")
     quiet_hours_start: str = Field("22:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
                                    description="China time: non-urgent reminders wait from here ...")
@@ -104,6 +106,12 @@ class Settings(BaseSettings):
     shipping_fee_fen: int = Field(0, description="flat express shipping fee")
     free_shipping_threshold_fen: int = Field(9900, description="goods amount at which shipping is free")
     product_cache_seconds: float = Field(2.0, description="in-process product detail cache TTL")
+    # Activities
+    bargain_help_rate_per_minute: int = Field(10, description="help-cut requests per user per minute")
+    bargain_help_ip_rate_per_minute: int = Field(60, description="help-cut requests per IP per minute")
+    bargain_new_user_hours: int = Field(24, description="a helper registered this recently gets the new-user cut")
+    flash_claim_ttl_seconds: int = Field(900, description="default payment window of a flash-sale claim")
+    flash_preload_minutes: int = Field(10, description="sessions starting this soon are loaded into Redis")
 
     @field_validator("database_url")
     @classmethod

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from huituan.models.outbox import OutboxKind
 from huituan.services import events, outbox, product_sales, withdrawals
+from huituan.services.activities import bargain, flash_sale, group_buy
 from huituan.services.commission import events as commission_events
 from huituan.services.notifications import delivery as notification_delivery
-from huituan.services.orders import refunds, wechat_shipping
+from huituan.services.orders import activity, refunds, wechat_shipping
 from huituan.services.referrals import events as referral_events
 
 _wired = False
@@ -33,6 +34,12 @@ def wire_services() -> None:
     events.subscribe(events.REFUND_SUCCEEDED, product_sales.on_refunded)
     events.subscribe(events.ORDER_COMPLETED, wechat_shipping.on_completed)
     events.subscribe(events.WALLET_IN_DEBT, withdrawals.on_wallet_in_debt)
+    events.subscribe(events.REFUND_SUCCEEDED, activity.on_refund_succeeded)
+
+    # The activity seam of order creation: one policy per activity type.
+    activity.register_policy(group_buy.GroupBuyPolicy())
+    activity.register_policy(bargain.BargainPolicy())
+    activity.register_policy(flash_sale.FlashSalePolicy())
 
     for kind, handler in outbox.BUILTIN_HANDLERS.items():
         outbox.register_handler(kind, handler)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from huituan.core.clock import utcnow
 from huituan.core.runtime import Runtime
 from huituan.services import outbox
-from huituan.services.notifications import admin, buyer, reminders
+from huituan.services.notifications import activities, admin, buyer, reminders
 
 
 async def remind_unpaid_orders(rt: Runtime) -> int:
@@ -43,6 +43,36 @@ async def remind_withdrawals(rt: Runtime) -> int:
 
 async def operator_digest(rt: Runtime) -> int:
     n = await reminders.send_operator_digest()
+    outbox.kick(rt)
+    return n
+
+
+async def remind_groups_closing(rt: Runtime) -> int:
+    n = await activities.remind_groups_closing()
+    outbox.kick(rt)
+    return n
+
+
+async def remind_group_results(rt: Runtime) -> int:
+    n = await activities.remind_group_results()
+    outbox.kick(rt)
+    return n
+
+
+async def remind_bargain_progress(rt: Runtime) -> int:
+    n = await activities.remind_bargain_progress()
+    outbox.kick(rt)
+    return n
+
+
+async def remind_bargains_expiring(rt: Runtime) -> int:
+    n = await activities.remind_bargains_expiring()
+    outbox.kick(rt)
+    return n
+
+
+async def remind_flash_sales_starting(rt: Runtime) -> int:
+    n = await activities.remind_flash_sales_starting()
     outbox.kick(rt)
     return n
 

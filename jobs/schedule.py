@@ -16,7 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from huituan.core.clock import CHINA_TZ
-from huituan.jobs import money, notifications, orders, outbox, referrals
+from huituan.jobs import activities, money, notifications, orders, outbox, referrals
 
 JobFunction = Callable[[Any], Awaitable[Any]]
 
@@ -79,6 +79,36 @@ SCHEDULE: list[JobSpec] = [
         description="查询打款中的商家转账结果（通知丢失时兜底）",
     ),
     JobSpec(
+        name="expire_groups",
+        func=activities.expire_groups,
+        seconds=30,
+        description="到期未成团的拼团：退款给已付款成员（或按规则系统成团），未付款订单关闭",
+    ),
+    JobSpec(
+        name="expire_bargains",
+        func=activities.expire_bargains,
+        seconds=60,
+        description="到期未购买的砍价结束",
+    ),
+    JobSpec(
+        name="release_unpaid_activity_orders",
+        func=activities.release_unpaid_activity_orders,
+        seconds=15,
+        description="活动订单超过支付期限：关闭订单，释放拼团名额和秒杀库存",
+    ),
+    JobSpec(
+        name="preload_flash_sessions",
+        func=activities.preload_flash_sessions,
+        seconds=60,
+        description="即将开始和进行中的秒杀场次库存预热到 Redis",
+    ),
+    JobSpec(
+        name="reconcile_flash_stock",
+        func=activities.reconcile_flash_stock,
+        seconds=60,
+        description="核对秒杀库存（Redis 与数据库），修复差异并记录",
+    ),
+    JobSpec(
         name="poll_refunds",
         func=money.poll_refunds,
         seconds=300,
@@ -119,6 +149,36 @@ SCHEDULE: list[JobSpec] = [
         func=notifications.operator_digest,
         cron="0 9,14,18 * * *",
         description="把待审核事项（团长、推手、提现、退款）汇总发给运营的企业微信",
+    ),
+    JobSpec(
+        name="remind_groups_closing",
+        func=notifications.remind_groups_closing,
+        seconds=300,
+        description="拼团截止前两小时提醒已付款的团员：还差几人、何时截止",
+    ),
+    JobSpec(
+        name="remind_group_results",
+        func=notifications.remind_group_results,
+        seconds=600,
+        description="拼团成功或失败的结果通知补发（与成团时同一去重键，不会重复）",
+    ),
+    JobSpec(
+        name="remind_bargain_progress",
+        func=notifications.remind_bargain_progress,
+        cron="0 19 * * *",
+        description="每天一次告诉发起人砍价进度（已砍金额、当前价、还需几人）",
+    ),
+    JobSpec(
+        name="remind_bargains_expiring",
+        func=notifications.remind_bargains_expiring,
+        seconds=300,
+        description="砍价结束前两小时提醒发起人下单",
+    ),
+    JobSpec(
+        name="remind_flash_sales_starting",
+        func=notifications.remind_flash_sales_starting,
+        seconds=60,
+        description="秒杀开始前十分钟提醒预约了的用户",
     ),
     JobSpec(
         name="purge_outbox",

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from huituan.miniapp_api import admin
 from huituan.miniapp_api.routes import (
+    activities,
     addresses,
     auth,
     catalog,
@@ -30,6 +31,7 @@ def register(app: web.Application) -> None:
     pay.setup(app)
     pickup.setup(app)
     promoter.setup(app)
+    activities.setup(app)
     notifications.setup(app)
     admin.register(app)
 

@@ -6,8 +6,11 @@ A new model module is imported here and added to ``MODEL_APP``; then run
 
 from huituan.core.db import ModelApp
 from huituan.models import (
+    bargain,
     catalog,
     commission,
+    flash_sale,
+    group_buy,
     leader,
     migrations,
     notification,
@@ -21,6 +24,7 @@ from huituan.models import (
 )
 
 MODEL_APP = ModelApp(
-    modules=(user, catalog, order, outbox, ops, referral, promoter, commission, wallet, leader, notification),
+    modules=(user, catalog, order, outbox, ops, referral, promoter, commission, wallet, leader,
+             group_buy, bargain, flash_sale, notification),
     migrations=migrations,
 )

@@ -78,3 +78,28 @@ FIELD_DESCRIPTIONS: dict[str, str] = {
 
 def describe(name: str) -> str:
     return FIELD_DESCRIPTIONS.get(name, "")
+
+# Activities: group-buy (拼团), bargain (砍价), flash sale (秒杀).
+FIELD_DESCRIPTIONS.update({
+    "activity": "活动", "activity_id": "活动编号", "session": "秒杀场次", "session_id": "秒杀场次编号",
+    "group": "团", "order": "订单", "members": "团成员（只含真实成员）", "is_opener": "是否开团人", "paid": "是否已支付",
+    "share_code": "团分享码", "size": "成团人数", "seats_left": "剩余名额", "seats_paid": "已支付名额",
+    "seconds_left": "剩余秒数", "system_filled": "是否系统成团", "seat_status": "名额状态：reserved 已占座，paid 已支付，released 已释放",
+    "waiting_text": "等待成团的提示文字", "group_size": "成团人数（2 到 100）", "groups_opened": "已开团数",
+    "opener_free": "团长免单", "per_user_limit": "每人限购（拼团为每人可占名额数）", "total_limit": "可开团数，0 为不限",
+    "virtual_fill": "是否开启系统成团（到期时按比例补足）", "virtual_fill_percent": "系统成团所需的已支付比例（%）",
+    "commission_enabled": "是否计算佣金", "duration_hours": "时长（小时）", "starts_at": "开始时间（UTC）",
+    "ends_at": "结束时间（UTC）", "sku_prices": "各规格的活动价", "groups_open": "进行中的团数",
+    "groups_succeeded": "成团数", "groups_failed": "失败的团数", "groups_virtually_filled": "系统成团数",
+    "paid_seats": "已支付名额数", "start_price_fen": "起始价（分）", "floor_price_fen": "底价（分）",
+    "current_price_fen": "当前价（分）", "helpers_needed": "砍到底价需要的助力人数", "helpers_left": "还需要的助力人数",
+    "helps_count": "已助力人数", "helps": "助力记录", "cut_min_fen": "每刀最少（分）", "cut_max_fen": "每刀最多（分）",
+    "new_user_cut_fen": "新用户助力的较大一刀（分），0 为关闭", "helps_per_user": "每人在本活动可助力次数",
+    "helps_per_user_day": "每人每天可助力次数", "allow_buy_at_current": "是否允许按当前价购买",
+    "can_buy_now": "现在能否购买", "progress_percent": "砍价进度（%）", "cut_fen": "本刀砍掉（分）",
+    "price_after_fen": "砍后价格（分）", "seq": "第几刀", "new_user": "是否新用户助力", "bargain": "砍价",
+    "bargains": "各状态的砍价数", "sold": "已售出件数", "stock_left": "剩余库存（件）", "stock_total": "总库存（件）",
+    "flash_price_fen": "秒杀价（分）", "claim_ttl_seconds": "抢购后支付时限（秒）", "phase": "阶段：upcoming 未开始，running 进行中，ended 已结束",
+    "claims": "各状态的抢购数", "drifts": "库存差异记录", "db_stock": "数据库库存", "repaired": "是否已修复",
+    "request_id": "请求的 Idempotency-Key",
+})

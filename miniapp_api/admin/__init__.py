@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from huituan.miniapp_api.admin import catalog, distribution, leaders, notifications, operators, orders
+from huituan.miniapp_api.admin import activities, catalog, distribution, leaders, notifications, operators, orders
 
 
 def register(app: web.Application) -> None:
@@ -13,4 +13,5 @@ def register(app: web.Application) -> None:
     orders.setup(app)
     leaders.setup(app)
     distribution.setup(app)
+    activities.setup(app)
     notifications.setup(app)

@@ -41,6 +41,7 @@ class EventSpec:
 
 
 ORDER_PAGE = "pages/order/detail?id={order_id}"
+GROUP_PAGE = "pages/group/detail?code={code}"  # as services.activities.group_buy
 
 _EVENTS = [
     # --- buyers: orders -----------------------------------------------------------------
@@ -56,11 +57,12 @@ _EVENTS = [
               ("character_string1", "amount2", "phrase3", "thing4"), ORDER_PAGE),
     # --- buyers: activities (activities call notify when their situation arises) -----------
     EventSpec("group_closing_soon", "拼团即将截止", Channel.subscribe, "group_closing_soon",
-              ("thing1", "number2", "time3", "thing4"), "pages/group/detail?id={group_id}"),
-    EventSpec("group_succeeded", "拼团成功通知", Channel.subscribe, "group_result",
-              ("thing1", "character_string2", "phrase3", "thing4"), ORDER_PAGE),
-    EventSpec("group_failed", "拼团失败通知", Channel.subscribe, "group_result",
-              ("thing1", "character_string2", "phrase3", "thing4"), ORDER_PAGE),
+              ("thing1", "number2", "time3", "thing4"), GROUP_PAGE),
+    # The group result shares the activities' template (thing1 活动, phrase2 结果, thing3 说明).
+    EventSpec("group_succeeded", "拼团成功通知", Channel.subscribe, "activity_result",
+              ("thing1", "phrase2", "thing3"), GROUP_PAGE),
+    EventSpec("group_failed", "拼团失败通知", Channel.subscribe, "activity_result",
+              ("thing1", "phrase2", "thing3"), GROUP_PAGE),
     EventSpec("bargain_progress", "砍价进度通知", Channel.subscribe, "bargain_progress",
               ("thing1", "amount2", "amount3", "number4", "thing5"), "pages/bargain/detail?id={bargain_id}"),
     EventSpec("bargain_expiring", "砍价即将结束", Channel.subscribe, "bargain_expiring",

@@ -16,7 +16,8 @@ from huituan.core.errors import Forbidden, NotFound, OutOfStock, ValidationFaile
 from huituan.core.money import split_by_weights, yuan
 from huituan.core.settings import Settings
 from huituan.models.order import ActivityType, DeliveryMode, Order, OrderStatus
-from huituan.services import idempotency
+from huituan.services import events, idempotency
+from huituan.services.orders.activity import ActivityRequest, require_policy
 from huituan.services.orders.numbers import new_number
 from huituan.services.orders.queries import load_order_dict
 from huituan.services.orders.serialize import order_to_dict
@@ -88,8 +89,12 @@ async def _read_context(user_id: int, idempotency_key: str, address_id: int | No
 
 async def create_order(settings: Settings, user_id: int, idempotency_key: str, *, items: list[dict[str, Any]],
                        delivery_mode: str, address_id: int | None = None, pickup_point_id: int | None = None,
-                       remark: str = "") -> tuple[dict[str, Any], bool]:
+                       remark: str = "", activity: ActivityRequest | None = None) -> tuple[dict[str, Any], bool]:
     """Create an unpaid order and take its stock. Returns (order, created).
+
+    ``activity`` (group-buy, bargain, flash sale): its policy (``services.orders.activity``)
+    prices the lines and reserves its seat / claim / bargain inside the order's transaction;
+    such orders always take the transaction path. Without it the order is normal.
 
     The same (user, Idempotency-Key) returns the existing order with created=False, also under
     concurrent retries; the same key with a different request (items, delivery, address,
@@ -105,7 +110,8 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     # What this request asks for: a reused key with another request is refused (422).
     fingerprint = idempotency.request_hash(
         items=[[line.get("sku_id"), line.get("quantity")] for line in items], delivery_mode=delivery_mode,
-        address_id=address_id, pickup_point_id=pickup_point_id, remark=remark or "")
+        address_id=address_id, pickup_point_id=pickup_point_id, remark=remark or "",
+        **({"activity": [str(activity.type), activity.fingerprint]} if activity else {}))
     rows = await _read_context(user_id, idempotency_key, address_id, _sku_ids_for_lookup(items, settings))
     head = rows[0]
     if head["existing_id"] is not None:
@@ -150,6 +156,12 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
 
     goods_fen = sum(skus[sid]["price_fen"] * q for sid, q in lines.items())
     discount_fen = 0
+    policy = None
+    if activity is not None:
+        policy = require_policy(activity.type)
+        unit = await policy.price(activity, user_id, lines, {sid: skus[sid] for sid in lines})
+        # The activity price shows as a discount on the SKU price: goods stay at list price.
+        discount_fen = goods_fen - sum(unit[sid] * q for sid, q in lines.items())
     if mode == DeliveryMode.pickup or goods_fen >= settings.free_shipping_threshold_fen:
         shipping_fen = 0
     else:
@@ -164,16 +176,20 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     # ceiling and commission base of the line; split exactly so the shares sum to the total.
     shares = split_by_weights(goods_fen - discount_fen, [skus[sid]["price_fen"] * lines[sid] for sid in sku_ids])
     now = utcnow()
+    timeout = settings.order_pay_timeout_seconds
+    if activity is not None and activity.pay_timeout_seconds is not None:
+        timeout = activity.pay_timeout_seconds
 
     # Plain records, not ORM instances (building those costs more than the SQL): the fields
     # order_to_dict reads, with the model's defaults for the columns not set here.
     order = SimpleNamespace(
         id=None, order_no=new_number(), user_id=user_id, idempotency_key=idempotency_key, request_hash=fingerprint,
         status=OrderStatus.unpaid, status_before_refund="", delivery_mode=mode, address=address,
-        pickup_point_id=pickup_point_id, activity_type=ActivityType.normal, activity_ref="",
+        pickup_point_id=pickup_point_id,
+        activity_type=activity.type if activity else ActivityType.normal, activity_ref=activity.ref if activity else "",
         goods_fen=goods_fen, discount_fen=discount_fen, shipping_fen=shipping_fen, payable_fen=payable_fen,
         paid_fen=0, refunded_fen=0, remark=remark or "",
-        pay_deadline=now + timedelta(seconds=settings.order_pay_timeout_seconds), paid_at=None,
+        pay_deadline=now + timedelta(seconds=timeout), paid_at=None,
         shipped_at=None, completed_at=None, cancelled_at=None, cancel_reason="", express_company="",
         express_no="", created_at=now, updated_at=now,
     )
@@ -191,15 +207,32 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
 
     try:
         conn = sql.default_conn()
-        if sql.is_pg(conn) and len(sku_ids) == 1:
+        if policy is None and sql.is_pg(conn) and len(sku_ids) == 1:
             if not await _insert_single_sku_pg(conn, order, order_items[0]):
                 raise short_of_stock(sku_ids[0])
+        elif (policy is not None and payable_fen > 0 and sql.is_pg(conn) and len(sku_ids) == 1
+              and await policy.insert_single_pg(conn, order, order_items[0], activity)):
+            pass  # the policy wrote order, item and its reservation in one statement
         else:
             async with in_transaction() as conn:
+                if policy is not None and payable_fen == 0:
+                    # Nothing to pay (free for the opener, pickup): paid at once, no WeChat Pay.
+                    order.status, order.paid_at = OrderStatus.paid, now
                 await _insert_order(conn, order, order_items)
+                if policy is not None:
+                    activity.ref = order.activity_ref
+                    await policy.reserve(conn, order, activity)
+                    if order.activity_ref != activity.ref:
+                        order.activity_ref = activity.ref
+                        await sql.execute(conn, 'UPDATE "order" SET activity_ref = ? WHERE id = ?',
+                                          [order.activity_ref, order.id])
+                    if order.status == OrderStatus.paid:
+                        await sql.execute(conn, 'UPDATE "order" SET paid_at = ? WHERE id = ?', [now, order.id])
+                        await policy.on_paid(conn, order.id, order.activity_ref)
+                        await events.emit(events.ORDER_PAID, order_id=order.id, conn=conn)
                 # Stock last: a hot SKU's row lock is then held only from this UPDATE to COMMIT.
                 # Sorted by SKU id so concurrent orders lock rows in one order (no deadlocks).
-                for sid in sku_ids:
+                for sid in (sku_ids if policy is None or policy.takes_sku_stock else ()):
                     taken = await sql.execute(
                         conn, "UPDATE sku SET stock = stock - ? WHERE id = ? AND stock >= ? AND on_sale = ?",
                         [lines[sid], sid, lines[sid], True])
@@ -269,6 +302,21 @@ _PG_SINGLE = (
     "SELECT i.order_id, i.id AS item_id FROM i"
 )
 assert len(_ORDER_PG_TYPES) == len(_ORDER_COLS) and len(_ITEM_PG_TYPES) == len(_ITEM_COLS) - 1
+
+
+def order_values(o: SimpleNamespace) -> list[Any]:
+    """The order's column values in ``ORDER_COLS`` order (for a policy's single statement)."""
+    return _order_values(o)
+
+
+def item_values(i: SimpleNamespace) -> list[Any]:
+    """The item's column values in ``ITEM_COLS`` order, without ``order_id``."""
+    return _item_values(i)[1:]
+
+
+# For a policy's single statement: the columns and their PostgreSQL casts.
+ORDER_COLS, ORDER_PG_TYPES = _ORDER_COLS, _ORDER_PG_TYPES
+ITEM_COLS, ITEM_PG_TYPES = _ITEM_COLS, _ITEM_PG_TYPES
 
 
 async def _insert_single_sku_pg(conn, order: SimpleNamespace, item: SimpleNamespace) -> bool:

@@ -15,8 +15,9 @@ from tortoise.transactions import in_transaction
 from huituan.core.clock import utcnow
 from huituan.core.errors import InvalidState, UpstreamError
 from huituan.core.runtime import Runtime
-from huituan.models.order import Order, OrderStatus, order_status_label
+from huituan.models.order import ActivityType, Order, OrderStatus, order_status_label
 from huituan.services import events, notifications
+from huituan.services.orders import activity
 from huituan.services.orders.payments import handle_pay_notify
 from huituan.services.orders.queries import get_own_order, load_order_dict
 from huituan.services.orders.stock import return_stock
@@ -31,9 +32,20 @@ async def _cancel_unpaid(order_id: int, reason: str, now: datetime) -> bool:
             status=OrderStatus.cancelled, cancelled_at=now, cancel_reason=reason)
         if moved != 1:
             return False
-        await return_stock(order_id, conn)
+        row = (await Order.filter(id=order_id).using_db(conn).values("activity_type", "activity_ref"))[0]
+        policy = activity.policy_for(row["activity_type"])
+        if policy is None or policy.takes_sku_stock:
+            await return_stock(order_id, conn)
+        if policy is not None:
+            await policy.release(conn, order_id, row["activity_ref"], reason)
         await events.emit(events.ORDER_CANCELLED, order_id=order_id, conn=conn)
     return True
+
+
+async def cancel_unpaid(order_id: int, reason: str) -> bool:
+    """unpaid -> cancelled for a service that closes an order for its own reason (a group
+    that expired with this seat unpaid). False if the order was not unpaid."""
+    return await _cancel_unpaid(order_id, reason, utcnow())
 
 
 async def close_at_wechat(rt: Runtime, order: Order) -> bool:
@@ -85,15 +97,20 @@ async def cancel_order(user_id: int, order_id: int, rt: Runtime | None = None) -
     return await load_order_dict(await get_own_order(user_id, order_id))
 
 
-async def close_expired_orders(rt: Runtime, now: datetime | None = None, batch: int = 500) -> int:
+async def close_expired_orders(rt: Runtime, now: datetime | None = None, batch: int = 500,
+                               activity_only: bool = False) -> int:
     """Sweep: unpaid orders past pay_deadline -> cancelled (reason pay_timeout), stock back,
     each after its WeChat order is closed (close_at_wechat): a payment made at the last second
     is applied (the order is paid, not cancelled) instead of taken and then refunded. An order
     WeChat could not be asked about waits for the next round. Idempotent and safe on two
-    processes: each order moves under its own CAS."""
+    processes: each order moves under its own CAS. The activity's seat or claim goes back through
+    its policy; ``activity_only`` is the frequent sweep that frees scarce seats and flash-sale
+    units quickly."""
     now = now or utcnow()
-    orders = await Order.filter(status=OrderStatus.unpaid, pay_deadline__lt=now).order_by("pay_deadline") \
-        .limit(batch)
+    q = Order.filter(status=OrderStatus.unpaid, pay_deadline__lt=now)
+    if activity_only:
+        q = q.exclude(activity_type=ActivityType.normal)
+    orders = await q.order_by("pay_deadline").limit(batch)
     closed = 0
     for order in orders:
         if not await close_at_wechat(rt, order):

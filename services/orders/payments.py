@@ -14,6 +14,7 @@ from huituan.core.errors import InvalidState, NotifyMalformed
 from huituan.core.runtime import Runtime
 from huituan.models.order import Order, OrderItem, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus, order_status_label
 from huituan.services import events, outbox
+from huituan.services.orders import activity
 from huituan.services.orders.numbers import new_number
 from huituan.services.orders.queries import get_own_order
 from huituan.services.users import get_active_user
@@ -140,6 +141,7 @@ async def handle_pay_notify(rt: Runtime, notify: dict[str, Any]) -> str:
                     await Payment.create(order_id=order.id, transaction_id=transaction_id, amount_fen=total,
                                          status=PaymentStatus.succeeded, payer_openid=payer_openid,
                                          notify_payload=res, using_db=conn)
+                    await activity.dispatch("on_paid", conn, order.id, order.activity_type, order.activity_ref)
                     await events.emit(events.ORDER_PAID, order_id=order.id, conn=conn)
                     return "paid"
                 current = await Order.get(id=order.id).using_db(conn)
@@ -152,6 +154,7 @@ async def handle_pay_notify(rt: Runtime, notify: dict[str, Any]) -> str:
                 reason = "订单已关闭，支付自动退回" if current.status == OrderStatus.cancelled else "重复支付，自动退回"
                 refund = await _refund_payment(order, transaction_id, total, reason, conn)
                 result = "late"
+                await activity.dispatch("on_late_payment", conn, order.id, order.activity_type, order.activity_ref)
             log.warning("%s payment %s for order %s: automatic refund %s queued",
                         result, transaction_id, order.order_no, refund.refund_no)
     except IntegrityError:
@@ -172,7 +175,7 @@ async def _refund_payment(order: Order, transaction_id: str, amount_fen: int, re
 
 
 _PAID_CAS = ('UPDATE "order" SET status = ?, paid_fen = ?, paid_at = ?, transaction_id = ? '
-             "WHERE order_no = ? AND status = ? AND payable_fen = ? RETURNING id")
+             "WHERE order_no = ? AND status = ? AND payable_fen = ? RETURNING id, activity_type, activity_ref")
 _PAYMENT_INSERT = ("INSERT INTO payment (order_id, transaction_id, amount_fen, status, payer_openid, notify_payload,"
                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
 _PAYLOAD_FIELD = Payment._meta.fields_map["notify_payload"]
@@ -196,6 +199,8 @@ async def _mark_paid(out_trade_no: str, transaction_id: str, total: int, payer_o
             await sql.execute(conn, _PAYMENT_INSERT, [
                 order_id, transaction_id, total, PaymentStatus.succeeded.value, payer_openid,
                 _PAYLOAD_FIELD.to_db_value(res, Payment), now])
+            if rows[0]["activity_type"] != "normal":
+                await activity.dispatch("on_paid", conn, order_id, rows[0]["activity_type"], rows[0]["activity_ref"])
             await events.emit(events.ORDER_PAID, order_id=order_id, conn=conn)
             return "paid"
     except IntegrityError:

@@ -12,7 +12,7 @@ from huituan.core.clock import utcnow
 from huituan.core.errors import InvalidState, NotFound, ValidationFailed
 from huituan.models.order import DeliveryMode, Order, OrderStatus, order_status_label
 from huituan.services import notifications
-from huituan.services.orders import wechat_shipping
+from huituan.services.orders import activity, wechat_shipping
 from huituan.services.orders.admin_queries import get_order_detail
 from huituan.services.orders.queries import load_order_dict
 
@@ -28,6 +28,8 @@ async def ship_order(order_id: int, express_company: str, express_no: str) -> di
         raise NotFound("订单不存在", code="order_not_found", field="order_id")
     if order.delivery_mode != DeliveryMode.express:
         raise InvalidState("自提订单不能发快递", code="order_not_express")
+    if await activity.fulfilment_held(order):
+        raise InvalidState("拼团尚未成团，暂不能发货", code="order_waiting_for_group")
     async with in_transaction() as conn:
         moved = await Order.filter(id=order_id, status=OrderStatus.paid).using_db(conn).update(
             status=OrderStatus.shipped, shipped_at=utcnow(), express_company=express_company.strip()[:32],
@@ -45,6 +47,9 @@ async def ship_order(order_id: int, express_company: str, express_no: str) -> di
 async def mark_ready_for_pickup(order_id: int) -> bool:
     """paid -> ready_for_pickup (pickup orders; the leader announced arrival).
     Returns False if the order was not paid (idempotent for batch announcements)."""
+    order = await Order.get_or_none(id=order_id)
+    if order is not None and await activity.fulfilment_held(order):
+        return False
     async with in_transaction() as conn:
         moved = await Order.filter(id=order_id, status=OrderStatus.paid, delivery_mode=DeliveryMode.pickup).using_db(
             conn).update(status=OrderStatus.ready_for_pickup, ready_at=utcnow())

@@ -1,0 +1,84 @@
+"""The flash-sale Redis scripts. Every key of one session carries the hash tag ``{fs:<id>}``
+so a script touches one Redis Cluster slot and runs unchanged on a cluster (and on
+``memory://``: fakeredis runs the same Lua)."""
+
+from __future__ import annotations
+
+
+def keys(session_id: int) -> dict[str, str]:
+    tag = f"{{fs:{session_id}}}"
+    return {"meta": f"{tag}:meta", "stock": f"{tag}:stock", "limit": f"{tag}:limit", "tag": tag}
+
+
+def users_key(session_id: int, item_id: int) -> str:
+    return f"{{fs:{session_id}}}:u:{item_id}"
+
+
+def request_key(session_id: int, user_id: int, request_id: str) -> str:
+    return f"{{fs:{session_id}}}:r:{user_id}:{request_id}"
+
+
+# KEYS: meta, stock, limit, users(item), request   ARGV: item, user, qty, now (epoch s), request ttl
+# Returns {1, left} claimed | {0} duplicate request | {-1} not loaded | {-2, left} sold out |
+# {-3, have, limit} over the per-user limit | {-5} stopped | {-6} not started | {-7} ended
+CLAIM = """
+if redis.call('EXISTS', KEYS[5]) == 1 then return {0} end
+local meta = redis.call('HMGET', KEYS[1], 'starts', 'ends', 'active')
+if not meta[1] then return {-1} end
+if meta[3] ~= '1' then return {-5} end
+local now = tonumber(ARGV[4])
+if now < tonumber(meta[1]) then return {-6} end
+if now >= tonumber(meta[2]) then return {-7} end
+local left = redis.call('HGET', KEYS[2], ARGV[1])
+if not left then return {-1} end
+left = tonumber(left)
+local qty = tonumber(ARGV[3])
+local limit = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
+local have = tonumber(redis.call('HGET', KEYS[4], ARGV[2]) or '0')
+if have + qty > limit then return {-3, have, limit} end
+if left < qty then return {-2, left} end
+redis.call('HINCRBY', KEYS[2], ARGV[1], -qty)
+redis.call('HINCRBY', KEYS[4], ARGV[2], qty)
+redis.call('SET', KEYS[5], '1', 'EX', tonumber(ARGV[5]))
+return {1, left - qty}
+"""
+
+# KEYS: stock, users(item), request   ARGV: item, user, qty, restore_stock (1|0), forget_request (1|0)
+# Gives a claim's units back (stock only when the item is loaded: a missing key is reloaded
+# from the database, which already counts them) and the user's count.
+RELEASE = """
+local qty = tonumber(ARGV[3])
+if ARGV[4] == '1' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HINCRBY', KEYS[1], ARGV[1], qty)
+end
+local c = redis.call('HINCRBY', KEYS[2], ARGV[2], -qty)
+if c <= 0 then redis.call('HDEL', KEYS[2], ARGV[2]) end
+if ARGV[5] == '1' then redis.call('DEL', KEYS[3]) end
+return 1
+"""
+
+# KEYS: meta, stock, limit   ARGV: starts, ends, active, then (item, left, limit) triples
+# Meta and limits are (re)written; stock only where missing (a live count is never overwritten).
+LOAD = """
+redis.call('HSET', KEYS[1], 'starts', ARGV[1], 'ends', ARGV[2], 'active', ARGV[3])
+local n = 0
+for i = 4, #ARGV, 3 do
+  n = n + redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1])
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 2])
+end
+return n
+"""
+
+# KEYS: users(item)   ARGV: (user, count) pairs. Per-user counts where missing.
+LOAD_USERS = """
+for i = 1, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+# KEYS: stock   ARGV: item, expected ('' = missing), value. Compare-and-set of one stock count.
+REPAIR = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if (cur or '') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""

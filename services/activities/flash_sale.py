@@ -1,0 +1,487 @@
+"""Flash sale (秒杀): sessions with SKUs at a flash price, their own stock and a per-user limit.
+
+A claim is ONE Redis Lua script (``flash_lua.CLAIM``): session window, stock, the user's count
+and the request's idempotency, atomically. Only then is the order created (``create_order``
+with the flash-sale policy), whose transaction takes the unit from the database's
+``FlashItem.stock_left`` by guarded update and writes the ``FlashClaim``: the database is the
+truth and can never oversell even if Redis drifted; Redis only keeps the crowd off it.
+
+If the order cannot be created the script's effect is undone (``RELEASE``). An unpaid claim
+expires with its order (the payment deadline is the claim's TTL): the order is cancelled, the
+claim moves claimed -> expired and its units go back to the database and to Redis. Money that
+arrives after that is refunded automatically by the payment notify (the order is cancelled), so
+a unit is never sold twice. ``reconcile`` compares Redis with the database and repairs drift.
+
+Claim: claimed -> paid -> refunded | claimed -> expired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from tortoise.expressions import F
+from tortoise.functions import Sum
+from tortoise.transactions import in_transaction
+
+from huituan.core import sql
+from huituan.core.clock import as_utc, utcnow
+from huituan.core.errors import Conflict, InvalidState, NotFound, OutOfStock, ValidationFailed
+from huituan.core.runtime import get_runtime
+from huituan.core.settings import Settings
+from huituan.models.catalog import Sku
+from huituan.models.flash_sale import ClaimStatus, FlashClaim, FlashItem, FlashSession, StockDrift
+from huituan.models.group_buy import ActivityStatus
+from huituan.models.order import ActivityType
+from huituan.services.activities import common, flash_lua
+from huituan.services.orders.activity import ActivityPolicy, ActivityRequest
+from huituan.services.orders.create import create_order, find_order_by_key, item_values, order_values
+from huituan.services.orders.queries import load_order_dict
+
+log = logging.getLogger("huituan.activities.flash_sale")
+
+HELD = (ClaimStatus.claimed, ClaimStatus.paid)
+_scripts: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+
+def _script(redis, name: str):
+    entry = _scripts.get(id(redis))
+    if entry is None or entry[0] is not redis:
+        entry = (redis, {})
+        _scripts[id(redis)] = entry
+    s = entry[1].get(name)
+    if s is None:
+        s = entry[1][name] = redis.register_script(getattr(flash_lua, name))
+    return s
+
+
+_CLAIM_INSERT = (
+    "INSERT INTO flash_claim (session_id, item_id, user_id, quantity, request_id, order_id, status, expires_at, "
+    "created_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE (SELECT COALESCE(SUM(quantity), 0) FROM flash_claim "
+    "WHERE item_id = ? AND user_id = ? AND status IN (?, ?)) + ? <= ? RETURNING id")
+_STOCK_TAKE = "UPDATE flash_item SET stock_left = stock_left - ? WHERE id = ? AND stock_left >= ?"
+
+
+@lru_cache(maxsize=1)
+def _pg_single() -> str:
+    from huituan.services.orders import create as c
+
+    return (
+        "WITH s AS (UPDATE flash_item SET stock_left = stock_left - ? WHERE id = ? AND stock_left >= ? AND "
+        "(SELECT COALESCE(SUM(quantity), 0) FROM flash_claim WHERE item_id = ? AND user_id = ? AND status IN (?, ?))"
+        " + ? <= ? RETURNING id), "
+        f'o AS (INSERT INTO "order" ({", ".join(c.ORDER_COLS)}) '
+        f"SELECT {', '.join('?::' + t for t in c.ORDER_PG_TYPES)} FROM s RETURNING id), "
+        f"i AS (INSERT INTO order_item ({', '.join(c.ITEM_COLS)}) "
+        f"SELECT o.id, {', '.join('?::' + t for t in c.ITEM_PG_TYPES)} FROM o RETURNING id, order_id), "
+        "k AS (INSERT INTO flash_claim (session_id, item_id, user_id, quantity, request_id, order_id, status, "
+        "expires_at, created_at) SELECT ?::bigint, ?::bigint, ?::bigint, ?::int, ?::varchar, o.id, ?::varchar, "
+        "?::timestamptz, ?::timestamptz FROM o RETURNING id) "
+        "SELECT i.order_id, i.id AS item_id, k.id AS claim_id FROM i, k")
+
+# Items and sessions are read for every successful claim of a burst: kept a moment in-process.
+_ITEM_CACHE: dict[int, tuple[float, FlashItem, FlashSession]] = {}
+_ITEM_CACHE_SECONDS = 2.0
+
+
+async def _item_and_session(session_id: int, item_id: int) -> tuple[FlashItem, FlashSession]:
+    hit = _ITEM_CACHE.get(item_id)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now and hit[1].session_id == session_id:
+        return hit[1], hit[2]
+    item = await FlashItem.get_or_none(id=item_id, session_id=session_id)
+    if item is None:
+        raise NotFound("秒杀商品不存在", code="flash_item_not_found", field="item_id")
+    session = await FlashSession.get(id=session_id)
+    if len(_ITEM_CACHE) > 1000:
+        _ITEM_CACHE.clear()
+    _SOLD_OUT.clear()
+    _ITEM_CACHE[item_id] = (now + _ITEM_CACHE_SECONDS, item, session)
+    return item, session
+
+
+# -- admin -------------------------------------------------------------------------------------
+
+async def create_session(title: str, starts_at: datetime, ends_at: datetime, items: list[dict[str, Any]],
+                         claim_ttl_seconds: int = 900) -> dict[str, Any]:
+    """A session in draft with its items; each item's stock is taken from its SKU now."""
+    common.check_times(starts_at, ends_at)
+    _ITEM_CACHE.clear()
+    _SOLD_OUT.clear()
+    if not items:
+        raise ValidationFailed("items: 至少一个秒杀商品", field="items")
+    if not 60 <= claim_ttl_seconds <= 7200:
+        raise ValidationFailed("claim_ttl_seconds: 支付时限为 60 到 7200 秒", field="claim_ttl_seconds")
+    async with in_transaction() as conn:
+        s = await FlashSession.create(title=title, starts_at=starts_at, ends_at=ends_at,
+                                      claim_ttl_seconds=claim_ttl_seconds, using_db=conn)
+        for idx, it in enumerate(items):
+            sku = await Sku.get_or_none(id=it["sku_id"]).using_db(conn)
+            if sku is None:
+                raise NotFound(f"items.{idx}.sku_id: 规格不存在", code="sku_not_found", field=f"items.{idx}.sku_id")
+            if not 1 <= it["flash_price_fen"] <= sku.price_fen:
+                raise ValidationFailed(f"items.{idx}.flash_price_fen: 秒杀价须在 1 分到原价之间",
+                                       field=f"items.{idx}.flash_price_fen")
+            if it["stock"] < 1 or it["per_user_limit"] < 1:
+                raise ValidationFailed(f"items.{idx}.stock: 库存和限购至少为 1", field=f"items.{idx}.stock")
+            took = await Sku.filter(id=sku.id, stock__gte=it["stock"]).using_db(conn).update(
+                stock=F("stock") - it["stock"])
+            if took != 1:
+                raise OutOfStock(f"items.{idx}.stock: 商品库存不足", field=f"items.{idx}.stock", sku_id=sku.id)
+            await FlashItem.create(session_id=s.id, product_id=sku.product_id, sku_id=sku.id,
+                                   flash_price_fen=it["flash_price_fen"], stock_total=it["stock"],
+                                   stock_left=it["stock"], per_user_limit=it["per_user_limit"], using_db=conn)
+    return await session_dict(s)
+
+
+async def update_session(redis, session_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    s = await _get_session(session_id)
+    fields = {k: v for k, v in data.items() if v is not None and k in ("title", "starts_at", "ends_at",
+                                                                      "claim_ttl_seconds")}
+    common.check_times(fields.get("starts_at", s.starts_at), fields.get("ends_at", s.ends_at))
+    await FlashSession.filter(id=s.id).update(**fields)
+    _ITEM_CACHE.clear()  # this process at once; the others within _ITEM_CACHE_SECONDS
+    _SOLD_OUT.clear()
+    s = await _get_session(session_id)
+    if s.status == ActivityStatus.active:
+        await load_session(redis, s.id)
+    return await session_dict(s, redis)
+
+
+async def set_session_status(redis, session_id: int, status: ActivityStatus) -> dict[str, Any]:
+    s = await _get_session(session_id)
+    _ITEM_CACHE.clear()
+    _SOLD_OUT.clear()
+    await FlashSession.filter(id=s.id).update(status=status)
+    await load_session(redis, s.id)  # the script reads 'active' from Redis: stop takes effect at once
+    return await session_dict(await _get_session(session_id), redis)
+
+
+async def session_results(redis, session_id: int) -> dict[str, Any]:
+    s = await _get_session(session_id)
+    counts = {str(st): await FlashClaim.filter(session_id=s.id, status=st).count() for st in ClaimStatus}
+    drifts = await StockDrift.filter(session_id=s.id).order_by("-id").limit(50)
+    return {"session": await session_dict(s, redis), "claims": counts,
+            "drifts": [drift_dict(d) for d in drifts]}
+
+
+def drift_dict(d: StockDrift) -> dict[str, Any]:
+    return {"id": d.id, "session_id": d.session_id, "item_id": d.item_id, "redis_stock": d.redis_stock,
+            "db_stock": d.db_stock, "repaired": d.repaired, "created_at": common.iso(d.created_at)}
+
+
+async def list_drifts(limit: int = 100) -> dict[str, Any]:
+    return {"items": [drift_dict(d) for d in await StockDrift.all().order_by("-id").limit(limit)]}
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+async def _get_session(session_id: int) -> FlashSession:
+    s = await FlashSession.get_or_none(id=session_id)
+    if s is None:
+        raise common.not_found("秒杀场次", "session_not_found", "session_id")
+    return s
+
+
+async def session_dict(s: FlashSession, redis=None) -> dict[str, Any]:
+    items = await FlashItem.filter(session_id=s.id).order_by("id")
+    live: dict[str, Any] = {}
+    if redis is not None and items:
+        live = dict(zip([str(i.id) for i in items],
+                        await redis.hmget(flash_lua.keys(s.id)["stock"], [str(i.id) for i in items])))
+    now = utcnow()
+    phase = ("upcoming" if now < as_utc(s.starts_at) else "ended" if now >= as_utc(s.ends_at) else "running")
+    return {"id": s.id, "title": s.title, "status": str(s.status), "phase": phase,
+            "starts_at": common.iso(s.starts_at), "ends_at": common.iso(s.ends_at),
+            "claim_ttl_seconds": s.claim_ttl_seconds,
+            "items": [{"id": i.id, "product_id": i.product_id, "sku_id": i.sku_id, "flash_price_fen": i.flash_price_fen,
+                       "stock_total": i.stock_total,
+                       "stock_left": int(live[str(i.id)]) if live.get(str(i.id)) is not None else i.stock_left,
+                       "per_user_limit": i.per_user_limit} for i in items]}
+
+
+async def list_sessions(redis, now: datetime | None = None) -> dict[str, Any]:
+    """Running and upcoming sessions (today's slots first)."""
+    now = now or utcnow()
+    sessions = await FlashSession.filter(status=ActivityStatus.active, ends_at__gt=now).order_by("starts_at").limit(50)
+    return {"items": [await session_dict(s, redis) for s in sessions]}
+
+
+async def get_session(redis, session_id: int) -> dict[str, Any]:
+    return await session_dict(await _get_session(session_id), redis)
+
+
+def claim_dict(c: FlashClaim) -> dict[str, Any]:
+    return {"id": c.id, "session_id": c.session_id, "item_id": c.item_id, "quantity": c.quantity,
+            "request_id": c.request_id, "order_id": c.order_id, "status": str(c.status),
+            "expires_at": common.iso(c.expires_at), "created_at": common.iso(c.created_at)}
+
+
+async def my_claims(user_id: int) -> dict[str, Any]:
+    return {"items": [claim_dict(c) for c in await FlashClaim.filter(user_id=user_id).order_by("-id").limit(50)]}
+
+
+# -- Redis state -------------------------------------------------------------------------------
+
+async def load_session(redis, session_id: int) -> int:
+    """Write a session into Redis: window and limits always, stock and per-user counts only where
+    missing (from the database). Returns how many stock counts were written."""
+    s = await FlashSession.get_or_none(id=session_id)
+    if s is None:
+        return 0
+    items = await FlashItem.filter(session_id=s.id)
+    k = flash_lua.keys(s.id)
+    args: list[Any] = [int(as_utc(s.starts_at).timestamp()), int(as_utc(s.ends_at).timestamp()),
+                       "1" if s.status == ActivityStatus.active else "0"]
+    for it in items:
+        args += [it.id, it.stock_left, it.per_user_limit]
+    written = int(await _script(redis, "LOAD")(keys=[k["meta"], k["stock"], k["limit"]], args=args))
+    for it in items:
+        rows = await FlashClaim.filter(item_id=it.id, status__in=list(HELD)).group_by("user_id") \
+            .annotate(total=Sum("quantity")).values("user_id", "total")
+        if rows:
+            pairs: list[Any] = []
+            for r in rows:
+                pairs += [r["user_id"], int(r["total"] or 0)]
+            await _script(redis, "LOAD_USERS")(keys=[flash_lua.users_key(s.id, it.id)], args=pairs)
+    return written
+
+
+_loading: dict[int, asyncio.Future] = {}
+# item id -> until when (monotonic) this process answers "sold out" without asking Redis.
+_SOLD_OUT: dict[int, float] = {}
+SOLD_OUT_MEMORY_SECONDS = 1.0
+
+
+async def _load_once(redis, session_id: int) -> None:
+    """Single flight: a burst that finds the session missing loads it once per process; the
+    other requests wait for that load instead of each reading the database."""
+    pending = _loading.get(session_id)
+    if pending is not None:
+        await asyncio.shield(pending)
+        return
+    fut = asyncio.get_running_loop().create_future()
+    _loading[session_id] = fut
+    try:
+        await load_session(redis, session_id)
+        fut.set_result(None)
+    except BaseException as exc:
+        fut.set_exception(exc)
+        fut.exception()  # retrieved: no "never retrieved" warning when nobody waited
+        raise
+    finally:
+        _loading.pop(session_id, None)
+
+
+async def preload_sessions(redis, within_minutes: int, now: datetime | None = None) -> int:
+    """Job: sessions that start within ``within_minutes`` or are running go into Redis."""
+    now = now or utcnow()
+    ids = await FlashSession.filter(status=ActivityStatus.active, starts_at__lte=now + timedelta(minutes=within_minutes),
+                                    ends_at__gt=now).values_list("id", flat=True)
+    for sid in ids:
+        await load_session(redis, sid)
+    return len(ids)
+
+
+async def reconcile(redis, now: datetime | None = None, settle_seconds: float = 0.2) -> int:
+    """Job: compare each running session's Redis stock with the database's and repair drift.
+
+    A claim in flight (script done, order transaction not yet committed) is a drift that heals
+    itself: a difference is only repaired when it is the same after ``settle_seconds``, and the
+    repair is a compare-and-set on the value read. Each repair is logged, stored (StockDrift,
+    the admin API lists them) and counted. Returns the number of repairs.
+    """
+    now = now or utcnow()
+    sessions = await FlashSession.filter(status=ActivityStatus.active, starts_at__lte=now + timedelta(minutes=60),
+                                         ends_at__gt=now)
+    repaired = 0
+    for s in sessions:
+        k = flash_lua.keys(s.id)
+        if not await redis.exists(k["meta"]):
+            await load_session(redis, s.id)
+        first = await _compare(redis, s.id, k)
+        if not first:
+            continue
+        await asyncio.sleep(settle_seconds)
+        second = await _compare(redis, s.id, k)
+        for item_id, (r, d) in second.items():
+            if item_id not in first or (first[item_id][0] is None) != (r is None) or \
+                    (r is not None and first[item_id][0] - first[item_id][1] != r - d):
+                continue  # still moving: next round
+            if await _script(redis, "REPAIR")(keys=[k["stock"]], args=[item_id, "" if r is None else r, d]):
+                if r is None:
+                    await load_session(redis, s.id)  # the per-user counts went with it
+                await StockDrift.create(session_id=s.id, item_id=item_id, redis_stock=r, db_stock=d)
+                log.warning("flash stock drift repaired: session %s item %s redis %s -> db %s", s.id, item_id, r, d)
+                repaired += 1
+    return repaired
+
+
+async def _compare(redis, session_id: int, k: dict[str, str]) -> dict[int, tuple[int | None, int]]:
+    items = await FlashItem.filter(session_id=session_id).order_by("id")
+    if not items:
+        return {}
+    values = await redis.hmget(k["stock"], [str(i.id) for i in items])
+    out = {}
+    for it, v in zip(items, values):
+        r = None if v is None else int(v)
+        if r != it.stock_left:
+            out[it.id] = (r, it.stock_left)
+    return out
+
+
+async def _release_redis(redis, session_id: int, item_id: int, user_id: int, quantity: int, *,
+                         restore_stock: bool, request_id: str | None = None) -> None:
+    await _script(redis, "RELEASE")(
+        keys=[flash_lua.keys(session_id)["stock"], flash_lua.users_key(session_id, item_id),
+              flash_lua.request_key(session_id, user_id, request_id or "-")],
+        args=[item_id, user_id, quantity, "1" if restore_stock else "0", "1" if request_id else "0"])
+
+
+# -- claiming ----------------------------------------------------------------------------------
+
+_CLAIM_ERRORS = {
+    -5: lambda r: InvalidState("秒杀场次未开放", code="flash_session_closed"),
+    -6: lambda r: InvalidState("秒杀尚未开始", code="flash_not_started"),
+    -7: lambda r: InvalidState("秒杀已结束", code="flash_ended"),
+    -2: lambda r: OutOfStock("已抢光", code="flash_sold_out"),
+}
+
+
+async def claim(redis, settings: Settings, user_id: int, session_id: int, item_id: int, quantity: int,
+                request_id: str, *, delivery_mode: str, address_id: int | None = None,
+                pickup_point_id: int | None = None, remark: str = "") -> tuple[dict[str, Any], bool]:
+    """Claim units and create their order. Returns (order, created); the same request id
+    returns the same order (created=False). 409 not started / ended / sold out / over the
+    limit; 422 quantity above the per-user limit."""
+    if not request_id or len(request_id) > 64 or not request_id.isprintable():
+        raise ValidationFailed("Idempotency-Key: 请求头必填，长度 1 到 64", field="Idempotency-Key")
+    if quantity < 1:
+        raise ValidationFailed("quantity: 数量必须大于 0", field="quantity")
+    if _SOLD_OUT.get(item_id, 0.0) > time.monotonic():
+        raise OutOfStock("已抢光", code="flash_sold_out")
+    k = flash_lua.keys(session_id)
+    script_keys = [k["meta"], k["stock"], k["limit"], flash_lua.users_key(session_id, item_id),
+                   flash_lua.request_key(session_id, user_id, request_id)]
+    args = [item_id, user_id, quantity, int(utcnow().timestamp()), 24 * 3600]
+    res = await _script(redis, "CLAIM")(keys=script_keys, args=args)
+    if res[0] == -1:  # not loaded (or the stock key went away): load on demand, once
+        await _item_and_session(session_id, item_id)  # 404 for an item not in the session
+        await _load_once(redis, session_id)
+        res = await _script(redis, "CLAIM")(keys=script_keys, args=args)
+    code = int(res[0])
+    if code == 0:
+        existing = await find_order_by_key(user_id, request_id)
+        if existing is None:
+            raise Conflict("请求处理中，请稍后查看订单", code="flash_claim_in_progress")
+        return await load_order_dict(existing), False
+    if code == -3:
+        have, limit = int(res[1]), int(res[2])
+        if quantity > limit:
+            raise ValidationFailed(f"quantity: 每人限购 {limit} 件", field="quantity", per_user_limit=limit)
+        raise Conflict(f"每人限购 {limit} 件，您已抢到 {have} 件", code="flash_limit_reached",
+                       per_user_limit=limit, claimed=have)
+    if code == -2 and int(res[1]) <= 0:
+        # Sold out: this process answers the crowd without Redis for a moment. Only the script
+        # ever grants a claim; units that come back (an expired claim) sell again after this.
+        _SOLD_OUT[item_id] = time.monotonic() + SOLD_OUT_MEMORY_SECONDS
+    if code in _CLAIM_ERRORS:
+        raise _CLAIM_ERRORS[code](res)
+    if code != 1:
+        raise NotFound("秒杀商品不存在", code="flash_item_not_found", field="item_id")
+    # Claimed in Redis: now the order, or undo.
+    try:
+        item, s = await _item_and_session(session_id, item_id)
+        req = ActivityRequest(ActivityType.flash_sale, pay_timeout_seconds=s.claim_ttl_seconds, params={
+            "item": item, "quantity": quantity, "request_id": request_id}, fingerprint=f"{session_id}:{item_id}")
+        return await create_order(settings, user_id, request_id, items=[{"sku_id": item.sku_id, "quantity": quantity}],
+                                  delivery_mode=delivery_mode, address_id=address_id,
+                                  pickup_point_id=pickup_point_id, remark=remark, activity=req)
+    except BaseException as exc:
+        # The database is short (Redis had drifted): keep Redis' count down, reconcile repairs it.
+        short = isinstance(exc, OutOfStock) and getattr(exc, "code", "") == "flash_db_short"
+        await _release_redis(redis, session_id, item_id, user_id, quantity, restore_stock=not short,
+                             request_id=request_id)
+        raise
+
+
+class FlashSalePolicy(ActivityPolicy):
+    type = ActivityType.flash_sale
+    takes_sku_stock = False  # the session's stock was taken from the SKU when it was created
+
+    async def price(self, request: ActivityRequest, user_id: int, lines: dict[int, int],
+                    skus: dict[int, dict[str, Any]]) -> dict[int, int]:
+        item: FlashItem = request.params["item"]
+        request.ref = str(item.id)  # the claim is found by its order id; the ref names the item
+        return {item.sku_id: item.flash_price_fen}
+
+    async def reserve(self, conn, order: Any, request: ActivityRequest) -> None:
+        """The claim is written when the user's held units leave room under the limit (the
+        database's backstop behind Redis' count), then the units leave the database's stock
+        (guarded). Raw SQL, two statements: this runs for every unit sold in a burst."""
+        item: FlashItem = request.params["item"]
+        q = request.params["quantity"]
+        now = utcnow()
+        rows = await sql.fetch(conn, _CLAIM_INSERT, [
+            item.session_id, item.id, order.user_id, q, request.params["request_id"], order.id,
+            ClaimStatus.claimed.value, order.pay_deadline, now,
+            item.id, order.user_id, ClaimStatus.claimed.value, ClaimStatus.paid.value, q, item.per_user_limit])
+        if not rows:
+            raise Conflict(f"每人限购 {item.per_user_limit} 件", code="flash_limit_reached",
+                           per_user_limit=item.per_user_limit)
+        request.result["claim_id"] = rows[0]["id"]
+        # Stock last: the hot item's row lock is held only from this UPDATE to COMMIT.
+        if await sql.execute(conn, _STOCK_TAKE, [q, item.id, q]) != 1:
+            raise OutOfStock("已抢光", code="flash_db_short")
+
+    async def insert_single_pg(self, conn, order: Any, item: Any, request: ActivityRequest) -> bool:
+        """The burst's path on PostgreSQL: the guarded stock update (with the per-user backstop),
+        the order, its item and the claim in one autocommit statement: all or nothing."""
+        fi: FlashItem = request.params["item"]
+        q = request.params["quantity"]
+        rows = await sql.fetch(conn, _pg_single(), [
+            q, fi.id, q, fi.id, order.user_id, ClaimStatus.claimed.value, ClaimStatus.paid.value, q,
+            fi.per_user_limit, *order_values(order), *item_values(item),
+            fi.session_id, fi.id, order.user_id, q, request.params["request_id"], ClaimStatus.claimed.value,
+            order.pay_deadline, utcnow()])
+        if not rows:
+            held = await FlashClaim.filter(item_id=fi.id, user_id=order.user_id, status__in=list(HELD)) \
+                .annotate(total=Sum("quantity")).values("total")
+            if int((held[0]["total"] if held else 0) or 0) + q > fi.per_user_limit:
+                raise Conflict(f"每人限购 {fi.per_user_limit} 件", code="flash_limit_reached",
+                               per_user_limit=fi.per_user_limit)
+            raise OutOfStock("已抢光", code="flash_db_short")
+        order.id = item.order_id = rows[0]["order_id"]
+        item.id = rows[0]["item_id"]
+        request.result["claim_id"] = rows[0]["claim_id"]
+        return True
+
+    async def release(self, conn, order_id: int, ref: str, reason: str) -> None:
+        """claimed -> expired: units back to the database and to Redis."""
+        c = await FlashClaim.get_or_none(order_id=order_id).using_db(conn)
+        if c is None:
+            return
+        moved = await FlashClaim.filter(id=c.id, status=ClaimStatus.claimed).using_db(conn).update(
+            status=ClaimStatus.expired)
+        if moved != 1:
+            return
+        await FlashItem.filter(id=c.item_id).using_db(conn).update(stock_left=F("stock_left") + c.quantity)
+        try:
+            redis = get_runtime().redis
+        except RuntimeError:
+            return  # no runtime (CLI): reconcile brings Redis back in line
+        await _release_redis(redis, c.session_id, c.item_id, c.user_id, c.quantity, restore_stock=True)
+        _SOLD_OUT.pop(c.item_id, None)
+
+    async def on_paid(self, conn, order_id: int, ref: str) -> None:
+        await FlashClaim.filter(order_id=order_id, status=ClaimStatus.claimed).using_db(conn).update(
+            status=ClaimStatus.paid)
+
+    async def on_refunded(self, conn, order_id: int, ref: str) -> None:
+        """paid -> refunded; the units stay sold (the goods may be on their way back)."""
+        await FlashClaim.filter(order_id=order_id, status=ClaimStatus.paid).using_db(conn).update(
+            status=ClaimStatus.refunded)

@@ -1,0 +1,99 @@
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from huituan.core.clock import utcnow
+from huituan.core.errors import Conflict, InvalidState, OutOfStock, ValidationFailed
+from huituan.models.flash_sale import ClaimStatus, FlashClaim, FlashItem, StockDrift
+from huituan.models.order import Order, OrderStatus, Payment, PaymentStatus, Refund
+from huituan.services.activities import flash_lua, flash_sale
+from huituan.services.orders.lifecycle import close_expired_orders
+from huituan.services.orders.payments import handle_pay_notify
+from tests.factories import make_address, make_user, pay_order, token_for
+from tests.services.activities.helpers import given_flash_session
+from tests.services.orders.helpers import pay_resource
+
+
+async def _claim(rt, settings, session, user, address, quantity=1, key=None):
+    return await flash_sale.claim(rt.redis, settings, user.id, session["id"], session["items"][0]["id"], quantity,
+                                  key or uuid.uuid4().hex, delivery_mode="express", address_id=address.id)
+
+
+async def test_claim_creates_the_order_at_the_flash_price_and_is_idempotent(rt, settings):
+    s = await given_flash_session(rt.redis, stock=3, per_user_limit=2)
+    user = await make_user()
+    address = await make_address(user)
+    order, created = await _claim(rt, settings, s, user, address, key="req-1")
+    assert created and order["payable_fen"] == 99 and order["activity_type"] == "flash_sale"
+    again, created = await _claim(rt, settings, s, user, address, key="req-1")
+    assert not created and again["id"] == order["id"]
+    assert (await FlashItem.get(id=s["items"][0]["id"])).stock_left == 2
+    live = await flash_sale.get_session(rt.redis, s["id"])
+    assert live["items"][0]["stock_left"] == 2
+
+
+async def test_bad_claims_are_refused(rt, settings):
+    s = await given_flash_session(rt.redis, stock=2, per_user_limit=2)
+    user = await make_user()
+    address = await make_address(user)
+    with pytest.raises(ValidationFailed) as big:
+        await _claim(rt, settings, s, user, address, quantity=3)
+    assert big.value.status == 422 and "限购" in big.value.message
+    await _claim(rt, settings, s, user, address, quantity=2)
+    with pytest.raises(Conflict) as more:
+        await _claim(rt, settings, s, user, address, quantity=1)
+    assert more.value.code == "flash_limit_reached"
+    other = await make_user()
+    with pytest.raises(OutOfStock) as sold_out:
+        await _claim(rt, settings, s, other, await make_address(other))
+    assert sold_out.value.code == "flash_sold_out" and "抢光" in sold_out.value.message
+    later = await given_flash_session(rt.redis, starts_in=3600)
+    with pytest.raises(InvalidState) as early:
+        await _claim(rt, settings, later, user, address)
+    assert early.value.code == "flash_not_started" and "尚未开始" in early.value.message
+    over = await given_flash_session(rt.redis, starts_in=-7200, lasts=3600)
+    with pytest.raises(InvalidState) as ended:
+        await _claim(rt, settings, over, user, address)
+    assert ended.value.code == "flash_ended" and "已结束" in ended.value.message
+
+
+async def test_unpaid_claim_expires_and_a_late_payment_is_refunded_the_unit_sold_once(client, rt, settings):
+    s = await given_flash_session(rt.redis, stock=1, per_user_limit=1)
+    first, second = await make_user(), await make_user()
+    a1, a2 = await make_address(first), await make_address(second)
+    order, _ = await _claim(rt, settings, s, first, a1)
+    assert await close_expired_orders(rt, now=utcnow() + timedelta(seconds=901), activity_only=True) == 1
+    assert (await FlashClaim.get(order_id=order["id"])).status == ClaimStatus.expired
+    assert (await FlashItem.get(id=s["items"][0]["id"])).stock_left == 1
+    # The unit is claimed and paid by someone else ...
+    resold, _ = await _claim(rt, settings, s, second, a2)
+    await pay_order(client, token_for(second), resold["id"])
+    # ... and the first buyer's money arrives late (WeChat's notify): refunded automatically.
+    assert await handle_pay_notify(rt, pay_resource(order)) == "late"
+    assert (await Order.get(id=order["id"])).status == OrderStatus.cancelled
+    assert (await Payment.get(order_id=order["id"])).status == PaymentStatus.late
+    assert (await Refund.get(order_id=order["id"])).automatic
+    assert await FlashClaim.filter(item_id=s["items"][0]["id"], status=ClaimStatus.paid).count() == 1
+    assert (await FlashItem.get(id=s["items"][0]["id"])).stock_left == 0
+
+
+async def test_reconcile_restores_deleted_redis_stock(rt, settings):
+    s = await given_flash_session(rt.redis, stock=10, per_user_limit=5)
+    user = await make_user()
+    address = await make_address(user)
+    await _claim(rt, settings, s, user, address, quantity=3)
+    k = flash_lua.keys(s["id"])
+    await rt.redis.delete(k["stock"], flash_lua.users_key(s["id"], s["items"][0]["id"]))
+    assert await flash_sale.reconcile(rt.redis, settle_seconds=0.01) == 1
+    assert int(await rt.redis.hget(k["stock"], str(s["items"][0]["id"]))) == 7
+    drift = await StockDrift.get(session_id=s["id"])
+    assert drift.redis_stock is None and drift.db_stock == 7
+    # The per-user count came back with it: the limit still holds.
+    with pytest.raises(Conflict):
+        await _claim(rt, settings, s, user, address, quantity=3)
+    # A drifted count is repaired too; a consistent one is left alone.
+    await rt.redis.hset(k["stock"], str(s["items"][0]["id"]), 50)
+    assert await flash_sale.reconcile(rt.redis, settle_seconds=0.01) == 1
+    assert await flash_sale.reconcile(rt.redis, settle_seconds=0.01) == 0
+    assert int(await rt.redis.hget(k["stock"], str(s["items"][0]["id"]))) == 7

@@ -1,0 +1,143 @@
+"""Acceptance races on PostgreSQL + Redis: real parallel connections (the pool), bounded.
+Each test also shows that the attempts really overlapped (peak of requests in flight)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+
+import pytest
+
+from huituan.core.errors import HuituanError
+from huituan.models.bargain import Bargain, BargainHelp
+from huituan.models.flash_sale import ClaimStatus, FlashClaim, FlashItem
+from huituan.models.group_buy import Group, GroupSeat, SeatStatus
+from huituan.models.order import ActivityType, Order
+from huituan.models.user import Address, User
+from huituan.services.activities import bargain, flash_lua, flash_sale, group_buy
+from tests.services.activities.helpers import buyer, given_bargain_activity, given_flash_session, given_group_activity
+
+pytestmark = pytest.mark.postgres
+
+
+class Flight:
+    """Counts requests in flight: the peak proves they overlapped."""
+
+    def __init__(self) -> None:
+        self.now = self.peak = 0
+
+    async def run(self, coro):
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        try:
+            return await coro
+        except HuituanError as exc:
+            return exc
+        finally:
+            self.now -= 1
+
+
+async def _buyers(n: int) -> list[tuple[int, int]]:
+    tag = uuid.uuid4().hex[:8]
+    await User.bulk_create([User(openid=f"race-{tag}-{i}", nickname=f"买家{i}") for i in range(n)])
+    users = await User.filter(openid__startswith=f"race-{tag}-").order_by("id")
+    await Address.bulk_create([Address(user_id=u.id, receiver="张三", phone="13800000000", province="广东省",
+                                       city="深圳市", detail="1 号") for u in users])
+    addresses = {a.user_id: a.id for a in await Address.filter(user_id__in=[u.id for u in users])}
+    return [(u.id, addresses[u.id]) for u in users]
+
+
+async def test_100_concurrent_joiners_for_5_free_seats(rt, settings):
+    a = await given_group_activity(size=6)
+    opener, address = await buyer()
+    first, _ = await group_buy.join_group(settings, opener.id, "open", activity_id=a["id"], open_new=True,
+                                          sku_id=a["sku_id"], delivery_mode="express", address_id=address.id)
+    code = first["group"]["share_code"]
+    people = await _buyers(100)
+    flight = Flight()
+    results = await asyncio.gather(*(flight.run(group_buy.join_group(
+        settings, uid, uuid.uuid4().hex, share_code=code, sku_id=a["sku_id"], delivery_mode="express",
+        address_id=aid)) for uid, aid in people))
+    won = [r for r in results if isinstance(r, tuple)]
+    lost = Counter(getattr(r, "code", type(r).__name__) for r in results if not isinstance(r, tuple))
+    assert len(won) == 5, lost
+    assert lost == {"group_full": 95}
+    g = await Group.get(share_code=code)
+    assert g.seats_taken == 6
+    assert await GroupSeat.filter(group_id=g.id, status=SeatStatus.reserved).count() == 6
+    assert await Order.filter(activity_type=ActivityType.group_buy, activity_ref=str(g.id)).count() == 6
+    assert flight.peak > 10, flight.peak
+
+
+async def test_50_concurrent_helpers_on_one_bargain(rt, settings):
+    a = await given_bargain_activity(start=30000, floor=1000, helpers=30, cut_min=100, cut_max=2000,
+                                     helps_per_user=5)
+    owner, _ = await buyer()
+    b, _ = await bargain.start_bargain(owner.id, a["id"])
+    helpers = [uid for uid, _ in await _buyers(40)]
+    requests = helpers + helpers[:10]  # ten of them try twice
+    flight = Flight()
+    before = bargain.STATS["cas_lost"]
+    results = await asyncio.gather(*(flight.run(bargain.help_bargain(rt.redis, settings, uid, b["id"], ip=f"10.1.0.{i % 200}"))
+                                     for i, uid in enumerate(requests)))
+    ok = [r for r in results if isinstance(r, dict)]
+    refused = Counter(getattr(r, "code", type(r).__name__) for r in results if not isinstance(r, dict))
+    helps = await BargainHelp.filter(bargain_id=b["id"]).order_by("seq")
+    assert len(ok) == len(helps) == 30, refused
+    assert set(refused) <= {"bargain_floor_reached", "bargain_already_helped"}
+    assert sum(h.cut_fen for h in helps) == 30000 - 1000
+    assert all(100 <= h.cut_fen <= 2000 for h in helps)
+    assert [h.seq for h in helps] == list(range(1, 31))
+    assert len({h.helper_user_id for h in helps}) == 30  # nobody twice
+    final = await Bargain.get(id=b["id"])
+    assert final.current_price_fen == 1000 and final.helps_count == 30
+    assert flight.peak > 10, flight.peak
+    print(f"bargain race: peak in flight {flight.peak}, CAS lost {bargain.STATS['cas_lost'] - before}, refused {refused}")
+
+
+async def test_2000_concurrent_claims_for_100_units(rt, settings):
+    s = await given_flash_session(rt.redis, stock=100, per_user_limit=2)
+    item_id = s["items"][0]["id"]
+    people = await _buyers(500)
+    flight = Flight()
+    calls = [flight.run(flash_sale.claim(rt.redis, settings, uid, s["id"], item_id, 1, uuid.uuid4().hex,
+                                         delivery_mode="express", address_id=aid))
+             for _ in range(4) for uid, aid in people]
+    results = await asyncio.gather(*calls)
+    won = [r for r in results if isinstance(r, tuple)]
+    refused = Counter(getattr(r, "code", type(r).__name__) for r in results if not isinstance(r, tuple))
+    assert len(won) == 100, refused
+    assert set(refused) <= {"flash_sold_out", "flash_limit_reached"}
+    claims = await FlashClaim.filter(item_id=item_id, status=ClaimStatus.claimed)
+    assert sum(c.quantity for c in claims) == 100
+    per_user = Counter(c.user_id for c in claims)
+    assert max(per_user.values()) <= 2
+    assert (await FlashItem.get(id=item_id)).stock_left == 0
+    assert int(await rt.redis.hget(flash_lua.keys(s["id"])["stock"], str(item_id))) == 0
+    assert await Order.filter(activity_type=ActivityType.flash_sale).count() == 100
+    assert flight.peak > 100, flight.peak
+
+
+async def test_redis_stock_deleted_mid_session_never_oversells_and_reconcile_restores(rt, settings):
+    s = await given_flash_session(rt.redis, stock=100, per_user_limit=1)
+    item_id = s["items"][0]["id"]
+    k = flash_lua.keys(s["id"])
+    people = await _buyers(300)
+
+    async def wipe_midway():
+        await asyncio.sleep(0.05)
+        await rt.redis.delete(k["stock"])
+
+    flight = Flight()
+    results = await asyncio.gather(wipe_midway(), *(flight.run(flash_sale.claim(
+        rt.redis, settings, uid, s["id"], item_id, 1, uuid.uuid4().hex, delivery_mode="express", address_id=aid))
+        for uid, aid in people))
+    won = [r for r in results[1:] if isinstance(r, tuple)]
+    assert len(won) <= 100
+    held = await FlashClaim.filter(item_id=item_id, status=ClaimStatus.claimed).count()
+    assert held == len(won)
+    assert (await FlashItem.get(id=item_id)).stock_left == 100 - held
+    await rt.redis.delete(k["stock"])  # and gone again, with no claim to reload it
+    assert await flash_sale.reconcile(rt.redis, settle_seconds=0.05) == 1
+    assert int(await rt.redis.hget(k["stock"], str(item_id))) == 100 - held
