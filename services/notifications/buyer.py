@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from huituan.core.clock import china_date, utcnow
+from huituan.core.clock import as_utc, china_date, utcnow
 from huituan.models.leader import PickupPoint
-from huituan.models.notification import NotificationStatus
+from huituan.models.notification import Notification, NotificationStatus
 from huituan.models.order import DeliveryMode, Order, OrderItem, OrderStatus
 from huituan.services.notifications.service import already_notified, notify
 
@@ -82,20 +82,28 @@ async def remind_unpaid_orders(before_seconds: int, limit: int = 500) -> int:
 
 async def remind_fulfilled_orders(since_hours: int = 48, limit: int = 1000) -> int:
     """Safety net for shipped / ready-for-pickup messages: orders that moved in the last
-    ``since_hours`` get theirs (the same dedupe key as the status change, so never twice)."""
+    ``since_hours`` get theirs (the same dedupe key as the status change, so never twice). A
+    ready order is also skipped when its buyer heard about a pickup since it became ready:
+    a leader's arrival tells each buyer once for all their orders at the point."""
     since = utcnow() - timedelta(hours=since_hours)
     queued = 0
-    for event, send, orders in (
-        ("order_shipped", order_shipped,
-         Order.filter(status=OrderStatus.shipped, shipped_at__gte=since)),
-        ("order_ready_for_pickup", order_ready_for_pickup,
-         Order.filter(status=OrderStatus.ready_for_pickup, delivery_mode=DeliveryMode.pickup, ready_at__gte=since)),
-    ):
-        rows = await orders.order_by("id").limit(limit).values("id", "user_id")
-        done = await already_notified(event, [(f"order:{r['id']}", r["user_id"]) for r in rows])
-        for r in rows:
-            if (f"order:{r['id']}", r["user_id"]) not in done:
-                queued += await send(r["id"], None)
+    rows = await (Order.filter(status=OrderStatus.shipped, shipped_at__gte=since)
+                  .order_by("id").limit(limit).values("id", "user_id"))
+    done = await already_notified("order_shipped", [(f"order:{r['id']}", r["user_id"]) for r in rows])
+    for r in rows:
+        if (f"order:{r['id']}", r["user_id"]) not in done:
+            queued += await order_shipped(r["id"], None)
+    rows = await (Order.filter(status=OrderStatus.ready_for_pickup, delivery_mode=DeliveryMode.pickup,
+                               ready_at__gte=since).order_by("id").limit(limit).values("id", "user_id", "ready_at"))
+    told: dict[int, list] = {}
+    for n in await Notification.filter(event="order_ready_for_pickup", user_id__in=[r["user_id"] for r in rows] or [0],
+                                       created_at__gte=since - timedelta(minutes=1)).values("user_id", "created_at"):
+        told.setdefault(n["user_id"], []).append(as_utc(n["created_at"]))
+    for r in rows:
+        ready = as_utc(r["ready_at"]) - timedelta(minutes=1)  # the message is written with the change
+        if any(t >= ready for t in told.get(r["user_id"], ())):
+            continue
+        queued += await order_ready_for_pickup(r["id"], None)
     return queued
 
 

@@ -128,3 +128,20 @@ async def test_digest_with_nothing_pending_sends_nothing(rt, client):
     await Operator.create(username="ops-a", password_hash="x", wecom_userid="wx-ops-a")
     assert await jobs.operator_digest(rt) == 0
     assert (await sandbox(client))["wecom_messages"] == []
+
+
+async def test_ready_sweep_skips_a_buyer_already_told_about_the_pickup(rt, client):
+    # given an order made ready and a message that covered it (a leader's arrival, keyed by point and day)
+    from tortoise.transactions import in_transaction
+
+    from huituan.services import notifications
+
+    user, first = await buyer_with_order(client, "ready-2", templates=("sandbox-tpl-order-ready",) * 3,
+                                         status=OrderStatus.ready_for_pickup, delivery_mode=DeliveryMode.pickup,
+                                         ready_at=utcnow())
+    async with in_transaction() as conn:
+        await notifications.notify("order_ready_for_pickup", user["id"], {
+            "character_string1": "2笔订单", "thing2": "赣南脐橙", "thing3": "阳光花园", "thing4": "提货码123456、654321",
+        }, conn=conn, dedupe_key="pickup:1:2026-12-01", page_args={"order_id": first.id})
+    await jobs.remind_fulfilled_orders(rt)
+    assert len(await sent_with(client, "sandbox-tpl-order-ready")) == 1
