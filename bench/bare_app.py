@@ -14,15 +14,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--body-file", required=True)
     parser.add_argument("--status", type=int, default=200)
+    parser.add_argument("--content-type", default="application/json")
     args = parser.parse_args()
     with open(args.body_file, "rb") as fh:
         body = fh.read()
-    json.loads(body)  # it must be JSON
+    if args.content_type == "application/json":
+        json.loads(body)  # it must be JSON
 
     async def handler(request: web.Request) -> web.Response:
         if request.can_read_body:
             await request.read()
-        return web.Response(body=body, status=args.status, content_type="application/json")
+        return web.Response(body=body, status=args.status, content_type=args.content_type)
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handler)

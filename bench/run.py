@@ -12,7 +12,9 @@ handler measured in the same run (these machines are noisy; ratios travel, absol
 4. flash-sale burst (bench.flash): 20,000 distinct buyers claim in turn at 512 connections
    against 1,000 units (limit 1 per user): exactly 1,000 orders, no oversell, no limit violation;
    claim rate against the bare handler at the same connection count, and p99.
-5. delivery (bench.delivery): 10,000 queued notifications delivered to the sandbox, and the
+5. posters (bench.posters): cold render p50/p95, cached poster requests vs the bare handler
+   serving the same image bytes, /healthz p99 while 64 cold renders are in flight.
+6. delivery (bench.delivery): 10,000 queued notifications delivered to the sandbox, and the
    outbox's size and delivery-query time as delivered rows pile up, before and after retention.
 
 The load generator is wrk (C, one thread) so the client costs little of the two cores.
@@ -60,8 +62,10 @@ def wait_ready(url: str, timeout: float = 30.0) -> None:
 
 
 def run_wrk(url: str, *, seconds: int, connections: int, script: Path | None = None,
-            script_args: list[str] | None = None, threads: int = 1) -> dict:
+            script_args: list[str] | None = None, threads: int = 1, headers: list[str] | None = None) -> dict:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for h in headers or ():
+        cmd += ["-H", h]
     if script:
         cmd += ["-s", str(script)]
     cmd.append(url)
@@ -158,7 +162,13 @@ async def prepare_database(db_url: str, buyers: int) -> dict:
         ])
         addresses = {a.user_id: a.id for a in await Address.all()}
         tokens = [(issue_token(SECRET, u.id, "user", 3600 * 24), addresses[u.id]) for u in users]
-        return {"product_id": product.id, "sku_id": skus[0].id, "tokens": tokens}
+        poster_ids = []
+        for i in range(20):
+            p = await Product.create(category=cat, title=f"海报商品 {i} 【产地直发】阳光玫瑰青提 2 斤装，香甜脆爽",
+                                     subtitle="坏果包赔", main_image="", price_from_fen=2990 + i)
+            await Sku.create(product=p, code=f"POSTER-{i}", name="2 斤", price_fen=2990 + i, stock=1000)
+            poster_ids.append(p.id)
+        return {"product_id": product.id, "sku_id": skus[0].id, "tokens": tokens, "poster_product_ids": poster_ids}
     finally:
         await Tortoise.close_connections()
 
@@ -286,6 +296,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--buyers", type=int, default=200)
     parser.add_argument("--skip-settle", action="store_true")
+    parser.add_argument("--skip-orders", action="store_true", help="leave out the order flow (for a quick poster run)")
+    parser.add_argument("--skip-posters", action="store_true")
     parser.add_argument("--skip-flash", action="store_true")
     parser.add_argument("--only-flash", action="store_true", help="only the flash-sale burst")
     parser.add_argument("--flash-buyers", type=int, default=20_000)
@@ -312,12 +324,22 @@ def main() -> None:
     data = asyncio.run(prepare_database(db_url, args.buyers))
     results: dict = {"connections": args.connections, "seconds": args.seconds, "cpus": os.cpu_count()}
 
+    # WeChat's mini-program API (getwxacodeunlimit for posters) is emulated by the sandbox of a
+    # second process, as WeChat runs elsewhere: its CPU must not be counted on our event loop.
+    wx_port = free_port()
+    wx_env = server_env(db_url, redis_url, str(key_dir), wx_port) | {
+        "HUITUAN_POSTER_RENDER_MODE": "thread", "HUITUAN_POSTER_RENDER_WORKERS": "1"}
+    wechat = Proc([sys.executable, "-m", "huituan.cli", "serve", "--no-jobs", "--port", str(wx_port)], wx_env,
+                  work / "wechat.log")
     port = free_port()
-    server = Proc([sys.executable, "-m", "huituan.cli", "serve", "--no-jobs", "--port", str(port)],
-                  server_env(db_url, redis_url, str(key_dir), port), work / "server.log")
-    procs = [server]
+    env = server_env(db_url, redis_url, str(key_dir), port) | {
+        "HUITUAN_WECHAT_API_BASE": f"http://127.0.0.1:{wx_port}/sandbox/wechat"}
+    server = Proc([sys.executable, "-m", "huituan.cli", "serve", "--no-jobs", "--port", str(port)], env,
+                  work / "server.log")
+    procs = [wechat, server]
     try:
         base = f"http://127.0.0.1:{port}"
+        wait_ready(f"http://127.0.0.1:{wx_port}/healthz")
         wait_ready(base + "/healthz")
         detail_url = f"{base}/api/v1/products/{data['product_id']}"
         with urllib.request.urlopen(detail_url) as resp:
@@ -342,7 +364,19 @@ def main() -> None:
             print(f"bare aiohttp: {bare_rps:.0f} req/s; product detail: {detail['rps']:.0f} req/s "
                   f"= {detail['rps'] / bare_rps:.1%} (p50 {detail['p50']}, p99 {detail['p99']}, non-2xx {detail['non_2xx']})")
 
-        if not args.only_flash:
+        def start_bare(path: Path, content_type: str) -> int:
+            bport = free_port()
+            p = Proc([sys.executable, "-m", "bench.bare_app", "--port", str(bport), "--body-file", str(path),
+                      "--content-type", content_type], dict(os.environ), work / "bare-poster.log")
+            procs.append(p)
+            wait_ready(f"http://127.0.0.1:{bport}/x")
+            return bport
+
+        if not args.only_flash and not args.skip_posters:
+            from bench import posters as poster_bench
+
+            results["posters"] = poster_bench.measure(base, work, data, args, run_wrk, start_bare)
+        if not args.only_flash and not args.skip_orders:
             results["orders"] = measure_orders(base, db_url, data, work, args, bare_rps)
         if not args.skip_flash:
             from bench import flash
@@ -351,13 +385,12 @@ def main() -> None:
                 run_wrk, base, f"http://127.0.0.1:{bare_port}/api/v1/products/1", db_url, redis_url, SECRET,
                 data["sku_id"], work, buyers=args.flash_buyers, connections=args.flash_connections,
                 seconds=args.flash_seconds)
-        if args.workers > 1:
+        if args.workers > 1 and not args.skip_orders:
             server.stop()
             procs.remove(server)
             asyncio.run(reset_orders(db_url))
             server = Proc([sys.executable, "-m", "huituan.cli", "serve", "--no-jobs", "--workers", str(args.workers),
-                           "--port", str(port)], server_env(db_url, redis_url, str(key_dir), port),
-                          work / "server-workers.log")
+                           "--port", str(port)], env, work / "server-workers.log")
             procs.append(server)
             wait_ready(base + "/healthz")
             results[f"orders_{args.workers}_workers"] = measure_orders(base, db_url, data, work, args, bare_rps)
@@ -383,6 +416,7 @@ def main() -> None:
     # The flash burst answers most claims 409 (sold out, limit) by design: judged by its own checks.
     failures = sum(v.get("non_2xx", 0) + v.get("create_non_2xx", 0) + v.get("notify_non_2xx", 0)
                    for k, v in results.items() if isinstance(v, dict) and k != "flash_sale")
+    failures += results.get("posters", {}).get("cached", {}).get("non_2xx", 0)
     if "flash_sale" in results and not results["flash_sale"]["correct"]:
         failures += 1
         print("flash-sale burst: WRONG RESULT (see flash_sale above)")

@@ -113,6 +113,34 @@ class Settings(BaseSettings):
     flash_claim_ttl_seconds: int = Field(900, description="default payment window of a flash-sale claim")
     flash_preload_minutes: int = Field(10, description="sessions starting this soon are loaded into Redis")
 
+    # Share codes and posters
+    share_h5_url: str = Field(
+        "", description="H5 page a share code falls back to (its QR is drawn when no mini-program code can be had); "
+                        "the code is appended as ?s=<code>; default <public base url>/h5/share")
+    wxacode_page: str = Field("pages/share/index", description="mini-program page a poster code opens (no leading /)")
+    wxacode_env_version: str = Field("release", description="release, trial or develop")
+    wxacode_check_path: bool = Field(False, description="ask WeChat to check the page exists (fails before release)")
+    wxacode_cache_seconds: int = Field(30 * 86400, description="how long a fetched mini-program code is kept (by scene)")
+    poster_font_path: str = Field("", description="CJK font file for posters; default Noto Sans CJK from noto-cjk-sans-otc")
+    poster_font_index: int = Field(2, description="face index inside a .ttc collection (2 = Simplified Chinese)")
+    poster_render_mode: str = Field("process", pattern="^(process|thread)$", description="render pool kind: process or thread")
+    poster_render_workers: int = Field(2, ge=1, le=64, description="render pool size per process")
+    poster_render_nice: int = Field(
+        10, ge=0, le=19, description="process pool only: workers run at this lower CPU priority so the event loop wins")
+    poster_render_queue_max: int = Field(128, ge=1, description="renders queued or running per process; past it 429")
+    poster_cache_memory_mb: int = Field(64, ge=0, description="in-process LRU of rendered posters (MiB)")
+    poster_cache_shared: str = Field("redis", pattern="^(redis|disk|none)$", description="cross-process poster cache")
+    poster_cache_shared_seconds: int = Field(7 * 86400, description="lifetime of a poster in the shared cache")
+    poster_cache_disk_dir: str = Field("./var/posters", description="folder of the disk poster cache")
+    poster_cache_disk_mb: int = Field(512, ge=1, description="size bound of the disk poster cache (MiB)")
+    poster_request_cache_seconds: float = Field(
+        2.0, ge=0, description="a sharer's repeated request for the same poster is answered from memory this long")
+    poster_max_age_seconds: int = Field(300, description="Cache-Control max-age of poster images")
+    poster_image_hosts: str = Field(
+        "", description="comma-separated hosts poster images may be fetched from (empty: none, placeholders drawn)")
+    poster_image_timeout_seconds: float = Field(3.0, description="timeout of one poster image fetch")
+    poster_image_max_bytes: int = Field(3 * 1024 * 1024, description="largest poster image fetched")
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
@@ -140,6 +168,12 @@ class Settings(BaseSettings):
 
     def base_url(self) -> str:
         return (self.public_base_url or f"http://127.0.0.1:{self.port}").rstrip("/")
+
+    def resolved_share_h5_url(self) -> str:
+        return (self.share_h5_url or f"{self.base_url()}/h5/share").rstrip("/")
+
+    def poster_image_host_set(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.poster_image_hosts.split(",") if h.strip())
 
     def resolved_wechat_api_base(self) -> str:
         if self.wechat_api_base:

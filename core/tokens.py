@@ -34,7 +34,25 @@ def issue_token(secret: str, subject_id: int, role: str, ttl_seconds: int, now: 
     return f"{body}.{sig}"
 
 
+# Tokens already verified in this process: the HMAC, base64 and JSON of a token are checked
+# once, its expiry on every use. Bounded; cleared wholesale when full (re-verifying is cheap).
+_VERIFIED: dict[tuple[str, str], TokenClaims] = {}
+_VERIFIED_MAX = 50_000
+
+
 def read_token(secret: str, token: str, now: float | None = None) -> TokenClaims:
+    claims = _VERIFIED.get((secret, token))
+    if claims is None:
+        claims = _verify(secret, token)
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            _VERIFIED.clear()
+        _VERIFIED[(secret, token)] = claims
+    if claims.expires_at < (now or time.time()):
+        raise TokenExpired()
+    return claims
+
+
+def _verify(secret: str, token: str) -> TokenClaims:
     try:
         body, sig = token.split(".", 1)
         expected = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
@@ -44,6 +62,4 @@ def read_token(secret: str, token: str, now: float | None = None) -> TokenClaims
         claims = TokenClaims(int(payload["sub"]), str(payload["role"]), int(payload["exp"]))
     except (ValueError, KeyError, TypeError, json.JSONDecodeError):
         raise Unauthorized("登录凭证无效，请重新登录", code="token_invalid") from None
-    if claims.expires_at < (now or time.time()):
-        raise TokenExpired()
     return claims

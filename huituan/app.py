@@ -26,7 +26,10 @@ from huituan.core.wechat.clients import create_wechat_clients
 from huituan.jobs.schedule import SCHEDULE
 from huituan.jobs.scheduler import JobsRunner
 from huituan.models import MODEL_APP
+from huituan.posters import registry
+from huituan.posters import service as posters
 from huituan.services import outbox
+from huituan.services.activities import bargain, group_buy
 from huituan.services.operators import ensure_active_operator
 from huituan.wiring import wire_services
 
@@ -63,6 +66,39 @@ async def _runtime_ctx(app: web.Application):
     await stop_runtime(rt)
 
 
+async def _group_buy_invite(group_id: int) -> registry.GroupBuyInvite | None:
+    data = await group_buy.group_poster_data(group_id)
+    return registry.GroupBuyInvite(**data) if data else None
+
+
+async def _bargain_help(bargain_id: int) -> registry.BargainHelp | None:
+    data = await bargain.bargain_poster_data(bargain_id)
+    return registry.BargainHelp(**data) if data else None
+
+
+def register_poster_kinds() -> None:
+    """Poster kinds whose data another domain owns (huituan.posters.registry). The leader store
+    plugs in here too once the leaders domain offers its data."""
+    registry.register_group_buy(_group_buy_invite)
+    registry.register_bargain(_bargain_help)
+
+
+async def _posters_ctx(app: web.Application):
+    """The poster service of this process: render pool, caches, code source. Worker processes
+    start in the background so the first poster pays no start-up (not in tests: lazily)."""
+    rt = app[RUNTIME_KEY]
+    svc = posters.start_service(rt)
+    warm = None
+    if rt.settings.env != "test":
+        import asyncio
+
+        warm = asyncio.create_task(svc.pool.warm_up(posters.sample_job()))
+    yield
+    if warm is not None and not warm.done():
+        warm.cancel()
+    await posters.stop_service(rt)
+
+
 async def _jobs_ctx(app: web.Application):
     if not app[WITH_JOBS_KEY]:
         yield
@@ -83,8 +119,10 @@ def create_app(settings: Settings, *, with_jobs: bool = False) -> web.Applicatio
     app[WITH_JOBS_KEY] = with_jobs
     app[OPERATOR_GUARD_KEY] = ensure_active_operator
     app.cleanup_ctx.append(_runtime_ctx)
+    app.cleanup_ctx.append(_posters_ctx)
     app.cleanup_ctx.append(_jobs_ctx)
     metrics.install(app)  # GET /metrics, and every request observed into it
+    register_poster_kinds()
     miniapp_api.register(app)
     bot.register(app)
     if settings.sandbox:

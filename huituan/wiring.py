@@ -15,6 +15,8 @@ from huituan.services.commission import events as commission_events
 from huituan.services.notifications import delivery as notification_delivery
 from huituan.services.orders import activity, refunds, wechat_shipping
 from huituan.services.referrals import events as referral_events
+from huituan.services.sharing import codes as sharing_codes
+from huituan.services.sharing import funnel as sharing_funnel
 
 _wired = False
 
@@ -34,6 +36,11 @@ def wire_services() -> None:
     events.subscribe(events.REFUND_SUCCEEDED, product_sales.on_refunded)
     events.subscribe(events.ORDER_COMPLETED, wechat_shipping.on_completed)
     events.subscribe(events.WALLET_IN_DEBT, withdrawals.on_wallet_in_debt)
+    # Share codes: a login carrying one counts a new user and binds; paid and refunded orders of
+    # buyers bound through a code count for it (after the commission subscribers above).
+    events.subscribe(events.USER_LOGGED_IN, sharing_codes.on_user_logged_in)
+    events.subscribe(events.ORDER_PAID, sharing_funnel.on_order_paid)
+    events.subscribe(events.REFUND_SUCCEEDED, sharing_funnel.on_refunded)
     events.subscribe(events.REFUND_SUCCEEDED, activity.on_refund_succeeded)
 
     # The activity seam of order creation: one policy per activity type.

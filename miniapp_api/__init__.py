@@ -16,7 +16,9 @@ from huituan.miniapp_api.routes import (
     orders,
     pay,
     pickup,
+    posters,
     promoter,
+    sharing,
 )
 
 
@@ -31,6 +33,8 @@ def register(app: web.Application) -> None:
     pay.setup(app)
     pickup.setup(app)
     promoter.setup(app)
+    sharing.setup(app)
+    posters.setup(app)
     activities.setup(app)
     notifications.setup(app)
     admin.register(app)

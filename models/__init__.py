@@ -17,14 +17,16 @@ from huituan.models import (
     ops,
     order,
     outbox,
+    poster,
     promoter,
     referral,
+    sharing,
     user,
     wallet,
 )
 
 MODEL_APP = ModelApp(
     modules=(user, catalog, order, outbox, ops, referral, promoter, commission, wallet, leader,
-             group_buy, bargain, flash_sale, notification),
+             group_buy, bargain, flash_sale, sharing, poster, notification),
     migrations=migrations,
 )

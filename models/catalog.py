@@ -52,3 +52,16 @@ class Sku(Model):
 
     class Meta:
         table = "sku"
+
+
+class SkuPriceHistory(Model):
+    """Each price a SKU was offered at, from when (kept by the catalog on every price change)."""
+
+    id = fields.BigIntField(primary_key=True)
+    sku_id = fields.BigIntField(db_index=True)
+    price_fen = fields.IntField()
+    on_sale = fields.BooleanField(default=True)
+    started_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "sku_price_history"

@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 from huituan.core.errors import Conflict, NotFound, ValidationFailed
 from huituan.core.runtime import Runtime
 from huituan.models.catalog import Category, Product, Sku
+from huituan.services.price_history import record_prices
 
 PRODUCT_FIELDS = ("title", "subtitle", "description", "main_image", "images", "on_sale", "sort")
 SKU_FIELDS = ("code", "name", "specs", "price_fen", "original_price_fen", "stock", "on_sale", "image")
@@ -61,6 +62,8 @@ async def refresh_price_from(product_id: int, conn=None) -> None:
         await Product.filter(id=product_id).using_db(conn).update(price_from_fen=low)
     else:
         await Product.filter(id=product_id).using_db(conn).update(price_from_fen=0, on_sale=False)
+    # Every SKU write passes here: the price history behind honest struck prices.
+    await record_prices(product_id, conn)
 
 
 async def unsellable_reason(product: Product, conn=None) -> str:

@@ -91,6 +91,16 @@ def path_int(request: web.Request, name: str) -> int:
     return number
 
 
+def path_text(request: web.Request, name: str, pattern: "re.Pattern[str]", message: str,
+              code: str | None = None) -> str:
+    """A non-integer path parameter (a share code, a poster kind): it must match ``pattern``
+    (ASCII, bounded), or 422 naming it with ``message``."""
+    value = request.match_info.get(name, "")
+    if len(value) > 64 or not pattern.fullmatch(value):
+        raise ValidationFailed(f"{name}: {message}", field=name, code=code)
+    return value
+
+
 def screen_query(request: web.Request) -> None:
     """Every query-string name and value: clean text, at most MAX_QUERY_CHARS."""
     for key, value in request.query.items():

@@ -78,6 +78,7 @@ class Operation:
     body_content_type: str = "application/json"
     public: bool = True  # False: served but left out of the document (sandbox, bot)
     also: dict[int, str] = field(default_factory=dict)  # more success statuses, same body
+    path_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # schema of non-integer path params
     bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
     request_example: Any = None
     response_example: Any = None
@@ -106,6 +107,7 @@ def api(
     body_content_type: str = "application/json",
     public: bool = True,
     also: dict[int, str] | None = None,
+    path_params: dict[str, dict[str, Any]] | None = None,
     bodies: dict[str, dict[str, Any]] | None = None,
     request_example: Any = None,
     response_example: Any = None,
@@ -116,7 +118,7 @@ def api(
     enforced = enforce(auth, handler, f"{method} {path}")
     # Documented path parameters are integers (build_openapi): ASCII digits in range, checked
     # with headers, path and query text before the auth check and the handler run.
-    int_params = tuple(_path_params(path)) if public else ()
+    int_params = tuple(p for p in _path_params(path) if p not in (path_params or {})) if public else ()
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
         screen_request(request, int_params)
@@ -141,8 +143,8 @@ def api(
             status=status, errors=tuple(sorted(all_errors)),
             headers={k: v if isinstance(v, Header) else Header(v) for k, v in (headers or {}).items()},
             description=description, body_content_type=body_content_type, public=public,
-            also=dict(also or {}), bodies=dict(bodies or {}), request_example=request_example,
-            response_example=response_example,
+            also=dict(also or {}), path_params=dict(path_params or {}), bodies=dict(bodies or {}),
+            request_example=request_example, response_example=response_example,
         )
     )
 
@@ -185,8 +187,8 @@ def build_openapi(app: web.Application, *, title: str = "惠团 huituan API", ve
             continue
         params: list[dict[str, Any]] = []
         for name in _path_params(op.path):
-            params.append({"name": name, "in": "path", "required": True,
-                           "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX}})
+            schema = op.path_params.get(name, {"type": "integer", "minimum": 1, "maximum": ID_MAX})
+            params.append({"name": name, "in": "path", "required": True, "schema": schema})
         if op.query is not None:
             # Enums in query models become $refs: point them at components, not at $defs.
             qschema = op.query.model_json_schema(ref_template="#/components/schemas/{model}")

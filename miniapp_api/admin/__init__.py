@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from huituan.miniapp_api.admin import activities, catalog, distribution, leaders, notifications, operators, orders
+from huituan.miniapp_api.admin import (
+    activities,
+    catalog,
+    distribution,
+    leaders,
+    notifications,
+    operators,
+    orders,
+    posters,
+)
 
 
 def register(app: web.Application) -> None:
@@ -13,5 +22,6 @@ def register(app: web.Application) -> None:
     orders.setup(app)
     leaders.setup(app)
     distribution.setup(app)
+    posters.setup(app)
     activities.setup(app)
     notifications.setup(app)

@@ -26,8 +26,8 @@ from huituan.miniapp_api.schemas.promoter import (
 )
 from huituan.services import promoters, withdrawals
 from huituan.services.commission import queries as commission_queries
-from huituan.services.referrals import bind_from_scene
 from huituan.services.referrals.team import my_team
+from huituan.services.sharing.codes import bind_scene
 
 
 async def me(request: web.Request, user_id: int) -> web.Response:
@@ -42,7 +42,7 @@ async def apply(request: web.Request, uid: int) -> web.Response:
 
 async def bind(request: web.Request, uid: int) -> web.Response:
     body = await parse_json(request, BindIn)
-    r = await bind_from_scene(uid, body.scene)
+    r = await bind_scene(uid, body.scene)
     return json_response({"bound": r.bound, "action": r.action, "reason": r.reason, "promoter_id": r.promoter_id})
 
 

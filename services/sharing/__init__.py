@@ -1,0 +1,1 @@
+"""Share codes, their funnel and the share material library (see models.sharing)."""

@@ -1,0 +1,53 @@
+"""Honest prices: the struck price is the lowest price the SKU was offered at in the 7 days
+before the promotion, computed from the price history the catalog keeps; none without history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from huituan.core.clock import utcnow
+from huituan.models.catalog import SkuPriceHistory
+from huituan.services import catalog_admin
+from huituan.services.price_history import lowest_price_before, reference_price
+from tests.factories import make_product
+
+
+async def test_every_sku_price_change_through_the_catalog_is_recorded(rt):
+    product = await catalog_admin.create_product(None, {"title": "五常大米 10kg", "skus": [
+        {"code": "RICE-10", "price_fen": 8990, "stock": 10}]})
+    sku_id = product["skus"][0]["id"]
+    await catalog_admin.update_sku(None, sku_id, {"price_fen": 7990})
+    await catalog_admin.update_sku(None, sku_id, {"stock": 50})  # no price change: no row
+    rows = await SkuPriceHistory.filter(sku_id=sku_id).order_by("id").values_list("price_fen", flat=True)
+    assert rows == [8990, 7990]
+
+
+async def test_the_reference_is_the_7_day_low_before_the_promotion_and_none_without_history(rt):
+    sku = (await make_product(skus=[{"price_fen": 5990}])).sku_list[0]
+    now = utcnow()
+    assert await reference_price(sku.id, 5990) is None  # no history at all
+    for days_ago, price in ((20, 6990), (9, 6590), (5, 7290), (2, 6890)):
+        await SkuPriceHistory.create(sku_id=sku.id, price_fen=price, started_at=now - timedelta(days=days_ago))
+    await SkuPriceHistory.create(sku_id=sku.id, price_fen=9990, on_sale=False, started_at=now - timedelta(days=3))
+    await SkuPriceHistory.create(sku_id=sku.id, price_fen=4990, started_at=now)  # the promotion starts now
+    # In the 7 days before now: 6590 (in effect when the window opened), 7290, 6890; the off-sale 9990 does not count.
+    assert await lowest_price_before(sku.id, now) == 6590
+    assert await reference_price(sku.id, 4990) == 6590
+    # A promotion price above the low is not "discounted": nothing is struck.
+    assert await reference_price(sku.id, 6600, now) is None
+    # A promotion that started 30 days ago has no history in its window.
+    assert await reference_price(sku.id, 4990, now - timedelta(days=30)) is None
+
+
+async def test_more_changes_in_the_window_than_one_read_holds(rt):
+    from huituan.services.price_history import HISTORY_PAGE
+
+    sku = (await make_product(skus=[{"price_fen": 3000}])).sku_list[0]
+    now = utcnow()
+    await SkuPriceHistory.create(sku_id=sku.id, price_fen=2500, started_at=now - timedelta(days=6, hours=23))
+    await SkuPriceHistory.bulk_create([
+        SkuPriceHistory(sku_id=sku.id, price_fen=4000 + i, started_at=now - timedelta(days=6) + timedelta(minutes=i))
+        for i in range(HISTORY_PAGE + 10)])
+    await SkuPriceHistory.create(sku_id=sku.id, price_fen=1990, started_at=now)
+    assert await reference_price(sku.id, 1990) == 2500
+    assert await lowest_price_before(sku.id, now) == 2500
