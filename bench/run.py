@@ -14,7 +14,9 @@ handler measured in the same run (these machines are noisy; ratios travel, absol
    claim rate against the bare handler at the same connection count, and p99.
 5. posters (bench.posters): cold render p50/p95, cached poster requests vs the bare handler
    serving the same image bytes, /healthz p99 while 64 cold renders are in flight.
-6. delivery (bench.delivery): 10,000 queued notifications delivered to the sandbox, and the
+6. bot (bench.bot): 50 leaders post WeCom callbacks at once (round trip p50/p99), and the order
+   summary of one pickup point with 2,000 orders.
+7. delivery (bench.delivery): 10,000 queued notifications delivered to the sandbox, and the
    outbox's size and delivery-query time as delivered rows pile up, before and after retention.
 
 The load generator is wrk (C, one thread) so the client costs little of the two cores.
@@ -296,6 +298,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--buyers", type=int, default=200)
     parser.add_argument("--skip-settle", action="store_true")
+    parser.add_argument("--skip-bot", action="store_true")
     parser.add_argument("--skip-orders", action="store_true", help="leave out the order flow (for a quick poster run)")
     parser.add_argument("--skip-posters", action="store_true")
     parser.add_argument("--skip-flash", action="store_true")
@@ -385,6 +388,10 @@ def main() -> None:
                 run_wrk, base, f"http://127.0.0.1:{bare_port}/api/v1/products/1", db_url, redis_url, SECRET,
                 data["sku_id"], work, buyers=args.flash_buyers, connections=args.flash_connections,
                 seconds=args.flash_seconds)
+        if not args.only_flash and not args.skip_bot:
+            from bench import bot
+
+            results["bot"] = bot.run(base, db_url)
         if args.workers > 1 and not args.skip_orders:
             server.stop()
             procs.remove(server)

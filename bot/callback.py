@@ -10,6 +10,7 @@ Registered on the router directly: the callback is not part of the mini-program 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -19,13 +20,14 @@ from aiohttp import web
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.work import create_reply, parse_message
 
-from huituan.bot.commands import BotContext, dispatch
+from huituan.bot.commands import BotContext, pick, run
 from huituan.core.errors import Forbidden, ServiceUnavailable, ValidationFailed
 from huituan.core.inbound import ascii_int, ascii_token
 from huituan.core.web.auth import Auth
 from huituan.core.web.keys import RUNTIME_KEY
 from huituan.core.web.openapi import api
-from huituan.services import reports
+from huituan.models.outbox import OutboxKind
+from huituan.services import leaders, outbox
 
 log = logging.getLogger("huituan.bot")
 
@@ -34,6 +36,8 @@ MAX_SKEW_SECONDS = 300
 MAX_BODY_BYTES = 64 * 1024
 DEDUPE_SECONDS = 86400
 NON_TEXT_REPLY = "目前只支持文字指令，发送「帮助」查看可用指令。"
+SLOW_ACK = "收到，正在处理，完成后会单独发消息给您。"
+_background: set[asyncio.Task] = set()
 
 
 def _crypto(request: web.Request):
@@ -134,15 +138,57 @@ async def receive(request: web.Request) -> web.Response:
 
     if msg.type == "event":
         text = ""
-    elif msg.type != "text":
-        operator = await reports.find_operator_by_wecom_userid(msg.source)
-        text = NON_TEXT_REPLY if operator is not None else await dispatch(BotContext(rt, msg.source, None), "")
     else:
-        operator = await reports.find_operator_by_wecom_userid(msg.source)
-        text = await dispatch(BotContext(rt, msg.source, operator), msg.content or "")
+        ctx = await _context(rt, msg.source)
+        if msg.type != "text":
+            text = NON_TEXT_REPLY if ctx.linked else (await _answer(rt, ctx, ""))
+        else:
+            text = await _answer(rt, ctx, msg.content or "")
     if text:
         await rt.redis.set(key, text, xx=True, ex=DEDUPE_SECONDS)
     return _reply(crypto, msg, text, nonce)
+
+
+async def _context(rt, sender: str) -> BotContext:
+    operator, leader = await leaders.bot_identity(sender)
+    return BotContext(rt, sender, operator, leader)
+
+
+async def _answer(rt, ctx: BotContext, content: str) -> str:
+    """The reply within WeCom's 5 seconds: a command slower than the budget is acknowledged
+    now and its answer sent later through the WeCom message API (outbox wecom_message)."""
+    cmd, args, reply = pick(ctx, content)
+    if cmd is None:
+        return reply
+    task = asyncio.get_running_loop().create_task(run(ctx, cmd, args))
+    done, _ = await asyncio.wait({task}, timeout=rt.settings.bot_reply_budget_seconds)
+    if done:
+        return task.result()
+    _background.add(task)
+    task.add_done_callback(lambda t: _deliver_later(rt, ctx.sender, t))
+    return SLOW_ACK
+
+
+def _deliver_later(rt, sender: str, task: asyncio.Task) -> None:
+    _background.discard(task)
+    if task.cancelled() or task.exception() is not None:
+        return
+    text = task.result()
+
+    async def send() -> None:
+        key = f"bot:late:{sender}:{id(task)}:{int(time.time() * 1000)}"
+        await outbox.enqueue(OutboxKind.wecom_message, key, {"touser": sender, "content": text})
+        outbox.kick(rt)
+
+    t = asyncio.get_running_loop().create_task(send())
+    _background.add(t)
+    t.add_done_callback(_background.discard)
+
+
+async def wait_background() -> None:
+    """Tests: wait until slow answers were queued."""
+    while _background:
+        await asyncio.gather(*list(_background), return_exceptions=True)
 
 
 def setup(app: web.Application) -> None:

@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     flash_claim_ttl_seconds: int = Field(900, description="default payment window of a flash-sale claim")
     flash_preload_minutes: int = Field(10, description="sessions starting this soon are loaded into Redis")
 
+    # Leaders and the bot
+    bot_reply_budget_seconds: float = Field(
+        3.5, gt=0, le=4.5, description="slower bot commands are acknowledged and their answer sent by the WeCom message API")
+    robot_messages_per_minute: int = Field(20, ge=1, le=20, description="group robot rate limit per robot (WeCom allows 20)")
+
     # Share codes and posters
     share_h5_url: str = Field(
         "", description="H5 page a share code falls back to (its QR is drawn when no mini-program code can be had); "

@@ -28,7 +28,7 @@ from huituan.jobs.scheduler import JobsRunner
 from huituan.models import MODEL_APP
 from huituan.posters import registry
 from huituan.posters import service as posters
-from huituan.services import outbox
+from huituan.services import leader_store, outbox
 from huituan.services.activities import bargain, group_buy
 from huituan.services.operators import ensure_active_operator
 from huituan.wiring import wire_services
@@ -76,11 +76,16 @@ async def _bargain_help(bargain_id: int) -> registry.BargainHelp | None:
     return registry.BargainHelp(**data) if data else None
 
 
+async def _leader_store(leader_id: int) -> registry.LeaderStore | None:
+    data = await leader_store.store_poster_data(leader_id)
+    return registry.LeaderStore(**data) if data else None
+
+
 def register_poster_kinds() -> None:
-    """Poster kinds whose data another domain owns (huituan.posters.registry). The leader store
-    plugs in here too once the leaders domain offers its data."""
+    """Poster kinds whose data another domain owns (huituan.posters.registry)."""
     registry.register_group_buy(_group_buy_invite)
     registry.register_bargain(_bargain_help)
+    registry.register_leader_store(_leader_store)
 
 
 async def _posters_ctx(app: web.Application):

@@ -256,6 +256,7 @@ def _ask_password() -> str:
 
 def cmd_create_operator(args: argparse.Namespace) -> int:
     from huituan.core.db import close_db, init_db
+    from huituan.services.leaders import BIND_CODE_TTL_SECONDS, issue_bind_code
     from huituan.services.operators import create_operator
 
     settings = _settings()
@@ -265,13 +266,16 @@ def cmd_create_operator(args: argparse.Namespace) -> int:
         wire_services()
         await init_db(settings.database_url, MODEL_APP)
         try:
-            return await create_operator(args.username, password, display_name=args.name or args.username,
-                                         wecom_userid=args.wecom_userid)
+            op = await create_operator(args.username, password, display_name=args.name or args.username,
+                                       wecom_userid=args.wecom_userid)
+            return op, await issue_bind_code("operator", op.id)
         finally:
             await close_db()
 
-    op = asyncio.run(go())
+    op, code = asyncio.run(go())
     print(f"运营账号已创建：{op.username} (id={op.id})")
+    print(f"企业微信绑定码：{code}（{BIND_CODE_TTL_SECONDS // 60} 分钟内有效，只能用一次）："
+          f"在企业微信里给惠团助手发送「绑定 {code}」")
     return 0
 
 

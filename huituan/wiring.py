@@ -9,11 +9,13 @@ outbox kind has a handler).
 from __future__ import annotations
 
 from huituan.models.outbox import OutboxKind
-from huituan.services import events, outbox, product_sales, withdrawals
+from huituan.services import events, outbox, pickup_points, product_sales, withdrawals
 from huituan.services.activities import bargain, flash_sale, group_buy
 from huituan.services.commission import events as commission_events
 from huituan.services.notifications import delivery as notification_delivery
 from huituan.services.orders import activity, refunds, wechat_shipping
+from huituan.services.pickup import pushes as pickup_pushes
+from huituan.services.pickup import tickets as pickup_tickets
 from huituan.services.referrals import events as referral_events
 from huituan.services.sharing import codes as sharing_codes
 from huituan.services.sharing import funnel as sharing_funnel
@@ -41,6 +43,8 @@ def wire_services() -> None:
     events.subscribe(events.USER_LOGGED_IN, sharing_codes.on_user_logged_in)
     events.subscribe(events.ORDER_PAID, sharing_funnel.on_order_paid)
     events.subscribe(events.REFUND_SUCCEEDED, sharing_funnel.on_refunded)
+    events.subscribe(events.ORDER_PAID, pickup_tickets.on_paid)
+    events.subscribe(events.USER_LOGGED_IN, pickup_points.on_user_logged_in)
     events.subscribe(events.REFUND_SUCCEEDED, activity.on_refund_succeeded)
 
     # The activity seam of order creation: one policy per activity type.
@@ -55,5 +59,7 @@ def wire_services() -> None:
     outbox.register_handler(OutboxKind.wechat_shipping_info, wechat_shipping.deliver_shipping_info)
     outbox.register_handler(OutboxKind.wechat_confirm_receive, wechat_shipping.deliver_confirm_receive)
     outbox.register_handler(OutboxKind.transfer_cancel, withdrawals.deliver_transfer_cancel)
+    # A leader's group robot (key in the payload), rate-limited per robot.
+    outbox.register_handler(OutboxKind.robot_push, pickup_pushes.deliver_robot_push)
     outbox.register_handler(OutboxKind.notification, notification_delivery.deliver,
                             on_failed=notification_delivery.on_failed)

@@ -16,7 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from huituan.core.clock import CHINA_TZ
-from huituan.jobs import activities, money, notifications, orders, outbox, referrals
+from huituan.jobs import activities, money, notifications, orders, outbox, pickup, referrals
 
 JobFunction = Callable[[Any], Awaitable[Any]]
 
@@ -77,6 +77,12 @@ SCHEDULE: list[JobSpec] = [
         func=money.poll_transfers,
         seconds=300,
         description="查询打款中的商家转账结果（通知丢失时兜底）",
+    ),
+    JobSpec(
+        name="push_cutoff_summaries",
+        func=pickup.push_cutoff_summaries,
+        seconds=60,
+        description="自提点到了截单时间，把当天的汇总单发给团长（每个自提点每天一次）",
     ),
     JobSpec(
         name="expire_groups",

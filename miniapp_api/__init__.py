@@ -11,6 +11,7 @@ from huituan.miniapp_api.routes import (
     auth,
     catalog,
     docs,
+    leaders,
     notifications,
     ops,
     orders,
@@ -32,6 +33,7 @@ def register(app: web.Application) -> None:
     orders.setup(app)
     pay.setup(app)
     pickup.setup(app)
+    leaders.setup(app)
     promoter.setup(app)
     sharing.setup(app)
     posters.setup(app)

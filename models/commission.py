@@ -47,6 +47,8 @@ class DistributionSettings(Model):
     # Both levels of one order together never earn more than this share of what was paid for
     # its goods (basis points, platform rule, default 30 %)
     commission_cap_bp = fields.IntField(default=3000)
+    # Global leader commission in basis points (per leader and per product rates override it).
+    leader_commission_bp = fields.IntField(default=500)
     updated_by = fields.BigIntField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -104,7 +106,7 @@ class CommissionRecord(Model):
     product_id = fields.BigIntField()
     buyer_id = fields.BigIntField()
     beneficiary_id = fields.BigIntField(db_index=True)
-    level = fields.SmallIntField()  # 1 or 2
+    level = fields.SmallIntField()  # 1 or 2 for promoters, 0 for the leader of the pickup point
     self_purchase = fields.BooleanField(default=False)
     base_fen = fields.IntField()  # what the buyer paid for the line, no shipping
     rate_bp = fields.IntField(null=True)

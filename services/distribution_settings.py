@@ -17,7 +17,7 @@ EDITABLE = (
     "promote_spend_threshold_fen", "level1_bp", "level2_bp", "activity_normal", "activity_group_buy",
     "activity_bargain", "activity_flash_sale", "self_purchase_rebate", "freeze_days", "withdraw_min_fen",
     "withdraw_fee_bp", "withdraw_daily_count", "withdraw_daily_amount_fen", "withdraw_real_name_threshold_fen",
-    "withdraw_auto_approve_fen", "commission_cap_bp",
+    "withdraw_auto_approve_fen", "commission_cap_bp", "leader_commission_bp",
 )
 
 
@@ -82,7 +82,7 @@ def settings_to_dict(s: DistributionSettings) -> dict[str, Any]:
 
 
 def _validate(values: dict[str, Any]) -> None:
-    for name in ("level1_bp", "level2_bp", "withdraw_fee_bp", "commission_cap_bp"):
+    for name in ("level1_bp", "level2_bp", "withdraw_fee_bp", "commission_cap_bp", "leader_commission_bp"):
         if name in values and not 0 <= values[name] <= 10_000:
             raise ValidationFailed(f"{name}: 比例须在 0 到 10000 个基点之间", field=name)
     for name in ("new_user_window_seconds", "binding_valid_days", "promote_spend_threshold_fen", "freeze_days",

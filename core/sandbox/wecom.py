@@ -2,7 +2,7 @@
 
 - GET  /cgi-bin/gettoken          corpid&corpsecret
 - POST /cgi-bin/message/send      app message, recorded (text / markdown)
-- POST /cgi-bin/webhook/send      group robot, recorded (key must be the sandbox robot key)
+- POST /cgi-bin/webhook/send      group robot, recorded with its key (keys starting sandbox-robot)
 Test / demo helpers:
 - POST /sandbox/wecom/expire-tokens
 - POST /sandbox/wecom/send-to-bot  {"from_user", "content", "msg_id"?}: a member writes to the
@@ -84,7 +84,8 @@ async def message_send(request: web.Request) -> web.Response:
 
 async def webhook_send(request: web.Request) -> web.Response:
     state = _state(request)
-    if request.query.get("key") != keys.SANDBOX_ROBOT_KEY:
+    # The platform robot, or any leader robot whose key starts with "sandbox-robot".
+    if not (request.query.get("key") or "").startswith(keys.SANDBOX_ROBOT_KEY.removesuffix("-key")):
         return err(93000, "invalid webhook url")
     data = await _json(request)
     if data is None:
@@ -98,7 +99,8 @@ async def webhook_send(request: web.Request) -> web.Response:
     failure = state.take_failure("robot")
     if failure is not None:
         return err(failure, "sandbox: failure asked for by POST /sandbox/fail-next")
-    state.robot_pushes.append({"msgtype": msgtype, "content": content, "seq": state.next_seq()})
+    state.robot_pushes.append({"msgtype": msgtype, "content": content, "seq": state.next_seq(),
+                               "key": request.query.get("key")})
     return ok()
 
 

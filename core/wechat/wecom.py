@@ -5,7 +5,7 @@
 - ``.corp_id``, ``.agent_id``
 - ``async send_text(touser, content) -> None``       app message (touser: "userid1|userid2")
 - ``async send_markdown(touser, content) -> None``
-- ``async robot_push(content, msgtype="markdown") -> None``  group robot webhook
+- ``async robot_push(content, msgtype="markdown", key=None) -> None``  group robot webhook (key: a leader's robot)
 
 Errors: non-zero errcode -> ``UpstreamError`` (details errcode, errmsg); network -> ``UpstreamError``.
 """
@@ -69,12 +69,14 @@ class WeComClient(JsonApiClient):
     async def send_markdown(self, touser: str, content: str) -> None:
         await self._send(touser, "markdown", content)
 
-    async def robot_push(self, content: str, msgtype: str = "markdown") -> None:
-        if not self.robot_key:
+    async def robot_push(self, content: str, msgtype: str = "markdown", key: str | None = None) -> None:
+        """Push to a group robot: ``key`` (a leader's customer group) or the configured one."""
+        key = key or self.robot_key
+        if not key:
             raise UpstreamError(reason="robot_key_not_configured")
         if msgtype not in ("markdown", "text"):
             raise ValueError(f"unsupported robot msgtype: {msgtype}")
         await self.call(
-            "POST", "/cgi-bin/webhook/send", params={"key": self.robot_key},
+            "POST", "/cgi-bin/webhook/send", params={"key": key},
             json_body={"msgtype": msgtype, msgtype: {"content": content}}, with_token=False,
         )

@@ -43,6 +43,7 @@ class SettingsOut(BaseModel):
     withdraw_real_name_threshold_fen: int
     withdraw_auto_approve_fen: int
     commission_cap_bp: int = Field(description="每笔订单两级佣金合计上限，占商品实付的万分比（默认 3000 = 30%）")
+    leader_commission_bp: int = Field(500, description="团长佣金全局比例（万分比，默认 500 = 5%）；团长和商品的比例优先")
 
 
 class SettingsPatch(_In):
@@ -68,6 +69,7 @@ class SettingsPatch(_In):
     withdraw_auto_approve_fen: StrictInt | None = Field(None, ge=0, le=10**12)
     commission_cap_bp: StrictInt | None = Field(None, ge=0, le=10_000,
                                                 description="每笔订单两级佣金合计上限（万分比），按商品实付计，向下取整到分")
+    leader_commission_bp: StrictInt | None = Field(None, ge=0, le=3000, description="团长佣金全局比例（万分比）")
 
 
 class PromoterOut(BaseModel):

@@ -460,7 +460,7 @@ class LeaderIn(Body):
     user_id: Id
     name: str = Field(min_length=1, max_length=32)
     phone: str = Field(min_length=5, max_length=20)
-    commission_bp: int = Field(0, ge=0, le=10_000, description="团长佣金，万分比")
+    commission_bp: int | None = Field(None, ge=0, le=3000, description="团长佣金，万分比；不填用全局比例")
 
 
 class LeaderOut(BaseModel):
@@ -469,9 +469,54 @@ class LeaderOut(BaseModel):
     name: str
     phone: str
     status: LeaderStatus
-    commission_bp: int
+    commission_bp: int | None
     created_at: datetime
     approved_at: datetime | None
+    reject_reason: str = Field("", description="驳回理由（被驳回时）")
+    wecom_linked: bool = Field(False, description="是否已绑定企业微信（可用机器人）")
+    robot_registered: bool = Field(False, description="是否已登记顾客群的群机器人")
+
+
+class RejectLeaderIn(Body):
+    reason: str = Field(min_length=1, max_length=200, description="驳回理由，申请人可见")
+
+
+class LeaderRateIn(Body):
+    commission_bp: int | None = Field(None, ge=0, le=3000, description="该团长的佣金万分比；null 表示用全局比例")
+
+
+class ProductLeaderRateIn(Body):
+    rate_bp: int | None = Field(None, ge=0, le=3000, description="该商品的团长佣金万分比（优先于团长和全局）；null 删除")
+
+
+class ProductLeaderRateOut(BaseModel):
+    product_id: int
+    rate_bp: int | None = Field(description="该商品的团长佣金比例（基点）；null 表示没有单独设置")
+    global_rate_bp: int = Field(description="全局团长佣金比例（基点）")
+
+
+class ShortageReportOut(BaseModel):
+    id: int
+    leader_id: int
+    pickup_point_id: int
+    day: str = Field(description="报损日期", examples=["2026-12-01"])
+    product_id: int
+    title: str
+    kind: str = Field(description="shortage 缺货，damage 损坏")
+    quantity: int = Field(description="报损件数")
+    refunded_quantity: int
+    refunded_fen: int = Field(description="已发起退款的金额（分）")
+    refunds: list[dict[str, Any]] = Field(description="每笔退款（订单、退款单号、件数、金额）")
+    note: str
+    created_at: datetime
+
+
+class ShortageReportQuery(PageQuery):
+    leader_id: Id | None = None
+
+
+class ShortageReportListOut(Page):
+    items: list[ShortageReportOut]
 
 
 class LeaderListQuery(PageQuery):

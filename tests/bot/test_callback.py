@@ -100,7 +100,7 @@ async def test_unknown_command_gets_friendly_help(client, wecom, operator):
 
 async def test_unknown_sender_is_politely_refused(client, wecom, operator):
     text = await ask(client, wecom, "今日", sender="stranger")
-    assert "尚未绑定惠团运营账号" in text
+    assert "尚未绑定惠团账号" in text and "绑定 <绑定码>" in text
 
 
 async def _order(user, order_no: str, status: OrderStatus, paid_fen: int, **kw) -> Order:

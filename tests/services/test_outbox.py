@@ -59,7 +59,8 @@ async def test_deliver_pending_sends_each_kind_through_wechat(rt, client):
     sent = await _sandbox_outbox(client)
     assert sent["subscribe_messages"][0]["data"] == {"thing1": {"value": "支付成功"}}
     assert sent["wecom_messages"][0]["msgtype"] == "markdown" and sent["wecom_messages"][0]["touser"] == "leader-1"
-    assert sent["robot_pushes"] == [{"msgtype": "text", "content": "新团开啦", "seq": sent["robot_pushes"][0]["seq"]}]
+    assert sent["robot_pushes"] == [{"msgtype": "text", "content": "新团开啦", "seq": sent["robot_pushes"][0]["seq"],
+                                     "key": "sandbox-robot-key"}]  # no key in the payload: the platform robot
     # and they are marked sent, never sent again
     assert {r.status for r in await OutboxMessage.all()} == {OutboxStatus.sent}
     assert all(r.sent_at is not None for r in await OutboxMessage.all())

@@ -1,0 +1,183 @@
+"""Arrival (到货) and pickup verification (核销).
+
+Arrival: the leader announces that the goods of a point arrived; every paid pickup order of
+the point up to that day moves paid -> ready_for_pickup, and each consumer is notified once
+(one outbox subscribe message per consumer and point day, with their pickup codes).
+
+Verification: by the code (or the scanned QR text ``huituan:pickup:<code>``) only by a leader
+or staff of the order's point; ready_for_pickup | paid -> completed (the commission clocks
+start); the ticket is claimed by a compare-and-set on verified_at, so a second verification
+is refused and says when and by whom.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from huituan.core.clock import china_display, utcnow
+from huituan.core.errors import InvalidState, NotFound, ValidationFailed
+from huituan.models.leader import PickupPoint, PickupTicket, PointDay
+from huituan.models.order import Order, OrderItem, OrderStatus
+from huituan.models.outbox import OutboxKind
+from huituan.models.user import User
+from huituan.services import notifications, outbox
+from huituan.services.orders import wechat_shipping
+from huituan.services.orders.lifecycle import complete_order
+from huituan.services.pickup.day import point_for_actor
+
+log = logging.getLogger("huituan.pickup")
+
+QR_PREFIX = "huituan:pickup:"
+
+
+async def _ensure_point_day(point_id: int, day: str, conn=None) -> None:
+    await PointDay.bulk_create([PointDay(pickup_point_id=point_id, day=day)], ignore_conflicts=True, using_db=conn)
+
+
+async def announce_arrival(user_id: int, day: str, actor_name: str = "", pickup_point_id: int | None = None
+                           ) -> dict[str, Any]:
+    """paid -> ready_for_pickup for the point's tickets of ``day`` and earlier; returns
+    {point, day, orders, consumers, notified}. Safe to repeat: nothing is notified twice."""
+    point = await point_for_actor(user_id, pickup_point_id)
+    tickets = await PickupTicket.filter(pickup_point_id=point.id, day__lte=day, verified_at=None).order_by("id")
+    by_order = {t.order_id: t for t in tickets}
+    paid_rows = await Order.filter(id__in=list(by_order) or [0], status=OrderStatus.paid).values_list("id", "order_no")
+    order_nos = dict(paid_rows)
+    paid = list(order_nos)
+    now = utcnow()
+    moved_orders: list[int] = []
+    per_user: dict[int, list[PickupTicket]] = {}
+    notified = 0
+    tid = notifications.template_id("order_ready_for_pickup")
+    async with in_transaction() as conn:
+        for oid in paid:
+            n = await Order.filter(id=oid, status=OrderStatus.paid).using_db(conn).update(
+                status=OrderStatus.ready_for_pickup, ready_at=now)
+            if n:
+                # WeChat keeps the payment frozen until the delivery is uploaded (self pickup).
+                await wechat_shipping.enqueue_shipping_info(oid, conn)
+                moved_orders.append(oid)
+                per_user.setdefault(by_order[oid].user_id, []).append(by_order[oid])
+        if moved_orders:
+            await PickupTicket.filter(order_id__in=moved_orders).using_db(conn).update(notified_at=now)
+        openids = dict(await User.filter(id__in=list(per_user) or [0]).using_db(conn).values_list("id", "openid"))
+        titles = await _first_titles([t.order_id for ts in per_user.values() for t in ts], conn)
+        for uid, ts in per_user.items():
+            if not tid or not openids.get(uid):
+                continue
+            codes = "、".join(t.code for t in ts)
+            # Once per consumer and point day: the dedupe key makes a repeated announcement a no-op.
+            await outbox.enqueue(OutboxKind.subscribe_message, f"pickup:arrival:{point.id}:{ts[0].day}:{uid}", {
+                "openid": openids[uid], "template_id": tid, "page": f"pages/order/detail?id={ts[0].order_id}",
+                "data": {
+                    "character_string1": order_nos[ts[0].order_id][:32],
+                    "thing2": _thing(titles.get(ts[0].order_id, "-") + (f" 等{len(ts)}单" if len(ts) > 1 else "")),
+                    "thing3": _thing(point.name),
+                    "thing4": _thing(f"提货码{codes}"),
+                },
+            }, conn=conn)
+            notified += 1
+        await _ensure_point_day(point.id, day, conn)
+        await PointDay.filter(pickup_point_id=point.id, day=day, arrived_at=None).using_db(conn).update(
+            arrived_at=now, arrived_by=actor_name[:64])
+    if moved_orders:
+        notifications.kick()
+    return {"pickup_point_id": point.id, "point_name": point.name, "day": day, "orders": len(moved_orders),
+            "consumers": len(per_user), "notified": notified}
+
+
+def _thing(text: str, limit: int = 20) -> str:
+    """WeChat's `thing` keyword takes at most 20 characters."""
+    text = (text or "").strip() or "-"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def _first_titles(order_ids: list[int], conn) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for oid, title in await OrderItem.filter(order_id__in=order_ids or [0]).using_db(conn).order_by("id").values_list(
+            "order_id", "title"):
+        out.setdefault(oid, title)
+    return out
+
+
+def normalize_code(text: str) -> str:
+    t = (text or "").strip()
+    if t.lower().startswith(QR_PREFIX):
+        t = t[len(QR_PREFIX):]
+    t = t.translate(str.maketrans("０１２３４５６７８９", "0123456789")).replace(" ", "")
+    if not t.isdigit() or not 6 <= len(t) <= 12:
+        raise ValidationFailed("提货码应为 8 位数字", field="code")
+    return t
+
+
+async def verify_pickup(user_id: int, code: str, actor_name: str = "") -> dict[str, Any]:
+    """Verify one pickup code at the actor's points: ticket unverified -> verified, order
+    ready_for_pickup | paid -> completed, in one transaction."""
+    code = normalize_code(code)
+    points = await _actor_point_ids(user_id)
+    if not points:
+        await point_for_actor(user_id)  # raises the right refusal (not a leader, no point)
+    ticket = await PickupTicket.filter(pickup_point_id__in=points, code=code).order_by("-id").first()
+    if ticket is None:
+        if await PickupTicket.filter(code=code).exists():
+            raise NotFound("该提货码不属于您的自提点，请让顾客到下单时选择的自提点提货", code="pickup_code_other_point",
+                           field="code")
+        raise NotFound("提货码不存在，请核对后重试", code="pickup_code_not_found", field="code")
+    if ticket.verified_at is not None:
+        raise _already(ticket)
+    now = utcnow()
+    async with in_transaction() as conn:
+        claimed = await PickupTicket.filter(id=ticket.id, verified_at=None).using_db(conn).update(
+            verified_at=now, verified_by_user_id=user_id, verified_by_name=actor_name[:64])
+        if not claimed:
+            raise _already(await PickupTicket.get(id=ticket.id))
+        if await Order.filter(id=ticket.order_id, status=OrderStatus.paid).using_db(conn).exists():
+            # Picked up before the arrival was announced: upload the delivery first, so that
+            # completing it reminds WeChat to release the money.
+            await wechat_shipping.enqueue_shipping_info(ticket.order_id, conn)
+        if not await complete_order(ticket.order_id, conn,
+                                    expected=(OrderStatus.ready_for_pickup, OrderStatus.paid)):
+            order = await Order.get(id=ticket.order_id).using_db(conn)
+            raise InvalidState(f"订单当前状态（{_STATUS.get(str(order.status), order.status)}）不能核销",
+                               code="order_not_verifiable", status=str(order.status))
+    notifications.kick()  # WeChat's receipt reminder (wechat_confirm_receive), after commit
+    order = await Order.get(id=ticket.order_id)
+    items = await OrderItem.filter(order_id=order.id).order_by("id")
+    return {"order_id": order.id, "order_no": order.order_no, "code": code, "verified_at": now,
+            "items": [{"title": i.title, "sku_name": i.sku_name, "quantity": i.quantity - i.refunded_quantity}
+                      for i in items]}
+
+
+_STATUS = {"unpaid": "待付款", "paid": "已付款", "ready_for_pickup": "待自提", "completed": "已完成",
+           "cancelled": "已取消", "refunding": "退款中", "refunded": "已退款", "partly_refunded": "部分退款"}
+
+
+def _already(ticket: PickupTicket) -> InvalidState:
+    who = ticket.verified_by_name or f"用户{ticket.verified_by_user_id}"
+    when = china_display(ticket.verified_at, "%m-%d %H:%M") if ticket.verified_at else "-"
+    return InvalidState(f"该提货码已于 {when} 由 {who} 核销，不能重复核销", code="pickup_already_verified",
+                        verified_at=ticket.verified_at.isoformat() if ticket.verified_at else None,
+                        verified_by=who)
+
+
+async def _actor_point_ids(user_id: int) -> list[int]:
+    from huituan.models.leader import Leader, LeaderStaff, LeaderStatus
+
+    leader_ids = list(await Leader.filter(user_id=user_id, status=LeaderStatus.approved).values_list("id", flat=True))
+    leader_ids += list(await LeaderStaff.filter(user_id=user_id).values_list("leader_id", flat=True))
+    return list(await PickupPoint.filter(leader_id__in=leader_ids or [0]).values_list("id", flat=True))
+
+
+async def consumer_tickets(user_id: int, order_id: int | None = None) -> list[dict[str, Any]]:
+    """A consumer's pickup codes (the mini-program shows the code and its QR text)."""
+    qs = PickupTicket.filter(user_id=user_id)
+    if order_id is not None:
+        qs = qs.filter(order_id=order_id)
+    tickets = await qs.order_by("-id").limit(50)
+    points = dict(await PickupPoint.filter(id__in=[t.pickup_point_id for t in tickets] or [0]).values_list("id", "name"))
+    return [{"order_id": t.order_id, "pickup_point_id": t.pickup_point_id, "point_name": points.get(t.pickup_point_id, ""),
+             "day": t.day, "code": t.code, "qr_text": QR_PREFIX + t.code, "verified_at": t.verified_at}
+            for t in tickets]
