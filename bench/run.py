@@ -16,6 +16,8 @@ handler measured in the same run (these machines are noisy; ratios travel, absol
    serving the same image bytes, /healthz p99 while 64 cold renders are in flight.
 6. bot (bench.bot): 50 leaders post WeCom callbacks at once (round trip p50/p99), and the order
    summary of one pickup point with 2,000 orders.
+7. delivery (bench.delivery): 10,000 queued notifications delivered to the sandbox, and the
+   outbox's size and delivery-query time as delivered rows pile up, before and after retention.
 
 The load generator is wrk (C, one thread) so the client costs little of the two cores.
 """
@@ -305,6 +307,7 @@ def main() -> None:
     parser.add_argument("--flash-connections", type=int, default=512)
     parser.add_argument("--flash-seconds", type=int, default=25,
                         help="burst duration: long enough for every one of the buyers to claim")
+    parser.add_argument("--skip-delivery", action="store_true")
     parser.add_argument("--workers", type=int, default=1,
                         help="also measure the order flow with `huituan serve --workers N` (N > 1)")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench.json"))
@@ -409,6 +412,10 @@ def main() -> None:
             settle = None
         if settle is not None:
             results["settlement"] = settle.run(db_url)
+    if not args.skip_delivery and not args.only_flash:
+        from bench import delivery
+
+        results["delivery"] = delivery.run(db_url, redis_url)
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2, ensure_ascii=False))

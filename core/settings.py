@@ -64,6 +64,17 @@ class Settings(BaseSettings):
                         "thing4 备注); empty = not sent")
     wechat_template_activity_result: str = Field(
         "", description="subscribe template: group-buy result (thing1 活动, phrase2 结果, thing3 说明); empty = not sent")
+    notification_templates: dict[str, str] = Field(
+        {}, description="subscribe template ids by template name, JSON "
+        "(see services/notifications/registry.py for names and keywords); empty = that message is not sent")
+    quiet_hours_start: str = Field("22:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                                   description="China time: non-urgent reminders wait from here ...")
+    quiet_hours_end: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                                 description="... until here (equal start and end: no quiet hours)")
+    unpaid_remind_before_seconds: int = Field(300, description="remind an unpaid order this long before it closes")
+    outbox_retention_days: int = Field(7, description="delivered outbox rows are deleted after this")
+    notification_retention_days: int = Field(180, description="finished notification records are deleted after this")
+    outbox_concurrency: int = Field(4, ge=1, le=64, description="messages the outbox job sends at a time")
     # WeChat Pay API v3 (platform public-key mode)
     wechatpay_api_base: str = Field("", description="default https://api.mch.weixin.qq.com")
     wechatpay_mchid: str = Field("", description="merchant id")

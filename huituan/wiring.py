@@ -12,6 +12,7 @@ from huituan.models.outbox import OutboxKind
 from huituan.services import events, outbox, pickup_points, product_sales, withdrawals
 from huituan.services.activities import bargain, flash_sale, group_buy
 from huituan.services.commission import events as commission_events
+from huituan.services.notifications import delivery as notification_delivery
 from huituan.services.orders import activity, refunds, wechat_shipping
 from huituan.services.pickup import pushes as pickup_pushes
 from huituan.services.pickup import tickets as pickup_tickets
@@ -60,3 +61,5 @@ def wire_services() -> None:
     outbox.register_handler(OutboxKind.transfer_cancel, withdrawals.deliver_transfer_cancel)
     # A leader's group robot (key in the payload), rate-limited per robot.
     outbox.register_handler(OutboxKind.robot_push, pickup_pushes.deliver_robot_push)
+    outbox.register_handler(OutboxKind.notification, notification_delivery.deliver,
+                            on_failed=notification_delivery.on_failed)

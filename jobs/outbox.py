@@ -11,7 +11,7 @@ log = logging.getLogger("huituan.jobs.outbox")
 
 
 async def deliver_outbox(rt: Runtime) -> int:
-    sent = await outbox.deliver_pending(rt)
+    sent = await outbox.deliver_pending(rt, limit=500, concurrency=rt.settings.outbox_concurrency)
     unhandled = await outbox.unhandled_kinds()
     if unhandled:
         log.error("outbox rows without a handler stay pending: %s", unhandled)

@@ -16,7 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from huituan.core.clock import CHINA_TZ
-from huituan.jobs import activities, money, orders, outbox, pickup, referrals
+from huituan.jobs import activities, money, notifications, orders, outbox, pickup, referrals
 
 JobFunction = Callable[[Any], Awaitable[Any]]
 
@@ -119,6 +119,78 @@ SCHEDULE: list[JobSpec] = [
         func=money.poll_refunds,
         seconds=300,
         description="查询处理中的退款结果（通知丢失时兜底），微信无此退款单时重新提交",
+    ),
+    JobSpec(
+        name="remind_unpaid_orders",
+        func=notifications.remind_unpaid_orders,
+        seconds=60,
+        description="未付款订单关闭前提醒买家支付（紧急，免打扰时段也发送）",
+    ),
+    JobSpec(
+        name="remind_fulfilled_orders",
+        func=notifications.remind_fulfilled_orders,
+        seconds=600,
+        description="已发货、已到自提点的订单补发通知（与状态变化同一去重键，不会重复）",
+    ),
+    JobSpec(
+        name="remind_not_picked_up",
+        func=notifications.remind_not_picked_up,
+        cron="0 10 * * *",
+        description="到自提点第二天起每天提醒买家提货",
+    ),
+    JobSpec(
+        name="remind_commission_settled",
+        func=notifications.remind_commission_settled,
+        cron="30 9 * * *",
+        description="告诉推手昨天到账的佣金（每人一条）",
+    ),
+    JobSpec(
+        name="remind_withdrawals",
+        func=notifications.remind_withdrawals,
+        seconds=300,
+        description="提现到账或失败时通知推手",
+    ),
+    JobSpec(
+        name="operator_digest",
+        func=notifications.operator_digest,
+        cron="0 9,14,18 * * *",
+        description="把待审核事项（团长、推手、提现、退款）汇总发给运营的企业微信",
+    ),
+    JobSpec(
+        name="remind_groups_closing",
+        func=notifications.remind_groups_closing,
+        seconds=300,
+        description="拼团截止前两小时提醒已付款的团员：还差几人、何时截止",
+    ),
+    JobSpec(
+        name="remind_group_results",
+        func=notifications.remind_group_results,
+        seconds=600,
+        description="拼团成功或失败的结果通知补发（与成团时同一去重键，不会重复）",
+    ),
+    JobSpec(
+        name="remind_bargain_progress",
+        func=notifications.remind_bargain_progress,
+        cron="0 19 * * *",
+        description="每天一次告诉发起人砍价进度（已砍金额、当前价、还需几人）",
+    ),
+    JobSpec(
+        name="remind_bargains_expiring",
+        func=notifications.remind_bargains_expiring,
+        seconds=300,
+        description="砍价结束前两小时提醒发起人下单",
+    ),
+    JobSpec(
+        name="remind_flash_sales_starting",
+        func=notifications.remind_flash_sales_starting,
+        seconds=60,
+        description="秒杀开始前十分钟提醒预约了的用户",
+    ),
+    JobSpec(
+        name="purge_outbox",
+        func=notifications.purge_outbox,
+        cron="40 3 * * *",
+        description="删除已投递超过保留天数的发件箱记录，以及超过保留天数的通知记录",
     ),
 ]
 

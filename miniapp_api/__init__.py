@@ -12,6 +12,7 @@ from huituan.miniapp_api.routes import (
     catalog,
     docs,
     leaders,
+    notifications,
     ops,
     orders,
     pay,
@@ -37,6 +38,7 @@ def register(app: web.Application) -> None:
     sharing.setup(app)
     posters.setup(app)
     activities.setup(app)
+    notifications.setup(app)
     admin.register(app)
 
 

@@ -13,6 +13,7 @@ from huituan.models import (
     group_buy,
     leader,
     migrations,
+    notification,
     ops,
     order,
     outbox,
@@ -26,6 +27,6 @@ from huituan.models import (
 
 MODEL_APP = ModelApp(
     modules=(user, catalog, order, outbox, ops, referral, promoter, commission, wallet, leader,
-             group_buy, bargain, flash_sale, sharing, poster),
+             group_buy, bargain, flash_sale, sharing, poster, notification),
     migrations=migrations,
 )

@@ -70,6 +70,7 @@ class Order(Model):
     pay_deadline = fields.DatetimeField()
     paid_at = fields.DatetimeField(null=True)
     shipped_at = fields.DatetimeField(null=True)
+    ready_at = fields.DatetimeField(null=True, description="arrived at the pickup point")
     completed_at = fields.DatetimeField(null=True, db_index=True)
     cancelled_at = fields.DatetimeField(null=True)
     cancel_reason = fields.CharField(64, default="")

@@ -15,12 +15,13 @@ class OutboxKind(StrEnum):
     wechat_shipping_info = "wechat_shipping_info"  # 小程序发货信息录入 (upload_shipping_info)
     wechat_confirm_receive = "wechat_confirm_receive"  # 确认收货提醒 (notify_confirm_receive)
     transfer_cancel = "transfer_cancel"
+    notification = "notification"  # a Notification row (services.notifications)
 
 
 class OutboxStatus(StrEnum):
     pending = "pending"
     sent = "sent"
-    failed = "failed"  # gave up after max attempts; an operator looks at these
+    failed = "failed"  # gave up (max attempts or a permanent error); an operator looks at these
 
 
 class OutboxMessage(Model):
@@ -41,3 +42,5 @@ class OutboxMessage(Model):
 
     class Meta:
         table = "outbox_message"
+        # the delivery query: pending rows by due time (stays fast as sent rows pile up)
+        indexes = (("status", "next_attempt_at"),)

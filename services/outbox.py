@@ -8,11 +8,13 @@ Usage (docs/ARCHITECTURE.md, State and concurrency)::
                              {"openid": ..., "template_id": ..., "data": {...}, "page": ...}, conn=conn)
     outbox.kick(rt)          # after commit: deliver in the background, never raises
 
-- ``async enqueue(kind, dedupe_key, payload, conn) -> None``: a repeated dedupe_key is ignored
-  (INSERT ... ON CONFLICT DO NOTHING: on PostgreSQL an IntegrityError would abort the
-  caller's whole transaction).
-- ``register_handler(kind, fn)``: ``fn: async (rt, payload) -> None``; raise to retry, raise
-  ``PermanentDeliveryError`` when retrying cannot help (the row fails at once).
+- ``async enqueue(kind, dedupe_key, payload, conn, not_before=None) -> None``: a repeated
+  dedupe_key is ignored (INSERT ... ON CONFLICT DO NOTHING: on PostgreSQL an IntegrityError
+  would abort the caller's whole transaction); ``not_before`` postpones the first try (quiet hours).
+- ``register_handler(kind, fn, on_failed=None)``: ``fn: async (rt, payload) -> None``; raise
+  to retry. A permanent error (``PermanentDeliveryError``, or a WeChat errcode in
+  ``PERMANENT_ERRCODES`` such as 43101 the user refused) is failed at once, no retry.
+  ``on_failed: async (payload, error, errcode) -> None`` hears about a row parked as failed.
   Called by the composition root (``huituan.wiring``) for every kind, never at import time:
   ``BUILTIN_HANDLERS`` here (subscribe_message {openid, template_id, data, page?},
   wecom_message {touser, content, markdown?}, robot_push {content, msgtype?}), and each
@@ -21,10 +23,13 @@ Usage (docs/ARCHITECTURE.md, State and concurrency)::
   fails the change that would have left a message pending forever; ``unhandled_kinds()``
   counts pending rows nobody can deliver (rows written before a handler was removed), which
   /readyz, ``huituan check-config`` and the outbox job report.
-- ``async deliver_pending(rt, limit=100) -> int``: delivers due rows; safe with many processes.
+- ``async deliver_pending(rt, limit=100, concurrency=1) -> int``: delivers due rows; safe with
+  many processes (the outbox job sends ``HUITUAN_OUTBOX_CONCURRENCY`` at a time).
 - ``kick(rt)``; ``async wait_idle()`` (tests: wait for kicked deliveries).
 - ``async requeue(dedupe_key) -> bool``: a failed or sent row goes back to pending, due now
   (the far end says it never got it); then ``kick``.
+- ``async purge_delivered(older_than, batch) -> int``: retention, deletes sent rows delivered
+  before ``older_than`` (the Notification rows keep the history).
 - ``async deliver_now(rt, dedupe_key) -> bool``: deliver that one row in the caller's task,
   through the same claim (never twice with a concurrent sweep); ``status_of(dedupe_key)``.
 
@@ -32,7 +37,7 @@ Claiming: a row is due when pending and ``next_attempt_at`` is null or past. A p
 it with a compare-and-set on (status, attempts) that bumps ``attempts`` and pushes
 ``next_attempt_at`` one lease ahead, so no other process picks it while the handler runs and
 a crashed process's row comes back after the lease. Success -> sent; failure -> backoff; the
-MAX_ATTEMPTS-th failure -> failed with last_error (an operator looks at these).
+MAX_ATTEMPTS-th failure, or a permanent one -> failed with last_error (an operator looks at these).
 A handler that outlives the lease can run twice: handlers must be idempotent at the far end
 (refunds and transfers are, by out_refund_no / out_bill_no).
 """
@@ -41,7 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -61,7 +66,21 @@ BACKOFF_BASE_SECONDS = 10
 BACKOFF_MAX_SECONDS = 3600
 
 Handler = Callable[["Runtime", dict[str, Any]], Awaitable[None]]
+FailedHook = Callable[[dict[str, Any], str, "int | None"], Awaitable[None]]
 _handlers: dict[str, Handler] = {}
+_on_failed: dict[str, FailedHook] = {}
+
+# WeChat / WeCom errcodes that no retry can fix: the message is failed at once with the code.
+PERMANENT_ERRCODES = frozenset({
+    40003,  # invalid openid
+    40037,  # invalid template_id
+    41030,  # invalid page
+    43101,  # the user refused (no subscription left)
+    43107,  # subscribe message capability banned for this template
+    47003,  # argument invalid (a value breaks the template's data type)
+    40008, 40031, 40056, 40058, 41009, 60111, 81013,  # WeCom: bad message, userid, agent
+    93000,  # WeCom robot: invalid webhook url
+})
 _tasks: set[asyncio.Task] = set()
 _rerun: set[int] = set()  # id(rt) of runtimes kicked while a delivery was already running
 
@@ -72,17 +91,41 @@ def backoff_seconds(attempts: int) -> int:
     return min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
 
 
-class PermanentDeliveryError(Exception):
-    """Raised by a handler when retrying cannot help (the far end refused the content): the
-    row goes to failed at once with this error, for an operator to look at."""
-
-
 class UnhandledOutboxKind(RuntimeError):
     """An outbox kind was enqueued that no handler is registered for (a wiring fault)."""
 
 
-def register_handler(kind: OutboxKind | str, fn: Handler) -> None:
+class PermanentDeliveryError(Exception):
+    """Raised by a handler when retrying cannot help (the far end refused the content): the
+    row goes to failed at once with this error (and ``errcode`` when WeChat gave one), for an
+    operator to look at."""
+
+    def __init__(self, message: str = "", errcode: int | None = None):
+        super().__init__(message)
+        self.errcode = errcode
+
+
+PermanentFailure = PermanentDeliveryError  # the name services.notifications used first
+
+
+def permanent_errcode(exc: BaseException) -> int | None:
+    """The errcode when ``exc`` is permanent (0 when permanent without a code), else None."""
+    if isinstance(exc, PermanentDeliveryError):
+        return exc.errcode or 0
+    details = getattr(exc, "details", None)
+    if isinstance(details, dict) and "errcode" in details:
+        try:
+            code = int(details["errcode"])
+        except (TypeError, ValueError):
+            return None
+        return code if code in PERMANENT_ERRCODES else None
+    return None
+
+
+def register_handler(kind: OutboxKind | str, fn: Handler, on_failed: FailedHook | None = None) -> None:
     _handlers[str(OutboxKind(kind))] = fn
+    if on_failed is not None:
+        _on_failed[str(OutboxKind(kind))] = on_failed
 
 
 def handled_kinds() -> set[str]:
@@ -97,14 +140,16 @@ async def unhandled_kinds() -> dict[str, int]:
     return {str(r["kind"]): int(r["n"]) for r in rows}
 
 
-async def enqueue(kind: OutboxKind | str, dedupe_key: str, payload: dict[str, Any], conn: BaseDBAsyncClient | None = None) -> None:
-    """Queue ``payload`` in the caller's transaction; a repeated ``dedupe_key`` is a no-op."""
+async def enqueue(kind: OutboxKind | str, dedupe_key: str, payload: dict[str, Any], conn: BaseDBAsyncClient | None = None,
+                  not_before: datetime | None = None) -> None:
+    """Queue ``payload`` in the caller's transaction; a repeated ``dedupe_key`` is a no-op.
+    ``not_before``: the first try waits until then (quiet hours)."""
     if str(kind) not in _handlers:
         raise UnhandledOutboxKind(f"outbox kind {kind!s} has no handler: register it in huituan.wiring")
     if len(dedupe_key) > 191:
         raise ValueError("dedupe_key longer than 191 characters")
     row = OutboxMessage(kind=OutboxKind(kind), dedupe_key=dedupe_key, payload=payload,
-                        status=OutboxStatus.pending, attempts=0, last_error="", next_attempt_at=None)
+                        status=OutboxStatus.pending, attempts=0, last_error="", next_attempt_at=not_before)
     # bulk_create(ignore_conflicts) is INSERT ... ON CONFLICT DO NOTHING on both backends:
     # the duplicate never raises, so the caller's PostgreSQL transaction stays usable.
     await OutboxMessage.bulk_create([row], ignore_conflicts=True, using_db=conn)
@@ -132,11 +177,20 @@ async def _deliver_one(rt: "Runtime", row: OutboxMessage) -> bool:
         if details:
             error += f" {details}"
         error = error[:2000]
-        if attempts >= MAX_ATTEMPTS or isinstance(exc, PermanentDeliveryError):
-            await OutboxMessage.filter(id=row.id, status=OutboxStatus.pending, attempts=attempts).update(
+        errcode = permanent_errcode(exc)
+        if errcode is not None or attempts >= MAX_ATTEMPTS:
+            parked = await OutboxMessage.filter(id=row.id, status=OutboxStatus.pending, attempts=attempts).update(
                 status=OutboxStatus.failed, last_error=error, next_attempt_at=None
             )
-            log.error("outbox %s %s failed for good after %s attempts: %s", row.kind, row.dedupe_key, attempts, error)
+            log.error("outbox %s %s failed for good after %s attempts (%s): %s", row.kind, row.dedupe_key, attempts,
+                      "permanent" if errcode is not None else "attempts exhausted", error)
+            hook = _on_failed.get(row.kind)
+            if parked and hook is not None:
+                code = errcode if errcode else _errcode_of(exc)
+                try:
+                    await hook(row.payload, error, code)
+                except Exception:  # noqa: BLE001 - the outbox row already tells the story
+                    log.exception("outbox on_failed hook for %s raised", row.kind)
         else:
             delay = backoff_seconds(attempts)
             await OutboxMessage.filter(id=row.id, status=OutboxStatus.pending, attempts=attempts).update(
@@ -148,6 +202,29 @@ async def _deliver_one(rt: "Runtime", row: OutboxMessage) -> bool:
         status=OutboxStatus.sent, sent_at=utcnow(), last_error="", next_attempt_at=None
     )
     return True
+
+
+def _errcode_of(exc: BaseException) -> int | None:
+    details = getattr(exc, "details", None)
+    try:
+        return int(details["errcode"]) if isinstance(details, dict) and "errcode" in details else None
+    except (TypeError, ValueError):
+        return None
+
+
+async def purge_delivered(older_than: datetime, batch: int = 5000) -> int:
+    """Retention: delete sent rows delivered before ``older_than``, ``batch`` at a time so the
+    table stays small and its delivery query flat (the Notification rows keep the history).
+    Pending and failed rows are never touched."""
+    removed = 0
+    while True:
+        ids = await (OutboxMessage.filter(status=OutboxStatus.sent, sent_at__lt=older_than)
+                     .order_by("id").limit(batch).values_list("id", flat=True))
+        if not ids:
+            return removed
+        removed += await OutboxMessage.filter(id__in=list(ids), status=OutboxStatus.sent).delete()
+        if len(ids) < batch:
+            return removed
 
 
 async def deliver_now(rt: "Runtime", dedupe_key: str) -> bool:
@@ -181,8 +258,9 @@ async def requeue(dedupe_key: str) -> bool:
     return moved == 1
 
 
-async def deliver_pending(rt: "Runtime", limit: int = 100) -> int:
-    """Deliver due messages; returns how many were sent by this call."""
+async def deliver_pending(rt: "Runtime", limit: int = 100, concurrency: int = 1) -> int:
+    """Deliver due messages; returns how many were sent by this call. ``concurrency`` > 1 sends
+    that many at a time (each row still goes through its own claim)."""
     kinds = [OutboxKind(k) for k in _handlers if k in OutboxKind._value2member_map_]
     if not kinds:
         return 0
@@ -197,11 +275,19 @@ async def deliver_pending(rt: "Runtime", limit: int = 100) -> int:
             OutboxMessage.filter(status=OutboxStatus.pending, kind__in=kinds, next_attempt_at__lte=now)
             .order_by("next_attempt_at", "id").limit(limit - len(rows))
         )
-    sent = 0
-    for row in rows:
-        if await _deliver_one(rt, row):
-            sent += 1
-    return sent
+    if concurrency <= 1:
+        sent = 0
+        for row in rows:
+            if await _deliver_one(rt, row):
+                sent += 1
+        return sent
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(row: OutboxMessage) -> bool:
+        async with gate:
+            return await _deliver_one(rt, row)
+
+    return sum(await asyncio.gather(*(one(r) for r in rows)))
 
 
 async def _run(rt: "Runtime") -> None:

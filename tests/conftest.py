@@ -93,6 +93,9 @@ def make_settings(database_url, redis_url):
             log_json=False,
             jobs_enabled=False,
             product_cache_seconds=0,
+            # no quiet hours unless a test sets them: the suite runs at any hour
+            quiet_hours_start="00:00",
+            quiet_hours_end="00:00",
         )
         values.update(overrides)
         return Settings(**values)

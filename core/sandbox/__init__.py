@@ -8,7 +8,12 @@ and stay out of the OpenAPI document.
 - /sandbox/wechat/...  mini-program server API   (core.sandbox.wechat)
 - /sandbox/pay/...     WeChat Pay API v3         (core.sandbox.pay)
 - /sandbox/wecom/...   WeCom API + bot driver    (core.sandbox.wecom)
-- GET /sandbox/outbox  everything our service sent (subscribe messages, WeCom, robot)
+- GET /sandbox/outbox  everything our service sent (subscribe messages, WeCom, robot),
+  and ``control`` {"holding", "failures"}
+- POST /sandbox/fail-next {"count", "errcode", "api"?: subscribe|wecom|robot|any}: the next
+  ``count`` sends answer ``errcode`` (temporary like -1 or 45009, permanent like 43101)
+- POST /sandbox/hold {"after"}: let ``after`` sends through, then hold the next one until
+  POST /sandbox/release (it is answered -1 and never recorded: a sender killed mid-way)
 """
 
 from __future__ import annotations
@@ -27,7 +32,43 @@ async def _outbox(request: web.Request) -> web.Response:
         "subscribe_messages": state.subscribe_messages,
         "wecom_messages": state.wecom_messages,
         "robot_pushes": state.robot_pushes,
+        "control": {"holding": state.holding, "failures": [r for r in state.failures if r["left"] > 0]},
     })
+
+
+async def _body(request: web.Request) -> dict:
+    try:
+        data = await request.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+async def _fail_next(request: web.Request) -> web.Response:
+    data = await _body(request)
+    api = data.get("api") or "any"
+    if api not in ("subscribe", "wecom", "robot", "any"):
+        return web.json_response({"error": "api: subscribe|wecom|robot|any"}, status=400)
+    try:
+        rule = {"api": api, "errcode": int(data.get("errcode", -1)), "left": int(data.get("count", 1))}
+    except (TypeError, ValueError):
+        return web.json_response({"error": "count and errcode are integers"}, status=400)
+    request.app[SANDBOX_KEY].failures.append(rule)
+    return web.json_response(rule)
+
+
+async def _hold(request: web.Request) -> web.Response:
+    data = await _body(request)
+    state = request.app[SANDBOX_KEY]
+    state.hold_after = max(int(data.get("after", 0) or 0), 0)
+    return web.json_response({"after": state.hold_after})
+
+
+async def _release(request: web.Request) -> web.Response:
+    state = request.app[SANDBOX_KEY]
+    state.hold_after = None
+    state.release.set()
+    return web.json_response({"released": True})
 
 
 def setup_sandbox(app: web.Application, settings: Settings) -> None:
@@ -35,6 +76,9 @@ def setup_sandbox(app: web.Application, settings: Settings) -> None:
 
     app[SANDBOX_KEY] = SandboxState(settings=settings)
     sandbox_route(app, "GET", "/sandbox/outbox", _outbox)
+    sandbox_route(app, "POST", "/sandbox/fail-next", _fail_next)
+    sandbox_route(app, "POST", "/sandbox/hold", _hold)
+    sandbox_route(app, "POST", "/sandbox/release", _release)
     wechat.setup(app)
     pay.setup(app)
     wecom.setup(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,10 +32,41 @@ class SandboxState:
     # api name ("upload_shipping_info" | "notify_confirm_receive") -> errcodes the next calls answer
     fail_next: dict[str, list[int]] = field(default_factory=dict)
     seq: int = 0
+    # test controls: fail the next N sends, or hold one send (a process dies while it waits)
+    failures: list[dict[str, Any]] = field(default_factory=list)  # {"api", "errcode", "left"}
+    hold_after: int | None = None
+    holding: bool = False
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
     def next_seq(self) -> int:
         self.seq += 1
         return self.seq
+
+    def take_failure(self, api: str) -> int | None:
+        """The errcode to answer this send with, when a failure was asked for (POST /sandbox/fail-next)."""
+        for rule in self.failures:
+            if rule["left"] > 0 and rule["api"] in (api, "any"):
+                rule["left"] -= 1
+                return int(rule["errcode"])
+        return None
+
+    async def maybe_hold(self) -> bool:
+        """True when this send is held (POST /sandbox/hold): it waits until released and is
+        then answered with a system error without being recorded, as if it never reached
+        WeChat (the sender was killed while waiting)."""
+        if self.hold_after is None:
+            return False
+        if self.hold_after > 0:
+            self.hold_after -= 1
+            return False
+        self.hold_after = None
+        self.holding = True
+        self.release.clear()
+        try:
+            await self.release.wait()
+        finally:
+            self.holding = False
+        return True
 
 
 SANDBOX_KEY = web.AppKey("sandbox_state", SandboxState)

@@ -6,7 +6,8 @@ https://api.weixin.qq.com).
 - GET  /sns/jscode2session                 any code -> a stable openid; "invalid" -> 40029
 - POST /wxa/business/getuserphonenumber    code -> a stable 13800xxxxxx; "invalid" -> 40029
 - POST /wxa/getwxacodeunlimit              a real PNG QR (page + scene); bad scene -> 40169
-- POST /cgi-bin/message/subscribe/send     recorded; openid starting "o-refused" -> 43101
+- POST /cgi-bin/message/subscribe/send     recorded; openid starting "o-refused" -> 43101;
+                                           a value breaking its data type (thing > 20 ...) -> 47003
 - POST /wxa/sec/order/upload_shipping_info   小程序发货信息录入: checks the payment exists and is
                                            paid (10060001), logistics_type 1..4 (10060005), express
                                            needs tracking_no + express_company (10060014) with a
@@ -216,15 +217,48 @@ async def subscribe_send(request: web.Request) -> web.Response:
         return err(40037, "invalid template_id")
     if touser.startswith("o-refused"):
         return err(43101, "user refuse to accept the msg")
+    if await state.maybe_hold():
+        return err(-1, "system error")
+    failure = state.take_failure("subscribe")
+    if failure is not None:
+        return err(failure, "sandbox: failure asked for by POST /sandbox/fail-next")
     values = data.get("data") or {}
     if not isinstance(values, dict) or any(not isinstance(v, dict) or "value" not in v for v in values.values()):
         return err(47003, "argument invalid! data.value is empty")
+    for key, v in values.items():
+        problem = value_problem(key, str(v["value"]))
+        if problem:
+            return err(47003, f"argument invalid! data.{key}.value {problem}")
     state.subscribe_messages.append({
         "touser": touser, "template_id": data["template_id"], "page": data.get("page"),
         "data": values, "miniprogram_state": data.get("miniprogram_state"), "lang": data.get("lang"),
         "msgid": state.next_seq(),
     })
     return ok(msgid=state.seq)
+
+
+# WeChat's limits per keyword data type (the keyword name is the type plus a number).
+_LIMITS = {"thing": 20, "character_string": 32, "number": 32, "letter": 32, "symbol": 5, "phrase": 5,
+           "phone_number": 17, "car_number": 8, "name": 20, "amount": 32, "time": 32, "date": 32}
+_ASCII_ONLY = ("character_string", "number", "letter", "symbol", "phone_number", "amount")
+
+
+def value_problem(key: str, value: str) -> str | None:
+    """What WeChat would refuse in one keyword value, or None. Checks length (in characters),
+    ASCII-only types, and phrase = Chinese only."""
+    kind = re.sub(r"\d+$", "", key)
+    limit = _LIMITS.get(kind)
+    if limit is None:
+        return None
+    if not value:
+        return "empty"
+    if len(value) > limit:
+        return f"exceeds {limit} characters"
+    if kind in _ASCII_ONLY and kind != "amount" and not value.isascii():
+        return "must be letters, digits or symbols"
+    if kind == "phrase" and not all("\u4e00" <= ch <= "\u9fff" for ch in value):
+        return "must be Chinese characters"
+    return None
 
 
 async def expire_tokens(request: web.Request) -> web.Response:

@@ -71,6 +71,11 @@ async def message_send(request: web.Request) -> web.Response:
     msgtype, content = got
     if not (data.get("touser") or data.get("toparty") or data.get("totag")):
         return err(40031, "invalid userid list")
+    if await state.maybe_hold():
+        return err(-1, "system busy")
+    failure = state.take_failure("wecom")
+    if failure is not None:
+        return err(failure, "sandbox: failure asked for by POST /sandbox/fail-next")
     msgid = f"sandbox-msg-{state.next_seq()}"
     state.wecom_messages.append({"touser": data.get("touser"), "msgtype": msgtype, "content": content,
                                  "agentid": data.get("agentid"), "msgid": msgid})
@@ -91,6 +96,9 @@ async def webhook_send(request: web.Request) -> web.Response:
     msgtype, content = got
     if len(content.encode("utf-8")) > 4096:
         return err(40058, "markdown.content exceed max length 4096")
+    failure = state.take_failure("robot")
+    if failure is not None:
+        return err(failure, "sandbox: failure asked for by POST /sandbox/fail-next")
     state.robot_pushes.append({"msgtype": msgtype, "content": content, "seq": state.next_seq(),
                                "key": request.query.get("key")})
     return ok()

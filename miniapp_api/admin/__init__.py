@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from huituan.miniapp_api.admin import activities, catalog, distribution, leaders, operators, orders, posters
+from huituan.miniapp_api.admin import (
+    activities,
+    catalog,
+    distribution,
+    leaders,
+    notifications,
+    operators,
+    orders,
+    posters,
+)
 
 
 def register(app: web.Application) -> None:
@@ -15,3 +24,4 @@ def register(app: web.Application) -> None:
     distribution.setup(app)
     posters.setup(app)
     activities.setup(app)
+    notifications.setup(app)

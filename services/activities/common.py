@@ -12,9 +12,7 @@ from huituan.core.errors import InvalidState, NotFound, ValidationFailed
 from huituan.core.runtime import get_runtime
 from huituan.models.group_buy import ActivityStatus
 from huituan.models.order import Order, OrderStatus, Refund, RefundStatus
-from huituan.models.outbox import OutboxKind
-from huituan.models.user import User
-from huituan.services import outbox
+from huituan.services import notifications, outbox
 from huituan.services.orders.numbers import new_number
 from huituan.services.orders.payments import enqueue_refund
 
@@ -74,30 +72,13 @@ async def refund_paid_order(conn, order_id: int, reason: str) -> bool:
     return True
 
 
-ACTIVITY_TEMPLATE = "activity_result"
-SANDBOX_TEMPLATE = "sandbox-tpl-activity-result"
-
-
-def _template_id() -> str:
-    try:
-        settings = get_runtime().settings
-    except RuntimeError:
-        return ""
-    return settings.wechat_template_activity_result or (SANDBOX_TEMPLATE if settings.sandbox else "")
-
-
-async def notify_member(conn, user_id: int, key: str, page: str, data: dict[str, str]) -> bool:
-    """A subscribe message to one member, queued in the caller's transaction (the same pattern
-    as services.notifications). Template keywords: thing1 活动, phrase2 结果, thing3 说明."""
-    tid = _template_id()
-    if not tid:
-        return False
-    openid = await User.filter(id=user_id).using_db(conn).values_list("openid", flat=True)
-    if not openid:
-        return False
-    await outbox.enqueue(OutboxKind.subscribe_message, f"subscribe:{ACTIVITY_TEMPLATE}:{key}:{user_id}", {
-        "openid": openid[0], "template_id": tid, "page": page, "data": data}, conn=conn)
-    return True
+async def notify_member(conn, user_id: int, key: str, page: str, data: dict[str, str],
+                        event: str = "activity_result") -> bool:
+    """A subscribe message to one member through the notification service (consent, preference,
+    quiet hours, one per event and key), queued in the caller's transaction. Template keywords
+    of ``activity_result``: thing1 活动, phrase2 结果, thing3 说明."""
+    status = await notifications.notify(event, user_id, data, conn=conn, dedupe_key=key, page=page)
+    return status == "pending"
 
 
 def kick() -> None:

@@ -379,11 +379,12 @@ async def _notify_members(conn, group_id: int, succeeded: bool) -> int:
     seats = await GroupSeat.filter(group_id=group_id, status=SeatStatus.paid).using_db(conn)
     n = 0
     for s in seats:
-        if await common.notify_member(conn, s.user_id, f"group:{group_id}:{g.status}",
+        if await common.notify_member(conn, s.user_id, f"group:{group_id}",
                                       GROUP_PAGE.format(code=g.share_code), {
-                                          "thing1": common.thing(g.activity.title),
+                                          "thing1": g.activity.title,
                                           "phrase2": "拼团成功" if succeeded else "拼团失败",
-                                          "thing3": "我们将尽快为您发货" if succeeded else "款项将原路退回"}):
+                                          "thing3": "我们将尽快为您发货" if succeeded else "款项将原路退回"},
+                                      event="group_succeeded" if succeeded else "group_failed"):
             n += 1
     return n
 

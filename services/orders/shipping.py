@@ -52,7 +52,7 @@ async def mark_ready_for_pickup(order_id: int) -> bool:
         return False
     async with in_transaction() as conn:
         moved = await Order.filter(id=order_id, status=OrderStatus.paid, delivery_mode=DeliveryMode.pickup).using_db(
-            conn).update(status=OrderStatus.ready_for_pickup)
+            conn).update(status=OrderStatus.ready_for_pickup, ready_at=utcnow())
         queued = moved == 1 and await notifications.order_ready_for_pickup(order_id, conn)
         queued = moved == 1 and await wechat_shipping.enqueue_shipping_info(order_id, conn) or queued
     if queued:

@@ -55,7 +55,7 @@ async def announce_arrival(user_id: int, day: str, actor_name: str = "", pickup_
     async with in_transaction() as conn:
         for oid in paid:
             n = await Order.filter(id=oid, status=OrderStatus.paid).using_db(conn).update(
-                status=OrderStatus.ready_for_pickup)
+                status=OrderStatus.ready_for_pickup, ready_at=now)
             if n:
                 # WeChat keeps the payment frozen until the delivery is uploaded (self pickup).
                 await wechat_shipping.enqueue_shipping_info(oid, conn)

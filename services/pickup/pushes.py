@@ -18,7 +18,7 @@ from huituan.core.errors import RateLimited, ValidationFailed
 from huituan.core.money import yuan
 from huituan.models.leader import Leader, LeaderStatus, PickupPoint, PointDay
 from huituan.models.outbox import OutboxKind
-from huituan.services import outbox
+from huituan.services import notifications, outbox
 from huituan.services.leader_store import store_products
 from huituan.services.pickup.day import day_report, summary_text
 
@@ -140,11 +140,14 @@ async def push_cutoff_summaries(rt, now=None) -> int:
         async with in_transaction() as conn:
             moved = await PointDay.filter(pickup_point_id=point.id, day=day, cutoff_pushed_at=None).using_db(
                 conn).update(cutoff_pushed_at=now)
-            if not moved or not leader.wecom_userid:
+            if not moved:
                 continue
-            await outbox.enqueue(OutboxKind.wecom_message, f"pickup:cutoff:{point.id}:{day}",
-                                 {"touser": leader.wecom_userid, "content": "已截单。\n" + text}, conn=conn)
-            queued += 1
+            # Through the notification service: one per point and day, recorded (skipped with
+            # no_wecom_link when the leader has not linked WeCom), quiet hours, admin view.
+            status = await notifications.notify_wecom(
+                "leader_daily_summary", leader.wecom_userid, {"content": "已截单。\n" + text}, conn=conn,
+                dedupe_key=f"{point.id}:{day}", user_id=leader.user_id, urgent=True)
+            queued += status == "pending"
     if queued:
         outbox.kick(rt)
     return queued

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from huituan.models.user import User
 from huituan.services import outbox
+from huituan.services.notifications.subscriptions import grant
 from huituan.services.orders.refunds import approve_refund
 from huituan.services.orders.shipping import ship_order
 from tests.factories import auth, create_order, login, make_product, pay_order
@@ -17,6 +18,8 @@ async def _sent(client) -> list[dict]:
 
 async def _paid_order(client, price_fen: int = 2590):
     token, user = await login(client, "notify-buyer")
+    for tid in ("sandbox-tpl-order-shipped", "sandbox-tpl-refund-result", "TPL-SHIPPED-FROM-CONSOLE"):
+        await grant(user["id"], tid)  # the buyer accepted these templates in the mini-program
     product = await make_product(title="赣南脐橙 5 斤装", skus=[{"price_fen": price_fen, "stock": 10}])
     order = await create_order(client, token, [(product.sku_list[0], 1)])
     await pay_order(client, token, order["id"])
@@ -72,7 +75,8 @@ async def test_pickup_order_ready_message_names_the_pickup_point(client):
     leader = await create_leader(leader_user.id, "王团长", "13900000000")
     point = await create_pickup_point(leader["id"], {"name": "阳光花园 3 栋门岗", "province": "浙江省",
                                                      "city": "杭州市", "address": "文一路 100 号"})
-    token, _ = await login(client, "pickup-buyer")
+    token, buyer = await login(client, "pickup-buyer")
+    await grant(buyer["id"], "sandbox-tpl-order-ready")
     product = await make_product(title="农家土鸡蛋 30 枚", skus=[{"price_fen": 3600, "stock": 5}])
     order = await create_order(client, token, [(product.sku_list[0], 2)], delivery_mode="pickup",
                                pickup_point_id=point["id"])

@@ -69,16 +69,17 @@ async def test_deliver_pending_sends_each_kind_through_wechat(rt, client):
 
 
 async def test_failure_backs_off_then_gives_up_after_max_attempts(rt, client):
-    # given a subscribe message the user refused (WeChat answers 43101)
+    # given WeChat busy for every send (a temporary error: 45009)
+    await client.post("/sandbox/fail-next", json={"count": 100, "errcode": 45009, "api": "subscribe"})
     async with in_transaction() as conn:
         await outbox.enqueue(OutboxKind.subscribe_message, "refused:1",
-                             {"openid": "o-refused-1", "template_id": "TPL", "data": {"thing1": "x"}}, conn=conn)
+                             {"openid": "o-busy-1", "template_id": "TPL", "data": {"thing1": "x"}}, conn=conn)
     # when it is delivered
     before = datetime.now(UTC)
     assert await outbox.deliver_pending(rt) == 0
     # then it waits with a backoff and remembers why
     row = await OutboxMessage.get(dedupe_key="refused:1")
-    assert row.status == OutboxStatus.pending and row.attempts == 1 and "43101" in row.last_error
+    assert row.status == OutboxStatus.pending and row.attempts == 1 and "45009" in row.last_error
     assert row.next_attempt_at >= before + timedelta(seconds=outbox.backoff_seconds(1) - 1)
     # and it is not retried before the backoff is over
     assert await outbox.deliver_pending(rt) == 0
@@ -95,10 +96,34 @@ async def test_failure_backs_off_then_gives_up_after_max_attempts(rt, client):
         await outbox.deliver_pending(rt)
     row = await OutboxMessage.get(dedupe_key="refused:1")
     assert row.status == OutboxStatus.failed and row.attempts == outbox.MAX_ATTEMPTS
-    assert "43101" in row.last_error
+    assert "45009" in row.last_error
     await _make_due("refused:1")
     assert await outbox.deliver_pending(rt) == 0
     assert (await OutboxMessage.get(dedupe_key="refused:1")).attempts == outbox.MAX_ATTEMPTS
+
+
+async def test_permanent_error_fails_at_once_with_the_code(rt, client):
+    # given a subscribe message the user refused (WeChat answers 43101: no retry can help)
+    async with in_transaction() as conn:
+        await outbox.enqueue(OutboxKind.subscribe_message, "refused:2",
+                             {"openid": "o-refused-2", "template_id": "TPL", "data": {"thing1": "x"}}, conn=conn)
+    assert await outbox.deliver_pending(rt) == 0
+    row = await OutboxMessage.get(dedupe_key="refused:2")
+    assert row.status == OutboxStatus.failed and row.attempts == 1 and "43101" in row.last_error
+    assert row.next_attempt_at is None
+
+
+async def test_purge_deletes_only_old_delivered_rows(rt, client):
+    async with in_transaction() as conn:
+        for i in range(3):
+            await outbox.enqueue(OutboxKind.robot_push, f"purge:{i}", {"content": f"第{i}条"}, conn=conn)
+        await outbox.enqueue(OutboxKind.subscribe_message, "purge:failed",
+                             {"openid": "o-refused-3", "template_id": "TPL", "data": {"thing1": "x"}}, conn=conn)
+    await outbox.deliver_pending(rt)
+    await OutboxMessage.filter(dedupe_key__in=["purge:0", "purge:1"]).update(
+        sent_at=datetime.now(UTC) - timedelta(days=8))
+    assert await outbox.purge_delivered(datetime.now(UTC) - timedelta(days=7), batch=1) == 2
+    assert sorted(await OutboxMessage.all().values_list("dedupe_key", flat=True)) == ["purge:2", "purge:failed"]
 
 
 def test_backoff_grows_and_is_capped():
@@ -145,3 +170,13 @@ async def test_kick_delivers_in_the_background(rt, client):
 
 def test_kick_without_a_loop_never_raises():
     outbox.kick(object())  # no running loop in a sync test: logged, not raised
+
+
+async def test_concurrent_sends_in_one_sweep_deliver_each_once(rt, client):
+    async with in_transaction() as conn:
+        for i in range(20):
+            await outbox.enqueue(OutboxKind.robot_push, f"conc:{i}", {"content": f"第{i}条"}, conn=conn)
+    assert await outbox.deliver_pending(rt, concurrency=5) == 20
+    pushes = (await _sandbox_outbox(client))["robot_pushes"]
+    assert sorted(p["content"] for p in pushes) == sorted(f"第{i}条" for i in range(20))
+    assert await outbox.deliver_pending(rt, concurrency=5) == 0

@@ -4,11 +4,13 @@ import pytest
 
 from huituan.core.clock import utcnow
 from huituan.core.errors import Conflict, InvalidState
+from huituan.jobs.notifications import remind_group_results
 from huituan.models.group_buy import Group, GroupSeat, GroupStatus, SeatStatus
+from huituan.models.notification import Notification, NotificationStatus
 from huituan.models.order import Order, OrderStatus, Refund, RefundStatus
-from huituan.models.outbox import OutboxMessage
 from huituan.services import outbox
 from huituan.services.activities import group_buy
+from huituan.services.notifications.subscriptions import grant
 from huituan.services.orders.lifecycle import close_expired_orders
 from tests.factories import pay_order, token_for
 from tests.services.activities.helpers import buyer, given_group_activity, join
@@ -24,15 +26,23 @@ async def test_open_join_pay_succeeds_and_notifies_members(client, rt, settings)
     second, _ = await join(settings, a, u2, ad2, share_code=code)
     assert second["group"]["seats_taken"] == 2 and second["group"]["seats_left"] == 0
 
+    await grant(u1.id, "sandbox-tpl-activity-result")  # u1 accepted the template; u2 did not
     await pay_order(client, token_for(u1), first["order"]["id"])
     mine = await group_buy.my_groups(u1.id)
     assert mine["items"][0]["waiting"] and "等待成团" in mine["items"][0]["waiting_text"]
     await pay_order(client, token_for(u2), second["order"]["id"])
     g = await Group.get(share_code=code)
     assert g.status == GroupStatus.succeeded and g.seats_paid == 2
+    await outbox.deliver_pending(rt)  # the paid notify does not kick: the outbox job delivers
+    notices = {n.user_id: n for n in await Notification.filter(event="group_succeeded")}
+    assert notices[u1.id].status == NotificationStatus.sent
+    assert (notices[u2.id].status, notices[u2.id].reason) == (NotificationStatus.skipped, "no_quota")
+    [message] = (await (await client.get("/sandbox/outbox")).json())["subscribe_messages"]
+    assert message["data"]["phrase2"] == {"value": "拼团成功"} and message["page"] == f"pages/group/detail?code={code}"
+    # the reminder job's sweep knows it was sent: nothing new
+    await remind_group_results(rt)
     await outbox.wait_idle()
-    notices = await OutboxMessage.filter(dedupe_key__startswith="subscribe:activity_result:").count()
-    assert notices == 2
+    assert len((await (await client.get("/sandbox/outbox")).json())["subscribe_messages"]) == 1
 
 
 async def test_bad_joins_are_refused_with_chinese_messages(rt, settings):
