@@ -2,7 +2,8 @@
 
 Arrival: the leader announces that the goods of a point arrived; every paid pickup order of
 the point up to that day moves paid -> ready_for_pickup, and each consumer is notified once
-(one outbox subscribe message per consumer and point day, with their pickup codes).
+(one notification per consumer and point day, with their pickup codes, through the
+notification service: consent, preferences and quiet hours apply).
 
 Verification: by the code (or the scanned QR text ``huituan:pickup:<code>``) only by a leader
 or staff of the order's point; ready_for_pickup | paid -> completed (the commission clocks
@@ -20,10 +21,9 @@ from tortoise.transactions import in_transaction
 from huituan.core.clock import china_display, utcnow
 from huituan.core.errors import InvalidState, NotFound, ValidationFailed
 from huituan.models.leader import PickupPoint, PickupTicket, PointDay
+from huituan.models.notification import NotificationStatus
 from huituan.models.order import Order, OrderItem, OrderStatus
-from huituan.models.outbox import OutboxKind
-from huituan.models.user import User
-from huituan.services import notifications, outbox
+from huituan.services import notifications
 from huituan.services.orders import wechat_shipping
 from huituan.services.orders.lifecycle import complete_order
 from huituan.services.pickup.day import point_for_actor
@@ -51,7 +51,6 @@ async def announce_arrival(user_id: int, day: str, actor_name: str = "", pickup_
     moved_orders: list[int] = []
     per_user: dict[int, list[PickupTicket]] = {}
     notified = 0
-    tid = notifications.template_id("order_ready_for_pickup")
     async with in_transaction() as conn:
         for oid in paid:
             n = await Order.filter(id=oid, status=OrderStatus.paid).using_db(conn).update(
@@ -63,23 +62,19 @@ async def announce_arrival(user_id: int, day: str, actor_name: str = "", pickup_
                 per_user.setdefault(by_order[oid].user_id, []).append(by_order[oid])
         if moved_orders:
             await PickupTicket.filter(order_id__in=moved_orders).using_db(conn).update(notified_at=now)
-        openids = dict(await User.filter(id__in=list(per_user) or [0]).using_db(conn).values_list("id", "openid"))
         titles = await _first_titles([t.order_id for ts in per_user.values() for t in ts], conn)
         for uid, ts in per_user.items():
-            if not tid or not openids.get(uid):
-                continue
             codes = "、".join(t.code for t in ts)
-            # Once per consumer and point day: the dedupe key makes a repeated announcement a no-op.
-            await outbox.enqueue(OutboxKind.subscribe_message, f"pickup:arrival:{point.id}:{ts[0].day}:{uid}", {
-                "openid": openids[uid], "template_id": tid, "page": f"pages/order/detail?id={ts[0].order_id}",
-                "data": {
-                    "character_string1": order_nos[ts[0].order_id][:32],
-                    "thing2": _thing(titles.get(ts[0].order_id, "-") + (f" 等{len(ts)}单" if len(ts) > 1 else "")),
-                    "thing3": _thing(point.name),
-                    "thing4": _thing(f"提货码{codes}"),
-                },
-            }, conn=conn)
-            notified += 1
+            # Once per consumer and point day (the dedupe key), through the notification
+            # service: it spends the consumer's consent, honours their preferences and records
+            # why a notice was skipped.
+            status = await notifications.notify("order_ready_for_pickup", uid, {
+                "character_string1": order_nos[ts[0].order_id],
+                "thing2": titles.get(ts[0].order_id, "-") + (f" 等{len(ts)}单" if len(ts) > 1 else ""),
+                "thing3": point.name,
+                "thing4": f"提货码{codes}",
+            }, conn=conn, dedupe_key=f"pickup:{point.id}:{ts[0].day}", page_args={"order_id": ts[0].order_id})
+            notified += status == NotificationStatus.pending
         await _ensure_point_day(point.id, day, conn)
         await PointDay.filter(pickup_point_id=point.id, day=day, arrived_at=None).using_db(conn).update(
             arrived_at=now, arrived_by=actor_name[:64])
@@ -87,12 +82,6 @@ async def announce_arrival(user_id: int, day: str, actor_name: str = "", pickup_
         notifications.kick()
     return {"pickup_point_id": point.id, "point_name": point.name, "day": day, "orders": len(moved_orders),
             "consumers": len(per_user), "notified": notified}
-
-
-def _thing(text: str, limit: int = 20) -> str:
-    """WeChat's `thing` keyword takes at most 20 characters."""
-    text = (text or "").strip() or "-"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def _first_titles(order_ids: list[int], conn) -> dict[int, str]:

@@ -18,7 +18,7 @@ from huituan.models.commission import CommissionRecord, CommissionStatus
 from huituan.models.leader import Leader, LeaderStatus, PickupPoint, PickupTicket, ShortageReport
 from huituan.models.order import Order, OrderItem, OrderStatus, Refund
 from huituan.models.user import User
-from huituan.services import outbox
+from huituan.services import notifications, outbox
 from huituan.services.commission.settlement import settle_commissions
 from huituan.services.pickup.pushes import push_cutoff_summaries
 from huituan.services.wallet.ledger import get_balances
@@ -85,6 +85,14 @@ async def test_a_leader_day_end_to_end(client, rt):
     orders = {}
     for (code, phone, point), lines in plan.items():
         token, user = await _consumer(client, code, phone)
+        # The consumer accepts the "goods arrived" notice in the mini-program (one consent,
+        # one message): the mini-program asks for the templates the API names.
+        ask = (await (await client.get("/api/v1/notifications/subscriptions", headers=auth(token))).json())["ask"]
+        ready_tpl = notifications.template_id("order_ready_for_pickup")
+        assert ready_tpl in ask
+        resp = await client.post("/api/v1/notifications/subscriptions", headers=auth(token),
+                                 json={"result": {ready_tpl: "accept"}})
+        assert resp.status < 300, await resp.text()
         order = await create_order(client, token, lines, delivery_mode="pickup", pickup_point_id=point)
         await pay_order(client, token, order["id"])
         orders[code] = {"token": token, "user": user, "order": order, "point": point, "phone": phone}
