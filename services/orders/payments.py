@@ -112,6 +112,8 @@ async def handle_pay_notify(rt: Runtime, notify: dict[str, Any]) -> str:
         return "ignored"
     paid = await _mark_paid(out_trade_no, transaction_id, total, payer_openid, res)
     if paid is not None:
+        if paid == "paid":
+            outbox.kick(rt)  # what ORDER_PAID queued (a group's success notices ...) goes now, not at the next sweep
         return paid
     # Not the plain unpaid -> paid case (or a copy): the full decision below.
     if await Payment.filter(transaction_id=transaction_id).exists():
@@ -143,20 +145,22 @@ async def handle_pay_notify(rt: Runtime, notify: dict[str, Any]) -> str:
                                          notify_payload=res, using_db=conn)
                     await activity.dispatch("on_paid", conn, order.id, order.activity_type, order.activity_ref)
                     await events.emit(events.ORDER_PAID, order_id=order.id, conn=conn)
-                    return "paid"
-                current = await Order.get(id=order.id).using_db(conn)
-                if current.transaction_id == transaction_id:
-                    return "duplicate"  # a concurrent copy won while we waited on the row
-                # Cancelled before the money arrived (or paid twice): keep the record, give it back.
-                await Payment.create(order_id=order.id, transaction_id=transaction_id, amount_fen=total,
-                                     status=PaymentStatus.late, payer_openid=payer_openid,
-                                     notify_payload=res, using_db=conn)
-                reason = "订单已关闭，支付自动退回" if current.status == OrderStatus.cancelled else "重复支付，自动退回"
-                refund = await _refund_payment(order, transaction_id, total, reason, conn)
-                result = "late"
-                await activity.dispatch("on_late_payment", conn, order.id, order.activity_type, order.activity_ref)
-            log.warning("%s payment %s for order %s: automatic refund %s queued",
-                        result, transaction_id, order.order_no, refund.refund_no)
+                    result = "paid"
+                else:
+                    current = await Order.get(id=order.id).using_db(conn)
+                    if current.transaction_id == transaction_id:
+                        return "duplicate"  # a concurrent copy won while we waited on the row
+                    # Cancelled before the money arrived (or paid twice): keep the record, give it back.
+                    await Payment.create(order_id=order.id, transaction_id=transaction_id, amount_fen=total,
+                                         status=PaymentStatus.late, payer_openid=payer_openid,
+                                         notify_payload=res, using_db=conn)
+                    reason = "订单已关闭，支付自动退回" if current.status == OrderStatus.cancelled else "重复支付，自动退回"
+                    refund = await _refund_payment(order, transaction_id, total, reason, conn)
+                    result = "late"
+                    await activity.dispatch("on_late_payment", conn, order.id, order.activity_type, order.activity_ref)
+            if result != "paid":
+                log.warning("%s payment %s for order %s: automatic refund %s queued",
+                            result, transaction_id, order.order_no, refund.refund_no)
     except IntegrityError:
         return "duplicate"
     outbox.kick(rt)

@@ -33,7 +33,7 @@ async def test_open_join_pay_succeeds_and_notifies_members(client, rt, settings)
     await pay_order(client, token_for(u2), second["order"]["id"])
     g = await Group.get(share_code=code)
     assert g.status == GroupStatus.succeeded and g.seats_paid == 2
-    await outbox.deliver_pending(rt)  # the paid notify does not kick: the outbox job delivers
+    await outbox.wait_idle()  # the paid notify kicks the outbox: the notices go at once
     notices = {n.user_id: n for n in await Notification.filter(event="group_succeeded")}
     assert notices[u1.id].status == NotificationStatus.sent
     assert (notices[u2.id].status, notices[u2.id].reason) == (NotificationStatus.skipped, "no_quota")
