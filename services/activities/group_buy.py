@@ -273,6 +273,13 @@ async def _live_seats_of(conn, activity_id: int, user_id: int) -> int:
 class GroupBuyPolicy(ActivityPolicy):
     type = ActivityType.group_buy
 
+    async def pays_commission(self, conn, ref: str) -> bool:
+        """The activity's "commission on/off" (ref: the group id)."""
+        if not ref.isdigit():
+            return True
+        flags = await Group.filter(id=int(ref)).using_db(conn).values_list("activity__commission_enabled", flat=True)
+        return bool(flags[0]) if flags else True
+
     async def price(self, request: ActivityRequest, user_id: int, lines: dict[int, int],
                     skus: dict[int, dict[str, Any]]) -> dict[int, int]:
         p = request.params

@@ -18,6 +18,7 @@ from huituan.models.order import ActivityType, Order, OrderItem
 from huituan.models.referral import ReferralBinding
 from huituan.models.wallet import EntryKind
 from huituan.services.distribution_settings import get_settings_cached
+from huituan.services.orders import activity
 from huituan.services.promoters import is_promoter, rates_for
 from huituan.services.referrals.binding import binding_is_active, referrer_of
 from huituan.services.wallet import ledger
@@ -80,7 +81,7 @@ def cap_order_commission(amounts: list[int], paid_goods_fen: int, cap_bp: int) -
 
 
 _PAID_CONTEXT = (
-    "SELECT o.user_id, o.activity_type, "
+    "SELECT o.user_id, o.activity_type, o.activity_ref, "
     "(SELECT a.id FROM order_attribution a WHERE a.order_id = o.id) AS attribution_id, "
     "b.promoter_id AS bound_promoter_id, b.status AS binding_status, b.expires_at AS binding_expires_at "
     'FROM "order" o LEFT JOIN referral_binding b ON b.user_id = o.user_id WHERE o.id = ?'
@@ -119,6 +120,8 @@ async def on_order_paid(order_id: int, conn, now: datetime | None = None) -> lis
                       [order_id, buyer_id, l1, l2, self_purchase, utcnow()])
     if not settings.enabled or not activity_enabled(settings, ctx["activity_type"]) or (l1 is None and l2 is None):
         return []
+    if not await activity.pays_commission(conn, ctx["activity_type"], ctx["activity_ref"] or ""):
+        return []  # the activity's own switch (e.g. a group-buy with commission off)
     items = await OrderItem.filter(order_id=order_id).using_db(conn).order_by("id")
     rules = {r.product_id: r for r in await ProductCommissionRule.filter(
         product_id__in=[i.product_id for i in items]).using_db(conn)}

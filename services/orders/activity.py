@@ -78,6 +78,11 @@ class ActivityPolicy:
         """True while a paid order must wait before it is shipped (a group not yet full)."""
         return False
 
+    async def pays_commission(self, conn, ref: str) -> bool:
+        """Whether this activity's orders earn distribution commission (its own switch; the
+        per-type switch of the distribution settings applies as well)."""
+        return True
+
 
 _policies: dict[str, ActivityPolicy] = {}
 
@@ -99,6 +104,12 @@ def require_policy(activity_type: str) -> ActivityPolicy:
     if policy is None:
         raise ValidationFailed(f"activity_type: 不支持的活动类型 {activity_type}", field="activity_type")
     return policy
+
+
+async def pays_commission(conn, activity_type: str, ref: str) -> bool:
+    """The activity's own commission switch (True for normal orders)."""
+    policy = policy_for(activity_type)
+    return True if policy is None else await policy.pays_commission(conn, ref)
 
 
 async def dispatch(hook: str, conn, order_id: int, activity_type: str, ref: str, *args: Any) -> None:
