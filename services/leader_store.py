@@ -196,7 +196,7 @@ async def leader_open_group(leader_id: int, product_id: int, size: int | None = 
                             hours: int | None = None) -> dict[str, Any]:
     """开团: the leader opens an empty group of the product's running group-buy activity at
     their first point; members join by its share code. ``size`` picks among the product's
-    activities; ``hours`` must be the activity's (a group lasts what its activity says).
+    activities; ``hours`` shortens the group's time limit, up to the activity's duration.
     Nothing is written when a check fails."""
     from huituan.core.clock import utcnow
     from huituan.models.group_buy import ActivityStatus, GroupBuyActivity
@@ -219,12 +219,12 @@ async def leader_open_group(leader_id: int, product_id: int, size: int | None = 
         if not running:
             raise ValidationFailed(f"「{title}」没有 {size} 人团，可开：{sizes} 人团", field="size")
     activity = running[0]
-    if hours is not None and hours != activity.duration_hours:
-        raise ValidationFailed(f"该拼团的成团时限是 {activity.duration_hours} 小时，不能改为 {hours} 小时",
+    if hours is not None and not 1 <= hours <= activity.duration_hours:
+        raise ValidationFailed(f"该拼团的成团时限最长 {activity.duration_hours} 小时，不能设为 {hours} 小时",
                                field="hours")
     point = await PickupPoint.filter(leader_id=leader_id, is_active=True).order_by("id").first()
     group = await group_buy.open_group(activity.id, leader.user_id, leader_id=leader_id,
-                                       pickup_point_id=point.id if point else None)
+                                       pickup_point_id=point.id if point else None, hours=hours)
     price = min((int(v) for v in (activity.sku_prices or {}).values()), default=product.price_from_fen if product else 0)
     return {"group": group, "activity_id": activity.id, "title": activity.title or title, "group_size": activity.group_size,
-            "duration_hours": activity.duration_hours, "group_price_fen": price}
+            "duration_hours": hours or activity.duration_hours, "group_price_fen": price}

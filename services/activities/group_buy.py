@@ -209,26 +209,31 @@ async def group_poster_data(group_id: int) -> dict[str, Any] | None:
 # -- opening and joining -----------------------------------------------------------------------
 
 async def open_group(activity_id: int, user_id: int, *, leader_id: int | None = None,
-                     pickup_point_id: int | None = None, conn=None) -> dict[str, Any]:
+                     pickup_point_id: int | None = None, hours: int | None = None, conn=None) -> dict[str, Any]:
     """Open an empty group (a leader for the community, from the bot's 开团): members join it by
-    its share code. The buyer's "open and pay" path is ``join_group(..., open_new=True)``."""
+    its share code. ``hours`` shortens the group's time limit (never past the activity's own
+    duration). The buyer's "open and pay" path is ``join_group(..., open_new=True)``."""
     if conn is None:
         async with in_transaction() as c:
-            g = await _new_group(c, await _get_activity(activity_id, c), user_id, leader_id, pickup_point_id, 0)
+            g = await _new_group(c, await _get_activity(activity_id, c), user_id, leader_id, pickup_point_id, 0, hours)
     else:
-        g = await _new_group(conn, await _get_activity(activity_id, conn), user_id, leader_id, pickup_point_id, 0)
+        g = await _new_group(conn, await _get_activity(activity_id, conn), user_id, leader_id, pickup_point_id, 0,
+                             hours)
     return await group_dict(g)
 
 
 async def _new_group(conn, a: GroupBuyActivity, user_id: int, leader_id: int | None, pickup_point_id: int | None,
-                     seats: int) -> Group:
+                     seats: int, hours: int | None = None) -> Group:
     common.check_window(a.status, a.starts_at, a.ends_at, what="拼团活动")
+    if hours is not None and not 1 <= hours <= a.duration_hours:
+        raise ValidationFailed(f"hours: 成团时限应在 1 到 {a.duration_hours} 小时之间（活动规定最长 {a.duration_hours} 小时）",
+                               field="hours")
     took = await GroupBuyActivity.filter(id=a.id).using_db(conn).filter(
         **({"groups_opened__lt": a.total_limit} if a.total_limit else {})).update(groups_opened=F("groups_opened") + 1)
     if took != 1:
         raise Conflict("该活动开团数量已满", code="activity_sold_out")
     now = utcnow()
-    expires = min(now + timedelta(hours=a.duration_hours), as_utc(a.ends_at))
+    expires = min(now + timedelta(hours=hours or a.duration_hours), as_utc(a.ends_at))
     for _ in range(5):
         try:
             return await Group.create(activity_id=a.id, share_code=common.share_code(), opener_user_id=user_id,

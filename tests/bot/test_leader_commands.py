@@ -197,9 +197,15 @@ async def test_open_group_uses_the_running_group_buy_activity(client, day):
                                   status=ActivityStatus.active, starts_at=utcnow() - timedelta(hours=1),
                                   ends_at=utcnow() + timedelta(days=3))
     assert "没有 5 人团，可开：3 人团" in await say(client, "wx-wang", "开团 草莓 5")
-    assert "成团时限是 24 小时" in await say(client, "wx-wang", "开团 草莓 3 12")
+    assert "成团时限最长 24 小时" in await say(client, "wx-wang", "开团 草莓 3 48")
     assert "人数「1」不正确" in await say(client, "wx-wang", "开团 草莓 1")
     assert await Group.all().count() == 0  # refusals change nothing
+    # a shorter time limit than the activity's is the leader's choice
+    reply = await say(client, "wx-wang", "开团 草莓 3 12")
+    assert "已开团：草莓 3 人团，3 人团，拼团价 ¥8.00，12 小时内成团" in reply, reply
+    short = await Group.get()
+    assert timedelta(hours=11, minutes=59) < short.expires_at - short.created_at <= timedelta(hours=12, seconds=5)
+    await short.delete()
     reply = await say(client, "wx-wang", "开团 草莓 3 24")
     assert "已开团：草莓 3 人团，3 人团，拼团价 ¥8.00，24 小时内成团" in reply, reply
     group = await Group.get()
