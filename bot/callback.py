@@ -26,7 +26,6 @@ from huituan.core.inbound import ascii_int, ascii_token
 from huituan.core.web.auth import Auth
 from huituan.core.web.keys import RUNTIME_KEY
 from huituan.core.web.openapi import api
-from huituan.models.outbox import OutboxKind
 from huituan.services import leaders, outbox
 
 log = logging.getLogger("huituan.bot")
@@ -177,7 +176,7 @@ def _deliver_later(rt, sender: str, task: asyncio.Task) -> None:
 
     async def send() -> None:
         key = f"bot:late:{sender}:{id(task)}:{int(time.time() * 1000)}"
-        await outbox.enqueue(OutboxKind.wecom_message, key, {"touser": sender, "content": text})
+        await outbox.queue_wecom_text(sender, text, key)
         outbox.kick(rt)
 
     t = asyncio.get_running_loop().create_task(send())

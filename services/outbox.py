@@ -17,8 +17,8 @@ Usage (docs/ARCHITECTURE.md, State and concurrency)::
   ``on_failed: async (payload, error, errcode) -> None`` hears about a row parked as failed.
   Called by the composition root (``huituan.wiring``) for every kind, never at import time:
   ``BUILTIN_HANDLERS`` here (subscribe_message {openid, template_id, data, page?},
-  wecom_message {touser, content, markdown?}, robot_push {content, msgtype?}), and each
-  domain's own ("refund", "transfer", ...).
+  wecom_message {touser, content, markdown?}), and each domain's own ("refund", "transfer",
+  "robot_push" by services.pickup.pushes, ...).
 - ``enqueue`` refuses a kind with no handler (``UnhandledOutboxKind``), so a wiring mistake
   fails the change that would have left a message pending forever; ``unhandled_kinds()``
   counts pending rows nobody can deliver (rows written before a handler was removed), which
@@ -342,12 +342,13 @@ async def _send_wecom_message(rt: "Runtime", payload: dict[str, Any]) -> None:
         await rt.wechat.wecom.send_text(payload["touser"], payload["content"])
 
 
-async def _robot_push(rt: "Runtime", payload: dict[str, Any]) -> None:
-    await rt.wechat.wecom.robot_push(payload["content"], payload.get("msgtype", "markdown"))
+async def queue_wecom_text(touser: str, content: str, dedupe_key: str, conn: BaseDBAsyncClient | None = None) -> None:
+    """A WeCom application text message to one member (delivered by the outbox)."""
+    await enqueue(OutboxKind.wecom_message, dedupe_key, {"touser": touser, "content": content}, conn)
 
 
+# robot_push is delivered by services.pickup.pushes.deliver_robot_push (rate-limited per robot).
 BUILTIN_HANDLERS: dict[OutboxKind, Handler] = {
     OutboxKind.subscribe_message: _send_subscribe_message,
     OutboxKind.wecom_message: _send_wecom_message,
-    OutboxKind.robot_push: _robot_push,
 }
