@@ -36,7 +36,7 @@ test-fast: install
 
 bench: install
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "bench needs wrk"; exit 2; }
-	bash scripts/testenv.sh $(PY) -m bench.run
+	TESTENV_DURABLE=1 bash scripts/testenv.sh $(PY) -m bench.run
 
 migrations: install
 	$(VENV)/bin/huituan makemigrations

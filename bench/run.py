@@ -175,6 +175,18 @@ async def prepare_database(db_url: str, buyers: int) -> dict:
         await Tortoise.close_connections()
 
 
+async def database_durability(db_url: str) -> dict:
+    """The settings that decide what a commit costs: figures are only comparable with them on."""
+    import asyncpg
+
+    conn = await asyncpg.connect(db_url)
+    try:
+        return {name: await conn.fetchval(f"SHOW {name}") for name in ("fsync", "synchronous_commit",
+                                                                        "full_page_writes")}
+    finally:
+        await conn.close()
+
+
 async def unpaid_orders(db_url: str) -> list[tuple[str, int, str]]:
     import asyncpg
 
@@ -310,6 +322,8 @@ def main() -> None:
     parser.add_argument("--skip-delivery", action="store_true")
     parser.add_argument("--workers", type=int, default=1,
                         help="also measure the order flow with `huituan serve --workers N` (N > 1)")
+    parser.add_argument("--allow-volatile", action="store_true",
+                        help="run against a database without fsync (a quick look; not a recorded figure)")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench.json"))
     args = parser.parse_args()
 
@@ -320,12 +334,21 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("bench needs wrk (apt-get install wrk); `make bench` installs it as root")
 
+    durability = asyncio.run(database_durability(db_url))
+    if durability["fsync"] != "on" or durability["synchronous_commit"] != "on":
+        if not args.allow_volatile:
+            sys.exit(f"bench: the database runs without durability ({durability}); database figures are given "
+                     "with durability on: run `make bench` (TESTENV_DURABLE=1), or pass --allow-volatile for a "
+                     "quick look whose figures are not recorded")
+        print(f"bench: WARNING durability off ({durability}): figures not comparable to docs/PERFORMANCE.md")
+
     work = Path(tempfile.mkdtemp(prefix="huituan-bench-"))
     key_dir = work / "keys"
     key_dir.mkdir()
     os.environ["HUITUAN_SANDBOX_KEY_DIR"] = str(key_dir)
     data = asyncio.run(prepare_database(db_url, args.buyers))
-    results: dict = {"connections": args.connections, "seconds": args.seconds, "cpus": os.cpu_count()}
+    results: dict = {"connections": args.connections, "seconds": args.seconds, "cpus": os.cpu_count(),
+                     "database_durability": durability}
 
     # WeChat's mini-program API (getwxacodeunlimit for posters) is emulated by the sandbox of a
     # second process, as WeChat runs elsewhere: its CPU must not be counted on our event loop.

@@ -45,8 +45,12 @@ trap cleanup EXIT
 
 mkdir -p "$WORK/pg"
 as_pg "$PG_BIN/initdb" -D "$WORK/pg" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-# Durability off: this database lives for one test run.
-as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 -c shared_buffers=256MB" start >/dev/null
+# Tests: durability off, this database lives for one run. Benchmarks (TESTENV_DURABLE=1, what
+# `make bench` sets): PostgreSQL's defaults, every commit flushed to disk, so the figures are
+# what a real deployment gets.
+DURABILITY="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+if [ "${TESTENV_DURABLE:-0}" = "1" ]; then DURABILITY="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"; fi
+as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 $DURABILITY -c max_connections=400 -c shared_buffers=256MB" start >/dev/null
 as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres huituan_test
 
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \

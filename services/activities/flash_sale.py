@@ -254,6 +254,8 @@ async def load_session(redis, session_id: int) -> int:
 _loading: dict[int, asyncio.Future] = {}
 # item id -> until when (monotonic) this process answers "sold out" without asking Redis.
 _SOLD_OUT: dict[int, float] = {}
+# items whose sold-out memory ran out and one claim is asking Redis again
+_RECHECKING: set[int] = set()
 SOLD_OUT_MEMORY_SECONDS = 1.0
 
 
@@ -362,18 +364,32 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
         raise ValidationFailed("Idempotency-Key: 请求头必填，长度 1 到 64", field="Idempotency-Key")
     if quantity < 1:
         raise ValidationFailed("quantity: 数量必须大于 0", field="quantity")
-    if _SOLD_OUT.get(item_id, 0.0) > time.monotonic():
-        raise OutOfStock("已抢光", code="flash_sold_out")
+    rechecking = False
+    sold_out_until = _SOLD_OUT.get(item_id)
+    if sold_out_until is not None:
+        # Sold out a moment ago. When that memory runs out, ONE claim asks Redis again while the
+        # rest of the crowd keeps the answer: otherwise every claim of that loop turn (hundreds
+        # in a burst) queues on Redis at once, and that stampede each second was the tail.
+        if sold_out_until > time.monotonic() or item_id in _RECHECKING:
+            raise OutOfStock("已抢光", code="flash_sold_out")
+        _RECHECKING.add(item_id)
+        rechecking = True
     k = flash_lua.keys(session_id)
     script_keys = [k["meta"], k["stock"], k["limit"], flash_lua.users_key(session_id, item_id),
                    flash_lua.request_key(session_id, user_id, request_id)]
     args = [item_id, user_id, quantity, int(utcnow().timestamp()), 24 * 3600]
-    res = await _script(redis, "CLAIM")(keys=script_keys, args=args)
-    if res[0] == -1:  # not loaded (or the stock key went away): load on demand, once
-        await _item_and_session(session_id, item_id)  # 404 for an item not in the session
-        await _load_once(redis, session_id)
+    try:
         res = await _script(redis, "CLAIM")(keys=script_keys, args=args)
+        if res[0] == -1:  # not loaded (or the stock key went away): load on demand, once
+            await _item_and_session(session_id, item_id)  # 404 for an item not in the session
+            await _load_once(redis, session_id)
+            res = await _script(redis, "CLAIM")(keys=script_keys, args=args)
+    finally:
+        if rechecking:
+            _RECHECKING.discard(item_id)
     code = int(res[0])
+    if rechecking and code == 1:
+        _SOLD_OUT.pop(item_id, None)  # units came back (an expired claim): the crowd asks Redis again
     if code == 0:
         existing = await find_order_by_key(user_id, request_id)
         if existing is None:

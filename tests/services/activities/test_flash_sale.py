@@ -1,3 +1,5 @@
+import asyncio
+import time
 import uuid
 from datetime import timedelta
 
@@ -97,3 +99,39 @@ async def test_reconcile_restores_deleted_redis_stock(rt, settings):
     assert await flash_sale.reconcile(rt.redis, settle_seconds=0.01) == 1
     assert await flash_sale.reconcile(rt.redis, settle_seconds=0.01) == 0
     assert int(await rt.redis.hget(k["stock"], str(s["items"][0]["id"]))) == 7
+
+
+async def test_after_sell_out_the_crowd_is_answered_from_memory_and_one_claim_rechecks(rt, settings):
+    """Sold out: the process answers without Redis. When that memory runs out, exactly one claim
+    asks Redis again while the others keep the answer (no stampede); units that came back (an
+    expired claim) then sell again."""
+    s = await given_flash_session(rt.redis, stock=3, per_user_limit=1)
+    buyers = [await make_user() for _ in range(16)]
+    addresses = [await make_address(u) for u in buyers]
+    for u, a in zip(buyers[:3], addresses[:3]):
+        await _claim(rt, settings, s, u, a)
+    with pytest.raises(OutOfStock):
+        await _claim(rt, settings, s, buyers[3], addresses[3])  # Redis says sold out: remembered
+    # All three claims expire unpaid: their units go back to the database and to Redis ...
+    assert await close_expired_orders(rt, now=utcnow() + timedelta(seconds=901), activity_only=True) == 3
+    k = flash_lua.keys(s["id"])
+    assert int(await rt.redis.hget(k["stock"], str(s["items"][0]["id"]))) == 3
+    # Releasing here forgets the memory in this process. A worker that did not release (the jobs
+    # process expired the claims) still remembers "sold out", and its memory has just run out:
+    item_id = s["items"][0]["id"]
+    flash_sale._SOLD_OUT[item_id] = time.monotonic() - 0.001
+    crowd = await asyncio.gather(*(_claim(rt, settings, s, u, a) for u, a in zip(buyers[3:13], addresses[3:13])),
+                                 return_exceptions=True)
+    won = [r for r in crowd if not isinstance(r, BaseException)]
+    refused = [r for r in crowd if isinstance(r, OutOfStock)]
+    # One claim rechecked Redis and got a unit; the other nine kept the answer (the old code sent
+    # all ten to Redis and three would have won).
+    assert len(won) == 1 and len(refused) == 9
+    assert int(await rt.redis.hget(k["stock"], str(s["items"][0]["id"]))) == 2
+    # The recheck found units: the memory is gone and the next buyers get the two left.
+    for u, a in zip(buyers[13:15], addresses[13:15]):
+        order, created = await _claim(rt, settings, s, u, a)
+        assert created
+    with pytest.raises(OutOfStock):
+        await _claim(rt, settings, s, buyers[15], addresses[15])
+    assert (await FlashItem.get(id=s["items"][0]["id"])).stock_left == 0
