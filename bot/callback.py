@@ -138,7 +138,7 @@ async def receive(request: web.Request) -> web.Response:
     if msg.type == "event":
         text = ""
     else:
-        ctx = await _context(rt, msg.source)
+        ctx = await _context(rt, msg.source, str(getattr(msg, "id", "") or ""))
         if msg.type != "text":
             text = NON_TEXT_REPLY if ctx.linked else (await _answer(rt, ctx, ""))
         else:
@@ -148,9 +148,9 @@ async def receive(request: web.Request) -> web.Response:
     return _reply(crypto, msg, text, nonce)
 
 
-async def _context(rt, sender: str) -> BotContext:
+async def _context(rt, sender: str, msg_id: str = "") -> BotContext:
     operator, leader = await leaders.bot_identity(sender)
-    return BotContext(rt, sender, operator, leader)
+    return BotContext(rt, sender, operator, leader, msg_id=msg_id)
 
 
 async def _answer(rt, ctx: BotContext, content: str) -> str:

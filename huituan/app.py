@@ -101,6 +101,7 @@ async def _posters_ctx(app: web.Application):
     yield
     if warm is not None and not warm.done():
         warm.cancel()
+    await outbox.wait_idle()  # a kicked poster delivery (wecom_poster) finishes with its service
     await posters.stop_service(rt)
 
 
@@ -144,6 +145,9 @@ async def run_jobs_forever(settings: Settings) -> None:
     import signal
 
     rt = await start_runtime(settings)
+    # The outbox job delivers wecom_poster rows here too: the poster kinds and service it renders with.
+    register_poster_kinds()
+    posters.start_service(rt)
     runner = JobsRunner(rt, SCHEDULE)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -156,4 +160,6 @@ async def run_jobs_forever(settings: Settings) -> None:
         log.info("stopping scheduler")
     finally:
         await runner.stop()
+        await outbox.wait_idle()
+        await posters.stop_service(rt)
         await stop_runtime(rt)

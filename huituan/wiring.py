@@ -9,6 +9,7 @@ outbox kind has a handler).
 from __future__ import annotations
 
 from huituan.models.outbox import OutboxKind
+from huituan.posters import chat as poster_chat
 from huituan.services import events, outbox, pickup_points, product_sales, withdrawals
 from huituan.services.activities import bargain, flash_sale, group_buy
 from huituan.services.commission import events as commission_events
@@ -63,3 +64,5 @@ def wire_services() -> None:
     outbox.register_handler(OutboxKind.robot_push, pickup_pushes.deliver_robot_push)
     outbox.register_handler(OutboxKind.notification, notification_delivery.deliver,
                             on_failed=notification_delivery.on_failed)
+    # A share poster as an image in WeCom chat (the bot's 开团 and 海报): render, upload, send.
+    outbox.register_handler(OutboxKind.wecom_poster, poster_chat.deliver_wecom_poster)

@@ -16,6 +16,7 @@ class OutboxKind(StrEnum):
     wechat_confirm_receive = "wechat_confirm_receive"  # 确认收货提醒 (notify_confirm_receive)
     transfer_cancel = "transfer_cancel"
     notification = "notification"  # a Notification row (services.notifications)
+    wecom_poster = "wecom_poster"  # a share poster sent as an image to a WeCom member (posters.chat)
 
 
 class OutboxStatus(StrEnum):

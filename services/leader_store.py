@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
 from huituan.core.errors import NotFound, ValidationFailed
 from huituan.core.money import percent_of
 from huituan.models.catalog import Product, Sku
 from huituan.models.commission import CommissionRecord
 from huituan.models.leader import Leader, LeaderCommissionRule, LeaderProduct, LeaderStatus, PickupPoint
 from huituan.models.order import Order, OrderItem
+from huituan.models.sharing import ShareTargetKind
 from huituan.models.wallet import EntryKind
+from huituan.services import outbox
 from huituan.services.distribution_settings import get_settings_cached
 from huituan.services.wallet import ledger
 
@@ -113,6 +117,23 @@ async def find_product(text: str) -> Product:
                            code="product_ambiguous")
 
 
+async def queue_product_poster(leader_id: int, product_id: int, wecom_userid: str, request_key: str) -> None:
+    """海报: the leader's share poster of a product on sale, queued as an image to the leader's
+    WeCom chat (outbox wecom_poster; the caller kicks the outbox). ``request_key`` names the
+    request (the bot's MsgId): the same request never queues a second poster, a new one does.
+    A product off sale is refused here, in the reply, not later in chat."""
+    leader = await Leader.get_or_none(id=leader_id, status=LeaderStatus.approved)
+    if leader is None:
+        raise NotFound("团长不存在", code="leader_not_found")
+    product = await Product.get_or_none(id=product_id)
+    if product is None:
+        raise NotFound("没有找到该商品", code="product_not_found", field="product")
+    if not product.on_sale or not await Sku.filter(product_id=product_id, on_sale=True).exists():
+        raise ValidationFailed(f"「{product.title}」已下架，不能生成海报", field="product", code="product_off_sale")
+    await outbox.queue_wecom_poster(wecom_userid, leader.user_id, ShareTargetKind.product.value, product_id,
+                                    f"wecom_poster:product:{product_id}:{leader_id}:{request_key}"[:191])
+
+
 async def set_product_enabled(leader_id: int, product_id: int, enabled: bool) -> None:
     """Switch a platform product on or off in one leader store (upsert, last write wins)."""
     changed = await LeaderProduct.filter(leader_id=leader_id, product_id=product_id).update(enabled=enabled)
@@ -193,11 +214,13 @@ async def store_poster_data(leader_id: int) -> dict[str, Any] | None:
 
 
 async def leader_open_group(leader_id: int, product_id: int, size: int | None = None,
-                            hours: int | None = None) -> dict[str, Any]:
+                            hours: int | None = None, poster_to: str | None = None) -> dict[str, Any]:
     """开团: the leader opens an empty group of the product's running group-buy activity at
     their first point; members join by its share code. ``size`` picks among the product's
     activities; ``hours`` shortens the group's time limit, up to the activity's duration.
-    Nothing is written when a check fails."""
+    ``poster_to`` (a WeCom userid): the group's share poster, made for the leader, is queued in
+    the same transaction as an image to that member (outbox wecom_poster, one per group; the
+    caller kicks the outbox after this returns). Nothing is written when a check fails."""
     from huituan.core.clock import utcnow
     from huituan.models.group_buy import ActivityStatus, GroupBuyActivity
     from huituan.services.activities import group_buy
@@ -223,8 +246,12 @@ async def leader_open_group(leader_id: int, product_id: int, size: int | None = 
         raise ValidationFailed(f"该拼团的成团时限最长 {activity.duration_hours} 小时，不能设为 {hours} 小时",
                                field="hours")
     point = await PickupPoint.filter(leader_id=leader_id, is_active=True).order_by("id").first()
-    group = await group_buy.open_group(activity.id, leader.user_id, leader_id=leader_id,
-                                       pickup_point_id=point.id if point else None, hours=hours)
+    async with in_transaction() as conn:
+        group = await group_buy.open_group(activity.id, leader.user_id, leader_id=leader_id,
+                                           pickup_point_id=point.id if point else None, hours=hours, conn=conn)
+        if poster_to:
+            await outbox.queue_wecom_poster(poster_to, leader.user_id, ShareTargetKind.group_buy.value, group["id"],
+                                            f"wecom_poster:group_buy:{group['id']}", conn=conn)
     price = min((int(v) for v in (activity.sku_prices or {}).values()), default=product.price_from_fen if product else 0)
     return {"group": group, "activity_id": activity.id, "title": activity.title or title, "group_size": activity.group_size,
             "duration_hours": hours or activity.duration_hours, "group_price_fen": price}

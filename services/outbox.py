@@ -18,7 +18,7 @@ Usage (docs/ARCHITECTURE.md, State and concurrency)::
   Called by the composition root (``huituan.wiring``) for every kind, never at import time:
   ``BUILTIN_HANDLERS`` here (subscribe_message {openid, template_id, data, page?},
   wecom_message {touser, content, markdown?}), and each domain's own ("refund", "transfer",
-  "robot_push" by services.pickup.pushes, ...).
+  "robot_push" by services.pickup.pushes, "wecom_poster" by posters.chat, ...).
 - ``enqueue`` refuses a kind with no handler (``UnhandledOutboxKind``), so a wiring mistake
   fails the change that would have left a message pending forever; ``unhandled_kinds()``
   counts pending rows nobody can deliver (rows written before a handler was removed), which
@@ -80,6 +80,7 @@ PERMANENT_ERRCODES = frozenset({
     47003,  # argument invalid (a value breaks the template's data type)
     40008, 40031, 40056, 40058, 41009, 60111, 81013,  # WeCom: bad message, userid, agent
     93000,  # WeCom robot: invalid webhook url
+    40004, 40005, 40006, 44001,  # WeCom media upload: type, file type, size, empty (a re-render is the same file)
 })
 _tasks: set[asyncio.Task] = set()
 _rerun: set[int] = set()  # id(rt) of runtimes kicked while a delivery was already running
@@ -345,6 +346,15 @@ async def _send_wecom_message(rt: "Runtime", payload: dict[str, Any]) -> None:
 async def queue_wecom_text(touser: str, content: str, dedupe_key: str, conn: BaseDBAsyncClient | None = None) -> None:
     """A WeCom application text message to one member (delivered by the outbox)."""
     await enqueue(OutboxKind.wecom_message, dedupe_key, {"touser": touser, "content": content}, conn)
+
+
+async def queue_wecom_poster(touser: str, sharer_id: int, poster_kind: str, target: int | None, dedupe_key: str,
+                             template: str | None = None, conn: BaseDBAsyncClient | None = None) -> None:
+    """A share poster (``poster_kind`` of ``target``, made for ``sharer_id``) sent as an image to
+    one WeCom member: rendered, uploaded and sent by the ``wecom_poster`` handler (posters.chat)."""
+    await enqueue(OutboxKind.wecom_poster, dedupe_key, {
+        "wecom_userid": touser, "sharer_id": sharer_id, "poster_kind": poster_kind, "target": target,
+        "template": template}, conn)
 
 
 # robot_push is delivered by services.pickup.pushes.deliver_robot_push (rate-limited per robot).

@@ -47,6 +47,7 @@ class BotContext:
     sender: str  # WeCom userid
     operator: Any  # models.user.Operator of the sender (None when not linked)
     leader: Any = None  # models.leader.Leader of the sender (approved, linked), else None
+    msg_id: str = ""  # WeCom's MsgId of the message (names a request that queues something)
 
     @property
     def roles(self) -> set[str]:

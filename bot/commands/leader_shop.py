@@ -3,9 +3,11 @@ and the group-buy commands (开团, 海报) that need the activity and poster se
 
 from __future__ import annotations
 
+import uuid
+
 from huituan.bot.commands import LEADER, BotContext, command
 from huituan.bot.commands.format import money, parse_count, parse_yuan
-from huituan.services import leader_store, review_queue, withdrawals
+from huituan.services import leader_store, outbox, review_queue, withdrawals
 from huituan.services.commission.queries import wallet_summary
 from huituan.services.pickup import pushes
 
@@ -69,12 +71,13 @@ async def broadcast(ctx: BotContext, args: list[str]) -> str:
     return f"已把 {res['products']} 件商品发到顾客群（{res['messages']} 条消息）。"
 
 
-# A passive WeCom reply is text only; an image needs a media upload the WeCom client lacks yet.
-POSTER_HINT = "海报：在小程序「团长中心 → 海报」打开（{path}），长按保存后发到群里。机器人暂时不能直接发图片。"
+# A passive WeCom reply is text only and due within 5 s: the poster follows as an image through
+# the WeCom message API (outbox wecom_poster, rendered and sent by posters.chat).
+POSTER_ON_ITS_WAY = "海报生成中，稍后以图片发送给您，长按保存后即可转发到群里。"
 
 
-@command("开团", help="为商品开一个拼团并收到分享海报", usage="开团 <商品> [人数] [小时]", example="开团 草莓 3 24",
-         aliases=("拼团",), roles=(LEADER,))
+@command("开团", help="为商品开一个拼团，分享海报随后以图片发给您", usage="开团 <商品> [人数] [小时]",
+         example="开团 草莓 3 24", aliases=("拼团",), roles=(LEADER,))
 async def open_group(ctx: BotContext, args: list[str]) -> str:
     if not args:
         return "用法：开团 <商品> [人数] [小时]，例如：开团 草莓 3 24"
@@ -87,20 +90,22 @@ async def open_group(ctx: BotContext, args: list[str]) -> str:
     size = parse_count(numbers[0], "人数", 2, 100) if numbers else None
     hours = parse_count(numbers[1], "小时", 1, 720) if len(numbers) > 1 else None
     product = await leader_store.find_product(" ".join(words))  # unknown product: a clear reply, nothing changes
-    res = await leader_store.leader_open_group(ctx.leader.id, product.id, size, hours)
+    res = await leader_store.leader_open_group(ctx.leader.id, product.id, size, hours, poster_to=ctx.sender)
+    outbox.kick(ctx.rt)
     g = res["group"]
     return "\n".join([
         f"已开团：{res['title']}，{res['group_size']} 人团，拼团价 {money(res['group_price_fen'])}，"
         f"{res['duration_hours']} 小时内成团。",
         f"分享码：{g['share_code']}（顾客在小程序打开分享码即可参团）",
-        POSTER_HINT.format(path=f"/api/v1/posters/group_buy?target={g['id']}"),
+        f"拼团{POSTER_ON_ITS_WAY}",
     ])
 
 
-@command("海报", help="生成商品的小店分享海报", usage="海报 <商品>", example="海报 草莓", roles=(LEADER,))
+@command("海报", help="商品的分享海报，以图片发给您", usage="海报 <商品>", example="海报 草莓", roles=(LEADER,))
 async def poster(ctx: BotContext, args: list[str]) -> str:
     if not args:
         return "请写上商品名称，例如：海报 草莓"
     product = await leader_store.find_product(" ".join(args))
-    return f"「{product.title}」的分享海报已可生成。" + POSTER_HINT.format(
-        path=f"/api/v1/posters/product?target={product.id}")
+    await leader_store.queue_product_poster(ctx.leader.id, product.id, ctx.sender, ctx.msg_id or uuid.uuid4().hex)
+    outbox.kick(ctx.rt)
+    return f"「{product.title}」的分享{POSTER_ON_ITS_WAY}"

@@ -10,8 +10,9 @@ and stay out of the OpenAPI document.
 - /sandbox/wecom/...   WeCom API + bot driver    (core.sandbox.wecom)
 - GET /sandbox/outbox  everything our service sent (subscribe messages, WeCom, robot),
   and ``control`` {"holding", "failures"}
-- POST /sandbox/fail-next {"count", "errcode", "api"?: subscribe|wecom|robot|any}: the next
-  ``count`` sends answer ``errcode`` (temporary like -1 or 45009, permanent like 43101)
+- POST /sandbox/fail-next {"count", "errcode", "api"?: subscribe|wecom|robot|media|any}: the next
+  ``count`` sends (media: WeCom media uploads) answer ``errcode`` (temporary like -1 or 45009,
+  permanent like 43101)
 - POST /sandbox/hold {"after"}: let ``after`` sends through, then hold the next one until
   POST /sandbox/release (it is answered -1 and never recorded: a sender killed mid-way)
 """
@@ -47,8 +48,8 @@ async def _body(request: web.Request) -> dict:
 async def _fail_next(request: web.Request) -> web.Response:
     data = await _body(request)
     api = data.get("api") or "any"
-    if api not in ("subscribe", "wecom", "robot", "any"):
-        return web.json_response({"error": "api: subscribe|wecom|robot|any"}, status=400)
+    if api not in ("subscribe", "wecom", "robot", "media", "any"):
+        return web.json_response({"error": "api: subscribe|wecom|robot|media|any"}, status=400)
     try:
         rule = {"api": api, "errcode": int(data.get("errcode", -1)), "left": int(data.get("count", 1))}
     except (TypeError, ValueError):

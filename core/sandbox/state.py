@@ -26,6 +26,9 @@ class SandboxState:
     # what our service sent
     subscribe_messages: list[dict[str, Any]] = field(default_factory=list)
     wecom_messages: list[dict[str, Any]] = field(default_factory=list)
+    # WeCom temporary media: media_id -> {"type", "filename", "format", "width", "height", "size",
+    # "sha256", "content" (the bytes), "created_at", "expires_at"}
+    media: dict[str, dict[str, Any]] = field(default_factory=dict)
     robot_pushes: list[dict[str, Any]] = field(default_factory=list)
     # 小程序发货信息管理: transaction_id -> {"uploads": [...], "confirm_receive": [...], "state": ..}
     shipping: dict[str, dict[str, Any]] = field(default_factory=dict)

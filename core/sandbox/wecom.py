@@ -1,9 +1,15 @@
 """WeCom emulator, under /sandbox/wecom (paths and errcodes of https://qyapi.weixin.qq.com).
 
 - GET  /cgi-bin/gettoken          corpid&corpsecret
-- POST /cgi-bin/message/send      app message, recorded (text / markdown)
+- POST /cgi-bin/media/upload      temporary media, multipart field ``media``; only type=image is
+  emulated: a real PNG or JPEG (Pillow opens it) of 6 bytes .. 2 MB, else 40004 (type), 44001
+  (no media field), 40005 (not a PNG/JPEG), 40006 (size); stored under its media_id for 3 days
+- POST /cgi-bin/message/send      app message, recorded (text / markdown / image with a known
+  media_id, else 40007; an image record carries its media_id and ``image``: format, width,
+  height, size, sha256)
 - POST /cgi-bin/webhook/send      group robot, recorded with its key (keys starting sandbox-robot)
 Test / demo helpers:
+- GET  /sandbox/wecom/media/{media_id}  the uploaded bytes (404 when unknown)
 - POST /sandbox/wecom/expire-tokens
 - POST /sandbox/wecom/send-to-bot  {"from_user", "content", "msg_id"?}: a member writes to the
   bot. Builds WeCom's text message XML, encrypts it with the callback crypto, POSTs it to our
@@ -13,6 +19,8 @@ Test / demo helpers:
 
 from __future__ import annotations
 
+import hashlib
+import io
 import secrets
 import time
 import xml.etree.ElementTree as ET
@@ -20,14 +28,19 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import aiohttp
-from aiohttp import web
+from aiohttp import BodyPartReader, web
+from PIL import Image, UnidentifiedImageError
 from wechatpy.work.crypto import WeChatCrypto
 
 from huituan.core.sandbox import keys
 from huituan.core.sandbox.state import SANDBOX_KEY, SandboxState, sandbox_route
-from huituan.core.sandbox.wechat import _json, authed_json, err, issue_token, ok
+from huituan.core.sandbox.wechat import _json, authed_json, check_token, err, issue_token, ok
 
 PREFIX = "/sandbox/wecom"
+IMAGE_MAX_BYTES = 2 * 1024 * 1024
+MEDIA_MIN_BYTES = 6  # WeCom: every file is larger than 5 bytes
+MEDIA_SECONDS = 3 * 86400  # a temporary media_id is good for three days
+IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
 
 
 def callback_crypto() -> WeChatCrypto:
@@ -58,6 +71,20 @@ async def gettoken(request: web.Request) -> web.Response:
     return ok(access_token=issue_token(_state(request), "wecom"), expires_in=7200)
 
 
+def _image_message(state: SandboxState, data: dict[str, Any]) -> dict[str, Any] | web.Response:
+    """The record of an image message (its media and what the image is), or WeCom's answer."""
+    image = data.get("image")
+    media_id = image.get("media_id") if isinstance(image, dict) else None
+    if not media_id or not isinstance(media_id, str):
+        return err(41006, "media_id missing")
+    media = state.media.get(media_id)
+    if media is None or media["expires_at"] < time.time():
+        return err(40007, "invalid media_id")
+    info = {k: media[k] for k in ("format", "width", "height", "size", "sha256")}
+    # "content" stays in every record (empty for an image) so readers of text messages need no case
+    return {"msgtype": "image", "content": "", "media_id": media_id, "image": info}
+
+
 async def message_send(request: web.Request) -> web.Response:
     got = await authed_json(request, "wecom", (40058, "invalid json"))
     if isinstance(got, web.Response):
@@ -65,10 +92,15 @@ async def message_send(request: web.Request) -> web.Response:
     state, data = got
     if str(data.get("agentid")) != keys.SANDBOX_AGENT_ID:
         return err(40056, "invalid agentid")
-    got = _message(data)
-    if isinstance(got, web.Response):
-        return got
-    msgtype, content = got
+    if data.get("msgtype") == "image":
+        record = _image_message(state, data)
+        if isinstance(record, web.Response):
+            return record
+    else:
+        got = _message(data)
+        if isinstance(got, web.Response):
+            return got
+        record = {"msgtype": got[0], "content": got[1]}
     if not (data.get("touser") or data.get("toparty") or data.get("totag")):
         return err(40031, "invalid userid list")
     if await state.maybe_hold():
@@ -77,9 +109,77 @@ async def message_send(request: web.Request) -> web.Response:
     if failure is not None:
         return err(failure, "sandbox: failure asked for by POST /sandbox/fail-next")
     msgid = f"sandbox-msg-{state.next_seq()}"
-    state.wecom_messages.append({"touser": data.get("touser"), "msgtype": msgtype, "content": content,
-                                 "agentid": data.get("agentid"), "msgid": msgid})
+    state.wecom_messages.append({"touser": data.get("touser"), **record, "agentid": data.get("agentid"),
+                                 "msgid": msgid})
     return ok(invaliduser="", invalidparty="", invalidtag="", unlicenseduser="", msgid=msgid)
+
+
+async def _media_part(request: web.Request) -> tuple[str, bytes, int] | web.Response:
+    """(filename, the first IMAGE_MAX_BYTES + 1 bytes, full size) of the ``media`` field."""
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, BodyPartReader) or part.name != "media":
+                continue
+            kept, size = bytearray(), 0
+            while chunk := await part.read_chunk(64 * 1024):  # read it all, keep no more than the limit
+                size += len(chunk)
+                if len(kept) <= IMAGE_MAX_BYTES:
+                    kept += chunk[: IMAGE_MAX_BYTES + 1 - len(kept)]
+            return part.filename or "", bytes(kept), size
+    except (AssertionError, ValueError, KeyError):  # not multipart/form-data, or a broken body
+        pass
+    return err(44001, "empty media data, no multipart media field")
+
+
+def _image_info(content: bytes) -> dict[str, Any] | None:
+    """Format and size of a PNG or JPEG that Pillow opens and verifies, else None."""
+    try:
+        with Image.open(io.BytesIO(content)) as img:
+            fmt, (width, height) = img.format, img.size
+            img.verify()
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+        return None
+    if fmt not in IMAGE_FORMATS:
+        return None
+    return {"format": fmt.lower(), "width": width, "height": height}
+
+
+async def media_upload(request: web.Request) -> web.Response:
+    state = _state(request)
+    bad = check_token(state, request.query.get("access_token"), "wecom")
+    if bad:
+        return bad
+    kind = request.query.get("type")
+    if kind not in ("image", "voice", "video", "file"):
+        return err(40004, "invalid media type")
+    if kind != "image":
+        return err(40004, "invalid media type, the sandbox emulates type=image only")
+    got = await _media_part(request)
+    if isinstance(got, web.Response):
+        return got
+    filename, content, size = got
+    if not MEDIA_MIN_BYTES <= size <= IMAGE_MAX_BYTES:
+        return err(40006, f"invalid file size {size}, an image is 6 bytes to {IMAGE_MAX_BYTES} bytes")
+    info = _image_info(content)
+    if info is None:
+        return err(40005, "invalid file type, an image is a PNG or JPEG")
+    failure = state.take_failure("media")
+    if failure is not None:
+        return err(failure, "sandbox: failure asked for by POST /sandbox/fail-next")
+    now = time.time()
+    media_id = f"sandbox-media-{state.next_seq()}-{secrets.token_hex(8)}"
+    state.media[media_id] = {**info, "type": kind, "filename": filename, "size": size,
+                             "sha256": hashlib.sha256(content).hexdigest(), "content": content,
+                             "created_at": int(now), "expires_at": now + MEDIA_SECONDS}
+    return ok(type=kind, media_id=media_id, created_at=str(int(now)))
+
+
+async def media_content(request: web.Request) -> web.Response:
+    media = _state(request).media.get(request.match_info["media_id"])
+    if media is None:
+        return web.json_response({"error": "media not found"}, status=404)
+    return web.Response(body=media["content"], content_type=IMAGE_FORMATS[media["format"].upper()])
 
 
 async def webhook_send(request: web.Request) -> web.Response:
@@ -187,7 +287,9 @@ async def send_to_bot(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     sandbox_route(app, "GET", f"{PREFIX}/cgi-bin/gettoken", gettoken)
+    sandbox_route(app, "POST", f"{PREFIX}/cgi-bin/media/upload", media_upload)
     sandbox_route(app, "POST", f"{PREFIX}/cgi-bin/message/send", message_send)
     sandbox_route(app, "POST", f"{PREFIX}/cgi-bin/webhook/send", webhook_send)
+    sandbox_route(app, "GET", f"{PREFIX}/media/{{media_id}}", media_content)
     sandbox_route(app, "POST", f"{PREFIX}/expire-tokens", expire_tokens)
     sandbox_route(app, "POST", f"{PREFIX}/send-to-bot", send_to_bot)

@@ -2,6 +2,8 @@
 
 Shared by the mini-program and WeCom clients: access_token from the Redis cache, retried
 once with a fresh token when WeChat says the token is no good, errors mapped to core.errors.
+A request body is JSON (``json_body``) or multipart/form-data (``files``: field name ->
+``(filename, bytes, content type)``, the media uploads), never both.
 """
 
 from __future__ import annotations
@@ -17,6 +19,16 @@ from huituan.core.errors import UpstreamError, ValidationFailed
 from huituan.core.wechat.token import TOKEN_INVALID_ERRCODES, AccessTokenCache
 
 log = logging.getLogger("huituan.wechat")
+
+# multipart fields: name -> (filename, content, content type)
+Files = dict[str, tuple[str, bytes, str]]
+
+
+def _form(files: Files) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    for name, (filename, content, content_type) in files.items():
+        form.add_field(name, content, filename=filename, content_type=content_type)
+    return form
 
 
 class WeChatApiError(UpstreamError):
@@ -36,15 +48,20 @@ class JsonApiClient:
         self.tokens = tokens
 
     async def _request(
-        self, method: str, path: str, *, params: dict | None = None, json_body: Any = None
+        self, method: str, path: str, *, params: dict | None = None, json_body: Any = None,
+        files: Files | None = None,
     ) -> tuple[str, bytes]:
         url = f"{self.api_base}{path}"
-        data = None
+        data: Any = None
         headers = {}
+        if json_body is not None and files:
+            raise ValueError("a WeChat request has a JSON body or files, not both")
         if json_body is not None:
             # ensure_ascii=False: WeChat shows \uXXXX escapes literally in some message fields.
             data = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
             headers["Content-Type"] = "application/json; charset=utf-8"
+        elif files:
+            data = _form(files)  # aiohttp's FormData is spent once sent: a fresh one per request
         try:
             async with self.http.request(method, url, params=params, data=data, headers=headers) as resp:
                 body = await resp.read()
@@ -78,18 +95,20 @@ class JsonApiClient:
         *,
         params: dict | None = None,
         json_body: Any = None,
+        files: Files | None = None,
         with_token: bool = True,
         binary: bool = False,
     ) -> Any:
         """Call ``path``; returns the JSON dict (or raw bytes when ``binary`` and WeChat sent
-        something other than JSON). One retry with a fresh token on 40001/40014/42001."""
+        something other than JSON). One retry with a fresh token on 40001/40014/42001.
+        ``files`` sends multipart/form-data instead of a JSON body (media uploads)."""
         for attempt in (1, 2):
             query = dict(params or {})
             token = None
             if with_token:
                 token = await self.tokens.get()
                 query["access_token"] = token
-            content_type, body = await self._request(method, path, params=query, json_body=json_body)
+            content_type, body = await self._request(method, path, params=query, json_body=json_body, files=files)
             if binary and "json" not in content_type and "text" not in content_type:
                 return body
             data = self._decode(path, body)

@@ -5,12 +5,18 @@
 - ``.corp_id``, ``.agent_id``
 - ``async send_text(touser, content) -> None``       app message (touser: "userid1|userid2")
 - ``async send_markdown(touser, content) -> None``
+- ``async upload_media(kind, filename, content, content_type=None) -> media_id``  temporary media
+  (``POST /cgi-bin/media/upload``, multipart field ``media``; kind image|voice|video|file; the
+  media_id is good for three days)
+- ``async send_image(touser, media_id) -> None``      app message with an uploaded image
 - ``async robot_push(content, msgtype="markdown", key=None) -> None``  group robot webhook (key: a leader's robot)
 
 Errors: non-zero errcode -> ``UpstreamError`` (details errcode, errmsg); network -> ``UpstreamError``.
 """
 
 from __future__ import annotations
+
+import mimetypes
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -19,6 +25,8 @@ from wechatpy.work.crypto import WeChatCrypto
 from huituan.core.errors import UpstreamError
 from huituan.core.wechat.base import JsonApiClient, WeChatApiError
 from huituan.core.wechat.token import AccessTokenCache
+
+MEDIA_KINDS = ("image", "voice", "video", "file")
 
 
 class WeComClient(JsonApiClient):
@@ -54,20 +62,35 @@ class WeComClient(JsonApiClient):
             raise WeChatApiError(errcode=-1, errmsg="no access_token", api="/cgi-bin/gettoken")
         return data["access_token"], int(data.get("expires_in", 7200))
 
-    async def _send(self, touser: str, msgtype: str, content: str) -> None:
+    async def _send(self, touser: str, msgtype: str, message: dict[str, str]) -> None:
         body = {
             "touser": touser,
             "msgtype": msgtype,
             "agentid": int(self.agent_id) if str(self.agent_id).isdigit() else self.agent_id,
-            msgtype: {"content": content},
+            msgtype: message,
         }
         await self.call("POST", "/cgi-bin/message/send", json_body=body)
 
     async def send_text(self, touser: str, content: str) -> None:
-        await self._send(touser, "text", content)
+        await self._send(touser, "text", {"content": content})
 
     async def send_markdown(self, touser: str, content: str) -> None:
-        await self._send(touser, "markdown", content)
+        await self._send(touser, "markdown", {"content": content})
+
+    async def upload_media(self, kind: str, filename: str, content: bytes, content_type: str | None = None) -> str:
+        """Upload temporary media (three days); returns its media_id."""
+        if kind not in MEDIA_KINDS:
+            raise ValueError(f"unsupported media kind: {kind}")
+        ctype = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        data = await self.call("POST", "/cgi-bin/media/upload", params={"type": kind},
+                               files={"media": (filename, content, ctype)})
+        media_id = data.get("media_id")
+        if not media_id:
+            raise WeChatApiError(errcode=-1, errmsg="no media_id", api="/cgi-bin/media/upload")
+        return str(media_id)
+
+    async def send_image(self, touser: str, media_id: str) -> None:
+        await self._send(touser, "image", {"media_id": media_id})
 
     async def robot_push(self, content: str, msgtype: str = "markdown", key: str | None = None) -> None:
         """Push to a group robot: ``key`` (a leader's customer group) or the configured one."""

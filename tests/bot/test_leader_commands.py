@@ -3,14 +3,29 @@ arguments, unlinked users, role refusals, replays and typos."""
 
 from __future__ import annotations
 
-import pytest
+import io
 
+import pytest
+from PIL import Image
+
+from huituan.models.catalog import Product
 from huituan.models.commission import CommissionRecord
+from huituan.models.group_buy import Group
 from huituan.models.leader import Leader, LeaderProduct, PickupPoint, WecomBindCode
+from huituan.models.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from huituan.models.wallet import Withdrawal
+from huituan.posters import template_store
+from huituan.services import outbox
 from huituan.services.leaders import issue_bind_code
 from tests.bot.wecom_helpers import apply_leader, link_leader, linked_operator, sandbox_outbox, say
 from tests.factories import auth, create_order, login, make_product, pay_order
+from tests.miniapp_api.poster_helpers import decode_poster, share_code_of
+
+
+@pytest.fixture
+def settings(make_settings):
+    # 开团 and 海报 render posters: a thread pool, not worker processes, in tests
+    return make_settings(poster_render_mode="thread")
 
 
 @pytest.fixture
@@ -100,10 +115,14 @@ async def test_store_commands_and_bad_products(client, day):
     assert "已在您的小店上架" in await say(client, "wx-wang", "上架 草莓")
     assert "没有找到商品「榴莲」" in await say(client, "wx-wang", "上架 榴莲")
     assert "请写上商品名称" in await say(client, "wx-wang", "下架")
-    # 开团 / 海报: an unknown product is refused clearly, nothing changes
+    # 开团 / 海报: an unknown product is refused clearly, nothing changes and no poster is queued
     assert "没有找到商品「榴莲」" in await say(client, "wx-wang", "开团 榴莲 3 24")
     assert "用法：开团" in await say(client, "wx-wang", "开团")
     assert "没有找到商品「榴莲」" in await say(client, "wx-wang", "海报 榴莲")
+    await Product.filter(id=day["berry"].id).update(on_sale=False)
+    assert "「草莓」已下架，不能生成海报" in await say(client, "wx-wang", "海报 草莓")
+    assert await OutboxMessage.filter(kind=OutboxKind.wecom_poster).count() == 0
+    assert await Group.all().count() == 0
 
 
 async def test_day_commands(client, day):
@@ -188,7 +207,7 @@ async def test_open_group_uses_the_running_group_buy_activity(client, day):
     from datetime import timedelta
 
     from huituan.core.clock import utcnow
-    from huituan.models.group_buy import ActivityStatus, Group, GroupBuyActivity
+    from huituan.models.group_buy import ActivityStatus, GroupBuyActivity
 
     assert "没有进行中的拼团活动" in await say(client, "wx-wang", "开团 草莓")
     berry = day["berry"]
@@ -211,5 +230,60 @@ async def test_open_group_uses_the_running_group_buy_activity(client, day):
     group = await Group.get()
     assert group.share_code in reply and group.leader_id == day["leader"]["id"]
     assert group.pickup_point_id == day["point"].id
-    assert f"/api/v1/posters/group_buy?target={group.id}" in reply
-    assert f"/api/v1/posters/product?target={berry.id}" in await say(client, "wx-wang", "海报 草莓")
+    assert "拼团海报生成中，稍后以图片发送给您" in reply and "/api/v1/posters" not in reply
+
+
+async def poster_images(client, rt, touser: str) -> list[tuple[dict, bytes]]:
+    """Run the outbox (what the reply kicked, then a sweep) and return the image messages to
+    ``touser`` with the bytes the sandbox received."""
+    await outbox.wait_idle()
+    await outbox.deliver_pending(rt)
+    out = []
+    for m in (await sandbox_outbox(client))["wecom_messages"]:
+        if m["msgtype"] == "image" and m["touser"] == touser:
+            out.append((m, await (await client.get(f"/sandbox/wecom/media/{m['media_id']}")).read()))
+    return out
+
+
+async def assert_is_poster(client, body: bytes, kind: str, target_id: int, sharer_id: int) -> None:
+    """The image is the poster of its template (size, format) and its code resolves to the target."""
+    _, _, spec = await template_store.resolve(kind, None)
+    with Image.open(io.BytesIO(body)) as img:
+        assert img.size == (spec["canvas"]["width"], spec["canvas"]["height"])
+        assert img.format.lower() == spec.get("format", "jpeg")
+    share = await (await client.get(f"/api/v1/share/{share_code_of(decode_poster(body))}")).json()
+    assert share["target"] == {"kind": kind, "id": target_id} and share["sharer"]["id"] == sharer_id
+
+
+async def test_open_group_and_poster_send_the_poster_as_an_image(client, rt, day):
+    from datetime import timedelta
+
+    from huituan.core.clock import utcnow
+    from huituan.models.group_buy import ActivityStatus, GroupBuyActivity
+
+    berry = day["berry"]
+    leader = await Leader.get(id=day["leader"]["id"])
+    await GroupBuyActivity.create(title="草莓 3 人团", product_id=berry.id,
+                                  sku_prices={str(berry.sku_list[0].id): 800}, group_size=3, duration_hours=24,
+                                  status=ActivityStatus.active, starts_at=utcnow() - timedelta(hours=1),
+                                  ends_at=utcnow() + timedelta(days=3))
+    # 开团: the reply says the poster is on its way; after the outbox ran, one image came: the group's poster
+    reply = await say(client, "wx-wang", "开团 草莓 3 24")
+    assert "已开团" in reply and "拼团海报生成中，稍后以图片发送给您" in reply, reply
+    group = await Group.get()
+    [(msg, body)] = await poster_images(client, rt, "wx-wang")
+    assert msg["image"]["size"] == len(body)
+    await assert_is_poster(client, body, "group_buy", group.id, leader.user_id)
+    # a second outbox run sends nothing more
+    assert await outbox.deliver_pending(rt) == 0
+    assert len(await poster_images(client, rt, "wx-wang")) == 1
+    # 海报: the product's share poster, once per message (a replayed MsgId queues nothing more)
+    reply = await say(client, "wx-wang", "海报 草莓", msg_id="900000000000000777")
+    assert reply == "「草莓」的分享海报生成中，稍后以图片发送给您，长按保存后即可转发到群里。"
+    assert await say(client, "wx-wang", "海报 草莓", msg_id="900000000000000777") == reply
+    images = await poster_images(client, rt, "wx-wang")
+    assert len(images) == 2
+    await assert_is_poster(client, images[1][1], "product", berry.id, leader.user_id)
+    assert await outbox.deliver_pending(rt) == 0
+    rows = await OutboxMessage.filter(kind=OutboxKind.wecom_poster).values_list("status", flat=True)
+    assert sorted(rows) == [OutboxStatus.sent, OutboxStatus.sent]
