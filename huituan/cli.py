@@ -105,15 +105,19 @@ def _banner_hook(settings: Settings, host: str):
     return print_banner
 
 
-async def _freeze_startup_heap(_app) -> None:
+async def _tune_collector(_app) -> None:
     """Once everything is loaded (modules, the pinyin tables, pools), move those objects out of
     the collector's reach: a full collection otherwise walks ~400,000 long-lived objects and
-    stops the event loop for ~150 ms, which was most of the flash-sale burst's p99. New garbage
-    is still collected; only what exists at start-up is never scanned again."""
+    stops the event loop for ~150 ms. And collect the young generation after 50,000 net
+    allocations instead of 700: under a burst of 512 connections the default ran ~70 young
+    collections a second, each promoting the objects of requests still in flight until a full
+    collection had to walk them (measured in the flash-sale burst: ~6 % of the CPU and its tail).
+    Requests free their objects by reference counting; only cycles wait for a collection."""
     import gc
 
     gc.collect()
     gc.freeze()
+    gc.set_threshold(50_000, 20, 10)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -140,7 +144,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if workers == 1:
         app = create_app(settings, with_jobs=with_jobs)
         app.on_startup.append(_banner_hook(settings, host))
-        app.on_startup.append(_freeze_startup_heap)
+        app.on_startup.append(_tune_collector)
         log.info("serving on %s:%s (sandbox=%s, jobs=%s)", host, settings.port, settings.sandbox, with_jobs)
         web.run_app(app, sock=sock, access_log=None, print=None)
         return 0
@@ -168,7 +172,7 @@ def _serve_prefork(settings: Settings, sock, host: str, workers: int, with_jobs:
                 app = create_app(settings, with_jobs=with_jobs and index == 0)
                 if index == 0:
                     app.on_startup.append(_banner_hook(settings, host))
-                app.on_startup.append(_freeze_startup_heap)
+                app.on_startup.append(_tune_collector)
                 web.run_app(app, sock=sock, access_log=None, print=None, handle_signals=True)
             finally:
                 os._exit(0)

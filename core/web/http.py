@@ -157,16 +157,32 @@ def header_text(request: web.Request, name: str, *, max_chars: int = 256) -> str
     return value
 
 
+# One encoder for every response (json.dumps with options builds a new one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(
-        body=json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str).encode(),
+        body=_ENCODER.encode(data).encode(),
         status=status,
         content_type="application/json",
     )
 
 
+_ERROR_BODIES: dict[tuple[int, str, str], bytes] = {}
+
+
 def error_response(err: HuituanError) -> web.Response:
-    return json_response(err.to_dict(), status=err.status)
+    if err.details:
+        return json_response(err.to_dict(), status=err.status)
+    # The crowd's answers (sold out, limit reached) repeat: their bytes are made once.
+    key = (err.status, err.code, err.message)
+    body = _ERROR_BODIES.get(key)
+    if body is None:
+        if len(_ERROR_BODIES) >= 512:
+            _ERROR_BODIES.clear()
+        body = _ERROR_BODIES[key] = _ENCODER.encode(err.to_dict()).encode()
+    return web.Response(body=body, status=err.status, content_type="application/json")
 
 
 # A random per-process prefix and a counter: unique across processes, cheaper than uuid4.

@@ -24,7 +24,7 @@ import time
 from urllib.parse import quote
 
 from aiohttp.test_utils import make_mocked_request
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
@@ -134,6 +134,39 @@ def test_load_json(raw):
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
+
+
+ascii_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(10**20), 10**20),
+              st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 10**18, 10**19 - 1]),
+              st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20)),
+    lambda children: st.one_of(st.lists(children, max_size=4),
+                               st.dictionaries(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E),
+                                                       max_size=8), children, max_size=4)),
+    max_leaves=12)
+
+
+@FAST
+@given(value=ascii_json)
+def test_the_plain_body_fast_path_accepts_exactly_what_the_full_screening_accepts(value):
+    """load_json skips the per-value walk for plain printable-ASCII bodies without escapes or
+    19-digit runs: its answer must be the walk's answer."""
+    from huituan.core.inbound import _needs_screening, _screen_json
+
+    raw = json.dumps(value, separators=(",", ":")).encode()
+    event("fast path" if not _needs_screening(raw) else "screened")
+    try:
+        _screen_json(json.loads(raw), "body")
+        walk_ok = True
+    except HuituanError:
+        walk_ok = False
+    try:
+        load_json(raw)
+        fast_ok = True
+    except HuituanError as exc:
+        assert_ours(exc)
+        fast_ok = False
+    assert fast_ok == walk_ok
 
 
 @FAST
