@@ -17,6 +17,26 @@ from tortoise import Tortoise
 APP_LABEL = "models"  # the label in relation strings such as "models.User", not a module path
 
 
+def _pooled_connection_class() -> type:
+    import asyncpg
+
+    class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+        """A pooled PostgreSQL connection returned without asyncpg's reset statement.
+
+        asyncpg resets every connection on release with one more round trip (``SELECT
+        pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``): for an ORM read outside a
+        transaction that doubles the round trips, and in a flash-sale burst the winners' orders
+        waited on it. We never leave session state behind: locks are transaction-scoped
+        (``pg_advisory_xact_lock``), settings too (``SET TRANSACTION``), no LISTEN, no cursors
+        outside a transaction (tests/core/test_db_session_state.py keeps it so). An open
+        transaction is still rolled back on release (asyncpg does that before this query)."""
+
+        def get_reset_query(self) -> str:
+            return ""
+
+    return PooledConnection
+
+
 class UnsupportedDatabaseUrl(ValueError):
     """The database URL names neither sqlite:// nor postgres://."""
 
@@ -51,6 +71,7 @@ def tortoise_config(database_url: str, app: ModelApp, pool_max: int = 20) -> dic
                 "database": (u.path or "/huituan").lstrip("/"),
                 "minsize": 1,
                 "maxsize": pool_max,
+                "connection_class": _pooled_connection_class(),
             },
         }
     else:

@@ -24,7 +24,8 @@ def is_pg(conn) -> bool:
 
 
 @lru_cache(maxsize=512)
-def _numbered(sql: str) -> str:
+def numbered(sql: str) -> str:
+    """``?`` placeholders as PostgreSQL's ``$1, $2, ...`` (for asyncpg called directly)."""
     parts = sql.split("?")
     out = [parts[0]]
     for i, part in enumerate(parts[1:], start=1):
@@ -34,7 +35,7 @@ def _numbered(sql: str) -> str:
 
 
 def text(conn, sql: str) -> str:
-    return _numbered(sql) if is_pg(conn) else sql
+    return numbered(sql) if is_pg(conn) else sql
 
 
 async def fetch(conn, sql: str, args: Sequence[Any] = ()) -> list[Any]:

@@ -37,7 +37,7 @@ from huituan.models.catalog import Sku
 from huituan.models.flash_sale import ClaimStatus, FlashClaim, FlashItem, FlashSession, StockDrift
 from huituan.models.group_buy import ActivityStatus
 from huituan.models.order import ActivityType
-from huituan.services.activities import common, flash_lua
+from huituan.services.activities import common, flash_lua, flash_orders
 from huituan.services.orders.activity import ActivityPolicy, ActivityRequest
 from huituan.services.orders.create import create_order, find_order_by_key, item_values, order_values
 from huituan.services.orders.queries import load_order_dict
@@ -459,7 +459,7 @@ class FlashSalePolicy(ActivityPolicy):
         the order, its item and the claim in one autocommit statement: all or nothing."""
         fi: FlashItem = request.params["item"]
         q = request.params["quantity"]
-        rows = await sql.fetch(conn, _pg_single(), [
+        rows = await flash_orders.insert(_pg_single(), fi.id, [
             q, fi.id, q, fi.id, order.user_id, ClaimStatus.claimed.value, ClaimStatus.paid.value, q,
             fi.per_user_limit, *order_values(order), *item_values(item),
             fi.session_id, fi.id, order.user_id, q, request.params["request_id"], ClaimStatus.claimed.value,

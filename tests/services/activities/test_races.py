@@ -15,7 +15,7 @@ from huituan.models.flash_sale import ClaimStatus, FlashClaim, FlashItem
 from huituan.models.group_buy import Group, GroupSeat, SeatStatus
 from huituan.models.order import ActivityType, Order
 from huituan.models.user import Address, User
-from huituan.services.activities import bargain, flash_lua, flash_sale, group_buy
+from huituan.services.activities import bargain, flash_lua, flash_orders, flash_sale, group_buy
 from tests.services.activities.helpers import buyer, given_bargain_activity, given_flash_session, given_group_activity
 
 pytestmark = pytest.mark.postgres
@@ -101,6 +101,7 @@ async def test_2000_concurrent_claims_for_100_units(rt, settings):
     item_id = s["items"][0]["id"]
     people = await _buyers(500)
     flight = Flight()
+    batched_before = flash_orders.STATS["orders"]
     calls = [flight.run(flash_sale.claim(rt.redis, settings, uid, s["id"], item_id, 1, uuid.uuid4().hex,
                                          delivery_mode="express", address_id=aid))
              for _ in range(4) for uid, aid in people]
@@ -117,6 +118,8 @@ async def test_2000_concurrent_claims_for_100_units(rt, settings):
     assert int(await rt.redis.hget(flash_lua.keys(s["id"])["stock"], str(item_id))) == 0
     assert await Order.filter(activity_type=ActivityType.flash_sale).count() == 100
     assert flight.peak > 100, flight.peak
+    # The winners' orders went through the batches (several orders per commit).
+    assert flash_orders.STATS["orders"] - batched_before == 100 and flash_orders.STATS["largest"] > 1
 
 
 async def test_redis_stock_deleted_mid_session_never_oversells_and_reconcile_restores(rt, settings):
