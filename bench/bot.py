@@ -211,11 +211,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", default="", help="a running server; default: start one")
     parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--allow-volatile", action="store_true", help="a database without fsync (a quick look)")
     args = parser.parse_args()
     db_url = os.environ.get("HUITUAN_TEST_DATABASE_URL", "")
     redis_url = os.environ.get("HUITUAN_TEST_REDIS_URL", "")
     if not db_url.startswith("postgres"):
         sys.exit("HUITUAN_TEST_DATABASE_URL must point at PostgreSQL (run through scripts/testenv.sh)")
+    from bench.durability import require_durable
+
+    require_durable(db_url, args.allow_volatile)
     if args.base_url:
         print(json.dumps(run(args.base_url, db_url, rounds=args.rounds), ensure_ascii=False))
         return

@@ -158,12 +158,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=MESSAGES)
     parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--allow-volatile", action="store_true", help="a database without fsync (a quick look)")
     args = parser.parse_args()
     url, redis_url = os.environ.get("HUITUAN_TEST_DATABASE_URL", ""), os.environ.get("HUITUAN_TEST_REDIS_URL", "")
     if not url.startswith("postgres") or not redis_url:
         print("needs HUITUAN_TEST_DATABASE_URL (PostgreSQL) and HUITUAN_TEST_REDIS_URL: run through scripts/testenv.sh",
               file=sys.stderr)
         raise SystemExit(2)
+    from bench.durability import require_durable
+
+    require_durable(url, args.allow_volatile)
     print(json.dumps(run(url, redis_url, args.messages, args.steps)))
 
 

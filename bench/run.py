@@ -40,6 +40,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from bench.durability import require_durable
+
 ROOT = Path(__file__).resolve().parents[1]
 LUA = Path(__file__).resolve().parent / "lua"
 SECRET = "bench-secret-key-0123456789abcdef-0123456789"
@@ -173,18 +175,6 @@ async def prepare_database(db_url: str, buyers: int) -> dict:
         return {"product_id": product.id, "sku_id": skus[0].id, "tokens": tokens, "poster_product_ids": poster_ids}
     finally:
         await Tortoise.close_connections()
-
-
-async def database_durability(db_url: str) -> dict:
-    """The settings that decide what a commit costs: figures are only comparable with them on."""
-    import asyncpg
-
-    conn = await asyncpg.connect(db_url)
-    try:
-        return {name: await conn.fetchval(f"SHOW {name}") for name in ("fsync", "synchronous_commit",
-                                                                        "full_page_writes")}
-    finally:
-        await conn.close()
 
 
 async def unpaid_orders(db_url: str) -> list[tuple[str, int, str]]:
@@ -334,13 +324,7 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("bench needs wrk (apt-get install wrk); `make bench` installs it as root")
 
-    durability = asyncio.run(database_durability(db_url))
-    if durability["fsync"] != "on" or durability["synchronous_commit"] != "on":
-        if not args.allow_volatile:
-            sys.exit(f"bench: the database runs without durability ({durability}); database figures are given "
-                     "with durability on: run `make bench` (TESTENV_DURABLE=1), or pass --allow-volatile for a "
-                     "quick look whose figures are not recorded")
-        print(f"bench: WARNING durability off ({durability}): figures not comparable to docs/PERFORMANCE.md")
+    durability = require_durable(db_url, args.allow_volatile)
 
     work = Path(tempfile.mkdtemp(prefix="huituan-bench-"))
     key_dir = work / "keys"

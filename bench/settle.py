@@ -94,11 +94,15 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=RECORDS)
     parser.add_argument("--wallets", type=int, default=WALLETS)
     parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--allow-volatile", action="store_true", help="a database without fsync (a quick look)")
     args = parser.parse_args()
     url = os.environ.get("HUITUAN_TEST_DATABASE_URL", "")
     if not url.startswith("postgres"):
         print("HUITUAN_TEST_DATABASE_URL must point at PostgreSQL (run through scripts/testenv.sh)", file=sys.stderr)
         raise SystemExit(2)
+    from bench.durability import require_durable
+
+    require_durable(url, args.allow_volatile)
     result = run(url, args.records, args.wallets, args.batch)
     print(json.dumps(result))
     if not result["ledger_ok"]:

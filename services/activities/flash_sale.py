@@ -83,6 +83,61 @@ def _pg_single() -> str:
         "?::timestamptz, ?::timestamptz FROM o RETURNING id) "
         "SELECT i.order_id, i.id AS item_id, k.id AS claim_id FROM i, k")
 
+def _array_type(pg_type: str) -> str:
+    return "text" if pg_type in ("varchar", "jsonb") else pg_type
+
+
+@lru_cache(maxsize=1)
+def _pg_many() -> str:
+    """The winners' orders of one item as ONE statement (``flash_orders`` batches them): the
+    rows arrive as arrays; the stock update takes the whole group's units at once and only
+    when every row passes (enough stock, nobody twice, nobody over the per-user limit counting
+    what they already hold); then the orders, items and claims for all rows, or nothing."""
+    from huituan.services.orders import create as c
+
+    assert c.ORDER_COLS[0] == "order_no"  # rows are matched back by their order number
+    order_names = [f"o{n}" for n in range(len(c.ORDER_PG_TYPES))]
+    item_names = [f"i{n}" for n in range(len(c.ITEM_PG_TYPES))]
+    arrays = (["?::int[]", "?::bigint[]", "?::text[]", "?::timestamptz[]", "?::timestamptz[]"]
+              + [f"?::{_array_type(t)}[]" for t in (*c.ORDER_PG_TYPES, *c.ITEM_PG_TYPES)])
+    names = ["qty", "uid", "request_id", "expires_at", "claimed_at", *order_names, *item_names]
+
+    def value(name: str, pg_type: str) -> str:
+        return f"input.{name}::jsonb" if pg_type == "jsonb" else f"input.{name}"
+
+    return (
+        f"WITH input AS (SELECT * FROM unnest({', '.join(arrays)}) WITH ORDINALITY AS t({', '.join(names)}, ord)), "
+        "s AS (UPDATE flash_item SET stock_left = stock_left - (SELECT sum(qty) FROM input) "
+        "WHERE id = ? AND stock_left >= (SELECT sum(qty) FROM input) "
+        "AND (SELECT count(DISTINCT uid) FROM input) = (SELECT count(*) FROM input) "
+        "AND NOT EXISTS (SELECT 1 FROM input WHERE (SELECT COALESCE(SUM(f.quantity), 0) FROM flash_claim f "
+        "WHERE f.item_id = ? AND f.user_id = input.uid AND f.status IN (?, ?)) + input.qty > ?) RETURNING id), "
+        f'o AS (INSERT INTO "order" ({", ".join(c.ORDER_COLS)}) '
+        f"SELECT {', '.join(value(n, t) for n, t in zip(order_names, c.ORDER_PG_TYPES))} FROM input, s "
+        "ORDER BY input.ord RETURNING id, order_no), "
+        f"i AS (INSERT INTO order_item ({', '.join(c.ITEM_COLS)}) "
+        f"SELECT o.id, {', '.join(value(n, t) for n, t in zip(item_names, c.ITEM_PG_TYPES))} "
+        "FROM o JOIN input ON input.o0 = o.order_no RETURNING id, order_id), "
+        "k AS (INSERT INTO flash_claim (session_id, item_id, user_id, quantity, request_id, order_id, status, "
+        "expires_at, created_at) SELECT ?::bigint, ?::bigint, input.uid, input.qty, input.request_id, o.id, "
+        "?::varchar, input.expires_at, input.claimed_at FROM o JOIN input ON input.o0 = o.order_no "
+        "RETURNING id, order_id) "
+        "SELECT input.ord, i.order_id, i.id AS item_id, k.id AS claim_id FROM o "
+        "JOIN input ON input.o0 = o.order_no JOIN i ON i.order_id = o.id JOIN k ON k.order_id = o.id")
+
+
+def _many_statement(rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
+    """(statement, args) of ``_pg_many`` for one item's rows (built by ``insert_single_pg``)."""
+    first = rows[0]
+    columns: list[list[Any]] = [[r["qty"] for r in rows], [r["user_id"] for r in rows],
+                                [r["request_id"] for r in rows], [r["expires_at"] for r in rows],
+                                [r["claimed_at"] for r in rows]]
+    columns += [list(col) for col in zip(*(r["order"] + r["item"] for r in rows))]
+    return _pg_many(), [*columns, first["item_id"], first["item_id"], ClaimStatus.claimed.value,
+                        ClaimStatus.paid.value, first["per_user_limit"], first["session_id"], first["item_id"],
+                        ClaimStatus.claimed.value]
+
+
 # Items and sessions are read for every successful claim of a burst: kept a moment in-process.
 _ITEM_CACHE: dict[int, tuple[float, FlashItem, FlashSession]] = {}
 _ITEM_CACHE_SECONDS = 2.0
@@ -459,11 +514,16 @@ class FlashSalePolicy(ActivityPolicy):
         the order, its item and the claim in one autocommit statement: all or nothing."""
         fi: FlashItem = request.params["item"]
         q = request.params["quantity"]
+        now = utcnow()
+        order_vals, item_vals = order_values(order), item_values(item)
         rows = await flash_orders.insert(_pg_single(), fi.id, [
             q, fi.id, q, fi.id, order.user_id, ClaimStatus.claimed.value, ClaimStatus.paid.value, q,
-            fi.per_user_limit, *order_values(order), *item_values(item),
+            fi.per_user_limit, *order_vals, *item_vals,
             fi.session_id, fi.id, order.user_id, q, request.params["request_id"], ClaimStatus.claimed.value,
-            order.pay_deadline, utcnow()])
+            order.pay_deadline, now], many=_many_statement, row={
+                "qty": q, "user_id": order.user_id, "request_id": request.params["request_id"],
+                "expires_at": order.pay_deadline, "claimed_at": now, "order": order_vals, "item": item_vals,
+                "item_id": fi.id, "session_id": fi.session_id, "per_user_limit": fi.per_user_limit})
         if not rows:
             held = await FlashClaim.filter(item_id=fi.id, user_id=order.user_id, status__in=list(HELD)) \
                 .annotate(total=Sum("quantity")).values("total")

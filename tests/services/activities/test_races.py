@@ -101,7 +101,7 @@ async def test_2000_concurrent_claims_for_100_units(rt, settings):
     item_id = s["items"][0]["id"]
     people = await _buyers(500)
     flight = Flight()
-    batched_before = flash_orders.STATS["orders"]
+    batched_before, sets_before = flash_orders.STATS["orders"], flash_orders.STATS["set_statements"]
     calls = [flight.run(flash_sale.claim(rt.redis, settings, uid, s["id"], item_id, 1, uuid.uuid4().hex,
                                          delivery_mode="express", address_id=aid))
              for _ in range(4) for uid, aid in people]
@@ -120,6 +120,28 @@ async def test_2000_concurrent_claims_for_100_units(rt, settings):
     assert flight.peak > 100, flight.peak
     # The winners' orders went through the batches (several orders per commit).
     assert flash_orders.STATS["orders"] - batched_before == 100 and flash_orders.STATS["largest"] > 1
+    assert flash_orders.STATS["set_statements"] > sets_before  # groups written by the one set-based statement
+
+
+async def test_a_database_short_of_redis_sells_exactly_its_own_stock(rt, settings):
+    """Redis says 100, the database has 10 (drift): the set-based statement refuses a group it
+    cannot fill, its rows are written one by one, and exactly 10 orders exist."""
+    s = await given_flash_session(rt.redis, stock=100, per_user_limit=1)
+    item_id = s["items"][0]["id"]
+    await FlashItem.filter(id=item_id).update(stock_left=10)
+    people = await _buyers(60)
+    refused_before = flash_orders.STATS["set_refused"]
+    results = await asyncio.gather(*(flash_sale.claim(rt.redis, settings, uid, s["id"], item_id, 1, uuid.uuid4().hex,
+                                                      delivery_mode="express", address_id=aid)
+                                     for uid, aid in people), return_exceptions=True)
+    won = [r for r in results if isinstance(r, tuple)]
+    refused = Counter(getattr(r, "code", type(r).__name__) for r in results if not isinstance(r, tuple))
+    assert len(won) == 10, refused
+    assert set(refused) == {"flash_db_short"}
+    assert await Order.filter(activity_type=ActivityType.flash_sale).count() == 10
+    assert (await FlashItem.get(id=item_id)).stock_left == 0
+    assert sum(c.quantity for c in await FlashClaim.filter(item_id=item_id)) == 10
+    assert flash_orders.STATS["set_refused"] > refused_before  # the refusing branch ran
 
 
 async def test_redis_stock_deleted_mid_session_never_oversells_and_reconcile_restores(rt, settings):
