@@ -1,7 +1,7 @@
 """Bot benchmark: WeCom callbacks round trip with 50 leaders sending at once, and the order
 summary (汇总单) of one pickup point holding 2,000 orders.
 
-    bash scripts/testenv.sh .venv/bin/python -m bench.bot      # standalone (starts its own server)
+    TESTENV_DURABLE=1 bash scripts/testenv.sh .venv/bin/python -m bench.bot      # standalone (starts its own server)
 
 Also called by ``bench.run`` (``make bench``) as ``run(base_url, database_url)`` against the
 server it started. Seeds 50 approved leaders linked to WeCom users, each with a pickup point;

@@ -1,7 +1,7 @@
 """Delivery benchmark: 10,000 queued notifications delivered to the WeChat sandbox, and the
 outbox's size and delivery-query time as delivered rows pile up, before and after retention.
 
-    bash scripts/testenv.sh .venv/bin/python -m bench.delivery      # also part of `make bench`
+    TESTENV_DURABLE=1 bash scripts/testenv.sh .venv/bin/python -m bench.delivery      # also part of `make bench`
 
 WeChat is a `huituan serve --no-jobs` process with the sandbox (its own process, like WeChat);
 this process is the outbox worker. Messages are queued by SQL (10,000 notifications with their

@@ -1,7 +1,7 @@
 """Benchmarks against PostgreSQL and Redis, each reported as a ratio against a bare aiohttp
 handler measured in the same run (these machines are noisy; ratios travel, absolutes don't).
 
-    bash scripts/testenv.sh .venv/bin/python -m bench.run      # what `make bench` runs
+    TESTENV_DURABLE=1 bash scripts/testenv.sh .venv/bin/python -m bench.run      # what `make bench` runs
 
 1. product detail: GET /api/v1/products/{id} vs the bare handler serving the same bytes.
 2. order create + paid: wrk creates orders (POST /api/v1/orders, each with its own

@@ -1,6 +1,6 @@
 """Settlement benchmark: settle 100,000 pending commission records on PostgreSQL.
 
-    bash scripts/testenv.sh .venv/bin/python -m bench.settle
+    TESTENV_DURABLE=1 bash scripts/testenv.sh .venv/bin/python -m bench.settle
 
 Creates the schema when missing, empties the commission and wallet tables, inserts the
 records across ~1,000 wallets (with their pending ledger entries, and debt on a tenth of the
