@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(7 * 24 * 3600, description="lifetime of a login token")
     log_level: str = Field("INFO", description="log level")
     log_json: bool = Field(True, description="structured JSON log lines")
-    access_log: bool = Field(True, description="one JSON log line per request (request id, route, status, latency); false turns it off")
+    access_log: bool = Field(True, description="one JSON log line per request (request id, route, status, latency), written at INFO; false turns it off (so does HUITUAN_LOG_LEVEL above INFO)")
     jobs_enabled: bool = Field(True, description="`serve` also runs the scheduler (or pass --no-jobs)")
     jobs_lease_seconds: float = Field(30, description="lifetime of the Redis jobs lease")
     jobs_interval_scale: float = Field(1.0, gt=0, description="divides every job interval (tests only)")

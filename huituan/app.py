@@ -18,7 +18,7 @@ from huituan.core.runtime import Runtime, set_runtime
 from huituan.core.sandbox import setup_sandbox
 from huituan.core.settings import Settings
 from huituan.core.web import metrics
-from huituan.core.web.access_log import access_log_middleware
+from huituan.core.web.access_log import access_log_middleware, access_log_wanted
 from huituan.core.web.auth import OPERATOR_GUARD_KEY, check_routes
 from huituan.core.web.http import request_context_middleware
 from huituan.core.web.keys import RUNTIME_KEY, SETTINGS_KEY
@@ -118,7 +118,7 @@ async def _jobs_ctx(app: web.Application):
 def create_app(settings: Settings, *, with_jobs: bool = False) -> web.Application:
     wire_services()
     middlewares = [request_context_middleware]
-    if settings.access_log:
+    if access_log_wanted(settings.access_log):
         middlewares.insert(0, access_log_middleware)
     app = web.Application(middlewares=middlewares, client_max_size=2 * 1024 * 1024)
     app[SETTINGS_KEY] = settings

@@ -15,6 +15,12 @@ from huituan.core.logging import log_fields
 log = logging.getLogger("huituan.access")
 
 
+def access_log_wanted(enabled: bool) -> bool:
+    """Whether to install the middleware: the setting is on and its INFO lines would be written
+    (with HUITUAN_LOG_LEVEL above INFO every request would pay for lines nobody writes)."""
+    return enabled and log.isEnabledFor(logging.INFO)
+
+
 @web.middleware
 async def access_log_middleware(request: web.Request, handler):
     started = time.perf_counter()

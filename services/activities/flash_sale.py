@@ -143,11 +143,37 @@ _ITEM_CACHE: dict[int, tuple[float, FlashItem, FlashSession]] = {}
 _ITEM_CACHE_SECONDS = 2.0
 
 
+_ITEM_LOADING: dict[tuple[int, int], asyncio.Future] = {}
+STATS = {"item_loads": 0}  # database reads of an item and its session (tests count them)
+
+
 async def _item_and_session(session_id: int, item_id: int) -> tuple[FlashItem, FlashSession]:
     hit = _ITEM_CACHE.get(item_id)
-    now = time.monotonic()
-    if hit is not None and hit[0] > now and hit[1].session_id == session_id:
+    if hit is not None and hit[0] > time.monotonic() and hit[1].session_id == session_id:
         return hit[1], hit[2]
+    # Single flight: the burst's first winners all miss the cache at once; one reads the
+    # database, the others wait for that read (it was a quarter of the winners' first seconds).
+    key = (session_id, item_id)
+    pending = _ITEM_LOADING.get(key)
+    if pending is not None:
+        return await asyncio.shield(pending)
+    future = asyncio.get_running_loop().create_future()
+    _ITEM_LOADING[key] = future
+    try:
+        loaded = await _load_item_and_session(session_id, item_id)
+        future.set_result(loaded)
+        return loaded
+    except BaseException as exc:
+        future.set_exception(exc)
+        future.exception()  # retrieved: no "never retrieved" warning when nobody waited
+        raise
+    finally:
+        _ITEM_LOADING.pop(key, None)
+
+
+async def _load_item_and_session(session_id: int, item_id: int) -> tuple[FlashItem, FlashSession]:
+    now = time.monotonic()
+    STATS["item_loads"] += 1
     item = await FlashItem.get_or_none(id=item_id, session_id=session_id)
     if item is None:
         raise NotFound("秒杀商品不存在", code="flash_item_not_found", field="item_id")

@@ -33,3 +33,12 @@ async def test_access_log_line_per_request_unless_turned_off(make_settings, capl
     assert fields["request_id"] == "rid-access-1"
     assert fields["route"] == "/api/v1/products/{id}" and fields["status"] == 404
     assert fields["method"] == "GET" and fields["ms"] >= 0
+
+
+def test_not_installed_when_its_lines_would_not_be_written(make_settings, caplog):
+    from huituan.core.web.access_log import access_log_middleware
+
+    caplog.set_level(logging.WARNING, logger="huituan.access")  # HUITUAN_LOG_LEVEL=WARNING
+    assert access_log_middleware not in create_app(make_settings(access_log=True)).middlewares
+    caplog.set_level(logging.INFO, logger="huituan.access")
+    assert access_log_middleware in create_app(make_settings(access_log=True)).middlewares

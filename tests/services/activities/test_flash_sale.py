@@ -135,3 +135,20 @@ async def test_after_sell_out_the_crowd_is_answered_from_memory_and_one_claim_re
     with pytest.raises(OutOfStock):
         await _claim(rt, settings, s, buyers[15], addresses[15])
     assert (await FlashItem.get(id=s["items"][0]["id"])).stock_left == 0
+
+
+async def test_a_burst_that_misses_the_item_cache_reads_the_item_once(rt, settings):
+    s = await given_flash_session(rt.redis, stock=5, per_user_limit=1)
+    item_id = s["items"][0]["id"]
+    flash_sale._ITEM_CACHE.clear()
+    before = flash_sale.STATS["item_loads"]
+    got = await asyncio.gather(*(flash_sale._item_and_session(s["id"], item_id) for _ in range(50)))
+    assert flash_sale.STATS["item_loads"] - before == 1
+    assert {item.id for item, _ in got} == {item_id}
+    # An item of another session is refused to every waiter alike, and nothing is cached.
+    flash_sale._ITEM_CACHE.clear()
+    other = await given_flash_session(rt.redis, stock=1)
+    refused = await asyncio.gather(*(flash_sale._item_and_session(other["id"], item_id) for _ in range(5)),
+                                   return_exceptions=True)
+    assert all(getattr(r, "code", "") == "flash_item_not_found" for r in refused)
+    assert item_id not in flash_sale._ITEM_CACHE
