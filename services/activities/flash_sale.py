@@ -83,6 +83,7 @@ def _pg_single() -> str:
         "?::timestamptz, ?::timestamptz FROM o RETURNING id) "
         "SELECT i.order_id, i.id AS item_id, k.id AS claim_id FROM i, k")
 
+
 def _array_type(pg_type: str) -> str:
     return "text" if pg_type in ("varchar", "jsonb") else pg_type
 
@@ -537,7 +538,9 @@ class FlashSalePolicy(ActivityPolicy):
 
     async def insert_single_pg(self, conn, order: Any, item: Any, request: ActivityRequest) -> bool:
         """The burst's path on PostgreSQL: the guarded stock update (with the per-user backstop),
-        the order, its item and the claim in one autocommit statement: all or nothing."""
+        the order, its item and the claim in one statement, all or nothing, written in the
+        process' next batch (``flash_orders``: with the other winners of the item by one
+        set-based statement when they all pass, else this statement on its own)."""
         fi: FlashItem = request.params["item"]
         q = request.params["quantity"]
         now = utcnow()
