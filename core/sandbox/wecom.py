@@ -29,6 +29,7 @@ from xml.sax.saxutils import escape
 
 import aiohttp
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from PIL import Image, UnidentifiedImageError
 from wechatpy.work.crypto import WeChatCrypto
 
@@ -127,7 +128,7 @@ async def _media_part(request: web.Request) -> tuple[str, bytes, int] | web.Resp
                 if len(kept) <= IMAGE_MAX_BYTES:
                     kept += chunk[: IMAGE_MAX_BYTES + 1 - len(kept)]
             return part.filename or "", bytes(kept), size
-    except (AssertionError, ValueError, KeyError):  # not multipart/form-data, or a broken body
+    except (AssertionError, ValueError, KeyError, HttpProcessingError):  # not multipart, or a broken body
         pass
     return err(44001, "empty media data, no multipart media field")
 

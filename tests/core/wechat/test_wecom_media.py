@@ -95,6 +95,18 @@ async def test_upload_without_the_media_field_or_token_is_refused(rt, client):
     assert (await resp.json())["errcode"] == 41001
 
 
+@pytest.mark.parametrize("body", [
+    b'--b\r\nContent-Disposition: form-data; name="me\x00dia"; filename="\xff.png"\r\n\r\nx\r\n--b--\r\n',
+    b"--b\r\nX: " + b"a" * 100_000 + b"\r\n\r\nx\r\n--b--\r\n",  # a part header line too long
+    b"--b\r\nContent-Disposition: form-data; name=media\r\n\r\nno closing boundary",
+])
+async def test_a_malformed_multipart_body_is_a_wecom_error_not_a_500(rt, client, body):
+    token = await rt.wechat.wecom.tokens.get()
+    resp = await client.post("/sandbox/wecom/cgi-bin/media/upload", params={"access_token": token, "type": "image"},
+                             data=body, headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert resp.status == 200 and (await resp.json())["errcode"] in (44001, 40005, 40006)
+
+
 async def test_image_message_needs_a_known_media_id(rt, client):
     with pytest.raises(UpstreamError) as exc:
         await rt.wechat.wecom.send_image("leader-1", "sandbox-media-never-uploaded")
