@@ -20,6 +20,7 @@ from tortoise.expressions import Q
 
 from huituan.core.errors import NotFound
 from huituan.core.runtime import Runtime
+from huituan.core.single_flight import single_flight
 from huituan.models.catalog import Category, Product, Sku
 
 log = logging.getLogger("huituan.catalog")
@@ -175,25 +176,15 @@ async def get_product_detail_bytes(rt: Runtime, product_id: int) -> bytes:
     hit = cache.get(product_id, now)
     if hit is not None:
         return hit
-    pending = cache.loading.get(product_id)
-    if pending is not None:
-        return await asyncio.shield(pending)
-    future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-    cache.loading[product_id] = future
-    try:
+    async def load() -> bytes:
         gen = cache.generation.get(product_id, 0)
         body = _dumps(await get_product_detail(product_id))
         if cache.generation.get(product_id, 0) == gen:
             cache.entries[product_id] = (now + ttl, body)
-        future.set_result(body)
         return body
-    except BaseException as exc:
-        # Waiters see the same error (e.g. 404 for an off-sale product); nobody waits forever.
-        future.set_exception(exc)
-        future.exception()  # mark retrieved: no "exception never retrieved" when nobody waited
-        raise
-    finally:
-        cache.loading.pop(product_id, None)
+
+    # Waiters see the same error (e.g. 404 for an off-sale product); nobody waits forever.
+    return await single_flight(cache.loading, product_id, load)
 
 
 def _dumps(data: Any) -> bytes:

@@ -33,6 +33,7 @@ from huituan.core.clock import as_utc, utcnow
 from huituan.core.errors import Conflict, InvalidState, NotFound, OutOfStock, ValidationFailed
 from huituan.core.runtime import get_runtime
 from huituan.core.settings import Settings
+from huituan.core.single_flight import single_flight
 from huituan.models.catalog import Sku
 from huituan.models.flash_sale import ClaimStatus, FlashClaim, FlashItem, FlashSession, StockDrift
 from huituan.models.group_buy import ActivityStatus
@@ -152,24 +153,10 @@ async def _item_and_session(session_id: int, item_id: int) -> tuple[FlashItem, F
     hit = _ITEM_CACHE.get(item_id)
     if hit is not None and hit[0] > time.monotonic() and hit[1].session_id == session_id:
         return hit[1], hit[2]
-    # Single flight: the burst's first winners all miss the cache at once; one reads the
-    # database, the others wait for that read (it was a quarter of the winners' first seconds).
-    key = (session_id, item_id)
-    pending = _ITEM_LOADING.get(key)
-    if pending is not None:
-        return await asyncio.shield(pending)
-    future = asyncio.get_running_loop().create_future()
-    _ITEM_LOADING[key] = future
-    try:
-        loaded = await _load_item_and_session(session_id, item_id)
-        future.set_result(loaded)
-        return loaded
-    except BaseException as exc:
-        future.set_exception(exc)
-        future.exception()  # retrieved: no "never retrieved" warning when nobody waited
-        raise
-    finally:
-        _ITEM_LOADING.pop(key, None)
+    # The burst's first winners all miss the cache at once: one reads the database, the others
+    # wait for that read (it was a quarter of the winners' first seconds).
+    return await single_flight(_ITEM_LOADING, (session_id, item_id),
+                               lambda: _load_item_and_session(session_id, item_id))
 
 
 async def _load_item_and_session(session_id: int, item_id: int) -> tuple[FlashItem, FlashSession]:
@@ -342,23 +329,9 @@ SOLD_OUT_MEMORY_SECONDS = 1.0
 
 
 async def _load_once(redis, session_id: int) -> None:
-    """Single flight: a burst that finds the session missing loads it once per process; the
-    other requests wait for that load instead of each reading the database."""
-    pending = _loading.get(session_id)
-    if pending is not None:
-        await asyncio.shield(pending)
-        return
-    fut = asyncio.get_running_loop().create_future()
-    _loading[session_id] = fut
-    try:
-        await load_session(redis, session_id)
-        fut.set_result(None)
-    except BaseException as exc:
-        fut.set_exception(exc)
-        fut.exception()  # retrieved: no "never retrieved" warning when nobody waited
-        raise
-    finally:
-        _loading.pop(session_id, None)
+    """A burst that finds the session missing loads it once per process; the other requests
+    wait for that load instead of each reading the database."""
+    await single_flight(_loading, session_id, lambda: load_session(redis, session_id))
 
 
 async def preload_sessions(redis, within_minutes: int, now: datetime | None = None) -> int:
