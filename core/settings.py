@@ -112,6 +112,13 @@ class Settings(BaseSettings):
     bargain_new_user_hours: int = Field(24, description="a helper registered this recently gets the new-user cut")
     flash_claim_ttl_seconds: int = Field(900, description="default payment window of a flash-sale claim")
     flash_preload_minutes: int = Field(10, description="sessions starting this soon are loaded into Redis")
+    flash_order_concurrency: int = Field(
+        128, ge=1, le=1024, description="won flash-sale claims whose orders one process creates at once")
+    flash_answer_backlog: int = Field(
+        16, ge=0, le=100_000, description="a won claim waits for its order only while fewer orders are ahead of it in "
+                                          "the process' line; otherwise it is answered 202 queued at once")
+    flash_answer_wait_seconds: float = Field(
+        1.0, gt=0, le=30, description="longest a won claim waits for its order before answering 202 queued")
 
     # Leaders and the bot
     bot_reply_budget_seconds: float = Field(

@@ -29,7 +29,7 @@ from huituan.models import MODEL_APP
 from huituan.posters import registry
 from huituan.posters import service as posters
 from huituan.services import leader_store, outbox
-from huituan.services.activities import bargain, group_buy
+from huituan.services.activities import bargain, flash_queue, group_buy
 from huituan.services.operators import ensure_active_operator
 from huituan.wiring import wire_services
 
@@ -63,6 +63,12 @@ async def _runtime_ctx(app: web.Application):
     rt = await start_runtime(app[SETTINGS_KEY])
     app[RUNTIME_KEY] = rt
     yield
+    try:
+        # Won flash-sale claims still waiting for their orders: finish them while Redis and the
+        # database are open. What does not finish stays pending for recover_pending.
+        await flash_queue.drain(timeout=10)
+    except TimeoutError as exc:
+        log.warning("stopping with flash orders still queued: %s", exc)
     await stop_runtime(rt)
 
 

@@ -25,4 +25,6 @@ async def preload_flash_sessions(rt: Runtime) -> int:
 
 
 async def reconcile_flash_stock(rt: Runtime) -> int:
-    return await flash_sale.reconcile(rt.redis)
+    # Claims a dead process left without their orders first: then they are not drift.
+    recovered = await flash_sale.recover_pending(rt.redis, rt.settings)
+    return recovered + await flash_sale.reconcile(rt.redis)

@@ -112,7 +112,7 @@ SCHEDULE: list[JobSpec] = [
         name="reconcile_flash_stock",
         func=activities.reconcile_flash_stock,
         seconds=60,
-        description="核对秒杀库存（Redis 与数据库），修复差异并记录",
+        description="补建进程退出时未写成的秒杀订单；核对秒杀库存（Redis 与数据库），修复差异并记录",
     ),
     JobSpec(
         name="poll_refunds",

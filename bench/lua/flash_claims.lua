@@ -27,9 +27,10 @@ end
 -- Status counts, printed at the end (the bench reads them back from wrk's output).
 local threads = {}
 function setup(thread) threads[#threads + 1] = thread end
-c201, c409, c4xx, c5xx = 0, 0, 0, 0
+c201, c202, c409, c4xx, c5xx = 0, 0, 0, 0, 0
 function response(status, headers, body)
   if status == 201 then c201 = c201 + 1
+  elseif status == 202 then c202 = c202 + 1
   elseif status == 409 then
     c409 = c409 + 1
     local code = body:match('"error":"([%w_]+)"') or "?"
@@ -40,9 +41,9 @@ function response(status, headers, body)
   else c4xx = c4xx + 1 end
 end
 function done(summary, latency, requests)
-  local a, b, c, d = 0, 0, 0, 0
+  local a, q, b, c, d = 0, 0, 0, 0, 0
   for _, t in ipairs(threads) do
-    a = a + t:get("c201"); b = b + t:get("c409"); c = c + t:get("c4xx"); d = d + t:get("c5xx")
+    a = a + t:get("c201"); q = q + t:get("c202"); b = b + t:get("c409"); c = c + t:get("c4xx"); d = d + t:get("c5xx")
   end
   local detail = ""
   for _, t in ipairs(threads) do
@@ -50,5 +51,5 @@ function done(summary, latency, requests)
       detail = detail .. " " .. code .. "=" .. tostring(t:get("e_" .. code))
     end
   end
-  io.write(string.format("STATUS 201=%d 409=%d other4xx=%d 5xx=%d;%s\n", a, b, c, d, detail))
+  io.write(string.format("STATUS 201=%d 202=%d 409=%d other4xx=%d 5xx=%d;%s\n", a, q, b, c, d, detail))
 end

@@ -77,7 +77,8 @@ class Operation:
     description: str = ""
     body_content_type: str = "application/json"
     public: bool = True  # False: served but left out of the document (sandbox, bot)
-    also: dict[int, str] = field(default_factory=dict)  # more success statuses, same body
+    # more success statuses: a description (same body) or (description, its own body model)
+    also: dict[int, str | tuple[str, type[BaseModel]]] = field(default_factory=dict)
     path_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # schema of non-integer path params
     bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
     request_example: Any = None
@@ -106,7 +107,7 @@ def api(
     description: str = "",
     body_content_type: str = "application/json",
     public: bool = True,
-    also: dict[int, str] | None = None,
+    also: dict[int, str | tuple[str, type[BaseModel]]] | None = None,
     path_params: dict[str, dict[str, Any]] | None = None,
     bodies: dict[str, dict[str, Any]] | None = None,
     request_example: Any = None,
@@ -217,7 +218,12 @@ def build_openapi(app: web.Application, *, title: str = "惠团 huituan API", ve
         else:
             responses[str(op.status)] = {"description": "成功（无响应体）"}
         for code, what in op.also.items():
-            responses[str(code)] = dict(responses[str(op.status)], description=what)
+            if isinstance(what, tuple):
+                what, model = what
+                responses[str(code)] = {"description": what, "content": {
+                    "application/json": {"schema": _schema(model, components)}}}
+            else:
+                responses[str(code)] = dict(responses[str(op.status)], description=what)
         for code in op.errors:
             responses[str(code)] = {
                 "description": ERROR_DESCRIPTIONS.get(code, "错误"),

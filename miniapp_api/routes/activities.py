@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from huituan.core.errors import ValidationFailed
 from huituan.core.web.auth import Auth
 from huituan.core.web.http import parse_json, parse_query, path_int
 from huituan.core.web.keys import RUNTIME_KEY, SETTINGS_KEY
@@ -103,11 +104,22 @@ async def flash_session_detail(request: web.Request) -> web.Response:
 async def claim(request: web.Request, uid: int) -> web.Response:
     rt = request.app[RUNTIME_KEY]
     body = await parse_json(request, s.ClaimIn)
-    order, created = await flash_sale.claim(rt.redis, rt.settings, uid, body.session_id, body.item_id,
-                                            body.quantity, request.headers.get("Idempotency-Key", ""),
-                                            delivery_mode=body.delivery_mode, address_id=body.address_id,
-                                            pickup_point_id=body.pickup_point_id, remark=body.remark)
-    return s.respond(MyOrderOut, order, 201 if created else 200)
+    answer, how = await flash_sale.claim(rt.redis, rt.settings, uid, body.session_id, body.item_id,
+                                         body.quantity, request.headers.get("Idempotency-Key", ""),
+                                         delivery_mode=body.delivery_mode, address_id=body.address_id,
+                                         pickup_point_id=body.pickup_point_id, remark=body.remark)
+    if how == flash_sale.QUEUED:
+        return s.respond(s.ClaimStateOut, answer, 202)
+    return s.respond(MyOrderOut, answer, 201 if how == flash_sale.CREATED else 200)
+
+
+async def claim_state(request: web.Request, uid: int) -> web.Response:
+    q = parse_query(request, s.ClaimStateQuery)
+    for name in ("session_id", "request_id"):
+        if getattr(q, name) is None:
+            raise ValidationFailed(f"{name}: 缺少必填字段", field=name)
+    return s.respond(s.ClaimStateOut, await flash_sale.claim_state(request.app[RUNTIME_KEY].redis, uid,
+                                                                   q.session_id, q.request_id))
 
 
 async def my_claims(request: web.Request, uid: int) -> web.Response:
@@ -163,9 +175,17 @@ def setup(app: web.Application) -> None:
         tag="flash-sale", response=s.FlashSessionOut, errors=(404,), **public)
     api(app, "POST", "/api/v1/flash-sales/claims", claim, summary="抢购（一次原子抢占后下单）", tag="flash-sale",
         body=s.ClaimIn, response=MyOrderOut, status=201, errors=(404, 409), headers=IDEMPOTENCY,
-        also={200: "同一个 Idempotency-Key 的重放：返回同一个订单"},
-        description="409 flash_not_started「秒杀尚未开始」、flash_ended「秒杀已结束」、flash_sold_out「已抢光」、"
+        also={200: "同一个 Idempotency-Key 的重放：返回同一个订单",
+              202: ("抢到了，订单排队生成中（抢购高峰）：用 GET /api/v1/flash-sales/claims/state 轮询", s.ClaimStateOut)},
+        description="201 抢到并已生成订单；202 抢到了，订单在排队生成（高峰时立即应答，小程序每秒轮询 "
+                    "/api/v1/flash-sales/claims/state，或用同一个 Idempotency-Key 重发本请求）。"
+                    "409 flash_not_started「秒杀尚未开始」、flash_ended「秒杀已结束」、flash_sold_out「已抢光」、"
                     "flash_limit_reached「每人限购 N 件」；422 quantity 超过每人限购。未在支付时限内付款，名额自动释放。",
+        **user)
+    api(app, "GET", "/api/v1/flash-sales/claims/state", claim_state, summary="抢购结果（202 之后轮询）",
+        tag="flash-sale", query=s.ClaimStateQuery, response=s.ClaimStateOut, errors=(404,),
+        description="queued 订单生成中；ordered 已生成（order 为订单，去支付）；failed 未能生成（名额已释放，error 说明原因，"
+                    "可用同一个 Idempotency-Key 重新抢购）。404 flash_claim_not_found：没有这次抢购。",
         **user)
     api(app, "GET", "/api/v1/me/flash-claims", my_claims, summary="我的秒杀", tag="flash-sale",
         response=s.FlashClaimListOut, **user)

@@ -241,5 +241,26 @@ class FlashClaimOut(BaseModel):
     created_at: str | None
 
 
+class ClaimStateOut(BaseModel):
+    """A won claim answered before its order existed (202), and the poll of it."""
+
+    status: Literal["queued", "ordered", "failed"] = Field(
+        ..., description="queued 订单生成中（稍后再查）；ordered 订单已生成（见 order，请支付）；failed 未能生成订单（名额已释放，见 error）")
+    request_id: str = Field(..., description="抢购时的 Idempotency-Key")
+    session_id: int
+    item_id: int | None
+    quantity: int | None
+    order: MyOrderOut | None = Field(None, description="status=ordered 时的订单")
+    error: str | None = Field(None, description="status=failed 时的错误码，如 flash_db_short、address_not_found")
+    message: str = Field("", description="给用户看的说明")
+
+
+class ClaimStateQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # unknown query parameters are refused
+    # Both required; optional here so that an unknown parameter is the error named first.
+    session_id: int | None = Field(None, ge=1, le=2**62, description="秒杀场次编号（必填）")
+    request_id: str | None = Field(None, min_length=1, max_length=64, description="抢购时的 Idempotency-Key（必填）")
+
+
 class FlashClaimListOut(BaseModel):
     items: list[FlashClaimOut]

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 def keys(session_id: int) -> dict[str, str]:
     tag = f"{{fs:{session_id}}}"
-    return {"meta": f"{tag}:meta", "stock": f"{tag}:stock", "limit": f"{tag}:limit", "tag": tag}
+    return {"meta": f"{tag}:meta", "stock": f"{tag}:stock", "limit": f"{tag}:limit", "pending": f"{tag}:pending",
+            "tag": tag}
 
 
 def users_key(session_id: int, item_id: int) -> str:
@@ -18,7 +19,20 @@ def request_key(session_id: int, user_id: int, request_id: str) -> str:
     return f"{{fs:{session_id}}}:r:{user_id}:{request_id}"
 
 
-# KEYS: meta, stock, limit, users(item), request   ARGV: item, user, qty, now (epoch s), request ttl
+def pending_field(user_id: int, request_id: str) -> str:
+    """A won claim's field in the session's ``pending`` hash until its order exists."""
+    return f"{user_id}:{request_id}"
+
+
+def failure_key(session_id: int, user_id: int, request_id: str) -> str:
+    """Why a won claim got no order (kept an hour for the mini-program's poll)."""
+    return f"{{fs:{session_id}}}:f:{user_id}:{request_id}"
+
+
+# KEYS: meta, stock, limit, users(item), request, pending
+# ARGV: item, user, qty, now (epoch s), request ttl, pending field, pending payload (JSON)
+# A won claim is written to the session's pending hash in the same step: until its order exists
+# it is there, so a process that dies before writing the order leaves it for recovery.
 # Returns {1, left} claimed | {0} duplicate request | {-1} not loaded | {-2, left} sold out |
 # {-3, have, limit} over the per-user limit | {-5} stopped | {-6} not started | {-7} ended
 CLAIM = """
@@ -40,12 +54,15 @@ if left < qty then return {-2, left} end
 redis.call('HINCRBY', KEYS[2], ARGV[1], -qty)
 redis.call('HINCRBY', KEYS[4], ARGV[2], qty)
 redis.call('SET', KEYS[5], '1', 'EX', tonumber(ARGV[5]))
+redis.call('HSET', KEYS[6], ARGV[6], ARGV[7])
 return {1, left - qty}
 """
 
-# KEYS: stock, users(item), request   ARGV: item, user, qty, restore_stock (1|0), forget_request (1|0)
+# KEYS: stock, users(item), request, pending
+# ARGV: item, user, qty, restore_stock (1|0), forget_request (1|0), pending field ('' = none)
 # Gives a claim's units back (stock only when the item is loaded: a missing key is reloaded
-# from the database, which already counts them) and the user's count.
+# from the database, which already counts them) and the user's count; a claim that never got
+# its order leaves the pending hash in the same step.
 RELEASE = """
 local qty = tonumber(ARGV[3])
 if ARGV[4] == '1' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
@@ -54,6 +71,7 @@ end
 local c = redis.call('HINCRBY', KEYS[2], ARGV[2], -qty)
 if c <= 0 then redis.call('HDEL', KEYS[2], ARGV[2]) end
 if ARGV[5] == '1' then redis.call('DEL', KEYS[3]) end
+if ARGV[6] ~= '' then redis.call('HDEL', KEYS[4], ARGV[6]) end
 return 1
 """
 

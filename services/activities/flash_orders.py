@@ -24,17 +24,17 @@ and fallbacks: tests assert each branch ran.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any, Callable
 
 from huituan.core import sql
+from huituan.core.coalesce import Coalescer
 
 log = logging.getLogger("huituan.activities.flash_orders")
 
-MAX_BATCH = 64
+MAX_BATCH = 256
 STATS = {"batches": 0, "orders": 0, "largest": 0, "fallbacks": 0, "set_statements": 0, "set_refused": 0}
 
 # A group of same-key statements as ONE set-based statement: (statement, args) for the rows;
@@ -50,13 +50,6 @@ class _Entry:
     args: list[Any]
     many: ManyBuilder | None
     row: Any
-    future: asyncio.Future
-
-
-# Per event loop (tests run several): entries waiting for the next batch, and the task writing
-# batches while any wait.
-_pending: dict[int, list[_Entry]] = {}
-_writers: dict[int, asyncio.Task] = {}
 
 
 async def insert(statement: str, lock_key: int, args: list[Any], *, many: ManyBuilder | None = None,
@@ -65,47 +58,50 @@ async def insert(statement: str, lock_key: int, args: list[Any], *, many: ManyBu
     and return its rows. ``lock_key`` groups and orders the statements of a batch (the id of the
     row they lock). With ``many`` and ``row``, a group of two or more is written by the one
     set-based statement ``many`` builds from the group's rows."""
-    loop = asyncio.get_running_loop()
-    key = id(loop)
-    future: asyncio.Future = loop.create_future()
-    _pending.setdefault(key, []).append(_Entry(lock_key, statement, args, many, row, future))
-    writer = _writers.get(key)
-    if writer is None or writer.done():
-        _writers[key] = loop.create_task(_write_batches(key))
-    # Shielded: a caller that goes away does not take the batch's other orders with it.
-    return await asyncio.shield(future)
+    return await _batches.submit(_Entry(lock_key, statement, args, many, row))
 
 
-async def _write_batches(key: int) -> None:
-    pending = _pending[key]
+async def _write_batch(entries: list[_Entry]) -> list[Any]:
+    """One batch, its rows (or a caller's own error) in the callers' order."""
+    order = sorted(range(len(entries)), key=lambda n: entries[n].lock_key)
+    batch = [entries[n] for n in order]
     try:
-        while pending:
-            batch = pending[:MAX_BATCH]
-            del pending[:MAX_BATCH]
-            batch.sort(key=lambda entry: entry.lock_key)
-            try:
-                results = await _in_one_transaction(batch)
-            except Exception as exc:  # noqa: BLE001 - any failure: each order on its own
-                STATS["fallbacks"] += 1
-                log.info("flash order batch of %d failed (%s): writing them one by one", len(batch),
-                         type(exc).__name__)
-                await _one_by_one(batch)
-                continue
-            STATS["batches"] += 1
-            STATS["orders"] += len(batch)
-            STATS["largest"] = max(STATS["largest"], len(batch))
-            for entry, rows in zip(batch, results):
-                if not entry.future.done():
-                    entry.future.set_result(rows)
-    finally:
-        _writers.pop(key, None)
-        if not pending:
-            _pending.pop(key, None)
-        else:  # the loop is closing under us: nobody will write these
-            for entry in pending:
-                if not entry.future.done():
-                    entry.future.set_exception(RuntimeError("flash order batch writer stopped"))
-            pending.clear()
+        results: list[Any] | None = await _as_one_statement(batch)
+        if results is None:
+            results = await _in_one_transaction(batch)
+    except Exception as exc:  # noqa: BLE001 - any failure: each order on its own
+        STATS["fallbacks"] += 1
+        log.info("flash order batch of %d failed (%s): writing them one by one", len(batch), type(exc).__name__)
+        results = await _one_by_one(batch)
+    else:
+        STATS["batches"] += 1
+        STATS["orders"] += len(batch)
+        STATS["largest"] = max(STATS["largest"], len(batch))
+    out: list[Any] = [None] * len(entries)
+    for n, result in zip(order, results, strict=True):
+        out[n] = result
+    return out
+
+
+_batches = Coalescer(_write_batch, max_batch=MAX_BATCH, name="flash order batches")
+
+
+async def _as_one_statement(batch: list[_Entry]) -> list[list[Any]] | None:
+    """A batch of one group (a burst sells one item) written by its set-based statement alone:
+    one statement is atomic by itself, so it needs no transaction around it (one round trip
+    and its commit, not three). None when it does not apply or its guard refused the group
+    (nothing was written): then the transaction path."""
+    many = batch[0].many
+    if len(batch) < 2 or many is None or any(e.many is not many or e.lock_key != batch[0].lock_key for e in batch):
+        return None
+    statement, args = many([e.row for e in batch])
+    rows = await sql.fetch(sql.default_conn(), statement, args)
+    STATS["set_statements"] += 1
+    if len(rows) != len(batch):
+        STATS["set_refused"] += 1
+        return None
+    by_position = {r["ord"]: r for r in rows}
+    return [[by_position[n]] for n in range(1, len(batch) + 1)]
 
 
 async def _in_one_transaction(batch: list[_Entry]) -> list[list[Any]]:
@@ -133,13 +129,11 @@ async def _write_group(conn, entries: list[_Entry]) -> list[list[Any]]:
     return [await conn.fetch(sql.numbered(e.statement), *e.args) for e in entries]
 
 
-async def _one_by_one(batch: list[_Entry]) -> None:
+async def _one_by_one(batch: list[_Entry]) -> list[Any]:
+    results: list[Any] = []
     for entry in batch:
         try:
-            rows = await sql.fetch(sql.default_conn(), entry.statement, entry.args)
+            results.append(await sql.fetch(sql.default_conn(), entry.statement, entry.args))
         except Exception as exc:  # noqa: BLE001 - the caller's own error, as without batching
-            if not entry.future.done():
-                entry.future.set_exception(exc)
-        else:
-            if not entry.future.done():
-                entry.future.set_result(rows)
+            results.append(exc)
+    return results

@@ -18,19 +18,23 @@ Claim: claimed -> paid -> refunded | claimed -> expired.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from redis.exceptions import NoScriptError
 from tortoise.expressions import F
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
 from huituan.core import sql
 from huituan.core.clock import as_utc, utcnow
-from huituan.core.errors import Conflict, InvalidState, NotFound, OutOfStock, ValidationFailed
+from huituan.core.coalesce import Coalescer
+from huituan.core.errors import Conflict, HuituanError, InvalidState, NotFound, OutOfStock, ValidationFailed
 from huituan.core.runtime import get_runtime
 from huituan.core.settings import Settings
 from huituan.core.single_flight import single_flight
@@ -38,7 +42,7 @@ from huituan.models.catalog import Sku
 from huituan.models.flash_sale import ClaimStatus, FlashClaim, FlashItem, FlashSession, StockDrift
 from huituan.models.group_buy import ActivityStatus
 from huituan.models.order import ActivityType
-from huituan.services.activities import common, flash_lua, flash_orders
+from huituan.services.activities import common, flash_lua, flash_orders, flash_queue
 from huituan.services.orders.activity import ActivityPolicy, ActivityRequest
 from huituan.services.orders.create import create_order, find_order_by_key, item_values, order_values
 from huituan.services.orders.queries import load_order_dict
@@ -168,7 +172,8 @@ async def _load_item_and_session(session_id: int, item_id: int) -> tuple[FlashIt
     session = await FlashSession.get(id=session_id)
     if len(_ITEM_CACHE) > 1000:
         _ITEM_CACHE.clear()
-    _SOLD_OUT.clear()
+    # Not _SOLD_OUT: the line reads the item every few seconds while the crowd is still there,
+    # and forgetting "sold out" then sent every claim of that loop turn to Redis at once.
     _ITEM_CACHE[item_id] = (now + _ITEM_CACHE_SECONDS, item, session)
     return item, session
 
@@ -302,12 +307,16 @@ async def load_session(redis, session_id: int) -> int:
     s = await FlashSession.get_or_none(id=session_id)
     if s is None:
         return 0
-    items = await FlashItem.filter(session_id=s.id)
     k = flash_lua.keys(s.id)
+    # Won claims still waiting for their orders hold units the database has not taken yet. Read
+    # before the database: an order written in between is then counted twice (a unit too few,
+    # which reconcile gives back), never not at all (a unit sold twice in Redis).
+    waiting = _pending_units(s.id, await redis.hgetall(k["pending"]))
+    items = await FlashItem.filter(session_id=s.id)
     args: list[Any] = [int(as_utc(s.starts_at).timestamp()), int(as_utc(s.ends_at).timestamp()),
                        "1" if s.status == ActivityStatus.active else "0"]
     for it in items:
-        args += [it.id, it.stock_left, it.per_user_limit]
+        args += [it.id, max(0, it.stock_left - waiting.get(it.id, 0)), it.per_user_limit]
     written = int(await _script(redis, "LOAD")(keys=[k["meta"], k["stock"], k["limit"]], args=args))
     for it in items:
         rows = await FlashClaim.filter(item_id=it.id, status__in=list(HELD)).group_by("user_id") \
@@ -378,25 +387,46 @@ async def reconcile(redis, now: datetime | None = None, settle_seconds: float = 
     return repaired
 
 
+def _pending_units(session_id: int, pending: dict[str, str]) -> dict[int, int]:
+    """Units per item held by won claims whose orders are not written yet."""
+    waiting: dict[int, int] = {}
+    for field, payload in pending.items():
+        try:
+            job = ClaimJob.from_pending(session_id, field, payload)
+        except (ValueError, TypeError):
+            continue
+        waiting[job.item_id] = waiting.get(job.item_id, 0) + job.quantity
+    return waiting
+
+
 async def _compare(redis, session_id: int, k: dict[str, str]) -> dict[int, tuple[int | None, int]]:
     items = await FlashItem.filter(session_id=session_id).order_by("id")
     if not items:
         return {}
-    values = await redis.hmget(k["stock"], [str(i.id) for i in items])
+    # Read together (one slot, MULTI): a claim won between two separate reads would look like drift.
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hmget(k["stock"], [str(i.id) for i in items])
+        pipe.hgetall(k["pending"])
+        values, pending = await pipe.execute()
+    # Won claims whose orders are still in a line: Redis has taken their units, the database
+    # not yet. They are not drift.
+    waiting = _pending_units(session_id, pending)
     out = {}
     for it, v in zip(items, values):
         r = None if v is None else int(v)
-        if r != it.stock_left:
-            out[it.id] = (r, it.stock_left)
+        expected = it.stock_left - waiting.get(it.id, 0)
+        if r != expected:
+            out[it.id] = (r, expected)
     return out
 
 
 async def _release_redis(redis, session_id: int, item_id: int, user_id: int, quantity: int, *,
-                         restore_stock: bool, request_id: str | None = None) -> None:
+                         restore_stock: bool, request_id: str | None = None, pending_field: str = "") -> None:
+    k = flash_lua.keys(session_id)
     await _script(redis, "RELEASE")(
-        keys=[flash_lua.keys(session_id)["stock"], flash_lua.users_key(session_id, item_id),
-              flash_lua.request_key(session_id, user_id, request_id or "-")],
-        args=[item_id, user_id, quantity, "1" if restore_stock else "0", "1" if request_id else "0"])
+        keys=[k["stock"], flash_lua.users_key(session_id, item_id),
+              flash_lua.request_key(session_id, user_id, request_id or "-"), k["pending"]],
+        args=[item_id, user_id, quantity, "1" if restore_stock else "0", "1" if request_id else "0", pending_field])
 
 
 # -- claiming ----------------------------------------------------------------------------------
@@ -409,12 +439,85 @@ _CLAIM_ERRORS = {
 }
 
 
+async def _claim_batch(entries: list[tuple[Any, list[str], list[Any]]]) -> list[Any]:
+    """The claims of one loop turn as ONE pipeline of scripts: one round trip, one Redis
+    connection, instead of one each (a burst's claims queued on the pool, a loop turn per
+    round trip). Redis runs each script atomically, in turn: nothing about a claim changes."""
+    out: list[Any] = [None] * len(entries)
+    groups: dict[int, list[int]] = {}
+    for n, (redis, _, _) in enumerate(entries):
+        groups.setdefault(id(redis), []).append(n)
+    for positions in groups.values():
+        redis = entries[positions[0]][0]
+        script = _script(redis, "CLAIM")
+        todo = positions
+        for attempt in range(2):
+            async with redis.pipeline(transaction=False) as pipe:
+                for n in todo:
+                    _, keys, args = entries[n]
+                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                results = await pipe.execute(raise_on_error=False)
+            missing = []
+            for n, result in zip(todo, results):
+                if isinstance(result, NoScriptError) and attempt == 0:
+                    missing.append(n)  # Redis restarted or flushed its scripts: load, run these again
+                else:
+                    out[n] = result
+            if not missing:
+                break
+            await redis.script_load(script.script)
+            todo = missing
+    return out
+
+
+_claims = Coalescer(_claim_batch, max_batch=1024, name="flash claim scripts")
+
+
+# How a claim was answered: with its new order, with the order of an earlier request under the
+# same key, or at once while its order waits in the process' line (the mini-program polls).
+CREATED, REPLAYED, QUEUED = "created", "replayed", "queued"
+
+
+@dataclass(frozen=True)
+class ClaimJob:
+    """A won claim's order, as the script recorded it in the session's pending hash."""
+
+    session_id: int
+    item_id: int
+    user_id: int
+    quantity: int
+    request_id: str
+    delivery_mode: str
+    address_id: int | None
+    pickup_point_id: int | None
+    remark: str
+    claimed_at: float  # epoch seconds
+
+    def payload(self) -> str:
+        return json.dumps([self.item_id, self.quantity, self.delivery_mode, self.address_id, self.pickup_point_id,
+                           self.remark, self.claimed_at], ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_pending(cls, session_id: int, field: str, payload: str) -> ClaimJob:
+        user, _, request_id = field.partition(":")
+        item_id, quantity, mode, address_id, pickup_point_id, remark, at = json.loads(payload)
+        return cls(session_id, int(item_id), int(user), int(quantity), request_id, str(mode), address_id,
+                   pickup_point_id, str(remark), float(at))
+
+
+def queued_state(job: ClaimJob) -> dict[str, Any]:
+    return {"status": "queued", "request_id": job.request_id, "session_id": job.session_id, "item_id": job.item_id,
+            "quantity": job.quantity, "order": None, "error": None, "message": "抢购成功，订单生成中，请稍候"}
+
+
 async def claim(redis, settings: Settings, user_id: int, session_id: int, item_id: int, quantity: int,
                 request_id: str, *, delivery_mode: str, address_id: int | None = None,
-                pickup_point_id: int | None = None, remark: str = "") -> tuple[dict[str, Any], bool]:
-    """Claim units and create their order. Returns (order, created); the same request id
-    returns the same order (created=False). 409 not started / ended / sold out / over the
-    limit; 422 quantity above the per-user limit."""
+                pickup_point_id: int | None = None, remark: str = "") -> tuple[dict[str, Any], str]:
+    """Claim units; their order is made in this process' line (``flash_queue``). Returns
+    (body, how): (order, CREATED) when the order was made while the request waited; (claim
+    state, QUEUED) at once when the line is long (a burst) or the order is slow; the same
+    request id returns the same order (REPLAYED) or, still in the line, QUEUED. 409 not
+    started / ended / sold out / over the limit; 422 quantity above the per-user limit."""
     if not request_id or len(request_id) > 64 or not request_id.isprintable():
         raise ValidationFailed("Idempotency-Key: 请求头必填，长度 1 到 64", field="Idempotency-Key")
     if quantity < 1:
@@ -429,16 +532,19 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
             raise OutOfStock("已抢光", code="flash_sold_out")
         _RECHECKING.add(item_id)
         rechecking = True
+    job = ClaimJob(session_id, item_id, user_id, quantity, request_id, delivery_mode, address_id, pickup_point_id,
+                   remark or "", round(time.time(), 3))
     k = flash_lua.keys(session_id)
     script_keys = [k["meta"], k["stock"], k["limit"], flash_lua.users_key(session_id, item_id),
-                   flash_lua.request_key(session_id, user_id, request_id)]
-    args = [item_id, user_id, quantity, int(utcnow().timestamp()), 24 * 3600]
+                   flash_lua.request_key(session_id, user_id, request_id), k["pending"]]
+    args = [item_id, user_id, quantity, int(job.claimed_at), 24 * 3600, flash_lua.pending_field(user_id, request_id),
+            job.payload()]
     try:
-        res = await _script(redis, "CLAIM")(keys=script_keys, args=args)
+        res = await _claims.submit((redis, script_keys, args))
         if res[0] == -1:  # not loaded (or the stock key went away): load on demand, once
             await _item_and_session(session_id, item_id)  # 404 for an item not in the session
             await _load_once(redis, session_id)
-            res = await _script(redis, "CLAIM")(keys=script_keys, args=args)
+            res = await _claims.submit((redis, script_keys, args))
     finally:
         if rechecking:
             _RECHECKING.discard(item_id)
@@ -447,9 +553,11 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
         _SOLD_OUT.pop(item_id, None)  # units came back (an expired claim): the crowd asks Redis again
     if code == 0:
         existing = await find_order_by_key(user_id, request_id)
-        if existing is None:
-            raise Conflict("请求处理中，请稍后查看订单", code="flash_claim_in_progress")
-        return await load_order_dict(existing), False
+        if existing is not None:
+            return await load_order_dict(existing), REPLAYED
+        if await redis.hexists(k["pending"], flash_lua.pending_field(user_id, request_id)):
+            return queued_state(job), QUEUED
+        raise Conflict("请求处理中，请稍后查看订单", code="flash_claim_in_progress")
     if code == -3:
         have, limit = int(res[1]), int(res[2])
         if quantity > limit:
@@ -464,20 +572,126 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
         raise _CLAIM_ERRORS[code](res)
     if code != 1:
         raise NotFound("秒杀商品不存在", code="flash_item_not_found", field="item_id")
-    # Claimed in Redis: now the order, or undo.
+    # Won in Redis: the order is made in this process' line. A quiet sale waits for it; in a
+    # burst the winner is answered now and the crowd is not kept waiting behind the orders.
+    ahead = flash_queue.backlog()
+    task = flash_queue.submit(lambda: order_for_claim(redis, settings, job), settings.flash_order_concurrency)
+    if ahead >= settings.flash_answer_backlog:
+        flash_queue.STATS["queued"] += 1
+        return queued_state(job), QUEUED
+    done, _ = await asyncio.wait([task], timeout=settings.flash_answer_wait_seconds)
+    if not done:
+        flash_queue.STATS["queued"] += 1
+        return queued_state(job), QUEUED
+    flash_queue.STATS["waited"] += 1
+    order, created = task.result()  # the order, or why there is none (its claim was given back)
+    return order, CREATED if created else REPLAYED
+
+
+async def order_for_claim(redis, settings: Settings, job: ClaimJob) -> tuple[dict[str, Any], bool]:
+    """Create a won claim's order (``create_order`` with the flash-sale policy: the database's
+    guarded stock and per-user backstop decide), then take the claim off the pending hash. If
+    there can be no order (the address is gone, the database is short), the claim is given back
+    in Redis and the reason kept an hour for the poll. A cancelled task (shutdown) leaves the
+    claim pending for ``recover_pending``. Safe to run twice for one claim: the (user, key)
+    order is unique, the second run returns the first's order."""
+    pending = flash_lua.keys(job.session_id)["pending"]
+    field = flash_lua.pending_field(job.user_id, job.request_id)
     try:
-        item, s = await _item_and_session(session_id, item_id)
+        item, s = await _item_and_session(job.session_id, job.item_id)
         req = ActivityRequest(ActivityType.flash_sale, pay_timeout_seconds=s.claim_ttl_seconds, params={
-            "item": item, "quantity": quantity, "request_id": request_id}, fingerprint=f"{session_id}:{item_id}")
-        return await create_order(settings, user_id, request_id, items=[{"sku_id": item.sku_id, "quantity": quantity}],
-                                  delivery_mode=delivery_mode, address_id=address_id,
-                                  pickup_point_id=pickup_point_id, remark=remark, activity=req)
-    except BaseException as exc:
+            "item": item, "quantity": job.quantity, "request_id": job.request_id},
+            fingerprint=f"{job.session_id}:{job.item_id}", batch_reads=True)
+        result = await create_order(settings, job.user_id, job.request_id,
+                                    items=[{"sku_id": item.sku_id, "quantity": job.quantity}],
+                                    delivery_mode=job.delivery_mode, address_id=job.address_id,
+                                    pickup_point_id=job.pickup_point_id, remark=job.remark, activity=req)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        existing = await find_order_by_key(job.user_id, job.request_id)
+        if existing is not None:  # another run made it (a recovery racing a slow line)
+            await redis.hdel(pending, field)
+            return await load_order_dict(existing), False
         # The database is short (Redis had drifted): keep Redis' count down, reconcile repairs it.
         short = isinstance(exc, OutOfStock) and getattr(exc, "code", "") == "flash_db_short"
-        await _release_redis(redis, session_id, item_id, user_id, quantity, restore_stock=not short,
-                             request_id=request_id)
+        await _release_redis(redis, job.session_id, job.item_id, job.user_id, job.quantity, restore_stock=not short,
+                             request_id=job.request_id, pending_field=field)
+        if isinstance(exc, HuituanError):
+            reason = {"error": exc.code, "message": exc.message}
+        else:
+            log.exception("flash claim order failed: session %s user %s", job.session_id, job.user_id)
+            reason = {"error": "flash_order_failed", "message": "订单创建失败，名额已释放，请重试"}
+        await redis.set(flash_lua.failure_key(job.session_id, job.user_id, job.request_id),
+                        json.dumps(reason, ensure_ascii=False), ex=3600)
         raise
+    await _forget_pending.submit((redis, pending, field))
+    return result
+
+
+async def _forget_batch(entries: list[tuple[Any, str, str]]) -> list[None]:
+    """The written orders' claims leave the pending hash: one HDEL per session for the batch."""
+    fields: dict[tuple[int, str], tuple[Any, list[str]]] = {}
+    for redis, key, field in entries:
+        fields.setdefault((id(redis), key), (redis, []))[1].append(field)
+    for (_, key), (redis, names) in fields.items():
+        await redis.hdel(key, *names)
+    return [None] * len(entries)
+
+
+# A burst writes its orders in batches of hundreds: their pending entries go in one command too
+# (one each would queue on the Redis pool, a loop turn per round trip).
+_forget_pending = Coalescer(_forget_batch, max_batch=1024, name="flash pending forget")
+
+
+async def claim_state(redis, user_id: int, session_id: int, request_id: str) -> dict[str, Any]:
+    """The mini-program's poll of a claim answered "queued": ordered (with the order), still
+    queued, or failed (with why; the units went back and the same key may claim again)."""
+    base = {"request_id": request_id, "session_id": session_id, "item_id": None, "quantity": None, "order": None,
+            "error": None, "message": ""}
+    existing = await find_order_by_key(user_id, request_id)
+    if existing is not None and existing.activity_type == ActivityType.flash_sale:
+        order = await load_order_dict(existing)
+        line = order["items"][0] if order.get("items") else {}
+        return base | {"status": "ordered", "order": order, "quantity": line.get("quantity"),
+                       "item_id": int(existing.activity_ref) if existing.activity_ref.isdigit() else None,
+                       "message": "抢购成功，请在支付时限内付款"}
+    payload = await redis.hget(flash_lua.keys(session_id)["pending"], flash_lua.pending_field(user_id, request_id))
+    if payload is not None:
+        return queued_state(ClaimJob.from_pending(session_id, flash_lua.pending_field(user_id, request_id),
+                                                  payload))
+    failed = await redis.get(flash_lua.failure_key(session_id, user_id, request_id))
+    if failed is not None:
+        reason = json.loads(failed)
+        return base | {"status": "failed", "error": reason.get("error"), "message": reason.get("message", "")}
+    raise NotFound("没有这次抢购", code="flash_claim_not_found", field="request_id")
+
+
+async def recover_pending(redis, settings: Settings, older_than_seconds: float = 60.0,
+                          now: float | None = None) -> int:
+    """Job: won claims still pending long after they were won (their process died before
+    writing the order) get their order now, or are given back. Returns how many were taken up."""
+    now = time.time() if now is None else now
+    sessions = await FlashSession.filter(ends_at__gt=utcnow() - timedelta(days=1)).values_list("id", flat=True)
+    recovered = 0
+    for sid in sessions:
+        entries = await redis.hgetall(flash_lua.keys(sid)["pending"])
+        for field, payload in entries.items():
+            try:
+                job = ClaimJob.from_pending(sid, field, payload)
+            except (ValueError, TypeError):
+                log.error("flash pending entry unreadable, dropped: session %s %r", sid, field)
+                await redis.hdel(flash_lua.keys(sid)["pending"], field)
+                continue
+            if now - job.claimed_at < older_than_seconds:
+                continue
+            recovered += 1
+            log.warning("flash claim recovered: session %s user %s request %s", sid, job.user_id, job.request_id)
+            try:
+                await order_for_claim(redis, settings, job)
+            except Exception:
+                log.warning("flash claim given back: session %s user %s", sid, job.user_id)
+    return recovered
 
 
 class FlashSalePolicy(ActivityPolicy):

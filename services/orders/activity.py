@@ -39,6 +39,9 @@ class ActivityRequest:
     fingerprint: str = ""
     # Filled by reserve() for the caller (the seat, the claim ...).
     result: dict[str, Any] = field(default_factory=dict)
+    # Many such orders are made at once (a flash-sale line): their reads share one query each
+    # batch on PostgreSQL (``orders.read_batch``).
+    batch_reads: bool = False
 
 
 class ActivityPolicy:

@@ -17,6 +17,7 @@ from huituan.core.money import split_by_weights, yuan
 from huituan.core.settings import Settings
 from huituan.models.order import ActivityType, DeliveryMode, Order, OrderStatus
 from huituan.services import events, idempotency
+from huituan.services.orders import read_batch
 from huituan.services.orders.activity import ActivityRequest, require_policy
 from huituan.services.orders.numbers import new_number
 from huituan.services.orders.queries import load_order_dict
@@ -112,7 +113,11 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
         items=[[line.get("sku_id"), line.get("quantity")] for line in items], delivery_mode=delivery_mode,
         address_id=address_id, pickup_point_id=pickup_point_id, remark=remark or "",
         **({"activity": [str(activity.type), activity.fingerprint]} if activity else {}))
-    rows = await _read_context(user_id, idempotency_key, address_id, _sku_ids_for_lookup(items, settings))
+    sku_lookup = _sku_ids_for_lookup(items, settings)
+    if activity is not None and activity.batch_reads and sql.is_pg(sql.default_conn()):
+        rows = await read_batch.read(user_id, idempotency_key, address_id, sku_lookup)
+    else:
+        rows = await _read_context(user_id, idempotency_key, address_id, sku_lookup)
     head = rows[0]
     if head["existing_id"] is not None:
         existing = await Order.get_or_none(id=head["existing_id"])

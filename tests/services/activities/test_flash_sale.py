@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 
 from huituan.core.clock import utcnow
-from huituan.core.errors import Conflict, InvalidState, OutOfStock, ValidationFailed
+from huituan.core.errors import Conflict, InvalidState, NotFound, OutOfStock, ValidationFailed
 from huituan.models.flash_sale import ClaimStatus, FlashClaim, FlashItem, StockDrift
 from huituan.models.order import Order, OrderStatus, Payment, PaymentStatus, Refund
-from huituan.services.activities import flash_lua, flash_sale
+from huituan.services.activities import flash_lua, flash_queue, flash_sale
 from huituan.services.orders.lifecycle import close_expired_orders
 from huituan.services.orders.payments import handle_pay_notify
 from tests.factories import make_address, make_user, pay_order, token_for
@@ -26,10 +26,10 @@ async def test_claim_creates_the_order_at_the_flash_price_and_is_idempotent(rt, 
     s = await given_flash_session(rt.redis, stock=3, per_user_limit=2)
     user = await make_user()
     address = await make_address(user)
-    order, created = await _claim(rt, settings, s, user, address, key="req-1")
-    assert created and order["payable_fen"] == 99 and order["activity_type"] == "flash_sale"
-    again, created = await _claim(rt, settings, s, user, address, key="req-1")
-    assert not created and again["id"] == order["id"]
+    order, how = await _claim(rt, settings, s, user, address, key="req-1")
+    assert how == flash_sale.CREATED and order["payable_fen"] == 99 and order["activity_type"] == "flash_sale"
+    again, how = await _claim(rt, settings, s, user, address, key="req-1")
+    assert how == flash_sale.REPLAYED and again["id"] == order["id"]
     assert (await FlashItem.get(id=s["items"][0]["id"])).stock_left == 2
     live = await flash_sale.get_session(rt.redis, s["id"])
     assert live["items"][0]["stock_left"] == 2
@@ -130,8 +130,8 @@ async def test_after_sell_out_the_crowd_is_answered_from_memory_and_one_claim_re
     assert int(await rt.redis.hget(k["stock"], str(s["items"][0]["id"]))) == 2
     # The recheck found units: the memory is gone and the next buyers get the two left.
     for u, a in zip(buyers[13:15], addresses[13:15]):
-        order, created = await _claim(rt, settings, s, u, a)
-        assert created
+        order, how = await _claim(rt, settings, s, u, a)
+        assert how == flash_sale.CREATED
     with pytest.raises(OutOfStock):
         await _claim(rt, settings, s, buyers[15], addresses[15])
     assert (await FlashItem.get(id=s["items"][0]["id"])).stock_left == 0
@@ -152,3 +152,90 @@ async def test_a_burst_that_misses_the_item_cache_reads_the_item_once(rt, settin
                                    return_exceptions=True)
     assert all(getattr(r, "code", "") == "flash_item_not_found" for r in refused)
     assert item_id not in flash_sale._ITEM_CACHE
+
+
+async def test_a_burst_is_answered_queued_and_the_poll_then_finds_the_order(rt, settings):
+    """A long line (here: any line) answers the winner at once; its order is made behind the
+    answer, and the poll and a replay of the same key both find it."""
+    burst = settings.model_copy(update={"flash_answer_backlog": 0})
+    s = await given_flash_session(rt.redis, stock=5, per_user_limit=2)
+    user = await make_user()
+    address = await make_address(user)
+    before = dict(flash_queue.STATS)
+    state, how = await _claim(rt, burst, s, user, address, key="burst-1")
+    assert how == flash_sale.QUEUED and state["status"] == "queued" and state["order"] is None
+    assert flash_queue.STATS["queued"] == before["queued"] + 1
+    await flash_queue.drain()
+    polled = await flash_sale.claim_state(rt.redis, user.id, s["id"], "burst-1")
+    assert polled["status"] == "ordered" and polled["order"]["payable_fen"] == 99 and polled["quantity"] == 1
+    assert polled["item_id"] == s["items"][0]["id"]
+    again, how = await _claim(rt, burst, s, user, address, key="burst-1")
+    assert how == flash_sale.REPLAYED and again["id"] == polled["order"]["id"]
+    assert not await rt.redis.hgetall(flash_lua.keys(s["id"])["pending"])  # nothing left pending
+    # An order slower than the wait is answered "queued" too (the wait's branch).
+    impatient = settings.model_copy(update={"flash_answer_wait_seconds": 1e-6})
+    state, how = await _claim(rt, impatient, s, user, address, key="burst-2")
+    assert how == flash_sale.QUEUED
+    await flash_queue.drain()
+    assert (await flash_sale.claim_state(rt.redis, user.id, s["id"], "burst-2"))["status"] == "ordered"
+    assert (await FlashItem.get(id=s["items"][0]["id"])).stock_left == 3
+    with pytest.raises(NotFound) as unknown:
+        await flash_sale.claim_state(rt.redis, user.id, s["id"], "never-claimed")
+    assert unknown.value.code == "flash_claim_not_found"
+
+
+async def test_a_queued_claim_that_cannot_get_its_order_is_given_back_and_says_why(rt, settings):
+    burst = settings.model_copy(update={"flash_answer_backlog": 0})
+    s = await given_flash_session(rt.redis, stock=2, per_user_limit=1)
+    item_id = s["items"][0]["id"]
+    user, stranger = await make_user(), await make_user()
+    theirs = await make_address(stranger)  # not the buyer's address: the order cannot be made
+    k = flash_lua.keys(s["id"])
+    state, how = await _claim(rt, burst, s, user, theirs, key="bad-address")
+    assert how == flash_sale.QUEUED
+    await flash_queue.drain()
+    polled = await flash_sale.claim_state(rt.redis, user.id, s["id"], "bad-address")
+    assert polled["status"] == "failed" and polled["error"] == "address_not_found" and "地址" in polled["message"]
+    # The unit, the buyer's count and the key are all given back; nothing is pending.
+    assert int(await rt.redis.hget(k["stock"], str(item_id))) == 2
+    assert await rt.redis.hget(flash_lua.users_key(s["id"], item_id), str(user.id)) is None
+    assert not await rt.redis.hgetall(k["pending"])
+    assert await Order.filter(user_id=user.id).count() == 0
+    # The same key claims again with a good address, and the poll follows it.
+    order, how = await _claim(rt, settings, s, user, await make_address(user), key="bad-address")
+    assert how == flash_sale.CREATED
+    assert (await flash_sale.claim_state(rt.redis, user.id, s["id"], "bad-address"))["status"] == "ordered"
+
+
+async def test_a_claim_left_pending_by_a_dead_process_is_recovered_and_is_not_drift(rt, settings):
+    """The script ran (unit taken in Redis, claim pending) and the process died before the
+    order: reconcile does not call that drift, and recover_pending makes the order."""
+    s = await given_flash_session(rt.redis, stock=4, per_user_limit=2)
+    item_id = s["items"][0]["id"]
+    user = await make_user()
+    address = await make_address(user)
+    await _claim(rt, settings, s, user, address, key="warm")  # loads the session into Redis
+    job = flash_sale.ClaimJob(s["id"], item_id, user.id, 1, "orphan", "express", address.id, None, "备注",
+                              time.time())
+    k = flash_lua.keys(s["id"])
+    res = await flash_sale._script(rt.redis, "CLAIM")(
+        keys=[k["meta"], k["stock"], k["limit"], flash_lua.users_key(s["id"], item_id),
+              flash_lua.request_key(s["id"], user.id, "orphan"), k["pending"]],
+        args=[item_id, user.id, 1, int(job.claimed_at), 3600, flash_lua.pending_field(user.id, "orphan"),
+              job.payload()])
+    assert int(res[0]) == 1
+    assert (await flash_sale.claim_state(rt.redis, user.id, s["id"], "orphan"))["status"] == "queued"
+    assert await flash_sale.reconcile(rt.redis, settle_seconds=0.01) == 0  # pending, not drift
+    assert await flash_sale.recover_pending(rt.redis, settings) == 0  # too young: its process may be alive
+    assert await flash_sale.recover_pending(rt.redis, settings, now=time.time() + 120) == 1
+    polled = await flash_sale.claim_state(rt.redis, user.id, s["id"], "orphan")
+    assert polled["status"] == "ordered" and polled["order"]["remark"] == "备注"
+    assert not await rt.redis.hgetall(k["pending"])
+    assert (await FlashItem.get(id=item_id)).stock_left == 2
+    assert int(await rt.redis.hget(k["stock"], str(item_id))) == 2
+    assert await flash_sale.reconcile(rt.redis, settle_seconds=0.01) == 0
+    # Run twice (two jobs processes, a rerun): still one order.
+    await rt.redis.hset(k["pending"], flash_lua.pending_field(user.id, "orphan"), job.payload())
+    assert await flash_sale.recover_pending(rt.redis, settings, now=time.time() + 120) == 1
+    assert await Order.filter(user_id=user.id, idempotency_key="orphan").count() == 1
+    assert not await rt.redis.hgetall(k["pending"])

@@ -15,7 +15,7 @@ from huituan.models.flash_sale import ClaimStatus, FlashClaim, FlashItem
 from huituan.models.group_buy import Group, GroupSeat, SeatStatus
 from huituan.models.order import ActivityType, Order
 from huituan.models.user import Address, User
-from huituan.services.activities import bargain, flash_lua, flash_orders, flash_sale, group_buy
+from huituan.services.activities import bargain, flash_lua, flash_orders, flash_queue, flash_sale, group_buy
 from tests.services.activities.helpers import buyer, given_bargain_activity, given_flash_session, given_group_activity
 
 pytestmark = pytest.mark.postgres
@@ -105,10 +105,16 @@ async def test_2000_concurrent_claims_for_100_units(rt, settings):
     calls = [flight.run(flash_sale.claim(rt.redis, settings, uid, s["id"], item_id, 1, uuid.uuid4().hex,
                                          delivery_mode="express", address_id=aid))
              for _ in range(4) for uid, aid in people]
+    queued_before, waited_before = flash_queue.STATS["queued"], flash_queue.STATS["waited"]
     results = await asyncio.gather(*calls)
     won = [r for r in results if isinstance(r, tuple)]
     refused = Counter(getattr(r, "code", type(r).__name__) for r in results if not isinstance(r, tuple))
     assert len(won) == 100, refused
+    # The first winners waited for their orders; the line grew and the rest were answered at once.
+    answers = Counter(how for _, how in won)
+    assert answers[flash_sale.QUEUED] > 0 and answers[flash_sale.CREATED] > 0, answers
+    assert flash_queue.STATS["queued"] > queued_before and flash_queue.STATS["waited"] > waited_before
+    await flash_queue.drain()
     assert set(refused) <= {"flash_sold_out", "flash_limit_reached"}
     claims = await FlashClaim.filter(item_id=item_id, status=ClaimStatus.claimed)
     assert sum(c.quantity for c in claims) == 100
@@ -131,7 +137,8 @@ async def test_a_database_short_of_redis_sells_exactly_its_own_stock(rt, setting
     await FlashItem.filter(id=item_id).update(stock_left=10)
     people = await _buyers(60)
     refused_before = flash_orders.STATS["set_refused"]
-    results = await asyncio.gather(*(flash_sale.claim(rt.redis, settings, uid, s["id"], item_id, 1, uuid.uuid4().hex,
+    patient = settings.model_copy(update={"flash_answer_backlog": 10_000})  # every winner waits for its answer
+    results = await asyncio.gather(*(flash_sale.claim(rt.redis, patient, uid, s["id"], item_id, 1, uuid.uuid4().hex,
                                                       delivery_mode="express", address_id=aid)
                                      for uid, aid in people), return_exceptions=True)
     won = [r for r in results if isinstance(r, tuple)]
@@ -158,6 +165,7 @@ async def test_redis_stock_deleted_mid_session_never_oversells_and_reconcile_res
     results = await asyncio.gather(wipe_midway(), *(flight.run(flash_sale.claim(
         rt.redis, settings, uid, s["id"], item_id, 1, uuid.uuid4().hex, delivery_mode="express", address_id=aid))
         for uid, aid in people))
+    await flash_queue.drain()
     won = [r for r in results[1:] if isinstance(r, tuple)]
     assert len(won) <= 100
     held = await FlashClaim.filter(item_id=item_id, status=ClaimStatus.claimed).count()

@@ -1,0 +1,71 @@
+"""Calls that arrive while a batch is running are run together as the next batch.
+
+Under a burst the event loop takes long turns (hundreds of requests each), and every round trip
+to PostgreSQL or Redis costs a caller at least one turn. Callers that each make the same kind of
+round trip (read an order's context, write a winner's order, forget a pending claim) instead
+hand their part to a ``Coalescer``: it runs one batch at a time per event loop, and whatever
+arrived while a batch ran is the next batch. Nothing waits for a batch to fill: a lone call is
+a batch of one, started at once.
+
+``run_batch(items)`` returns one result per item, in order; an exception in the list is raised
+to that item's caller alone, an exception raised by ``run_batch`` goes to every caller of the
+batch. Callers are shielded: one that goes away does not take the batch with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Coalescer(Generic[T]):
+    def __init__(self, run_batch: Callable[[list[T]], Awaitable[list[Any]]], *, max_batch: int, name: str):
+        self._run_batch = run_batch
+        self.max_batch = max_batch
+        self.name = name
+        # Per event loop (tests run several): what waits for the next batch, and the task running batches.
+        self._pending: dict[int, list[tuple[T, asyncio.Future]]] = {}
+        self._runners: dict[int, asyncio.Task] = {}
+        self.stats = {"batches": 0, "items": 0, "largest": 0}
+
+    async def submit(self, item: T) -> Any:
+        loop = asyncio.get_running_loop()
+        key = id(loop)
+        future: asyncio.Future = loop.create_future()
+        self._pending.setdefault(key, []).append((item, future))
+        runner = self._runners.get(key)
+        if runner is None or runner.done():
+            self._runners[key] = loop.create_task(self._run(key))
+        return await asyncio.shield(future)
+
+    async def _run(self, key: int) -> None:
+        pending = self._pending[key]
+        try:
+            while pending:
+                batch = pending[:self.max_batch]
+                del pending[:self.max_batch]
+                try:
+                    results = await self._run_batch([item for item, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - every caller of the batch gets it
+                    results = [exc] * len(batch)
+                self.stats["batches"] += 1
+                self.stats["items"] += len(batch)
+                self.stats["largest"] = max(self.stats["largest"], len(batch))
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._runners.pop(key, None)
+            if not pending:
+                self._pending.pop(key, None)
+            else:  # the loop is closing under us: nobody will run these
+                for _, future in pending:
+                    if not future.done():
+                        future.set_exception(RuntimeError(f"{self.name}: batch runner stopped"))
+                pending.clear()
