@@ -35,7 +35,9 @@ from huituan.core.coalesce import Coalescer
 log = logging.getLogger("huituan.activities.flash_orders")
 
 MAX_BATCH = 256
-STATS = {"batches": 0, "orders": 0, "largest": 0, "fallbacks": 0, "set_statements": 0, "set_refused": 0}
+# lone_statements: batches written by their set-based statement with no transaction around it
+STATS = {"batches": 0, "orders": 0, "largest": 0, "fallbacks": 0, "set_statements": 0, "set_refused": 0,
+         "lone_statements": 0}
 
 # A group of same-key statements as ONE set-based statement: (statement, args) for the rows;
 # its result rows carry ``ord`` (1-based position in the group), one per row, or none at all
@@ -97,6 +99,7 @@ async def _as_one_statement(batch: list[_Entry]) -> list[list[Any]] | None:
     statement, args = many([e.row for e in batch])
     rows = await sql.fetch(sql.default_conn(), statement, args)
     STATS["set_statements"] += 1
+    STATS["lone_statements"] += 1
     if len(rows) != len(batch):
         STATS["set_refused"] += 1
         return None

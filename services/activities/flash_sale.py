@@ -150,7 +150,8 @@ _ITEM_CACHE_SECONDS = 2.0
 
 
 _ITEM_LOADING: dict[tuple[int, int], asyncio.Future] = {}
-STATS = {"item_loads": 0}  # database reads of an item and its session (tests count them)
+# database reads of an item and its session; claim scripts loaded again after Redis lost them
+STATS = {"item_loads": 0, "script_loads": 0}
 
 
 async def _item_and_session(session_id: int, item_id: int) -> tuple[FlashItem, FlashSession]:
@@ -465,6 +466,7 @@ async def _claim_batch(entries: list[tuple[Any, list[str], list[Any]]]) -> list[
                     out[n] = result
             if not missing:
                 break
+            STATS["script_loads"] += 1
             await redis.script_load(script.script)
             todo = missing
     return out

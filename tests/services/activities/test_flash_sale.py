@@ -239,3 +239,18 @@ async def test_a_claim_left_pending_by_a_dead_process_is_recovered_and_is_not_dr
     assert await flash_sale.recover_pending(rt.redis, settings, now=time.time() + 120) == 1
     assert await Order.filter(user_id=user.id, idempotency_key="orphan").count() == 1
     assert not await rt.redis.hgetall(k["pending"])
+
+
+async def test_claims_go_on_after_redis_forgot_the_script(rt, settings):
+    """Redis restarted or flushed its scripts: the claims' pipeline loads the script again and
+    runs the claims it refused, once."""
+    s = await given_flash_session(rt.redis, stock=3, per_user_limit=1)
+    buyers = [await make_user() for _ in range(3)]
+    addresses = [await make_address(u) for u in buyers]
+    await _claim(rt, settings, s, buyers[0], addresses[0])
+    await rt.redis.script_flush()
+    loads = flash_sale.STATS["script_loads"]
+    answers = await asyncio.gather(*(_claim(rt, settings, s, u, a) for u, a in zip(buyers[1:], addresses[1:])))
+    assert [how for _, how in answers] == [flash_sale.CREATED] * 2
+    assert flash_sale.STATS["script_loads"] == loads + 1
+    assert (await FlashItem.get(id=s["items"][0]["id"])).stock_left == 0

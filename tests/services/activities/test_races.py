@@ -16,6 +16,7 @@ from huituan.models.group_buy import Group, GroupSeat, SeatStatus
 from huituan.models.order import ActivityType, Order
 from huituan.models.user import Address, User
 from huituan.services.activities import bargain, flash_lua, flash_orders, flash_queue, flash_sale, group_buy
+from huituan.services.orders import read_batch
 from tests.services.activities.helpers import buyer, given_bargain_activity, given_flash_session, given_group_activity
 
 pytestmark = pytest.mark.postgres
@@ -102,6 +103,7 @@ async def test_2000_concurrent_claims_for_100_units(rt, settings):
     people = await _buyers(500)
     flight = Flight()
     batched_before, sets_before = flash_orders.STATS["orders"], flash_orders.STATS["set_statements"]
+    lone_before, reads_before = flash_orders.STATS["lone_statements"], read_batch.STATS["items"]
     calls = [flight.run(flash_sale.claim(rt.redis, settings, uid, s["id"], item_id, 1, uuid.uuid4().hex,
                                          delivery_mode="express", address_id=aid))
              for _ in range(4) for uid, aid in people]
@@ -127,6 +129,11 @@ async def test_2000_concurrent_claims_for_100_units(rt, settings):
     # The winners' orders went through the batches (several orders per commit).
     assert flash_orders.STATS["orders"] - batched_before == 100 and flash_orders.STATS["largest"] > 1
     assert flash_orders.STATS["set_statements"] > sets_before  # groups written by the one set-based statement
+    # ... with no transaction around a lone group; the claims of a loop turn went to Redis as one
+    # pipeline and the orders' reads shared queries.
+    assert flash_orders.STATS["lone_statements"] > lone_before
+    assert flash_sale._claims.stats["largest"] > 1
+    assert read_batch.STATS["largest"] > 1 and read_batch.STATS["items"] - reads_before >= 100
 
 
 async def test_a_database_short_of_redis_sells_exactly_its_own_stock(rt, settings):
