@@ -1,9 +1,12 @@
 -- wrk script: the flash-sale burst. Buyers claim in turn, over and over for the run's duration
 -- (each request with its own Idempotency-Key), so every buyer claims more than once.
+-- A winner answered 202 (its order is still in the server's line) polls its claim about once a
+-- second until the order is there, as the mini-program does; polls are counted apart.
 -- args: <tokens file: "token address_id" per line> <session_id> <item_id>
 local buyers = {}
 local session_id, item_id
 local index = 0
+local polls = {}      -- queue of { key = request id, token = ..., due = os.time() }
 
 function init(args)
   for line in io.lines(args[1]) do
@@ -14,23 +17,43 @@ function init(args)
 end
 
 function request()
+  local head = polls[1]
+  if head and head.due <= os.time() then
+    table.remove(polls, 1)
+    return wrk.format("GET", "/api/v1/flash-sales/claims/state?session_id=" .. session_id .. "&request_id=" .. head.key,
+      { ["Authorization"] = "Bearer " .. head.token })
+  end
   index = index + 1
   local buyer = buyers[((index - 1) % #buyers) + 1]
+  local key = "fs-" .. index
   local body = '{"session_id":' .. session_id .. ',"item_id":' .. item_id .. ',"quantity":1,"delivery_mode":"express","address_id":' .. buyer.address .. '}'
   return wrk.format("POST", "/api/v1/flash-sales/claims", {
     ["Authorization"] = "Bearer " .. buyer.token,
     ["Content-Type"] = "application/json",
-    ["Idempotency-Key"] = "fs-" .. index,
+    ["Idempotency-Key"] = key,
   }, body)
 end
 
 -- Status counts, printed at the end (the bench reads them back from wrk's output).
 local threads = {}
 function setup(thread) threads[#threads + 1] = thread end
-c201, c202, c409, c4xx, c5xx = 0, 0, 0, 0, 0
+c201, c202, c409, c4xx, c5xx, p_queued, p_ordered, p_other = 0, 0, 0, 0, 0, 0, 0, 0
+local function poll_later(key)
+  -- the key names its claim's buyer: "fs-<n>" was sent by buyer n (round robin)
+  local n = tonumber(key:match("^fs%-(%d+)$"))
+  polls[#polls + 1] = { key = key, token = buyers[((n - 1) % #buyers) + 1].token, due = os.time() + 1 }
+end
 function response(status, headers, body)
-  if status == 201 then c201 = c201 + 1
-  elseif status == 202 then c202 = c202 + 1
+  local polled = body:match('"status":"(%a+)"')
+  if status == 200 and polled then
+    local key = body:match('"request_id":"([^"]+)"')
+    if polled == "queued" then p_queued = p_queued + 1; poll_later(key)
+    elseif polled == "ordered" then p_ordered = p_ordered + 1
+    else p_other = p_other + 1 end
+  elseif status == 201 then c201 = c201 + 1
+  elseif status == 202 then
+    c202 = c202 + 1
+    poll_later(body:match('"request_id":"([^"]+)"'))
   elseif status == 409 then
     c409 = c409 + 1
     local code = body:match('"error":"([%w_]+)"') or "?"
@@ -41,9 +64,10 @@ function response(status, headers, body)
   else c4xx = c4xx + 1 end
 end
 function done(summary, latency, requests)
-  local a, q, b, c, d = 0, 0, 0, 0, 0
+  local a, q, b, c, d, pq, po, px = 0, 0, 0, 0, 0, 0, 0, 0
   for _, t in ipairs(threads) do
     a = a + t:get("c201"); q = q + t:get("c202"); b = b + t:get("c409"); c = c + t:get("c4xx"); d = d + t:get("c5xx")
+    pq = pq + t:get("p_queued"); po = po + t:get("p_ordered"); px = px + t:get("p_other")
   end
   local detail = ""
   for _, t in ipairs(threads) do
@@ -52,4 +76,5 @@ function done(summary, latency, requests)
     end
   end
   io.write(string.format("STATUS 201=%d 202=%d 409=%d other4xx=%d 5xx=%d;%s\n", a, q, b, c, d, detail))
+  io.write(string.format("POLLS queued=%d ordered=%d other=%d\n", pq, po, px))
 end

@@ -220,8 +220,10 @@ def build_openapi(app: web.Application, *, title: str = "惠团 huituan API", ve
         for code, what in op.also.items():
             if isinstance(what, tuple):
                 what, model = what
-                responses[str(code)] = {"description": what, "content": {
-                    "application/json": {"schema": _schema(model, components)}}}
+                media = {"schema": _schema(model, components)}
+                if (example := example_for_model(model)) is not None:
+                    media["example"] = example
+                responses[str(code)] = {"description": what, "content": {"application/json": media}}
             else:
                 responses[str(code)] = dict(responses[str(op.status)], description=what)
         for code in op.errors:

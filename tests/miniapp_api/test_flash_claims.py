@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from huituan.core.settings import Settings
+from huituan.miniapp_api.schemas.activities import ClaimStateOut
 from tests.factories import auth, make_address, make_user, token_for
 from tests.services.activities.helpers import given_flash_session
 
@@ -90,3 +91,5 @@ async def test_the_202_answer_is_documented_with_its_own_body(client):
     assert answers["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/ClaimStateOut")
     assert answers["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/MyOrderOut")
     assert "ClaimStateOut" in doc["components"]["schemas"]
+    example = answers["202"]["content"]["application/json"]["example"]
+    assert ClaimStateOut.model_validate(example).status in ("queued", "ordered", "failed")
