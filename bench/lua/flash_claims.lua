@@ -6,7 +6,11 @@
 local buyers = {}
 local session_id, item_id
 local index = 0
-local polls = {}      -- queue of { key = request id, token = ..., due = os.time() }
+local polls = {}      -- queue of { key = request id, token = ..., due = request count }
+-- wrk's Lua has only whole-second wall time: a poll "a second later" is due after as many
+-- requests as this thread sent in the last whole second (else every poll would fall on the
+-- same instant, which no crowd of phones does).
+local sent, second, sent_at_second, per_second = 0, nil, 0, 1000
 
 function init(args)
   for line in io.lines(args[1]) do
@@ -17,8 +21,14 @@ function init(args)
 end
 
 function request()
+  sent = sent + 1
+  local now = os.time()
+  if second ~= now then
+    if second then per_second = math.max(1, sent - sent_at_second) end
+    second, sent_at_second = now, sent
+  end
   local head = polls[1]
-  if head and head.due <= os.time() then
+  if head and head.due <= sent then
     table.remove(polls, 1)
     return wrk.format("GET", "/api/v1/flash-sales/claims/state?session_id=" .. session_id .. "&request_id=" .. head.key,
       { ["Authorization"] = "Bearer " .. head.token })
@@ -41,7 +51,7 @@ c201, c202, c409, c4xx, c5xx, p_queued, p_ordered, p_other = 0, 0, 0, 0, 0, 0, 0
 local function poll_later(key)
   -- the key names its claim's buyer: "fs-<n>" was sent by buyer n (round robin)
   local n = tonumber(key:match("^fs%-(%d+)$"))
-  polls[#polls + 1] = { key = key, token = buyers[((n - 1) % #buyers) + 1].token, due = os.time() + 1 }
+  polls[#polls + 1] = { key = key, token = buyers[((n - 1) % #buyers) + 1].token, due = sent + per_second }
 end
 function response(status, headers, body)
   local polled = body:match('"status":"(%a+)"')

@@ -41,11 +41,12 @@ from huituan.core.single_flight import single_flight
 from huituan.models.catalog import Sku
 from huituan.models.flash_sale import ClaimStatus, FlashClaim, FlashItem, FlashSession, StockDrift
 from huituan.models.group_buy import ActivityStatus
-from huituan.models.order import ActivityType
+from huituan.models.order import ActivityType, Order, OrderItem
 from huituan.services.activities import common, flash_lua, flash_orders, flash_queue
 from huituan.services.orders.activity import ActivityPolicy, ActivityRequest
 from huituan.services.orders.create import create_order, find_order_by_key, item_values, order_values
 from huituan.services.orders.queries import load_order_dict
+from huituan.services.orders.serialize import order_to_dict
 
 log = logging.getLogger("huituan.activities.flash_sale")
 
@@ -496,15 +497,22 @@ class ClaimJob:
     claimed_at: float  # epoch seconds
 
     def payload(self) -> str:
-        return json.dumps([self.item_id, self.quantity, self.delivery_mode, self.address_id, self.pickup_point_id,
-                           self.remark, self.claimed_at], ensure_ascii=False, separators=(",", ":"))
+        # Built for every claim that reaches the script: a plain join, not JSON (a burst's
+        # first second builds thousands). The remark goes last: it may hold the separator.
+        return (f"{self.item_id}|{self.quantity}|{self.delivery_mode}|{_opt(self.address_id)}|"
+                f"{_opt(self.pickup_point_id)}|{self.claimed_at}|{self.remark}")
 
     @classmethod
     def from_pending(cls, session_id: int, field: str, payload: str) -> ClaimJob:
         user, _, request_id = field.partition(":")
-        item_id, quantity, mode, address_id, pickup_point_id, remark, at = json.loads(payload)
-        return cls(session_id, int(item_id), int(user), int(quantity), request_id, str(mode), address_id,
-                   pickup_point_id, str(remark), float(at))
+        item_id, quantity, mode, address_id, pickup_point_id, at, remark = payload.split("|", 6)
+        return cls(session_id, int(item_id), int(user), int(quantity), request_id, mode,
+                   int(address_id) if address_id else None, int(pickup_point_id) if pickup_point_id else None,
+                   remark, float(at))
+
+
+def _opt(value: int | None) -> str:
+    return "" if value is None else str(value)
 
 
 def queued_state(job: ClaimJob) -> dict[str, Any]:
@@ -615,17 +623,18 @@ async def order_for_claim(redis, settings: Settings, job: ClaimJob) -> tuple[dic
         if existing is not None:  # another run made it (a recovery racing a slow line)
             await redis.hdel(pending, field)
             return await load_order_dict(existing), False
-        # The database is short (Redis had drifted): keep Redis' count down, reconcile repairs it.
-        short = isinstance(exc, OutOfStock) and getattr(exc, "code", "") == "flash_db_short"
-        await _release_redis(redis, job.session_id, job.item_id, job.user_id, job.quantity, restore_stock=not short,
-                             request_id=job.request_id, pending_field=field)
         if isinstance(exc, HuituanError):
             reason = {"error": exc.code, "message": exc.message}
         else:
             log.exception("flash claim order failed: session %s user %s", job.session_id, job.user_id)
             reason = {"error": "flash_order_failed", "message": "订单创建失败，名额已释放，请重试"}
+        # The reason first, then the give-back: a poll in between still sees the claim pending.
         await redis.set(flash_lua.failure_key(job.session_id, job.user_id, job.request_id),
                         json.dumps(reason, ensure_ascii=False), ex=3600)
+        # The database is short (Redis had drifted): keep Redis' count down, reconcile repairs it.
+        short = isinstance(exc, OutOfStock) and getattr(exc, "code", "") == "flash_db_short"
+        await _release_redis(redis, job.session_id, job.item_id, job.user_id, job.quantity, restore_stock=not short,
+                             request_id=job.request_id, pending_field=field)
         raise
     await _forget_pending.submit((redis, pending, field))
     return result
@@ -649,24 +658,58 @@ _forget_pending = Coalescer(_forget_batch, max_batch=1024, name="flash pending f
 async def claim_state(redis, user_id: int, session_id: int, request_id: str) -> dict[str, Any]:
     """The mini-program's poll of a claim answered "queued": ordered (with the order), still
     queued, or failed (with why; the units went back and the same key may claim again)."""
+    pending, failed, order, item_ref = await _polls.submit((redis, session_id, user_id, request_id))
+    if pending is not None:
+        return queued_state(ClaimJob.from_pending(session_id, flash_lua.pending_field(user_id, request_id), pending))
     base = {"request_id": request_id, "session_id": session_id, "item_id": None, "quantity": None, "order": None,
             "error": None, "message": ""}
-    existing = await find_order_by_key(user_id, request_id)
-    if existing is not None and existing.activity_type == ActivityType.flash_sale:
-        order = await load_order_dict(existing)
+    if order is not None:
         line = order["items"][0] if order.get("items") else {}
         return base | {"status": "ordered", "order": order, "quantity": line.get("quantity"),
-                       "item_id": int(existing.activity_ref) if existing.activity_ref.isdigit() else None,
+                       "item_id": int(item_ref) if item_ref.isdigit() else None,
                        "message": "抢购成功，请在支付时限内付款"}
-    payload = await redis.hget(flash_lua.keys(session_id)["pending"], flash_lua.pending_field(user_id, request_id))
-    if payload is not None:
-        return queued_state(ClaimJob.from_pending(session_id, flash_lua.pending_field(user_id, request_id),
-                                                  payload))
-    failed = await redis.get(flash_lua.failure_key(session_id, user_id, request_id))
     if failed is not None:
         reason = json.loads(failed)
         return base | {"status": "failed", "error": reason.get("error"), "message": reason.get("message", "")}
     raise NotFound("没有这次抢购", code="flash_claim_not_found", field="request_id")
+
+
+async def _poll_batch(entries: list[tuple[Any, int, int, str]]) -> list[tuple[str | None, str | None, Any, str]]:
+    """The polls of a loop turn: one Redis pipeline (pending entry, failure reason) and, for
+    the claims no longer pending, two queries (their orders, their items). A burst's winners
+    poll about once a second each; one round trip per poll queued them on the pools."""
+    pending: list[Any] = [None] * len(entries)
+    failed: list[Any] = [None] * len(entries)
+    groups: dict[int, list[int]] = {}
+    for n, entry in enumerate(entries):
+        groups.setdefault(id(entry[0]), []).append(n)
+    for positions in groups.values():
+        redis = entries[positions[0]][0]
+        async with redis.pipeline(transaction=False) as pipe:
+            for n in positions:
+                _, sid, uid, rid = entries[n]
+                pipe.hget(flash_lua.keys(sid)["pending"], flash_lua.pending_field(uid, rid))
+                pipe.get(flash_lua.failure_key(sid, uid, rid))
+            answers = await pipe.execute()
+        for k, n in enumerate(positions):
+            pending[n], failed[n] = answers[2 * k], answers[2 * k + 1]
+    # The order is committed before its claim leaves the pending hash: not pending -> look.
+    wanted = {(entries[n][2], entries[n][3]) for n in range(len(entries)) if pending[n] is None}
+    orders: dict[tuple[int, str], tuple[dict[str, Any], str]] = {}
+    if wanted:
+        found = [o for o in await Order.filter(user_id__in={u for u, _ in wanted},
+                                               idempotency_key__in={k for _, k in wanted},
+                                               activity_type=ActivityType.flash_sale)
+                 if (o.user_id, o.idempotency_key) in wanted]
+        items: dict[int, list[OrderItem]] = {o.id: [] for o in found}
+        if found:
+            for it in await OrderItem.filter(order_id__in=list(items)).order_by("id"):
+                items[it.order_id].append(it)
+        orders = {(o.user_id, o.idempotency_key): (order_to_dict(o, items[o.id]), o.activity_ref) for o in found}
+    return [(pending[n], failed[n], *orders.get((entries[n][2], entries[n][3]), (None, ""))) for n in range(len(entries))]
+
+
+_polls = Coalescer(_poll_batch, max_batch=512, name="flash claim polls")
 
 
 async def recover_pending(redis, settings: Settings, older_than_seconds: float = 60.0,

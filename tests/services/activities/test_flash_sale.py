@@ -4,6 +4,8 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
 
 from huituan.core.clock import utcnow
 from huituan.core.errors import Conflict, InvalidState, NotFound, OutOfStock, ValidationFailed
@@ -254,3 +256,18 @@ async def test_claims_go_on_after_redis_forgot_the_script(rt, settings):
     assert [how for _, how in answers] == [flash_sale.CREATED] * 2
     assert flash_sale.STATS["script_loads"] == loads + 1
     assert (await FlashItem.get(id=s["items"][0]["id"])).stock_left == 0
+
+
+@given(item=st.integers(1, 2**62), qty=st.integers(1, 999), mode=st.sampled_from(["express", "pickup"]),
+       address=st.none() | st.integers(1, 2**62), point=st.none() | st.integers(1, 2**62),
+       remark=st.text(st.sampled_from("|:,\"") | st.characters(), max_size=200),
+       at=st.floats(0, 4e9, allow_nan=False), user=st.integers(1, 2**62),
+       key=st.text(st.sampled_from("|:-_aZ9中"), min_size=1, max_size=64))
+def test_a_pending_claim_reads_back_as_it_was_written(item, qty, mode, address, point, remark, at, user, key):
+    """The pending hash holds each won claim as a joined string; any remark and key (the
+    separators included) come back unchanged."""
+    job = flash_sale.ClaimJob(7, item, user, qty, key, mode, address, point, remark, round(at, 3))
+    event(f"remark with separator: {'|' in remark}")
+    event(f"key with separators: {':' in key or '|' in key}")
+    back = flash_sale.ClaimJob.from_pending(7, flash_lua.pending_field(user, key), job.payload())
+    assert back == job
