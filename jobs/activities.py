@@ -4,7 +4,7 @@ payment deadline, flash-sale stock preloaded into Redis and reconciled with the 
 from __future__ import annotations
 
 from huituan.core.runtime import Runtime
-from huituan.services.activities import bargain, flash_sale, group_buy
+from huituan.services.activities import bargain, flash_claims, flash_sale, group_buy
 from huituan.services.orders import lifecycle
 
 
@@ -26,5 +26,5 @@ async def preload_flash_sessions(rt: Runtime) -> int:
 
 async def reconcile_flash_stock(rt: Runtime) -> int:
     # Claims a dead process left without their orders first: then they are not drift.
-    recovered = await flash_sale.recover_pending(rt.redis, rt.settings)
+    recovered = await flash_claims.recover_pending(rt.redis, rt.settings)
     return recovered + await flash_sale.reconcile(rt.redis)

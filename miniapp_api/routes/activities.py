@@ -11,7 +11,7 @@ from huituan.core.web.keys import RUNTIME_KEY, SETTINGS_KEY
 from huituan.core.web.openapi import Header, api
 from huituan.miniapp_api.schemas import activities as s
 from huituan.miniapp_api.schemas.orders import MyOrderOut
-from huituan.services.activities import bargain, flash_sale, group_buy
+from huituan.services.activities import bargain, flash_claims, flash_sale, group_buy
 
 IDEMPOTENCY = {"Idempotency-Key": Header("必填，1 到 64 个可打印字符；同一用户同一个键返回同一个订单（重放返回 200），"
                                          "同一个键用于不同请求返回 422", required=True)}
@@ -104,13 +104,13 @@ async def flash_session_detail(request: web.Request) -> web.Response:
 async def claim(request: web.Request, uid: int) -> web.Response:
     rt = request.app[RUNTIME_KEY]
     body = await parse_json(request, s.ClaimIn)
-    answer, how = await flash_sale.claim(rt.redis, rt.settings, uid, body.session_id, body.item_id,
+    answer, how = await flash_claims.claim(rt.redis, rt.settings, uid, body.session_id, body.item_id,
                                          body.quantity, request.headers.get("Idempotency-Key", ""),
                                          delivery_mode=body.delivery_mode, address_id=body.address_id,
                                          pickup_point_id=body.pickup_point_id, remark=body.remark)
-    if how == flash_sale.QUEUED:
+    if how == flash_claims.QUEUED:
         return s.respond(s.ClaimStateOut, answer, 202)
-    return s.respond(MyOrderOut, answer, 201 if how == flash_sale.CREATED else 200)
+    return s.respond(MyOrderOut, answer, 201 if how == flash_claims.CREATED else 200)
 
 
 async def claim_state(request: web.Request, uid: int) -> web.Response:
@@ -118,7 +118,7 @@ async def claim_state(request: web.Request, uid: int) -> web.Response:
     for name in ("session_id", "request_id"):
         if getattr(q, name) is None:
             raise ValidationFailed(f"{name}: 缺少必填字段", field=name)
-    return s.respond(s.ClaimStateOut, await flash_sale.claim_state(request.app[RUNTIME_KEY].redis, uid,
+    return s.respond(s.ClaimStateOut, await flash_claims.claim_state(request.app[RUNTIME_KEY].redis, uid,
                                                                    q.session_id, q.request_id))
 
 

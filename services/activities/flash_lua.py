@@ -4,6 +4,8 @@ so a script touches one Redis Cluster slot and runs unchanged on a cluster (and 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 def keys(session_id: int) -> dict[str, str]:
     tag = f"{{fs:{session_id}}}"
@@ -24,9 +26,50 @@ def pending_field(user_id: int, request_id: str) -> str:
     return f"{user_id}:{request_id}"
 
 
+def ordered_key(session_id: int, user_id: int, request_id: str) -> str:
+    """A queued claim's new order as the poll shows it (a snapshot kept two minutes: the polls
+    of a burst are answered from Redis, not from the database the line is writing to)."""
+    return f"{{fs:{session_id}}}:o:{user_id}:{request_id}"
+
+
 def failure_key(session_id: int, user_id: int, request_id: str) -> str:
     """Why a won claim got no order (kept an hour for the mini-program's poll)."""
     return f"{{fs:{session_id}}}:f:{user_id}:{request_id}"
+
+
+@dataclass(frozen=True)
+class PendingClaim:
+    """A won claim whose order is not written yet, as ``CLAIM`` records it in the session's
+    pending hash (field: ``pending_field``; value: ``payload()``)."""
+
+    session_id: int
+    item_id: int
+    user_id: int
+    quantity: int
+    request_id: str
+    delivery_mode: str
+    address_id: int | None
+    pickup_point_id: int | None
+    remark: str
+    claimed_at: float  # epoch seconds
+
+    def payload(self) -> str:
+        # Built for every claim that reaches the script: a plain join, not JSON (a burst's
+        # first second builds thousands). The remark goes last: it may hold the separator.
+        return (f"{self.item_id}|{self.quantity}|{self.delivery_mode}|{_opt(self.address_id)}|"
+                f"{_opt(self.pickup_point_id)}|{self.claimed_at}|{self.remark}")
+
+    @classmethod
+    def from_pending(cls, session_id: int, field: str, payload: str) -> PendingClaim:
+        user, _, request_id = field.partition(":")
+        item_id, quantity, mode, address_id, pickup_point_id, at, remark = payload.split("|", 6)
+        return cls(session_id, int(item_id), int(user), int(quantity), request_id, mode,
+                   int(address_id) if address_id else None, int(pickup_point_id) if pickup_point_id else None,
+                   remark, float(at))
+
+
+def _opt(value: int | None) -> str:
+    return "" if value is None else str(value)
 
 
 # KEYS: meta, stock, limit, users(item), request, pending

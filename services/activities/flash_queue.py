@@ -11,9 +11,9 @@ So the orders are made here, behind the claims, at most ``concurrency`` at a tim
 (their writes still share batches: ``flash_orders``). The claim's request waits for its order
 only while the line is short (``answer_backlog``): a quiet sale answers with the order as
 before; in a burst the winner is answered at once with "queued" and the mini-program polls the
-claim until its order is there (``flash_sale.claim_state``). A won claim is in Redis' pending
+claim until its order is there (``flash_claims.claim_state``). A won claim is in Redis' pending
 hash from the script on, so a process that dies with claims in its line leaves them for
-``flash_sale.recover_pending``.
+``flash_claims.recover_pending``.
 
 ``STATS`` counts claims answered at once (``queued``) and after their order (``waited``), and
 the line's high-water mark: tests assert both answers ran.

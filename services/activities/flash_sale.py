@@ -1,52 +1,46 @@
 """Flash sale (秒杀): sessions with SKUs at a flash price, their own stock and a per-user limit.
 
-A claim is ONE Redis Lua script (``flash_lua.CLAIM``): session window, stock, the user's count
-and the request's idempotency, atomically. Only then is the order created (``create_order``
-with the flash-sale policy), whose transaction takes the unit from the database's
-``FlashItem.stock_left`` by guarded update and writes the ``FlashClaim``: the database is the
-truth and can never oversell even if Redis drifted; Redis only keeps the crowd off it.
+This module holds the sessions (admin, reading), their Redis state (load, preload, reconcile
+with the database), the in-process memories the claims use (the item cache, "sold out") and the
+order policy. The claim itself, the line that makes the winners' orders and the poll are in
+``flash_claims``.
 
-If the order cannot be created the script's effect is undone (``RELEASE``). An unpaid claim
-expires with its order (the payment deadline is the claim's TTL): the order is cancelled, the
-claim moves claimed -> expired and its units go back to the database and to Redis. Money that
-arrives after that is refunded automatically by the payment notify (the order is cancelled), so
-a unit is never sold twice. ``reconcile`` compares Redis with the database and repairs drift.
+The order of a claim is created by ``create_order`` with ``FlashSalePolicy``, whose statement
+takes the unit from the database's ``FlashItem.stock_left`` by guarded update and writes the
+``FlashClaim``: the database is the truth and can never oversell even if Redis drifted; Redis
+only keeps the crowd off it. An unpaid claim expires with its order (the payment deadline is
+the claim's TTL): the order is cancelled, the claim moves claimed -> expired and its units go
+back to the database and to Redis. Money that arrives after that is refunded automatically by
+the payment notify (the order is cancelled), so a unit is never sold twice. ``reconcile``
+compares Redis with the database and repairs drift.
 
-Claim: claimed -> paid -> refunded | claimed -> expired.
+Claim: (queued in Redis ->) claimed -> paid -> refunded | claimed -> expired.
 """
-
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from redis.exceptions import NoScriptError
 from tortoise.expressions import F
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
 from huituan.core import sql
 from huituan.core.clock import as_utc, utcnow
-from huituan.core.coalesce import Coalescer
-from huituan.core.errors import Conflict, HuituanError, InvalidState, NotFound, OutOfStock, ValidationFailed
+from huituan.core.errors import Conflict, NotFound, OutOfStock, ValidationFailed
 from huituan.core.runtime import get_runtime
-from huituan.core.settings import Settings
 from huituan.core.single_flight import single_flight
 from huituan.models.catalog import Sku
 from huituan.models.flash_sale import ClaimStatus, FlashClaim, FlashItem, FlashSession, StockDrift
 from huituan.models.group_buy import ActivityStatus
-from huituan.models.order import ActivityType, Order, OrderItem
-from huituan.services.activities import common, flash_lua, flash_orders, flash_queue
+from huituan.models.order import ActivityType
+from huituan.services.activities import common, flash_lua, flash_orders
 from huituan.services.orders.activity import ActivityPolicy, ActivityRequest
-from huituan.services.orders.create import create_order, find_order_by_key, item_values, order_values
-from huituan.services.orders.queries import load_order_dict
-from huituan.services.orders.serialize import order_to_dict
+from huituan.services.orders.create import item_values, order_values
 
 log = logging.getLogger("huituan.activities.flash_sale")
 
@@ -54,7 +48,8 @@ HELD = (ClaimStatus.claimed, ClaimStatus.paid)
 _scripts: dict[int, tuple[Any, dict[str, Any]]] = {}
 
 
-def _script(redis, name: str):
+def script(redis, name: str):
+    """The registered Lua script ``name`` of flash_lua for this Redis client."""
     entry = _scripts.get(id(redis))
     if entry is None or entry[0] is not redis:
         entry = (redis, {})
@@ -151,11 +146,11 @@ _ITEM_CACHE_SECONDS = 2.0
 
 
 _ITEM_LOADING: dict[tuple[int, int], asyncio.Future] = {}
-# database reads of an item and its session; claim scripts loaded again after Redis lost them
-STATS = {"item_loads": 0, "script_loads": 0}
+# database reads of an item and its session (a test counts them)
+STATS = {"item_loads": 0}
 
 
-async def _item_and_session(session_id: int, item_id: int) -> tuple[FlashItem, FlashSession]:
+async def item_and_session(session_id: int, item_id: int) -> tuple[FlashItem, FlashSession]:
     hit = _ITEM_CACHE.get(item_id)
     if hit is not None and hit[0] > time.monotonic() and hit[1].session_id == session_id:
         return hit[1], hit[2]
@@ -174,7 +169,7 @@ async def _load_item_and_session(session_id: int, item_id: int) -> tuple[FlashIt
     session = await FlashSession.get(id=session_id)
     if len(_ITEM_CACHE) > 1000:
         _ITEM_CACHE.clear()
-    # Not _SOLD_OUT: the line reads the item every few seconds while the crowd is still there,
+    # Not SOLD_OUT: the line reads the item every few seconds while the crowd is still there,
     # and forgetting "sold out" then sent every claim of that loop turn to Redis at once.
     _ITEM_CACHE[item_id] = (now + _ITEM_CACHE_SECONDS, item, session)
     return item, session
@@ -187,7 +182,7 @@ async def create_session(title: str, starts_at: datetime, ends_at: datetime, ite
     """A session in draft with its items; each item's stock is taken from its SKU now."""
     common.check_times(starts_at, ends_at)
     _ITEM_CACHE.clear()
-    _SOLD_OUT.clear()
+    SOLD_OUT.clear()
     if not items:
         raise ValidationFailed("items: 至少一个秒杀商品", field="items")
     if not 60 <= claim_ttl_seconds <= 7200:
@@ -221,7 +216,7 @@ async def update_session(redis, session_id: int, data: dict[str, Any]) -> dict[s
     common.check_times(fields.get("starts_at", s.starts_at), fields.get("ends_at", s.ends_at))
     await FlashSession.filter(id=s.id).update(**fields)
     _ITEM_CACHE.clear()  # this process at once; the others within _ITEM_CACHE_SECONDS
-    _SOLD_OUT.clear()
+    SOLD_OUT.clear()
     s = await _get_session(session_id)
     if s.status == ActivityStatus.active:
         await load_session(redis, s.id)
@@ -231,7 +226,7 @@ async def update_session(redis, session_id: int, data: dict[str, Any]) -> dict[s
 async def set_session_status(redis, session_id: int, status: ActivityStatus) -> dict[str, Any]:
     s = await _get_session(session_id)
     _ITEM_CACHE.clear()
-    _SOLD_OUT.clear()
+    SOLD_OUT.clear()
     await FlashSession.filter(id=s.id).update(status=status)
     await load_session(redis, s.id)  # the script reads 'active' from Redis: stop takes effect at once
     return await session_dict(await _get_session(session_id), redis)
@@ -313,13 +308,13 @@ async def load_session(redis, session_id: int) -> int:
     # Won claims still waiting for their orders hold units the database has not taken yet. Read
     # before the database: an order written in between is then counted twice (a unit too few,
     # which reconcile gives back), never not at all (a unit sold twice in Redis).
-    waiting = _pending_units(s.id, await redis.hgetall(k["pending"]))
+    waiting = pending_units(s.id, await redis.hgetall(k["pending"]))
     items = await FlashItem.filter(session_id=s.id)
     args: list[Any] = [int(as_utc(s.starts_at).timestamp()), int(as_utc(s.ends_at).timestamp()),
                        "1" if s.status == ActivityStatus.active else "0"]
     for it in items:
         args += [it.id, max(0, it.stock_left - waiting.get(it.id, 0)), it.per_user_limit]
-    written = int(await _script(redis, "LOAD")(keys=[k["meta"], k["stock"], k["limit"]], args=args))
+    written = int(await script(redis, "LOAD")(keys=[k["meta"], k["stock"], k["limit"]], args=args))
     for it in items:
         rows = await FlashClaim.filter(item_id=it.id, status__in=list(HELD)).group_by("user_id") \
             .annotate(total=Sum("quantity")).values("user_id", "total")
@@ -327,19 +322,19 @@ async def load_session(redis, session_id: int) -> int:
             pairs: list[Any] = []
             for r in rows:
                 pairs += [r["user_id"], int(r["total"] or 0)]
-            await _script(redis, "LOAD_USERS")(keys=[flash_lua.users_key(s.id, it.id)], args=pairs)
+            await script(redis, "LOAD_USERS")(keys=[flash_lua.users_key(s.id, it.id)], args=pairs)
     return written
 
 
 _loading: dict[int, asyncio.Future] = {}
 # item id -> until when (monotonic) this process answers "sold out" without asking Redis.
-_SOLD_OUT: dict[int, float] = {}
+SOLD_OUT: dict[int, float] = {}
 # items whose sold-out memory ran out and one claim is asking Redis again
-_RECHECKING: set[int] = set()
+RECHECKING: set[int] = set()
 SOLD_OUT_MEMORY_SECONDS = 1.0
 
 
-async def _load_once(redis, session_id: int) -> None:
+async def load_once(redis, session_id: int) -> None:
     """A burst that finds the session missing loads it once per process; the other requests
     wait for that load instead of each reading the database."""
     await single_flight(_loading, session_id, lambda: load_session(redis, session_id))
@@ -380,7 +375,7 @@ async def reconcile(redis, now: datetime | None = None, settle_seconds: float = 
             if item_id not in first or (first[item_id][0] is None) != (r is None) or \
                     (r is not None and first[item_id][0] - first[item_id][1] != r - d):
                 continue  # still moving: next round
-            if await _script(redis, "REPAIR")(keys=[k["stock"]], args=[item_id, "" if r is None else r, d]):
+            if await script(redis, "REPAIR")(keys=[k["stock"]], args=[item_id, "" if r is None else r, d]):
                 if r is None:
                     await load_session(redis, s.id)  # the per-user counts went with it
                 await StockDrift.create(session_id=s.id, item_id=item_id, redis_stock=r, db_stock=d)
@@ -389,12 +384,12 @@ async def reconcile(redis, now: datetime | None = None, settle_seconds: float = 
     return repaired
 
 
-def _pending_units(session_id: int, pending: dict[str, str]) -> dict[int, int]:
+def pending_units(session_id: int, pending: dict[str, str]) -> dict[int, int]:
     """Units per item held by won claims whose orders are not written yet."""
     waiting: dict[int, int] = {}
     for field, payload in pending.items():
         try:
-            job = ClaimJob.from_pending(session_id, field, payload)
+            job = flash_lua.PendingClaim.from_pending(session_id, field, payload)
         except (ValueError, TypeError):
             continue
         waiting[job.item_id] = waiting.get(job.item_id, 0) + job.quantity
@@ -412,7 +407,7 @@ async def _compare(redis, session_id: int, k: dict[str, str]) -> dict[int, tuple
         values, pending = await pipe.execute()
     # Won claims whose orders are still in a line: Redis has taken their units, the database
     # not yet. They are not drift.
-    waiting = _pending_units(session_id, pending)
+    waiting = pending_units(session_id, pending)
     out = {}
     for it, v in zip(items, values):
         r = None if v is None else int(v)
@@ -422,321 +417,13 @@ async def _compare(redis, session_id: int, k: dict[str, str]) -> dict[int, tuple
     return out
 
 
-async def _release_redis(redis, session_id: int, item_id: int, user_id: int, quantity: int, *,
+async def release_redis(redis, session_id: int, item_id: int, user_id: int, quantity: int, *,
                          restore_stock: bool, request_id: str | None = None, pending_field: str = "") -> None:
     k = flash_lua.keys(session_id)
-    await _script(redis, "RELEASE")(
+    await script(redis, "RELEASE")(
         keys=[k["stock"], flash_lua.users_key(session_id, item_id),
               flash_lua.request_key(session_id, user_id, request_id or "-"), k["pending"]],
         args=[item_id, user_id, quantity, "1" if restore_stock else "0", "1" if request_id else "0", pending_field])
-
-
-# -- claiming ----------------------------------------------------------------------------------
-
-_CLAIM_ERRORS = {
-    -5: lambda r: InvalidState("秒杀场次未开放", code="flash_session_closed"),
-    -6: lambda r: InvalidState("秒杀尚未开始", code="flash_not_started"),
-    -7: lambda r: InvalidState("秒杀已结束", code="flash_ended"),
-    -2: lambda r: OutOfStock("已抢光", code="flash_sold_out"),
-}
-
-
-async def _claim_batch(entries: list[tuple[Any, list[str], list[Any]]]) -> list[Any]:
-    """The claims of one loop turn as ONE pipeline of scripts: one round trip, one Redis
-    connection, instead of one each (a burst's claims queued on the pool, a loop turn per
-    round trip). Redis runs each script atomically, in turn: nothing about a claim changes."""
-    out: list[Any] = [None] * len(entries)
-    groups: dict[int, list[int]] = {}
-    for n, (redis, _, _) in enumerate(entries):
-        groups.setdefault(id(redis), []).append(n)
-    for positions in groups.values():
-        redis = entries[positions[0]][0]
-        script = _script(redis, "CLAIM")
-        todo = positions
-        for attempt in range(2):
-            async with redis.pipeline(transaction=False) as pipe:
-                for n in todo:
-                    _, keys, args = entries[n]
-                    pipe.evalsha(script.sha, len(keys), *keys, *args)
-                results = await pipe.execute(raise_on_error=False)
-            missing = []
-            for n, result in zip(todo, results):
-                if isinstance(result, NoScriptError) and attempt == 0:
-                    missing.append(n)  # Redis restarted or flushed its scripts: load, run these again
-                else:
-                    out[n] = result
-            if not missing:
-                break
-            STATS["script_loads"] += 1
-            await redis.script_load(script.script)
-            todo = missing
-    return out
-
-
-_claims = Coalescer(_claim_batch, max_batch=1024, name="flash claim scripts")
-
-
-# How a claim was answered: with its new order, with the order of an earlier request under the
-# same key, or at once while its order waits in the process' line (the mini-program polls).
-CREATED, REPLAYED, QUEUED = "created", "replayed", "queued"
-
-
-@dataclass(frozen=True)
-class ClaimJob:
-    """A won claim's order, as the script recorded it in the session's pending hash."""
-
-    session_id: int
-    item_id: int
-    user_id: int
-    quantity: int
-    request_id: str
-    delivery_mode: str
-    address_id: int | None
-    pickup_point_id: int | None
-    remark: str
-    claimed_at: float  # epoch seconds
-
-    def payload(self) -> str:
-        # Built for every claim that reaches the script: a plain join, not JSON (a burst's
-        # first second builds thousands). The remark goes last: it may hold the separator.
-        return (f"{self.item_id}|{self.quantity}|{self.delivery_mode}|{_opt(self.address_id)}|"
-                f"{_opt(self.pickup_point_id)}|{self.claimed_at}|{self.remark}")
-
-    @classmethod
-    def from_pending(cls, session_id: int, field: str, payload: str) -> ClaimJob:
-        user, _, request_id = field.partition(":")
-        item_id, quantity, mode, address_id, pickup_point_id, at, remark = payload.split("|", 6)
-        return cls(session_id, int(item_id), int(user), int(quantity), request_id, mode,
-                   int(address_id) if address_id else None, int(pickup_point_id) if pickup_point_id else None,
-                   remark, float(at))
-
-
-def _opt(value: int | None) -> str:
-    return "" if value is None else str(value)
-
-
-def queued_state(job: ClaimJob) -> dict[str, Any]:
-    return {"status": "queued", "request_id": job.request_id, "session_id": job.session_id, "item_id": job.item_id,
-            "quantity": job.quantity, "order": None, "error": None, "message": "抢购成功，订单生成中，请稍候"}
-
-
-async def claim(redis, settings: Settings, user_id: int, session_id: int, item_id: int, quantity: int,
-                request_id: str, *, delivery_mode: str, address_id: int | None = None,
-                pickup_point_id: int | None = None, remark: str = "") -> tuple[dict[str, Any], str]:
-    """Claim units; their order is made in this process' line (``flash_queue``). Returns
-    (body, how): (order, CREATED) when the order was made while the request waited; (claim
-    state, QUEUED) at once when the line is long (a burst) or the order is slow; the same
-    request id returns the same order (REPLAYED) or, still in the line, QUEUED. 409 not
-    started / ended / sold out / over the limit; 422 quantity above the per-user limit."""
-    if not request_id or len(request_id) > 64 or not request_id.isprintable():
-        raise ValidationFailed("Idempotency-Key: 请求头必填，长度 1 到 64", field="Idempotency-Key")
-    if quantity < 1:
-        raise ValidationFailed("quantity: 数量必须大于 0", field="quantity")
-    rechecking = False
-    sold_out_until = _SOLD_OUT.get(item_id)
-    if sold_out_until is not None:
-        # Sold out a moment ago. When that memory runs out, ONE claim asks Redis again while the
-        # rest of the crowd keeps the answer: otherwise every claim of that loop turn (hundreds
-        # in a burst) queues on Redis at once, and that stampede each second was the tail.
-        if sold_out_until > time.monotonic() or item_id in _RECHECKING:
-            raise OutOfStock("已抢光", code="flash_sold_out")
-        _RECHECKING.add(item_id)
-        rechecking = True
-    job = ClaimJob(session_id, item_id, user_id, quantity, request_id, delivery_mode, address_id, pickup_point_id,
-                   remark or "", round(time.time(), 3))
-    k = flash_lua.keys(session_id)
-    script_keys = [k["meta"], k["stock"], k["limit"], flash_lua.users_key(session_id, item_id),
-                   flash_lua.request_key(session_id, user_id, request_id), k["pending"]]
-    args = [item_id, user_id, quantity, int(job.claimed_at), 24 * 3600, flash_lua.pending_field(user_id, request_id),
-            job.payload()]
-    try:
-        res = await _claims.submit((redis, script_keys, args))
-        if res[0] == -1:  # not loaded (or the stock key went away): load on demand, once
-            await _item_and_session(session_id, item_id)  # 404 for an item not in the session
-            await _load_once(redis, session_id)
-            res = await _claims.submit((redis, script_keys, args))
-    finally:
-        if rechecking:
-            _RECHECKING.discard(item_id)
-    code = int(res[0])
-    if rechecking and code == 1:
-        _SOLD_OUT.pop(item_id, None)  # units came back (an expired claim): the crowd asks Redis again
-    if code == 0:
-        existing = await find_order_by_key(user_id, request_id)
-        if existing is not None:
-            return await load_order_dict(existing), REPLAYED
-        if await redis.hexists(k["pending"], flash_lua.pending_field(user_id, request_id)):
-            return queued_state(job), QUEUED
-        raise Conflict("请求处理中，请稍后查看订单", code="flash_claim_in_progress")
-    if code == -3:
-        have, limit = int(res[1]), int(res[2])
-        if quantity > limit:
-            raise ValidationFailed(f"quantity: 每人限购 {limit} 件", field="quantity", per_user_limit=limit)
-        raise Conflict(f"每人限购 {limit} 件，您已抢到 {have} 件", code="flash_limit_reached",
-                       per_user_limit=limit, claimed=have)
-    if code == -2 and int(res[1]) <= 0:
-        # Sold out: this process answers the crowd without Redis for a moment. Only the script
-        # ever grants a claim; units that come back (an expired claim) sell again after this.
-        _SOLD_OUT[item_id] = time.monotonic() + SOLD_OUT_MEMORY_SECONDS
-    if code in _CLAIM_ERRORS:
-        raise _CLAIM_ERRORS[code](res)
-    if code != 1:
-        raise NotFound("秒杀商品不存在", code="flash_item_not_found", field="item_id")
-    # Won in Redis: the order is made in this process' line. A quiet sale waits for it; in a
-    # burst the winner is answered now and the crowd is not kept waiting behind the orders.
-    ahead = flash_queue.backlog()
-    task = flash_queue.submit(lambda: order_for_claim(redis, settings, job), settings.flash_order_concurrency)
-    if ahead >= settings.flash_answer_backlog:
-        flash_queue.STATS["queued"] += 1
-        return queued_state(job), QUEUED
-    done, _ = await asyncio.wait([task], timeout=settings.flash_answer_wait_seconds)
-    if not done:
-        flash_queue.STATS["queued"] += 1
-        return queued_state(job), QUEUED
-    flash_queue.STATS["waited"] += 1
-    order, created = task.result()  # the order, or why there is none (its claim was given back)
-    return order, CREATED if created else REPLAYED
-
-
-async def order_for_claim(redis, settings: Settings, job: ClaimJob) -> tuple[dict[str, Any], bool]:
-    """Create a won claim's order (``create_order`` with the flash-sale policy: the database's
-    guarded stock and per-user backstop decide), then take the claim off the pending hash. If
-    there can be no order (the address is gone, the database is short), the claim is given back
-    in Redis and the reason kept an hour for the poll. A cancelled task (shutdown) leaves the
-    claim pending for ``recover_pending``. Safe to run twice for one claim: the (user, key)
-    order is unique, the second run returns the first's order."""
-    pending = flash_lua.keys(job.session_id)["pending"]
-    field = flash_lua.pending_field(job.user_id, job.request_id)
-    try:
-        item, s = await _item_and_session(job.session_id, job.item_id)
-        req = ActivityRequest(ActivityType.flash_sale, pay_timeout_seconds=s.claim_ttl_seconds, params={
-            "item": item, "quantity": job.quantity, "request_id": job.request_id},
-            fingerprint=f"{job.session_id}:{job.item_id}", batch_reads=True)
-        result = await create_order(settings, job.user_id, job.request_id,
-                                    items=[{"sku_id": item.sku_id, "quantity": job.quantity}],
-                                    delivery_mode=job.delivery_mode, address_id=job.address_id,
-                                    pickup_point_id=job.pickup_point_id, remark=job.remark, activity=req)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        existing = await find_order_by_key(job.user_id, job.request_id)
-        if existing is not None:  # another run made it (a recovery racing a slow line)
-            await redis.hdel(pending, field)
-            return await load_order_dict(existing), False
-        if isinstance(exc, HuituanError):
-            reason = {"error": exc.code, "message": exc.message}
-        else:
-            log.exception("flash claim order failed: session %s user %s", job.session_id, job.user_id)
-            reason = {"error": "flash_order_failed", "message": "订单创建失败，名额已释放，请重试"}
-        # The reason first, then the give-back: a poll in between still sees the claim pending.
-        await redis.set(flash_lua.failure_key(job.session_id, job.user_id, job.request_id),
-                        json.dumps(reason, ensure_ascii=False), ex=3600)
-        # The database is short (Redis had drifted): keep Redis' count down, reconcile repairs it.
-        short = isinstance(exc, OutOfStock) and getattr(exc, "code", "") == "flash_db_short"
-        await _release_redis(redis, job.session_id, job.item_id, job.user_id, job.quantity, restore_stock=not short,
-                             request_id=job.request_id, pending_field=field)
-        raise
-    await _forget_pending.submit((redis, pending, field))
-    return result
-
-
-async def _forget_batch(entries: list[tuple[Any, str, str]]) -> list[None]:
-    """The written orders' claims leave the pending hash: one HDEL per session for the batch."""
-    fields: dict[tuple[int, str], tuple[Any, list[str]]] = {}
-    for redis, key, field in entries:
-        fields.setdefault((id(redis), key), (redis, []))[1].append(field)
-    for (_, key), (redis, names) in fields.items():
-        await redis.hdel(key, *names)
-    return [None] * len(entries)
-
-
-# A burst writes its orders in batches of hundreds: their pending entries go in one command too
-# (one each would queue on the Redis pool, a loop turn per round trip).
-_forget_pending = Coalescer(_forget_batch, max_batch=1024, name="flash pending forget")
-
-
-async def claim_state(redis, user_id: int, session_id: int, request_id: str) -> dict[str, Any]:
-    """The mini-program's poll of a claim answered "queued": ordered (with the order), still
-    queued, or failed (with why; the units went back and the same key may claim again)."""
-    pending, failed, order, item_ref = await _polls.submit((redis, session_id, user_id, request_id))
-    if pending is not None:
-        return queued_state(ClaimJob.from_pending(session_id, flash_lua.pending_field(user_id, request_id), pending))
-    base = {"request_id": request_id, "session_id": session_id, "item_id": None, "quantity": None, "order": None,
-            "error": None, "message": ""}
-    if order is not None:
-        line = order["items"][0] if order.get("items") else {}
-        return base | {"status": "ordered", "order": order, "quantity": line.get("quantity"),
-                       "item_id": int(item_ref) if item_ref.isdigit() else None,
-                       "message": "抢购成功，请在支付时限内付款"}
-    if failed is not None:
-        reason = json.loads(failed)
-        return base | {"status": "failed", "error": reason.get("error"), "message": reason.get("message", "")}
-    raise NotFound("没有这次抢购", code="flash_claim_not_found", field="request_id")
-
-
-async def _poll_batch(entries: list[tuple[Any, int, int, str]]) -> list[tuple[str | None, str | None, Any, str]]:
-    """The polls of a loop turn: one Redis pipeline (pending entry, failure reason) and, for
-    the claims no longer pending, two queries (their orders, their items). A burst's winners
-    poll about once a second each; one round trip per poll queued them on the pools."""
-    pending: list[Any] = [None] * len(entries)
-    failed: list[Any] = [None] * len(entries)
-    groups: dict[int, list[int]] = {}
-    for n, entry in enumerate(entries):
-        groups.setdefault(id(entry[0]), []).append(n)
-    for positions in groups.values():
-        redis = entries[positions[0]][0]
-        async with redis.pipeline(transaction=False) as pipe:
-            for n in positions:
-                _, sid, uid, rid = entries[n]
-                pipe.hget(flash_lua.keys(sid)["pending"], flash_lua.pending_field(uid, rid))
-                pipe.get(flash_lua.failure_key(sid, uid, rid))
-            answers = await pipe.execute()
-        for k, n in enumerate(positions):
-            pending[n], failed[n] = answers[2 * k], answers[2 * k + 1]
-    # The order is committed before its claim leaves the pending hash: not pending -> look.
-    wanted = {(entries[n][2], entries[n][3]) for n in range(len(entries)) if pending[n] is None}
-    orders: dict[tuple[int, str], tuple[dict[str, Any], str]] = {}
-    if wanted:
-        found = [o for o in await Order.filter(user_id__in={u for u, _ in wanted},
-                                               idempotency_key__in={k for _, k in wanted},
-                                               activity_type=ActivityType.flash_sale)
-                 if (o.user_id, o.idempotency_key) in wanted]
-        items: dict[int, list[OrderItem]] = {o.id: [] for o in found}
-        if found:
-            for it in await OrderItem.filter(order_id__in=list(items)).order_by("id"):
-                items[it.order_id].append(it)
-        orders = {(o.user_id, o.idempotency_key): (order_to_dict(o, items[o.id]), o.activity_ref) for o in found}
-    return [(pending[n], failed[n], *orders.get((entries[n][2], entries[n][3]), (None, ""))) for n in range(len(entries))]
-
-
-_polls = Coalescer(_poll_batch, max_batch=512, name="flash claim polls")
-
-
-async def recover_pending(redis, settings: Settings, older_than_seconds: float = 60.0,
-                          now: float | None = None) -> int:
-    """Job: won claims still pending long after they were won (their process died before
-    writing the order) get their order now, or are given back. Returns how many were taken up."""
-    now = time.time() if now is None else now
-    sessions = await FlashSession.filter(ends_at__gt=utcnow() - timedelta(days=1)).values_list("id", flat=True)
-    recovered = 0
-    for sid in sessions:
-        entries = await redis.hgetall(flash_lua.keys(sid)["pending"])
-        for field, payload in entries.items():
-            try:
-                job = ClaimJob.from_pending(sid, field, payload)
-            except (ValueError, TypeError):
-                log.error("flash pending entry unreadable, dropped: session %s %r", sid, field)
-                await redis.hdel(flash_lua.keys(sid)["pending"], field)
-                continue
-            if now - job.claimed_at < older_than_seconds:
-                continue
-            recovered += 1
-            log.warning("flash claim recovered: session %s user %s request %s", sid, job.user_id, job.request_id)
-            try:
-                await order_for_claim(redis, settings, job)
-            except Exception:
-                log.warning("flash claim given back: session %s user %s", sid, job.user_id)
-    return recovered
 
 
 class FlashSalePolicy(ActivityPolicy):
@@ -811,8 +498,8 @@ class FlashSalePolicy(ActivityPolicy):
             redis = get_runtime().redis
         except RuntimeError:
             return  # no runtime (CLI): reconcile brings Redis back in line
-        await _release_redis(redis, c.session_id, c.item_id, c.user_id, c.quantity, restore_stock=True)
-        _SOLD_OUT.pop(c.item_id, None)
+        await release_redis(redis, c.session_id, c.item_id, c.user_id, c.quantity, restore_stock=True)
+        SOLD_OUT.pop(c.item_id, None)
 
     async def on_paid(self, conn, order_id: int, ref: str) -> None:
         await FlashClaim.filter(order_id=order_id, status=ClaimStatus.claimed).using_db(conn).update(

@@ -73,5 +73,5 @@ async def _read_batch(reads: list[_Read]) -> list[Any]:
     return out
 
 
-_reads = Coalescer(_read_batch, max_batch=MAX_BATCH, name="order read batches")
+_reads = Coalescer(_read_batch, max_batch=MAX_BATCH, name="order read batches", sequential=False)
 STATS = _reads.stats  # batches, items, largest (tests assert reads were shared)

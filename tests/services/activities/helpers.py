@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from huituan.core.clock import utcnow
 from huituan.models.group_buy import ActivityStatus
-from huituan.services.activities import bargain, flash_sale, group_buy
+from huituan.services.activities import bargain, flash_claims, flash_sale, group_buy
 from tests.factories import make_address, make_product, make_user
 
 
@@ -62,3 +62,9 @@ async def given_flash_session(redis, stock=100, per_user_limit=2, flash_price_fe
     if active:
         s = await flash_sale.set_session_status(redis, s["id"], ActivityStatus.active)
     return s
+
+
+async def claim_as(rt, settings, session, user, address, quantity=1, key=None):
+    """A flash-sale claim by ``user`` for the session's first item, express to ``address``."""
+    return await flash_claims.claim(rt.redis, settings, user.id, session["id"], session["items"][0]["id"], quantity,
+                                  key or uuid.uuid4().hex, delivery_mode="express", address_id=address.id)

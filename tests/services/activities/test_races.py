@@ -15,7 +15,7 @@ from huituan.models.flash_sale import ClaimStatus, FlashClaim, FlashItem
 from huituan.models.group_buy import Group, GroupSeat, SeatStatus
 from huituan.models.order import ActivityType, Order
 from huituan.models.user import Address, User
-from huituan.services.activities import bargain, flash_lua, flash_orders, flash_queue, flash_sale, group_buy
+from huituan.services.activities import bargain, flash_claims, flash_lua, flash_orders, flash_queue, flash_sale, group_buy
 from huituan.services.orders import read_batch
 from tests.services.activities.helpers import buyer, given_bargain_activity, given_flash_session, given_group_activity
 
@@ -104,7 +104,7 @@ async def test_2000_concurrent_claims_for_100_units(rt, settings):
     flight = Flight()
     batched_before, sets_before = flash_orders.STATS["orders"], flash_orders.STATS["set_statements"]
     lone_before, reads_before = flash_orders.STATS["lone_statements"], read_batch.STATS["items"]
-    calls = [flight.run(flash_sale.claim(rt.redis, settings, uid, s["id"], item_id, 1, uuid.uuid4().hex,
+    calls = [flight.run(flash_claims.claim(rt.redis, settings, uid, s["id"], item_id, 1, uuid.uuid4().hex,
                                          delivery_mode="express", address_id=aid))
              for _ in range(4) for uid, aid in people]
     queued_before, waited_before = flash_queue.STATS["queued"], flash_queue.STATS["waited"]
@@ -114,7 +114,7 @@ async def test_2000_concurrent_claims_for_100_units(rt, settings):
     assert len(won) == 100, refused
     # The first winners waited for their orders; the line grew and the rest were answered at once.
     answers = Counter(how for _, how in won)
-    assert answers[flash_sale.QUEUED] > 0 and answers[flash_sale.CREATED] > 0, answers
+    assert answers[flash_claims.QUEUED] > 0 and answers[flash_claims.CREATED] > 0, answers
     assert flash_queue.STATS["queued"] > queued_before and flash_queue.STATS["waited"] > waited_before
     await flash_queue.drain()
     assert set(refused) <= {"flash_sold_out", "flash_limit_reached"}
@@ -132,7 +132,7 @@ async def test_2000_concurrent_claims_for_100_units(rt, settings):
     # ... with no transaction around a lone group; the claims of a loop turn went to Redis as one
     # pipeline and the orders' reads shared queries.
     assert flash_orders.STATS["lone_statements"] > lone_before
-    assert flash_sale._claims.stats["largest"] > 1
+    assert flash_claims._claims.stats["largest"] > 1
     assert read_batch.STATS["largest"] > 1 and read_batch.STATS["items"] - reads_before >= 100
 
 
@@ -145,7 +145,7 @@ async def test_a_database_short_of_redis_sells_exactly_its_own_stock(rt, setting
     people = await _buyers(60)
     refused_before = flash_orders.STATS["set_refused"]
     patient = settings.model_copy(update={"flash_answer_backlog": 10_000})  # every winner waits for its answer
-    results = await asyncio.gather(*(flash_sale.claim(rt.redis, patient, uid, s["id"], item_id, 1, uuid.uuid4().hex,
+    results = await asyncio.gather(*(flash_claims.claim(rt.redis, patient, uid, s["id"], item_id, 1, uuid.uuid4().hex,
                                                       delivery_mode="express", address_id=aid)
                                      for uid, aid in people), return_exceptions=True)
     won = [r for r in results if isinstance(r, tuple)]
@@ -169,7 +169,7 @@ async def test_redis_stock_deleted_mid_session_never_oversells_and_reconcile_res
         await rt.redis.delete(k["stock"])
 
     flight = Flight()
-    results = await asyncio.gather(wipe_midway(), *(flight.run(flash_sale.claim(
+    results = await asyncio.gather(wipe_midway(), *(flight.run(flash_claims.claim(
         rt.redis, settings, uid, s["id"], item_id, 1, uuid.uuid4().hex, delivery_mode="express", address_id=aid))
         for uid, aid in people))
     await flash_queue.drain()

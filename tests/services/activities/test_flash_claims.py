@@ -1,0 +1,132 @@
+"""Flash-sale claims: the line behind a burst's answers, the poll, recovery, the claim scripts."""
+
+import asyncio
+import time
+
+import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
+
+from huituan.core.errors import NotFound
+from huituan.models.flash_sale import FlashItem
+from huituan.models.order import Order
+from huituan.services.activities import flash_claims, flash_lua, flash_queue, flash_sale
+from tests.factories import make_address, make_user
+from tests.services.activities.helpers import claim_as, given_flash_session
+
+
+async def test_a_burst_is_answered_queued_and_the_poll_then_finds_the_order(rt, settings):
+    """A long line (here: any line) answers the winner at once; its order is made behind the
+    answer, and the poll and a replay of the same key both find it."""
+    burst = settings.model_copy(update={"flash_answer_backlog": 0})
+    s = await given_flash_session(rt.redis, stock=5, per_user_limit=2)
+    user = await make_user()
+    address = await make_address(user)
+    before = dict(flash_queue.STATS)
+    state, how = await claim_as(rt, burst, s, user, address, key="burst-1")
+    assert how == flash_claims.QUEUED and state["status"] == "queued" and state["order"] is None
+    assert flash_queue.STATS["queued"] == before["queued"] + 1
+    await flash_queue.drain()
+    polled = await flash_claims.claim_state(rt.redis, user.id, s["id"], "burst-1")
+    assert polled["status"] == "ordered" and polled["order"]["payable_fen"] == 99 and polled["quantity"] == 1
+    assert polled["item_id"] == s["items"][0]["id"]
+    again, how = await claim_as(rt, burst, s, user, address, key="burst-1")
+    assert how == flash_claims.REPLAYED and again["id"] == polled["order"]["id"]
+    assert not await rt.redis.hgetall(flash_lua.keys(s["id"])["pending"])  # nothing left pending
+    # An order slower than the wait is answered "queued" too (the wait's branch).
+    impatient = settings.model_copy(update={"flash_answer_wait_seconds": 1e-6})
+    state, how = await claim_as(rt, impatient, s, user, address, key="burst-2")
+    assert how == flash_claims.QUEUED
+    await flash_queue.drain()
+    assert (await flash_claims.claim_state(rt.redis, user.id, s["id"], "burst-2"))["status"] == "ordered"
+    assert (await FlashItem.get(id=s["items"][0]["id"])).stock_left == 3
+    with pytest.raises(NotFound) as unknown:
+        await flash_claims.claim_state(rt.redis, user.id, s["id"], "never-claimed")
+    assert unknown.value.code == "flash_claim_not_found"
+
+
+async def test_a_queued_claim_that_cannot_get_its_order_is_given_back_and_says_why(rt, settings):
+    burst = settings.model_copy(update={"flash_answer_backlog": 0})
+    s = await given_flash_session(rt.redis, stock=2, per_user_limit=1)
+    item_id = s["items"][0]["id"]
+    user, stranger = await make_user(), await make_user()
+    theirs = await make_address(stranger)  # not the buyer's address: the order cannot be made
+    k = flash_lua.keys(s["id"])
+    state, how = await claim_as(rt, burst, s, user, theirs, key="bad-address")
+    assert how == flash_claims.QUEUED
+    await flash_queue.drain()
+    polled = await flash_claims.claim_state(rt.redis, user.id, s["id"], "bad-address")
+    assert polled["status"] == "failed" and polled["error"] == "address_not_found" and "地址" in polled["message"]
+    # The unit, the buyer's count and the key are all given back; nothing is pending.
+    assert int(await rt.redis.hget(k["stock"], str(item_id))) == 2
+    assert await rt.redis.hget(flash_lua.users_key(s["id"], item_id), str(user.id)) is None
+    assert not await rt.redis.hgetall(k["pending"])
+    assert await Order.filter(user_id=user.id).count() == 0
+    # The same key claims again with a good address, and the poll follows it.
+    order, how = await claim_as(rt, settings, s, user, await make_address(user), key="bad-address")
+    assert how == flash_claims.CREATED
+    assert (await flash_claims.claim_state(rt.redis, user.id, s["id"], "bad-address"))["status"] == "ordered"
+
+
+async def test_a_claim_left_pending_by_a_dead_process_is_recovered_and_is_not_drift(rt, settings):
+    """The script ran (unit taken in Redis, claim pending) and the process died before the
+    order: reconcile does not call that drift, and recover_pending makes the order."""
+    s = await given_flash_session(rt.redis, stock=4, per_user_limit=2)
+    item_id = s["items"][0]["id"]
+    user = await make_user()
+    address = await make_address(user)
+    await claim_as(rt, settings, s, user, address, key="warm")  # loads the session into Redis
+    job = flash_lua.PendingClaim(s["id"], item_id, user.id, 1, "orphan", "express", address.id, None, "备注",
+                              time.time())
+    k = flash_lua.keys(s["id"])
+    res = await flash_sale.script(rt.redis, "CLAIM")(
+        keys=[k["meta"], k["stock"], k["limit"], flash_lua.users_key(s["id"], item_id),
+              flash_lua.request_key(s["id"], user.id, "orphan"), k["pending"]],
+        args=[item_id, user.id, 1, int(job.claimed_at), 3600, flash_lua.pending_field(user.id, "orphan"),
+              job.payload()])
+    assert int(res[0]) == 1
+    assert (await flash_claims.claim_state(rt.redis, user.id, s["id"], "orphan"))["status"] == "queued"
+    assert await flash_sale.reconcile(rt.redis, settle_seconds=0.01) == 0  # pending, not drift
+    assert await flash_claims.recover_pending(rt.redis, settings) == 0  # too young: its process may be alive
+    assert await flash_claims.recover_pending(rt.redis, settings, now=time.time() + 120) == 1
+    polled = await flash_claims.claim_state(rt.redis, user.id, s["id"], "orphan")
+    assert polled["status"] == "ordered" and polled["order"]["remark"] == "备注"
+    assert not await rt.redis.hgetall(k["pending"])
+    assert (await FlashItem.get(id=item_id)).stock_left == 2
+    assert int(await rt.redis.hget(k["stock"], str(item_id))) == 2
+    assert await flash_sale.reconcile(rt.redis, settle_seconds=0.01) == 0
+    # Run twice (two jobs processes, a rerun): still one order.
+    await rt.redis.hset(k["pending"], flash_lua.pending_field(user.id, "orphan"), job.payload())
+    assert await flash_claims.recover_pending(rt.redis, settings, now=time.time() + 120) == 1
+    assert await Order.filter(user_id=user.id, idempotency_key="orphan").count() == 1
+    assert not await rt.redis.hgetall(k["pending"])
+
+
+async def test_claims_go_on_after_redis_forgot_the_script(rt, settings):
+    """Redis restarted or flushed its scripts: the claims' pipeline loads the script again and
+    runs the claims it refused, once."""
+    s = await given_flash_session(rt.redis, stock=3, per_user_limit=1)
+    buyers = [await make_user() for _ in range(3)]
+    addresses = [await make_address(u) for u in buyers]
+    await claim_as(rt, settings, s, buyers[0], addresses[0])
+    await rt.redis.script_flush()
+    loads = flash_claims.STATS["script_loads"]
+    answers = await asyncio.gather(*(claim_as(rt, settings, s, u, a) for u, a in zip(buyers[1:], addresses[1:])))
+    assert [how for _, how in answers] == [flash_claims.CREATED] * 2
+    assert flash_claims.STATS["script_loads"] == loads + 1
+    assert (await FlashItem.get(id=s["items"][0]["id"])).stock_left == 0
+
+
+@given(item=st.integers(1, 2**62), qty=st.integers(1, 999), mode=st.sampled_from(["express", "pickup"]),
+       address=st.none() | st.integers(1, 2**62), point=st.none() | st.integers(1, 2**62),
+       remark=st.text(st.sampled_from("|:,\"") | st.characters(), max_size=200),
+       at=st.floats(0, 4e9, allow_nan=False), user=st.integers(1, 2**62),
+       key=st.text(st.sampled_from("|:-_aZ9中"), min_size=1, max_size=64))
+def test_a_pending_claim_reads_back_as_it_was_written(item, qty, mode, address, point, remark, at, user, key):
+    """The pending hash holds each won claim as a joined string; any remark and key (the
+    separators included) come back unchanged."""
+    job = flash_lua.PendingClaim(7, item, user, qty, key, mode, address, point, remark, round(at, 3))
+    event(f"remark with separator: {'|' in remark}")
+    event(f"key with separators: {':' in key or '|' in key}")
+    back = flash_lua.PendingClaim.from_pending(7, flash_lua.pending_field(user, key), job.payload())
+    assert back == job
