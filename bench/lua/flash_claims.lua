@@ -1,7 +1,8 @@
 -- wrk script: the flash-sale burst. Buyers claim in turn, over and over for the run's duration
 -- (each request with its own Idempotency-Key), so every buyer claims more than once.
 -- A winner answered 202 (its order is still in the server's line) polls its claim about once a
--- second until the order is there, as the mini-program does; polls are counted apart.
+-- second (or when the answer's retry_after_ms says) until the order is there, as the
+-- mini-program does; polls are counted apart.
 -- args: <tokens file: "token address_id" per line> <session_id> <item_id>
 local buyers = {}
 local session_id, item_id
@@ -48,22 +49,26 @@ end
 local threads = {}
 function setup(thread) threads[#threads + 1] = thread end
 c201, c202, c409, c4xx, c5xx, p_queued, p_ordered, p_other = 0, 0, 0, 0, 0, 0, 0, 0
-local function poll_later(key)
-  -- the key names its claim's buyer: "fs-<n>" was sent by buyer n (round robin)
+local function poll_later(key, body)
+  -- the key names its claim's buyer: "fs-<n>" was sent by buyer n (round robin); the answer
+  -- says when to look again (retry_after_ms), as the mini-program follows it
   local n = tonumber(key:match("^fs%-(%d+)$"))
-  polls[#polls + 1] = { key = key, token = buyers[((n - 1) % #buyers) + 1].token, due = sent + per_second }
+  local after = tonumber(body:match('"retry_after_ms":(%d+)') or "1000")
+  polls[#polls + 1] = { key = key, token = buyers[((n - 1) % #buyers) + 1].token,
+                        due = sent + math.floor(per_second * after / 1000) }
+  table.sort(polls, function(a, b) return a.due < b.due end)
 end
 function response(status, headers, body)
   local polled = body:match('"status":"(%a+)"')
   if status == 200 and polled then
     local key = body:match('"request_id":"([^"]+)"')
-    if polled == "queued" then p_queued = p_queued + 1; poll_later(key)
+    if polled == "queued" then p_queued = p_queued + 1; poll_later(key, body)
     elseif polled == "ordered" then p_ordered = p_ordered + 1
     else p_other = p_other + 1 end
   elseif status == 201 then c201 = c201 + 1
   elseif status == 202 then
     c202 = c202 + 1
-    poll_later(body:match('"request_id":"([^"]+)"'))
+    poll_later(body:match('"request_id":"([^"]+)"'), body)
   elseif status == 409 then
     c409 = c409 + 1
     local code = body:match('"error":"([%w_]+)"') or "?"

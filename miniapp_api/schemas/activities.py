@@ -253,6 +253,8 @@ class ClaimStateOut(BaseModel):
     order: MyOrderOut | None = Field(None, description="status=ordered 时的订单")
     error: str | None = Field(None, description="status=failed 时的错误码，如 flash_db_short、address_not_found")
     message: str = Field("", description="给用户看的说明")
+    retry_after_ms: int | None = Field(
+        None, description="status=queued 时：建议多少毫秒后再查（按本进程排队的订单数和出单速度估计，300 到 5000）")
 
 
 class ClaimStateQuery(BaseModel):

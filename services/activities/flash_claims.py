@@ -92,9 +92,10 @@ _claims = Coalescer(_claim_batch, max_batch=1024, name="flash claim scripts", se
 CREATED, REPLAYED, QUEUED = "created", "replayed", "queued"
 
 
-def queued_state(job: PendingClaim) -> dict[str, Any]:
+def queued_state(job: PendingClaim, ahead: int | None = None) -> dict[str, Any]:
     return {"status": "queued", "request_id": job.request_id, "session_id": job.session_id, "item_id": job.item_id,
-            "quantity": job.quantity, "order": None, "error": None, "message": "抢购成功，订单生成中，请稍候"}
+            "quantity": job.quantity, "order": None, "error": None, "message": "抢购成功，订单生成中，请稍候",
+            "retry_after_ms": flash_queue.retry_after_ms(ahead)}
 
 
 async def claim(redis, settings: Settings, user_id: int, session_id: int, item_id: int, quantity: int,
@@ -165,7 +166,7 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
     task = flash_queue.submit(lambda: order_for_claim(redis, settings, job), settings.flash_order_concurrency)
     if ahead >= settings.flash_answer_backlog:
         flash_queue.STATS["queued"] += 1
-        return queued_state(job), QUEUED
+        return queued_state(job, ahead), QUEUED
     done, _ = await asyncio.wait([task], timeout=settings.flash_answer_wait_seconds)
     if not done:
         flash_queue.STATS["queued"] += 1

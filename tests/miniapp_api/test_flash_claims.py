@@ -39,6 +39,7 @@ async def test_a_queued_claim_answers_202_and_the_poll_finds_its_order(client, r
     body = await resp.json()
     assert resp.status == 202 and body["status"] == "queued" and body["order"] is None, body
     assert body["request_id"] == "q-1" and body["quantity"] == 1 and "订单生成中" in body["message"]
+    assert 300 <= body["retry_after_ms"] <= 5000  # when to look again
     done = await _poll(client, headers, s["id"], "q-1")
     assert done["order"]["payable_fen"] == 99 and done["order"]["activity_type"] == "flash_sale"
     # The same key again: the order (200), not a second claim.
