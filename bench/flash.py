@@ -52,6 +52,24 @@ async def prepare(db_url: str, secret: str, buyers: int, units: int, sku_id: int
         await Tortoise.close_connections()
 
 
+async def preload(db_url: str, redis_url: str, session_id: int) -> None:
+    """The session into Redis before the burst, as the preload job does ten minutes ahead."""
+    import redis.asyncio as aioredis
+    from tortoise import Tortoise
+
+    from huituan.core.db import init_db
+    from huituan.models import MODEL_APP
+    from huituan.services.activities import flash_sale
+
+    await init_db(db_url, MODEL_APP)
+    r = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        await flash_sale.load_session(r, session_id)
+    finally:
+        await r.aclose()
+        await Tortoise.close_connections()
+
+
 async def verify(db_url: str, redis_url: str, session_id: int, item_id: int, units: int) -> dict:
     import asyncpg
     import redis.asyncio as aioredis
@@ -78,6 +96,7 @@ async def verify(db_url: str, redis_url: str, session_id: int, item_id: int, uni
 def measure(run_wrk, base: str, bare_url: str, db_url: str, redis_url: str, secret: str, sku_id: int, work: Path,
             *, buyers: int = 20_000, units: int = 1_000, connections: int = 512, seconds: int = 10) -> dict:
     data = asyncio.run(prepare(db_url, secret, buyers, units, sku_id))
+    asyncio.run(preload(db_url, redis_url, data["session_id"]))
     tokens_file = work / "flash_tokens.txt"
     tokens_file.write_text("".join(f"{t} {a}\n" for t, a in data["tokens"]))
     script_args = [str(tokens_file), str(data["session_id"]), str(data["item_id"])]

@@ -10,7 +10,7 @@ fill: a lone call is a batch of one.
 
 ``run_batch(items)`` returns one result per item, in order; an exception in the list is raised
 to that item's caller alone, an exception raised by ``run_batch`` goes to every caller of the
-batch. Callers are shielded: one that goes away does not take the batch with it.
+batch. A caller that goes away does not take the batch with it.
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ class Coalescer(Generic[T]):
             runner = self._runners.get(key)
             if runner is None or runner.done():
                 self._runners[key] = loop.create_task(self._run(key))
-        return await asyncio.shield(future)
+        # Not shielded: a caller that goes away cancels only its own future (the batch skips
+        # it), and a shield per call was a tenth of a burst's first second.
+        return await future
 
     def _flush(self, loop: asyncio.AbstractEventLoop, key: int) -> None:
         self._flushing.discard(key)

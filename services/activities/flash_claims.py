@@ -163,6 +163,7 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
     # Won in Redis: the order is made in this process' line. A quiet sale waits for it; in a
     # burst the winner is answered now and the crowd is not kept waiting behind the orders.
     ahead = flash_queue.backlog()
+    flash_queue.remember((session_id, user_id, request_id), ("queued", job))
     task = flash_queue.submit(lambda: order_for_claim(redis, settings, job), settings.flash_order_concurrency)
     if ahead >= settings.flash_answer_backlog:
         flash_queue.STATS["queued"] += 1
@@ -209,11 +210,14 @@ async def order_for_claim(redis, settings: Settings, job: PendingClaim) -> tuple
         # The reason first, then the give-back: a poll in between still sees the claim pending.
         await redis.set(flash_lua.failure_key(job.session_id, job.user_id, job.request_id),
                         json.dumps(reason, ensure_ascii=False), ex=3600)
+        flash_queue.remember((job.session_id, job.user_id, job.request_id),
+                             ("failed", json.dumps(reason, ensure_ascii=False)))
         # The database is short (Redis had drifted): keep Redis' count down, reconcile repairs it.
         short = isinstance(exc, OutOfStock) and getattr(exc, "code", "") == "flash_db_short"
         await flash_sale.release_redis(redis, job.session_id, job.item_id, job.user_id, job.quantity, restore_stock=not short,
                              request_id=job.request_id, pending_field=field)
         raise
+    flash_queue.remember((job.session_id, job.user_id, job.request_id), ("ordered", result[0], str(job.item_id)))
     snapshot = json.dumps({"order": result[0], "item_ref": str(job.item_id)}, ensure_ascii=False)
     await _forget_pending.submit((redis, job.session_id, pending, field,
                                   flash_lua.ordered_key(job.session_id, job.user_id, job.request_id), snapshot))
@@ -251,7 +255,15 @@ _forget_pending = Coalescer(_forget_batch, max_batch=1024, name="flash pending f
 async def claim_state(redis, user_id: int, session_id: int, request_id: str) -> dict[str, Any]:
     """The mini-program's poll of a claim answered "queued": ordered (with the order), still
     queued, or failed (with why; the units went back and the same key may claim again)."""
-    pending, failed, order, item_ref = await _polls.submit((redis, session_id, user_id, request_id))
+    known = flash_queue.recall((session_id, user_id, request_id))  # in this process' line: no round trip
+    if known is not None and known[0] == "queued":
+        return queued_state(known[1])
+    if known is not None and known[0] == "ordered":
+        pending, failed, order, item_ref = None, None, known[1], known[2]
+    elif known is not None:
+        pending, failed, order, item_ref = None, known[1], None, ""
+    else:
+        pending, failed, order, item_ref = await _polls.submit((redis, session_id, user_id, request_id))
     if pending is not None:
         return queued_state(PendingClaim.from_pending(session_id, flash_lua.pending_field(user_id, request_id), pending))
     base = {"request_id": request_id, "session_id": session_id, "item_id": None, "quantity": None, "order": None,

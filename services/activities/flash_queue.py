@@ -78,6 +78,34 @@ def backlog() -> int:
     return len(_tasks.get(key, ()))
 
 
+# What this process knows of the claims in its own line, so that their polls (a burst's
+# winners poll about once a second each) are answered without a round trip: key -> (until,
+# state), the state ("queued", claim) | ("ordered", order, item ref) | ("failed", reason).
+_known: dict[Any, tuple[float, tuple]] = {}
+KNOWN_SECONDS, KNOWN_MAX = 120.0, 100_000
+
+
+def remember(key: Any, state: tuple) -> None:
+    if len(_known) >= KNOWN_MAX:
+        _known.clear()
+    _known[key] = (time.monotonic() + KNOWN_SECONDS, state)
+
+
+def recall(key: Any) -> tuple | None:
+    hit = _known.get(key)
+    if hit is None:
+        return None
+    if hit[0] < time.monotonic():
+        _known.pop(key, None)
+        return None
+    return hit[1]
+
+
+def forget_all() -> None:
+    """Sessions changed (created, edited, started, stopped): nothing remembered carries over."""
+    _known.clear()
+
+
 def retry_after_ms(ahead: int | None = None) -> int:
     """When a queued claim's order is likely made: the orders ahead of it at this process'
     recent pace (orders made in the last 5 s), clamped to 0.3-5 s; 1 s without a pace. The

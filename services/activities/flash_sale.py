@@ -38,7 +38,7 @@ from huituan.models.catalog import Sku
 from huituan.models.flash_sale import ClaimStatus, FlashClaim, FlashItem, FlashSession, StockDrift
 from huituan.models.group_buy import ActivityStatus
 from huituan.models.order import ActivityType
-from huituan.services.activities import common, flash_lua, flash_orders
+from huituan.services.activities import common, flash_lua, flash_orders, flash_queue
 from huituan.services.orders.activity import ActivityPolicy, ActivityRequest
 from huituan.services.orders.create import item_values, order_values
 
@@ -183,6 +183,7 @@ async def create_session(title: str, starts_at: datetime, ends_at: datetime, ite
     common.check_times(starts_at, ends_at)
     _ITEM_CACHE.clear()
     SOLD_OUT.clear()
+    flash_queue.forget_all()
     if not items:
         raise ValidationFailed("items: 至少一个秒杀商品", field="items")
     if not 60 <= claim_ttl_seconds <= 7200:
@@ -217,6 +218,7 @@ async def update_session(redis, session_id: int, data: dict[str, Any]) -> dict[s
     await FlashSession.filter(id=s.id).update(**fields)
     _ITEM_CACHE.clear()  # this process at once; the others within _ITEM_CACHE_SECONDS
     SOLD_OUT.clear()
+    flash_queue.forget_all()
     s = await _get_session(session_id)
     if s.status == ActivityStatus.active:
         await load_session(redis, s.id)
@@ -227,6 +229,7 @@ async def set_session_status(redis, session_id: int, status: ActivityStatus) -> 
     s = await _get_session(session_id)
     _ITEM_CACHE.clear()
     SOLD_OUT.clear()
+    flash_queue.forget_all()
     await FlashSession.filter(id=s.id).update(status=status)
     await load_session(redis, s.id)  # the script reads 'active' from Redis: stop takes effect at once
     return await session_dict(await _get_session(session_id), redis)

@@ -130,3 +130,23 @@ def test_a_pending_claim_reads_back_as_it_was_written(item, qty, mode, address, 
     event(f"key with separators: {':' in key or '|' in key}")
     back = flash_lua.PendingClaim.from_pending(7, flash_lua.pending_field(user, key), job.payload())
     assert back == job
+
+
+async def test_a_poll_another_process_answers_comes_from_redis_then_the_database(rt, settings):
+    """The poll may land on a process whose line did not hold the claim: the order's snapshot
+    in Redis answers it, and once that is gone, the database."""
+    burst = settings.model_copy(update={"flash_answer_backlog": 0})
+    s = await given_flash_session(rt.redis, stock=2, per_user_limit=1)
+    user = await make_user()
+    address = await make_address(user)
+    _, how = await claim_as(rt, burst, s, user, address, key="elsewhere")
+    assert how == flash_claims.QUEUED
+    await flash_queue.drain()
+    local = await flash_claims.claim_state(rt.redis, user.id, s["id"], "elsewhere")
+    flash_queue.forget_all()  # as if another process answered
+    from_redis = await flash_claims.claim_state(rt.redis, user.id, s["id"], "elsewhere")
+    await rt.redis.delete(flash_lua.ordered_key(s["id"], user.id, "elsewhere"))
+    from_db = await flash_claims.claim_state(rt.redis, user.id, s["id"], "elsewhere")
+    assert local["status"] == from_redis["status"] == from_db["status"] == "ordered"
+    assert local["order"]["id"] == from_redis["order"]["id"] == from_db["order"]["id"]
+    assert local["item_id"] == from_redis["item_id"] == from_db["item_id"] == s["items"][0]["id"]
