@@ -120,8 +120,8 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
             raise OutOfStock("已抢光", code="flash_sold_out")
         flash_sale.RECHECKING.add(item_id)
         rechecking = True
-    job = PendingClaim(session_id, item_id, user_id, quantity, request_id, delivery_mode, address_id, pickup_point_id,
-                   remark or "", round(time.time(), 3))
+    job = PendingClaim(session_id, item_id, user_id, quantity, request_id, delivery_mode, address_id,
+                       pickup_point_id, remark or "", round(time.time(), 3))
     k = flash_lua.keys(session_id)
     script_keys = [k["meta"], k["stock"], k["limit"], flash_lua.users_key(session_id, item_id),
                    flash_lua.request_key(session_id, user_id, request_id), k["pending"]]
@@ -201,7 +201,9 @@ async def order_for_claim(redis, settings: Settings, job: PendingClaim) -> tuple
         existing = await find_order_by_key(job.user_id, job.request_id)
         if existing is not None:  # another run made it (a recovery racing a slow line)
             await redis.hdel(pending, field)
-            return await load_order_dict(existing), False
+            order = await load_order_dict(existing)
+            flash_queue.remember((job.session_id, job.user_id, job.request_id), ("ordered", order, str(job.item_id)))
+            return order, False
         if isinstance(exc, HuituanError):
             reason = {"error": exc.code, "message": exc.message}
         else:
@@ -214,8 +216,8 @@ async def order_for_claim(redis, settings: Settings, job: PendingClaim) -> tuple
                              ("failed", json.dumps(reason, ensure_ascii=False)))
         # The database is short (Redis had drifted): keep Redis' count down, reconcile repairs it.
         short = isinstance(exc, OutOfStock) and getattr(exc, "code", "") == "flash_db_short"
-        await flash_sale.release_redis(redis, job.session_id, job.item_id, job.user_id, job.quantity, restore_stock=not short,
-                             request_id=job.request_id, pending_field=field)
+        await flash_sale.release_redis(redis, job.session_id, job.item_id, job.user_id, job.quantity,
+                                       restore_stock=not short, request_id=job.request_id, pending_field=field)
         raise
     flash_queue.remember((job.session_id, job.user_id, job.request_id), ("ordered", result[0], str(job.item_id)))
     snapshot = json.dumps({"order": result[0], "item_ref": str(job.item_id)}, ensure_ascii=False)
