@@ -311,7 +311,8 @@ async def load_session(redis, session_id: int) -> int:
     # Won claims still waiting for their orders hold units the database has not taken yet. Read
     # before the database: an order written in between is then counted twice (a unit too few,
     # which reconcile gives back), never not at all (a unit sold twice in Redis).
-    waiting = pending_units(s.id, await redis.hgetall(k["pending"]))
+    pending = await redis.hgetall(k["pending"])
+    waiting = pending_units(s.id, pending)
     items = await FlashItem.filter(session_id=s.id)
     args: list[Any] = [int(as_utc(s.starts_at).timestamp()), int(as_utc(s.ends_at).timestamp()),
                        "1" if s.status == ActivityStatus.active else "0"]
@@ -321,10 +322,18 @@ async def load_session(redis, session_id: int) -> int:
     for it in items:
         rows = await FlashClaim.filter(item_id=it.id, status__in=list(HELD)).group_by("user_id") \
             .annotate(total=Sum("quantity")).values("user_id", "total")
-        if rows:
+        held = {r["user_id"]: int(r["total"] or 0) for r in rows}
+        for field, payload in pending.items():  # and what users hold in the line
+            try:
+                claim = flash_lua.PendingClaim.from_pending(s.id, field, payload)
+            except (ValueError, TypeError):
+                continue
+            if claim.item_id == it.id:
+                held[claim.user_id] = held.get(claim.user_id, 0) + claim.quantity
+        if held:
             pairs: list[Any] = []
-            for r in rows:
-                pairs += [r["user_id"], int(r["total"] or 0)]
+            for user_id, total in held.items():
+                pairs += [user_id, total]
             await script(redis, "LOAD_USERS")(keys=[flash_lua.users_key(s.id, it.id)], args=pairs)
     return written
 

@@ -150,3 +150,30 @@ async def test_a_poll_another_process_answers_comes_from_redis_then_the_database
     assert local["status"] == from_redis["status"] == from_db["status"] == "ordered"
     assert local["order"]["id"] == from_redis["order"]["id"] == from_db["order"]["id"]
     assert local["item_id"] == from_redis["item_id"] == from_db["item_id"] == s["items"][0]["id"]
+
+
+async def test_a_reload_counts_the_claims_still_in_the_line(rt, settings):
+    """Redis lost the session's stock and per-user counts while claims waited for their orders:
+    the reload takes those claims' units off the stock and counts them for their users."""
+    s = await given_flash_session(rt.redis, stock=5, per_user_limit=1)
+    item_id = s["items"][0]["id"]
+    user = await make_user()
+    address = await make_address(user)
+    other = await make_user()
+    await claim_as(rt, settings, s, other, await make_address(other), key="warm")
+    k = flash_lua.keys(s["id"])
+    job = flash_lua.PendingClaim(s["id"], item_id, user.id, 1, "in-line", "express", address.id, None, "", time.time())
+    res = await flash_sale.script(rt.redis, "CLAIM")(
+        keys=[k["meta"], k["stock"], k["limit"], flash_lua.users_key(s["id"], item_id),
+              flash_lua.request_key(s["id"], user.id, "in-line"), k["pending"]],
+        args=[item_id, user.id, 1, int(job.claimed_at), 3600, flash_lua.pending_field(user.id, "in-line"),
+              job.payload()])
+    assert int(res[0]) == 1
+    await rt.redis.delete(k["stock"], flash_lua.users_key(s["id"], item_id))
+    await flash_sale.load_session(rt.redis, s["id"])
+    # The database still has 4 (the warm-up order took one); one unit is in the line.
+    assert int(await rt.redis.hget(k["stock"], str(item_id))) == 3
+    assert int(await rt.redis.hget(flash_lua.users_key(s["id"], item_id), str(user.id))) == 1
+    # ... so the same buyer is over the limit in Redis already.
+    again = await asyncio.gather(claim_as(rt, settings, s, user, address, key="again"), return_exceptions=True)
+    assert getattr(again[0], "code", "") == "flash_limit_reached"
