@@ -30,5 +30,10 @@ def ensure_same_request(stored_hash: str, new_hash: str) -> None:
     """Refuse a reused key whose request differs from the one stored with it. Rows written
     before the hash existed have an empty hash and are taken as the same request."""
     if stored_hash and stored_hash != new_hash:
-        raise ValidationFailed("Idempotency-Key: 该键已用于另一个不同的请求，请使用新的键",
-                               field=FIELD, code="idempotency_key_reused")
+        refuse_reuse()
+
+
+def refuse_reuse() -> None:
+    """422 idempotency_key_reused: the key was used for another request."""
+    raise ValidationFailed("Idempotency-Key: 该键已用于另一个不同的请求，请使用新的键",
+                           field=FIELD, code="idempotency_key_reused")

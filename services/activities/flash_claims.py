@@ -5,8 +5,8 @@ the request's idempotency, and the won claim recorded in the session's pending h
 of one event-loop turn go to Redis as one pipeline (``_claims``). The order of a won claim is
 made in this process' line (``flash_queue``) by ``order_for_claim``: ``create_order`` with the
 flash-sale policy (``flash_sale.FlashSalePolicy``: the database's guarded stock and per-user
-backstop decide), then the claim leaves the pending hash and its order is kept two minutes for
-the polls. A quiet sale answers the claim with its order (201); a burst answers "queued" (202)
+backstop decide), then the claim leaves the pending hash and its order is kept 30 s for the
+polls. A quiet sale answers the claim with its order (201); a burst answers "queued" (202)
 at once and the mini-program polls ``claim_state``. If there can be no order the claim is given
 back in Redis (``RELEASE``). A process that dies with claims in its line leaves them pending:
 ``recover_pending`` (the reconcile job) makes their orders.
@@ -31,12 +31,13 @@ from huituan.core.clock import utcnow
 from huituan.core.coalesce import Coalescer
 from huituan.core.errors import Conflict, HuituanError, InvalidState, NotFound, OutOfStock, ValidationFailed
 from huituan.core.settings import Settings
-from huituan.models.flash_sale import FlashSession
+from huituan.models.flash_sale import FlashClaim, FlashSession
 from huituan.models.order import ActivityType, Order, OrderItem
+from huituan.services import idempotency
 from huituan.services.activities import flash_lua, flash_queue, flash_sale
 from huituan.services.activities.flash_lua import PendingClaim
 from huituan.services.orders.activity import ActivityRequest
-from huituan.services.orders.create import create_order, find_order_by_key
+from huituan.services.orders.create import create_order, find_order_by_key, order_request_hash
 from huituan.services.orders.queries import load_order_dict
 from huituan.services.orders.serialize import order_to_dict
 
@@ -110,6 +111,11 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
         raise ValidationFailed("Idempotency-Key: 请求头必填，长度 1 到 64", field="Idempotency-Key")
     if quantity < 1:
         raise ValidationFailed("quantity: 数量必须大于 0", field="quantity")
+    # Checked before the claim is won: a unit must not be taken for an order that cannot be made.
+    if delivery_mode == "express" and address_id is None:
+        raise ValidationFailed("address_id: 快递配送需要选择收货地址", field="address_id")
+    if delivery_mode == "pickup" and pickup_point_id is None:
+        raise ValidationFailed("pickup_point_id: 自提需要选择自提点", field="pickup_point_id")
     rechecking = False
     sold_out_until = flash_sale.SOLD_OUT.get(item_id)
     if sold_out_until is not None:
@@ -140,12 +146,7 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
     if rechecking and code == 1:
         flash_sale.SOLD_OUT.pop(item_id, None)  # units came back (an expired claim): the crowd asks Redis again
     if code == 0:
-        existing = await find_order_by_key(user_id, request_id)
-        if existing is not None:
-            return await load_order_dict(existing), REPLAYED
-        if await redis.hexists(k["pending"], flash_lua.pending_field(user_id, request_id)):
-            return queued_state(job), QUEUED
-        raise Conflict("请求处理中，请稍后查看订单", code="flash_claim_in_progress")
+        return await _resent(redis, job)
     if code == -3:
         have, limit = int(res[1]), int(res[2])
         if quantity > limit:
@@ -177,6 +178,39 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
     return order, CREATED if created else REPLAYED
 
 
+def _activity(item: Any, session: Any, job: PendingClaim) -> ActivityRequest:
+    return ActivityRequest(ActivityType.flash_sale, pay_timeout_seconds=session.claim_ttl_seconds, params={
+        "item": item, "quantity": job.quantity, "request_id": job.request_id},
+        fingerprint=f"{job.session_id}:{job.item_id}", batch_reads=True)
+
+
+def _same_request(a: PendingClaim, b: PendingClaim) -> bool:
+    return (a.item_id, a.quantity, a.delivery_mode, a.address_id, a.pickup_point_id, a.remark) == \
+        (b.item_id, b.quantity, b.delivery_mode, b.address_id, b.pickup_point_id, b.remark)
+
+
+async def _resent(redis, job: PendingClaim) -> tuple[dict[str, Any], str]:
+    """The same key again in this session: the first claim's answer (its order, or queued),
+    when it asks for the same; 422 idempotency_key_reused when it asks for something else; a
+    claim that failed answers 409 with its reason."""
+    existing = await find_order_by_key(job.user_id, job.request_id)
+    if existing is not None:
+        item, session = await flash_sale.item_and_session(job.session_id, job.item_id)
+        idempotency.ensure_same_request(existing.request_hash, order_request_hash(
+            [{"sku_id": item.sku_id, "quantity": job.quantity}], job.delivery_mode, job.address_id,
+            job.pickup_point_id, job.remark, _activity(item, session, job)))
+        return await load_order_dict(existing), REPLAYED
+    kind, data = await _lookup(redis, job.session_id, job.user_id, job.request_id)
+    if kind == "queued":
+        if not _same_request(data, job):
+            idempotency.refuse_reuse()
+        return queued_state(data), QUEUED
+    if kind == "failed":
+        reason = json.loads(data)
+        raise Conflict(reason.get("message") or "抢购未成功", code=reason.get("error") or "flash_claim_failed")
+    raise Conflict("请求处理中，请稍后查看订单", code="flash_claim_in_progress")
+
+
 async def order_for_claim(redis, settings: Settings, job: PendingClaim) -> tuple[dict[str, Any], bool]:
     """Create a won claim's order (``create_order`` with the flash-sale policy: the database's
     guarded stock and per-user backstop decide), then take the claim off the pending hash. If
@@ -188,18 +222,19 @@ async def order_for_claim(redis, settings: Settings, job: PendingClaim) -> tuple
     field = flash_lua.pending_field(job.user_id, job.request_id)
     try:
         item, s = await flash_sale.item_and_session(job.session_id, job.item_id)
-        req = ActivityRequest(ActivityType.flash_sale, pay_timeout_seconds=s.claim_ttl_seconds, params={
-            "item": item, "quantity": job.quantity, "request_id": job.request_id},
-            fingerprint=f"{job.session_id}:{job.item_id}", batch_reads=True)
         result = await create_order(settings, job.user_id, job.request_id,
                                     items=[{"sku_id": item.sku_id, "quantity": job.quantity}],
                                     delivery_mode=job.delivery_mode, address_id=job.address_id,
-                                    pickup_point_id=job.pickup_point_id, remark=job.remark, activity=req)
+                                    pickup_point_id=job.pickup_point_id, remark=job.remark,
+                                    activity=_activity(item, s, job))
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         existing = await find_order_by_key(job.user_id, job.request_id)
-        if existing is not None:  # another run made it (a recovery racing a slow line)
+        if (existing is not None and getattr(exc, "code", "") != "idempotency_key_reused"
+                and existing.activity_type == ActivityType.flash_sale and existing.activity_ref == str(job.item_id)):
+            # another run made this claim's order (a recovery racing a slow line); an order of
+            # another request under the same key is not it: then this claim fails and gives back
             await redis.hdel(pending, field)
             order = await load_order_dict(existing)
             flash_queue.remember((job.session_id, job.user_id, job.request_id), ("ordered", order, str(job.item_id)))
@@ -226,7 +261,7 @@ async def order_for_claim(redis, settings: Settings, job: PendingClaim) -> tuple
     return result
 
 
-ORDERED_SNAPSHOT_SECONDS = 120
+ORDERED_SNAPSHOT_SECONDS = 30  # a poll comes within seconds; the database after that
 
 
 async def _forget_batch(entries: list[tuple[Any, int, str, str, str, str]]) -> list[None]:
@@ -257,28 +292,42 @@ _forget_pending = Coalescer(_forget_batch, max_batch=1024, name="flash pending f
 async def claim_state(redis, user_id: int, session_id: int, request_id: str) -> dict[str, Any]:
     """The mini-program's poll of a claim answered "queued": ordered (with the order), still
     queued, or failed (with why; the units went back and the same key may claim again)."""
-    known = flash_queue.recall((session_id, user_id, request_id))  # in this process' line: no round trip
-    if known is not None and known[0] == "queued":
-        return queued_state(known[1])
-    if known is not None and known[0] == "ordered":
-        pending, failed, order, item_ref = None, None, known[1], known[2]
-    elif known is not None:
-        pending, failed, order, item_ref = None, known[1], None, ""
-    else:
-        pending, failed, order, item_ref = await _polls.submit((redis, session_id, user_id, request_id))
-    if pending is not None:
-        return queued_state(PendingClaim.from_pending(session_id, flash_lua.pending_field(user_id, request_id), pending))
+    kind, data = await _lookup(redis, session_id, user_id, request_id)
+    if kind == "queued":
+        return queued_state(data)
     base = {"request_id": request_id, "session_id": session_id, "item_id": None, "quantity": None, "order": None,
             "error": None, "message": ""}
-    if order is not None:
+    if kind == "ordered":
+        order, item_ref = data
         line = order["items"][0] if order.get("items") else {}
         return base | {"status": "ordered", "order": order, "quantity": line.get("quantity"),
                        "item_id": int(item_ref) if item_ref.isdigit() else None,
                        "message": "抢购成功，请在支付时限内付款"}
-    if failed is not None:
-        reason = json.loads(failed)
+    if kind == "failed":
+        reason = json.loads(data)
         return base | {"status": "failed", "error": reason.get("error"), "message": reason.get("message", "")}
     raise NotFound("没有这次抢购", code="flash_claim_not_found", field="request_id")
+
+
+async def _lookup(redis, session_id: int, user_id: int, request_id: str) -> tuple[str | None, Any]:
+    """Where a claim of this session stands: ("queued", PendingClaim), ("ordered", (order,
+    item ref)), ("failed", reason JSON) or (None, None). This process' own line first (no round
+    trip), then Redis and the database, batched with the other polls of the loop turn."""
+    known = flash_queue.recall((session_id, user_id, request_id))
+    if known is not None:
+        if known[0] == "queued":
+            return "queued", known[1]
+        if known[0] == "ordered":
+            return "ordered", (known[1], known[2])
+        return "failed", known[1]
+    pending, failed, order, item_ref = await _polls.submit((redis, session_id, user_id, request_id))
+    if pending is not None:
+        return "queued", PendingClaim.from_pending(session_id, flash_lua.pending_field(user_id, request_id), pending)
+    if order is not None:
+        return "ordered", (order, item_ref)
+    if failed is not None:
+        return "failed", failed
+    return None, None
 
 
 async def _poll_batch(entries: list[tuple[Any, int, int, str]]) -> list[tuple[str | None, str | None, Any, str]]:
@@ -308,20 +357,25 @@ async def _poll_batch(entries: list[tuple[Any, int, int, str]]) -> list[tuple[st
                 snapshots[n] = (ordered["order"], ordered["item_ref"])
     # The order is committed before its claim leaves the pending hash: neither pending nor a
     # snapshot (older than two minutes, or made by a recovery) -> the database.
-    wanted = {(entries[n][2], entries[n][3]) for n in range(len(entries))
-              if pending[n] is None and snapshots[n] is None}
-    orders: dict[tuple[int, str], tuple[dict[str, Any], str]] = {}
+    wanted = {entries[n][1:] for n in range(len(entries)) if pending[n] is None and snapshots[n] is None}
+    orders: dict[tuple[int, int, str], tuple[dict[str, Any], str]] = {}
     if wanted:
-        found = [o for o in await Order.filter(user_id__in={u for u, _ in wanted},
-                                               idempotency_key__in={k for _, k in wanted},
-                                               activity_type=ActivityType.flash_sale)
-                 if (o.user_id, o.idempotency_key) in wanted]
+        # Through the claim rows: an order is this session's claim only if its claim says so
+        # (the same key may name an order of another session, or a normal order).
+        claims = [c for c in await FlashClaim.filter(session_id__in={s for s, _, _ in wanted},
+                                                     user_id__in={u for _, u, _ in wanted},
+                                                     request_id__in={k for _, _, k in wanted})
+                  if (c.session_id, c.user_id, c.request_id) in wanted and c.order_id is not None]
+        by_order = {c.order_id: c for c in claims}
+        found = await Order.filter(id__in=list(by_order)) if by_order else []
         items: dict[int, list[OrderItem]] = {o.id: [] for o in found}
         if found:
             for it in await OrderItem.filter(order_id__in=list(items)).order_by("id"):
                 items[it.order_id].append(it)
-        orders = {(o.user_id, o.idempotency_key): (order_to_dict(o, items[o.id]), o.activity_ref) for o in found}
-    return [(pending[n], failed[n], *(snapshots[n] or orders.get((entries[n][2], entries[n][3]), (None, ""))))
+        for o in found:
+            c = by_order[o.id]
+            orders[(c.session_id, c.user_id, c.request_id)] = (order_to_dict(o, items[o.id]), str(c.item_id))
+    return [(pending[n], failed[n], *(snapshots[n] or orders.get(entries[n][1:], (None, ""))))
             for n in range(len(entries))]
 
 

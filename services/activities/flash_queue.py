@@ -82,7 +82,7 @@ def backlog() -> int:
 # winners poll about once a second each) are answered without a round trip: key -> (until,
 # state), the state ("queued", claim) | ("ordered", order, item ref) | ("failed", reason).
 _known: dict[Any, tuple[float, tuple]] = {}
-KNOWN_SECONDS, KNOWN_MAX = 120.0, 100_000
+KNOWN_SECONDS, KNOWN_MAX = 30.0, 100_000  # a poll comes within seconds
 
 
 def remember(key: Any, state: tuple) -> None:
@@ -99,6 +99,10 @@ def recall(key: Any) -> tuple | None:
         _known.pop(key, None)
         return None
     return hit[1]
+
+
+def forget(key: Any) -> None:
+    _known.pop(key, None)
 
 
 def forget_all() -> None:

@@ -506,11 +506,14 @@ class FlashSalePolicy(ActivityPolicy):
         if moved != 1:
             return
         await FlashItem.filter(id=c.item_id).using_db(conn).update(stock_left=F("stock_left") + c.quantity)
+        # The poll's copies of the new order (this process, Redis) would still show it unpaid.
+        flash_queue.forget((c.session_id, c.user_id, c.request_id))
         try:
             redis = get_runtime().redis
         except RuntimeError:
             return  # no runtime (CLI): reconcile brings Redis back in line
         await release_redis(redis, c.session_id, c.item_id, c.user_id, c.quantity, restore_stock=True)
+        await redis.delete(flash_lua.ordered_key(c.session_id, c.user_id, c.request_id))
         SOLD_OUT.pop(c.item_id, None)
 
     async def on_paid(self, conn, order_id: int, ref: str) -> None:

@@ -88,6 +88,15 @@ async def _read_context(user_id: int, idempotency_key: str, address_id: int | No
     ), [user_id, idempotency_key, user_id, address_id, user_id, *sku_ids])
 
 
+def order_request_hash(items: list[dict[str, Any]], delivery_mode: str, address_id: int | None,
+                       pickup_point_id: int | None, remark: str, activity: ActivityRequest | None) -> str:
+    """The hash stored with an order's Idempotency-Key: what the request asked for."""
+    return idempotency.request_hash(
+        items=[[line.get("sku_id"), line.get("quantity")] for line in items], delivery_mode=delivery_mode,
+        address_id=address_id, pickup_point_id=pickup_point_id, remark=remark or "",
+        **({"activity": [str(activity.type), activity.fingerprint]} if activity else {}))
+
+
 async def create_order(settings: Settings, user_id: int, idempotency_key: str, *, items: list[dict[str, Any]],
                        delivery_mode: str, address_id: int | None = None, pickup_point_id: int | None = None,
                        remark: str = "", activity: ActivityRequest | None = None) -> tuple[dict[str, Any], bool]:
@@ -109,10 +118,7 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     """
     idempotency.check_key(idempotency_key)
     # What this request asks for: a reused key with another request is refused (422).
-    fingerprint = idempotency.request_hash(
-        items=[[line.get("sku_id"), line.get("quantity")] for line in items], delivery_mode=delivery_mode,
-        address_id=address_id, pickup_point_id=pickup_point_id, remark=remark or "",
-        **({"activity": [str(activity.type), activity.fingerprint]} if activity else {}))
+    fingerprint = order_request_hash(items, delivery_mode, address_id, pickup_point_id, remark, activity)
     sku_lookup = _sku_ids_for_lookup(items, settings)
     if activity is not None and activity.batch_reads and sql.is_pg(sql.default_conn()):
         rows = await read_batch.read(user_id, idempotency_key, address_id, sku_lookup)

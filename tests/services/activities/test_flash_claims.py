@@ -7,10 +7,11 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from huituan.core.errors import NotFound
+from huituan.core.errors import NotFound, ValidationFailed
 from huituan.models.flash_sale import FlashItem
 from huituan.models.order import Order
 from huituan.services.activities import flash_claims, flash_lua, flash_queue, flash_sale
+from huituan.services.orders.lifecycle import cancel_order
 from tests.factories import make_address, make_user
 from tests.services.activities.helpers import claim_as, given_flash_session
 
@@ -177,3 +178,112 @@ async def test_a_reload_counts_the_claims_still_in_the_line(rt, settings):
     # ... so the same buyer is over the limit in Redis already.
     again = await asyncio.gather(claim_as(rt, settings, s, user, address, key="again"), return_exceptions=True)
     assert getattr(again[0], "code", "") == "flash_limit_reached"
+
+
+async def _claim(rt, settings, session, user, address, key, **change):
+    args = dict(quantity=1, delivery_mode="express", address_id=address.id, remark="")
+    args.update(change)
+    return await flash_claims.claim(rt.redis, settings, user.id, session["id"], session["items"][0]["id"],
+                                    args.pop("quantity"), key, **args)
+
+
+@pytest.mark.parametrize("line", ["short", "long"])
+async def test_a_key_already_used_for_another_order_fails_the_claim_and_gives_everything_back(rt, settings, line):
+    """The same Idempotency-Key in another session (or for a normal order) is another request:
+    422 idempotency_key_reused (or, queued, a failed poll), and the unit, the buyer's count and
+    the key go back; the buyer claims again with a new key."""
+    s = settings if line == "short" else settings.model_copy(update={"flash_answer_backlog": 0})
+    a = await given_flash_session(rt.redis, stock=3, per_user_limit=1)
+    b = await given_flash_session(rt.redis, stock=3, per_user_limit=1)
+    user = await make_user()
+    address = await make_address(user)
+    first, _ = await _claim(rt, settings, a, user, address, "K")
+    if line == "short":
+        with pytest.raises(ValidationFailed) as reused:
+            await _claim(rt, s, b, user, address, "K")
+        assert reused.value.code == "idempotency_key_reused"
+    else:
+        _, how = await _claim(rt, s, b, user, address, "K")
+        assert how == flash_claims.QUEUED
+        await flash_queue.drain()
+        polled = await flash_claims.claim_state(rt.redis, user.id, b["id"], "K")
+        assert polled["status"] == "failed" and polled["error"] == "idempotency_key_reused"
+    b_item = b["items"][0]["id"]
+    k = flash_lua.keys(b["id"])
+    assert int(await rt.redis.hget(k["stock"], str(b_item))) == 3
+    assert await rt.redis.hget(flash_lua.users_key(b["id"], b_item), str(user.id)) is None
+    assert (await FlashItem.get(id=b_item)).stock_left == 3
+    order, how = await _claim(rt, settings, b, user, address, "K2")
+    assert how == flash_claims.CREATED and order["id"] != first["id"]
+
+
+async def test_a_poll_names_its_session(rt, settings):
+    """A key ordered in one session is unknown in another, from memory, Redis or the database."""
+    s = await given_flash_session(rt.redis, stock=2, per_user_limit=1)
+    user = await make_user()
+    await _claim(rt, settings, s, user, await make_address(user), "mine")
+    for forget in (False, True):
+        if forget:
+            flash_queue.forget_all()
+            await rt.redis.delete(flash_lua.ordered_key(s["id"], user.id, "mine"))
+        assert (await flash_claims.claim_state(rt.redis, user.id, s["id"], "mine"))["status"] == "ordered"
+        with pytest.raises(NotFound):
+            await flash_claims.claim_state(rt.redis, user.id, s["id"] + 999, "mine")
+
+
+@pytest.mark.parametrize("change", [{"quantity": 2}, {"remark": "另一个"}, {"delivery_mode": "pickup"}])
+async def test_the_same_key_asking_for_something_else_is_refused(rt, settings, change):
+    s = await given_flash_session(rt.redis, stock=5, per_user_limit=2)
+    user = await make_user()
+    address = await make_address(user)
+    for backlog in (16, 0):  # once ordered, once still queued
+        key = f"k{backlog}"
+        current = settings.model_copy(update={"flash_answer_backlog": backlog,
+                                              "flash_order_concurrency": 1 if backlog == 0 else 128})
+        if backlog == 0:  # keep the first claim in the line while the second arrives
+            blocker = asyncio.Event()
+            flash_queue.submit(blocker.wait, 1)
+        await _claim(rt, current, s, user, address, key)
+        extra = {"pickup_point_id": 1} if change.get("delivery_mode") == "pickup" else {}
+        with pytest.raises(ValidationFailed) as reused:
+            await _claim(rt, current, s, user, address, key, **change, **extra)
+        assert reused.value.code == "idempotency_key_reused"
+        again, how = await _claim(rt, current, s, user, address, key)  # the same request: the same answer
+        assert how in (flash_claims.REPLAYED, flash_claims.QUEUED)
+        if backlog == 0:
+            blocker.set()
+            await flash_queue.drain()
+
+
+async def test_a_resent_claim_that_failed_says_why_and_a_cancelled_order_is_not_shown_unpaid(rt, settings):
+    s = await given_flash_session(rt.redis, stock=2, per_user_limit=1)
+    user, stranger = await make_user(), await make_user()
+    theirs = await make_address(stranger)
+    burst = settings.model_copy(update={"flash_answer_backlog": 0})
+    await _claim(rt, burst, s, user, theirs, "bad")
+    # The resend arrives while the claim's key is still held (the give-back not yet done):
+    await flash_queue.drain()
+    await rt.redis.set(flash_lua.request_key(s["id"], user.id, "bad"), "1")
+    with pytest.raises(Exception) as failed:
+        await _claim(rt, burst, s, user, theirs, "bad")
+    assert getattr(failed.value, "code", "") == "address_not_found"
+    await rt.redis.delete(flash_lua.request_key(s["id"], user.id, "bad"))
+    # A good claim, then its order cancelled: the poll shows the cancelled order, not a copy.
+    mine = await make_address(user)
+    order, _ = await _claim(rt, settings, s, user, mine, "good")
+    assert (await flash_claims.claim_state(rt.redis, user.id, s["id"], "good"))["order"]["status"] == "unpaid"
+    await cancel_order(user.id, order["id"], rt)
+    polled = await flash_claims.claim_state(rt.redis, user.id, s["id"], "good")
+    assert polled["order"]["status"] == "cancelled"
+
+
+async def test_a_claim_without_where_to_deliver_is_refused_before_it_takes_a_unit(rt, settings):
+    s = await given_flash_session(rt.redis, stock=1, per_user_limit=1)
+    user = await make_user()
+    for mode, field in (("express", "address_id"), ("pickup", "pickup_point_id")):
+        with pytest.raises(ValidationFailed) as missing:
+            await flash_claims.claim(rt.redis, settings, user.id, s["id"], s["items"][0]["id"], 1, f"none-{mode}",
+                                     delivery_mode=mode)
+        assert missing.value.details.get("field") == field or missing.value.field == field
+    detail = await flash_sale.get_session(rt.redis, s["id"])
+    assert detail["items"][0]["stock_left"] == 1
