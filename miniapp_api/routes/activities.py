@@ -177,8 +177,11 @@ def setup(app: web.Application) -> None:
         body=s.ClaimIn, response=MyOrderOut, status=201, errors=(404, 409), headers=IDEMPOTENCY,
         also={200: "同一个 Idempotency-Key 的重放：返回同一个订单",
               202: ("抢到了，订单排队生成中（抢购高峰）：用 GET /api/v1/flash-sales/claims/state 轮询", s.ClaimStateOut)},
-        description="201 抢到并已生成订单；202 抢到了，订单在排队生成（高峰时立即应答，小程序每秒轮询 "
+        description="201 抢到并已生成订单；202 抢到了，订单在排队生成（高峰时立即应答，小程序按 retry_after_ms 轮询 "
                     "/api/v1/flash-sales/claims/state，或用同一个 Idempotency-Key 重发本请求）。"
+                    "同一个键重发：同一请求返回同一个订单（200）或仍在排队（202），请求内容不同返回 422 idempotency_key_reused，"
+                    "已失败的抢购返回 409 及失败原因的错误码（如 address_not_found）。快递须带 address_id、自提须带 pickup_point_id，"
+                    "缺少时在抢占之前返回 422。"
                     "409 flash_not_started「秒杀尚未开始」、flash_ended「秒杀已结束」、flash_sold_out「已抢光」、"
                     "flash_limit_reached「每人限购 N 件」；422 quantity 超过每人限购。未在支付时限内付款，名额自动释放。",
         **user)
