@@ -356,7 +356,7 @@ async def _poll_batch(entries: list[tuple[Any, int, int, str]]) -> list[tuple[st
                 ordered = json.loads(snapshot)
                 snapshots[n] = (ordered["order"], ordered["item_ref"])
     # The order is committed before its claim leaves the pending hash: neither pending nor a
-    # snapshot (older than two minutes, or made by a recovery) -> the database.
+    # snapshot (older than 30 s, dropped by a cancel, or made by a recovery) -> the database.
     wanted = {entries[n][1:] for n in range(len(entries)) if pending[n] is None and snapshots[n] is None}
     orders: dict[tuple[int, int, str], tuple[dict[str, Any], str]] = {}
     if wanted:

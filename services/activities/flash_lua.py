@@ -27,7 +27,7 @@ def pending_field(user_id: int, request_id: str) -> str:
 
 
 def ordered_key(session_id: int, user_id: int, request_id: str) -> str:
-    """A queued claim's new order as the poll shows it (a snapshot kept two minutes: the polls
+    """A queued claim's new order as the poll shows it (a snapshot kept 30 s: the polls
     of a burst are answered from Redis, not from the database the line is writing to)."""
     return f"{{fs:{session_id}}}:o:{user_id}:{request_id}"
 
