@@ -29,7 +29,7 @@ from typing import Any, Awaitable, Callable
 STATS = {"submitted": 0, "queued": 0, "waited": 0, "peak": 0}
 
 # Per event loop (tests run several): the gate and the orders in the line or being made.
-_gates: dict[int, tuple[int, asyncio.Semaphore]] = {}
+_gates: dict[int, tuple[int, asyncio.Semaphore, asyncio.AbstractEventLoop]] = {}
 _tasks: dict[int, set[asyncio.Task]] = {}
 
 
@@ -38,10 +38,10 @@ def submit(make: Callable[[], Awaitable[Any]], concurrency: int) -> asyncio.Task
     others are running. The returned task outlives the request that submitted it."""
     loop = asyncio.get_running_loop()
     key = id(loop)
-    size, gate = _gates.get(key) or (0, None)
-    if gate is None or size != concurrency:
+    size, gate, owner = _gates.get(key) or (0, None, None)
+    if gate is None or size != concurrency or owner is not loop:  # a new loop may reuse an old one's id
         gate = asyncio.Semaphore(concurrency)
-        _gates[key] = (concurrency, gate)
+        _gates[key] = (concurrency, gate, loop)
     tasks = _tasks.setdefault(key, set())
 
     async def run() -> Any:
