@@ -53,16 +53,20 @@ _CLAIM_ERRORS = {
 }
 
 
+def _by_client(entries: list[tuple]) -> list[tuple[Any, list[int]]]:
+    """A batch's positions per Redis client (its first field): one pipeline each."""
+    groups: dict[int, tuple[Any, list[int]]] = {}
+    for n, entry in enumerate(entries):
+        groups.setdefault(id(entry[0]), (entry[0], []))[1].append(n)
+    return list(groups.values())
+
+
 async def _claim_batch(entries: list[tuple[Any, list[str], list[Any]]]) -> list[Any]:
     """The claims of one loop turn as ONE pipeline of scripts: one round trip, one Redis
     connection, instead of one each (a burst's claims queued on the pool, a loop turn per
     round trip). Redis runs each script atomically, in turn: nothing about a claim changes."""
     out: list[Any] = [None] * len(entries)
-    groups: dict[int, list[int]] = {}
-    for n, (redis, _, _) in enumerate(entries):
-        groups.setdefault(id(redis), []).append(n)
-    for positions in groups.values():
-        redis = entries[positions[0]][0]
+    for redis, positions in _by_client(entries):
         script = flash_sale.script(redis, "CLAIM")
         todo = positions
         for attempt in range(2):
@@ -128,11 +132,7 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
         rechecking = True
     job = PendingClaim(session_id, item_id, user_id, quantity, request_id, delivery_mode, address_id,
                        pickup_point_id, remark or "", round(time.time(), 3))
-    k = flash_lua.keys(session_id)
-    script_keys = [k["meta"], k["stock"], k["limit"], flash_lua.users_key(session_id, item_id),
-                   flash_lua.request_key(session_id, user_id, request_id), k["pending"]]
-    args = [item_id, user_id, quantity, int(job.claimed_at), 24 * 3600, flash_lua.pending_field(user_id, request_id),
-            job.payload()]
+    script_keys, args = flash_lua.claim_call(job)
     try:
         res = await _claims.submit((redis, script_keys, args))
         if res[0] == -1:  # not loaded (or the stock key went away): load on demand, once
@@ -268,12 +268,8 @@ async def _forget_batch(entries: list[tuple[Any, int, str, str, str, str]]) -> l
     """The written orders' claims leave the pending hash and leave their order for the polls:
     one pipeline per Redis for the batch, each session's part in MULTI (one slot), so a poll
     sees the claim pending or ordered, never neither."""
-    groups: dict[int, list[tuple[Any, int, str, str, str, str]]] = {}
-    for entry in entries:
-        groups.setdefault(id(entry[0]), []).append(entry)
-    for group in groups.values():
-        redis = group[0][0]
-        group.sort(key=lambda e: e[1])
+    for redis, positions in _by_client(entries):
+        group = sorted((entries[n] for n in positions), key=lambda e: e[1])
         for _, session_entries in groupby(group, key=lambda e: e[1]):
             rows = list(session_entries)
             async with redis.pipeline(transaction=True) as pipe:
@@ -338,11 +334,7 @@ async def _poll_batch(entries: list[tuple[Any, int, int, str]]) -> list[tuple[st
     pending: list[Any] = [None] * len(entries)
     failed: list[Any] = [None] * len(entries)
     snapshots: list[Any] = [None] * len(entries)
-    groups: dict[int, list[int]] = {}
-    for n, entry in enumerate(entries):
-        groups.setdefault(id(entry[0]), []).append(n)
-    for positions in groups.values():
-        redis = entries[positions[0]][0]
+    for redis, positions in _by_client(entries):
         async with redis.pipeline(transaction=False) as pipe:
             for n in positions:
                 _, sid, uid, rid = entries[n]

@@ -5,6 +5,7 @@ so a script touches one Redis Cluster slot and runs unchanged on a cluster (and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 def keys(session_id: int) -> dict[str, str]:
@@ -70,6 +71,18 @@ class PendingClaim:
 
 def _opt(value: int | None) -> str:
     return "" if value is None else str(value)
+
+
+REQUEST_TTL_SECONDS = 24 * 3600  # how long a claim's Idempotency-Key is remembered in Redis
+
+
+def claim_call(claim: PendingClaim) -> tuple[list[str], list[Any]]:
+    """``CLAIM``'s keys and arguments for this claim (it records ``claim`` as pending if won)."""
+    k = keys(claim.session_id)
+    return ([k["meta"], k["stock"], k["limit"], users_key(claim.session_id, claim.item_id),
+             request_key(claim.session_id, claim.user_id, claim.request_id), k["pending"]],
+            [claim.item_id, claim.user_id, claim.quantity, int(claim.claimed_at), REQUEST_TTL_SECONDS,
+             pending_field(claim.user_id, claim.request_id), claim.payload()])
 
 
 # KEYS: meta, stock, limit, users(item), request, pending

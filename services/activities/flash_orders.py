@@ -68,9 +68,10 @@ async def _write_batch(entries: list[_Entry]) -> list[Any]:
     order = sorted(range(len(entries)), key=lambda n: entries[n].lock_key)
     batch = [entries[n] for n in order]
     try:
-        results: list[Any] | None = await _as_one_statement(batch)
-        if results is None:
-            results = await _in_one_transaction(batch)
+        lone = _one_item_group(batch)
+        results: list[Any] | None = await _as_one_statement(batch) if lone else None
+        if results is None:  # several items, or the lone statement's guard refused (then in turn)
+            results = await _in_one_transaction(batch, try_sets=not lone)
     except Exception as exc:  # noqa: BLE001 - any failure: each order on its own
         STATS["fallbacks"] += 1
         log.info("flash order batch of %d failed (%s): writing them one by one", len(batch), type(exc).__name__)
@@ -88,46 +89,51 @@ async def _write_batch(entries: list[_Entry]) -> list[Any]:
 _batches = Coalescer(_write_batch, max_batch=MAX_BATCH, name="flash order batches")
 
 
+def _one_item_group(batch: list[_Entry]) -> bool:
+    many = batch[0].many
+    return len(batch) > 1 and many is not None and all(
+        e.many is many and e.lock_key == batch[0].lock_key for e in batch)
+
+
 async def _as_one_statement(batch: list[_Entry]) -> list[list[Any]] | None:
     """A batch of one group (a burst sells one item) written by its set-based statement alone:
     one statement is atomic by itself, so it needs no transaction around it (one round trip
-    and its commit, not three). None when it does not apply or its guard refused the group
-    (nothing was written): then the transaction path."""
-    many = batch[0].many
-    if len(batch) < 2 or many is None or any(e.many is not many or e.lock_key != batch[0].lock_key for e in batch):
-        return None
-    statement, args = many([e.row for e in batch])
-    rows = await sql.fetch(sql.default_conn(), statement, args)
+    and its commit, not three). None when its guard refused the group (nothing was written)."""
+    async with sql.default_conn().acquire_connection() as conn:
+        STATS["lone_statements"] += 1
+        return await _set_statement(conn, batch)
+
+
+async def _set_statement(conn, entries: list[_Entry]) -> list[list[Any]] | None:
+    """The group's rows by its one set-based statement, or None when its guard refused."""
+    statement, args = entries[0].many([e.row for e in entries])
+    rows = await conn.fetch(sql.numbered(statement), *args)
     STATS["set_statements"] += 1
-    STATS["lone_statements"] += 1
-    if len(rows) != len(batch):
-        STATS["set_refused"] += 1
+    if len(rows) != len(entries):
+        STATS["set_refused"] += 1  # nothing was written
         return None
     by_position = {r["ord"]: r for r in rows}
-    return [[by_position[n]] for n in range(1, len(batch) + 1)]
+    return [[by_position[n]] for n in range(1, len(entries) + 1)]
 
 
-async def _in_one_transaction(batch: list[_Entry]) -> list[list[Any]]:
-    """The batch's rows in its order. asyncpg directly: one pooled connection, one transaction."""
+async def _in_one_transaction(batch: list[_Entry], *, try_sets: bool = True) -> list[list[Any]]:
+    """The batch's rows in its order. asyncpg directly: one pooled connection, one transaction.
+    ``try_sets=False``: the set statement was just refused, each row's own statement runs."""
     results: list[list[Any]] = []
     async with sql.default_conn().acquire_connection() as conn:
         async with conn.transaction():
             for _, group in groupby(batch, key=lambda entry: entry.lock_key):
                 entries = list(group)
-                results += await _write_group(conn, entries)
+                results += await _write_group(conn, entries, try_set=try_sets)
     return results
 
 
-async def _write_group(conn, entries: list[_Entry]) -> list[list[Any]]:
+async def _write_group(conn, entries: list[_Entry], *, try_set: bool) -> list[list[Any]]:
     many = entries[0].many
-    if len(entries) > 1 and many is not None and all(e.many is many for e in entries):
-        statement, args = many([e.row for e in entries])
-        rows = await conn.fetch(sql.numbered(statement), *args)
-        STATS["set_statements"] += 1
-        if len(rows) == len(entries):
-            by_position = {r["ord"]: r for r in rows}
-            return [[by_position[n]] for n in range(1, len(entries) + 1)]
-        STATS["set_refused"] += 1  # the guard refused the group: nothing was written
+    if try_set and len(entries) > 1 and many is not None and all(e.many is many for e in entries):
+        rows = await _set_statement(conn, entries)
+        if rows is not None:
+            return rows
     # In turn, each statement seeing the ones before it: each caller gets its own answer.
     return [await conn.fetch(sql.numbered(e.statement), *e.args) for e in entries]
 

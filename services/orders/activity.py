@@ -40,7 +40,7 @@ class ActivityRequest:
     # Filled by reserve() for the caller (the seat, the claim ...).
     result: dict[str, Any] = field(default_factory=dict)
     # Many such orders are made at once (a flash-sale line): their reads share one query each
-    # batch on PostgreSQL (``orders.read_batch``).
+    # batch on PostgreSQL (``orders.context.read_in_batch``).
     batch_reads: bool = False
 
 

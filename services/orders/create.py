@@ -17,7 +17,7 @@ from huituan.core.money import split_by_weights, yuan
 from huituan.core.settings import Settings
 from huituan.models.order import ActivityType, DeliveryMode, Order, OrderStatus
 from huituan.services import events, idempotency
-from huituan.services.orders import read_batch
+from huituan.services.orders import context
 from huituan.services.orders.activity import ActivityRequest, require_policy
 from huituan.services.orders.numbers import new_number
 from huituan.services.orders.queries import load_order_dict
@@ -70,24 +70,6 @@ def _sku_ids_for_lookup(items: list[dict[str, Any]], settings: Settings) -> list
 _ADDRESS_COLS = ("receiver", "phone", "province", "city", "district", "detail")
 
 
-async def _read_context(user_id: int, idempotency_key: str, address_id: int | None,
-                        sku_ids: list[int]) -> list[dict[str, Any]]:
-    """One round trip for everything create_order reads before writing: the order already
-    stored under the key, the user's state, the address (only the user's own) and the SKUs
-    with their products. One row per SKU found (at least one row)."""
-    sku_join = (f"LEFT JOIN sku s ON s.id IN ({sql.placeholders(len(sku_ids))}) "
-                "LEFT JOIN product p ON p.id = s.product_id" if sku_ids else
-                "LEFT JOIN sku s ON 1 = 0 LEFT JOIN product p ON 1 = 0")
-    return await sql.fetch(None, (
-        'SELECT (SELECT o.id FROM "order" o WHERE o.user_id = ? AND o.idempotency_key = ?) AS existing_id, '
-        '(SELECT u.is_disabled FROM "user" u WHERE u.id = ?) AS user_disabled, '
-        "a.id AS address_id, a.receiver, a.phone, a.province, a.city, a.district, a.detail, "
-        "s.id AS sku_id, s.product_id, s.name AS sku_name, s.image AS sku_image, s.price_fen, "
-        "s.on_sale AS sku_on_sale, p.title, p.main_image, p.on_sale AS product_on_sale "
-        "FROM (SELECT 1 AS one) x LEFT JOIN address a ON a.id = ? AND a.user_id = ? " + sku_join
-    ), [user_id, idempotency_key, user_id, address_id, user_id, *sku_ids])
-
-
 def order_request_hash(items: list[dict[str, Any]], delivery_mode: str, address_id: int | None,
                        pickup_point_id: int | None, remark: str, activity: ActivityRequest | None) -> str:
     """The hash stored with an order's Idempotency-Key: what the request asked for."""
@@ -121,9 +103,9 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     fingerprint = order_request_hash(items, delivery_mode, address_id, pickup_point_id, remark, activity)
     sku_lookup = _sku_ids_for_lookup(items, settings)
     if activity is not None and activity.batch_reads and sql.is_pg(sql.default_conn()):
-        rows = await read_batch.read(user_id, idempotency_key, address_id, sku_lookup)
+        rows = await context.read_in_batch(user_id, idempotency_key, address_id, sku_lookup)
     else:
-        rows = await _read_context(user_id, idempotency_key, address_id, sku_lookup)
+        rows = await context.read_one(user_id, idempotency_key, address_id, sku_lookup)
     head = rows[0]
     if head["existing_id"] is not None:
         existing = await Order.get_or_none(id=head["existing_id"])

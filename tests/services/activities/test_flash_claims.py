@@ -69,6 +69,12 @@ async def test_a_queued_claim_that_cannot_get_its_order_is_given_back_and_says_w
     assert (await flash_claims.claim_state(rt.redis, user.id, s["id"], "bad-address"))["status"] == "ordered"
 
 
+async def _won_without_order(rt, job):
+    """The claim script has run for ``job`` and won; its process died before the order."""
+    script_keys, args = flash_lua.claim_call(job)
+    assert int((await flash_sale.script(rt.redis, "CLAIM")(keys=script_keys, args=args))[0]) == 1
+
+
 async def test_a_claim_left_pending_by_a_dead_process_is_recovered_and_is_not_drift(rt, settings):
     """The script ran (unit taken in Redis, claim pending) and the process died before the
     order: reconcile does not call that drift, and recover_pending makes the order."""
@@ -78,14 +84,9 @@ async def test_a_claim_left_pending_by_a_dead_process_is_recovered_and_is_not_dr
     address = await make_address(user)
     await claim_as(rt, settings, s, user, address, key="warm")  # loads the session into Redis
     job = flash_lua.PendingClaim(s["id"], item_id, user.id, 1, "orphan", "express", address.id, None, "备注",
-                              time.time())
+                                 time.time())
     k = flash_lua.keys(s["id"])
-    res = await flash_sale.script(rt.redis, "CLAIM")(
-        keys=[k["meta"], k["stock"], k["limit"], flash_lua.users_key(s["id"], item_id),
-              flash_lua.request_key(s["id"], user.id, "orphan"), k["pending"]],
-        args=[item_id, user.id, 1, int(job.claimed_at), 3600, flash_lua.pending_field(user.id, "orphan"),
-              job.payload()])
-    assert int(res[0]) == 1
+    await _won_without_order(rt, job)
     assert (await flash_claims.claim_state(rt.redis, user.id, s["id"], "orphan"))["status"] == "queued"
     assert await flash_sale.reconcile(rt.redis, settle_seconds=0.01) == 0  # pending, not drift
     assert await flash_claims.recover_pending(rt.redis, settings) == 0  # too young: its process may be alive
@@ -164,12 +165,7 @@ async def test_a_reload_counts_the_claims_still_in_the_line(rt, settings):
     await claim_as(rt, settings, s, other, await make_address(other), key="warm")
     k = flash_lua.keys(s["id"])
     job = flash_lua.PendingClaim(s["id"], item_id, user.id, 1, "in-line", "express", address.id, None, "", time.time())
-    res = await flash_sale.script(rt.redis, "CLAIM")(
-        keys=[k["meta"], k["stock"], k["limit"], flash_lua.users_key(s["id"], item_id),
-              flash_lua.request_key(s["id"], user.id, "in-line"), k["pending"]],
-        args=[item_id, user.id, 1, int(job.claimed_at), 3600, flash_lua.pending_field(user.id, "in-line"),
-              job.payload()])
-    assert int(res[0]) == 1
+    await _won_without_order(rt, job)
     await rt.redis.delete(k["stock"], flash_lua.users_key(s["id"], item_id))
     await flash_sale.load_session(rt.redis, s["id"])
     # The database still has 4 (the warm-up order took one); one unit is in the line.

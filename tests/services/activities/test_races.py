@@ -16,7 +16,7 @@ from huituan.models.group_buy import Group, GroupSeat, SeatStatus
 from huituan.models.order import ActivityType, Order
 from huituan.models.user import Address, User
 from huituan.services.activities import bargain, flash_claims, flash_lua, flash_orders, flash_queue, flash_sale, group_buy
-from huituan.services.orders import read_batch
+from huituan.services.orders import context as order_context
 from tests.services.activities.helpers import buyer, given_bargain_activity, given_flash_session, given_group_activity
 
 pytestmark = pytest.mark.postgres
@@ -103,7 +103,7 @@ async def test_2000_concurrent_claims_for_100_units(rt, settings):
     people = await _buyers(500)
     flight = Flight()
     batched_before, sets_before = flash_orders.STATS["orders"], flash_orders.STATS["set_statements"]
-    lone_before, reads_before = flash_orders.STATS["lone_statements"], read_batch.STATS["items"]
+    lone_before, reads_before = flash_orders.STATS["lone_statements"], order_context.STATS["items"]
     calls = [flight.run(flash_claims.claim(rt.redis, settings, uid, s["id"], item_id, 1, uuid.uuid4().hex,
                                          delivery_mode="express", address_id=aid))
              for _ in range(4) for uid, aid in people]
@@ -133,7 +133,7 @@ async def test_2000_concurrent_claims_for_100_units(rt, settings):
     # pipeline and the orders' reads shared queries.
     assert flash_orders.STATS["lone_statements"] > lone_before
     assert flash_claims._claims.stats["largest"] > 1
-    assert read_batch.STATS["largest"] > 1 and read_batch.STATS["items"] - reads_before >= 100
+    assert order_context.STATS["largest"] > 1 and order_context.STATS["items"] - reads_before >= 100
 
 
 async def test_a_database_short_of_redis_sells_exactly_its_own_stock(rt, settings):
