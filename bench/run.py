@@ -125,6 +125,8 @@ def server_env(db_url: str, redis_url: str, key_dir: str, port: int) -> dict[str
         HUITUAN_SANDBOX_KEY_DIR=key_dir,
         HUITUAN_ORDER_MAX_QUANTITY="999",
     )
+    if "HUITUAN_EVENT_LOOP" in os.environ:  # the bare baseline reads it too (bench/bare_app.py)
+        env["HUITUAN_EVENT_LOOP"] = os.environ["HUITUAN_EVENT_LOOP"]
     return env
 
 

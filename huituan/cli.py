@@ -11,6 +11,7 @@ import getpass
 import logging
 import sys
 
+from huituan.core import event_loop
 from huituan.core.logging import setup_logging
 from huituan.core.settings import Environment, Settings, explain_settings_error
 from huituan.models import MODEL_APP
@@ -50,6 +51,13 @@ def _refuse_unsafe_production(settings: Settings) -> None:
             raise SystemExit(2)
 
 
+# A crowd connecting at once (a flash sale's first second) must not overflow the accept queue:
+# an overflow drops the handshake's last ACK, and the client's first request then waits for
+# TCP retransmissions (200 ms, 400 ms, 1 s). aiohttp listens again on the socket it is given,
+# with its own default of 128, so every run_app gets this too.
+LISTEN_BACKLOG = 1024
+
+
 def _bind(host: str, port: int):
     """Listen before anything else starts (runtime, jobs lease): a busy port fails at once."""
     import errno
@@ -59,7 +67,7 @@ def _bind(host: str, port: int):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-        sock.listen(1024)
+        sock.listen(LISTEN_BACKLOG)
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
@@ -171,7 +179,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app.on_startup.append(_open_pools)
         app.on_startup.append(_tune_collector)
         log.info("serving on %s:%s (sandbox=%s, jobs=%s)", host, settings.port, settings.sandbox, with_jobs)
-        web.run_app(app, sock=sock, access_log=None, print=None)
+        web.run_app(app, sock=sock, access_log=None, print=None, backlog=LISTEN_BACKLOG, loop=event_loop.new_event_loop(settings.event_loop))
         return 0
     return _serve_prefork(settings, sock, host, workers, with_jobs)
 
@@ -199,7 +207,9 @@ def _serve_prefork(settings: Settings, sock, host: str, workers: int, with_jobs:
                     app.on_startup.append(_banner_hook(settings, host))
                 app.on_startup.append(_open_pools)
                 app.on_startup.append(_tune_collector)
-                web.run_app(app, sock=sock, access_log=None, print=None, handle_signals=True)
+                # Each worker makes its own loop after the fork: a loop never crosses a fork.
+                web.run_app(app, sock=sock, access_log=None, print=None, handle_signals=True, backlog=LISTEN_BACKLOG,
+                            loop=event_loop.new_event_loop(settings.event_loop))
             finally:
                 os._exit(0)
         children.append(pid)
@@ -234,7 +244,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     settings = _settings()
     _refuse_unsafe_production(settings)
     setup_logging(settings.log_level, settings.log_json)
-    asyncio.run(run_jobs_forever(settings))
+    event_loop.run(run_jobs_forever(settings), settings.event_loop)
     return 0
 
 

@@ -175,3 +175,12 @@ def rt(server):
     from huituan.core.web.keys import RUNTIME_KEY
 
     return server.app[RUNTIME_KEY]
+
+
+
+def pytest_asyncio_loop_factories(config, item):
+    """The loop the service serves on (HUITUAN_EVENT_LOOP, uvloop by default) runs the tests too."""
+    from huituan.core import event_loop
+
+    kind = os.environ.get("HUITUAN_EVENT_LOOP", "uvloop")
+    return {kind: event_loop.loop_factory(kind)}

@@ -3,8 +3,11 @@ per-process (memory://) Redis, where the jobs lease and caches would not be shar
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -71,11 +74,15 @@ def _listening(port: int) -> set[str]:
     return found
 
 
-def _serve_and_look(tmp_path, **env: str) -> tuple[set[str], str]:
+@contextlib.contextmanager
+def _serving(tmp_path, **env: str):
+    """``huituan serve`` on a free port, serving (not just bound) when the block starts; stopped
+    by SIGTERM after it. Yields (port, process, seen); seen["stderr"] is filled in afterwards."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "huituan.cli", "serve", "--no-jobs", "--port", str(port)],
                             cwd=tmp_path, env=_env(HUITUAN_LOG_JSON="false", **env),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen: dict[str, str] = {}
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # serving, not just bound: then SIGTERM stops it cleanly
@@ -85,15 +92,21 @@ def _serve_and_look(tmp_path, **env: str) -> tuple[set[str], str]:
                         break
             except OSError:
                 time.sleep(0.2)
-        addresses = _listening(port)
+        yield port, proc, seen
     finally:
+        os.kill(proc.pid, signal.SIGCONT)
         proc.send_signal(signal.SIGTERM)
         try:
-            _, stderr = proc.communicate(timeout=30)
+            _, seen["stderr"] = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            _, stderr = proc.communicate(timeout=30)
-    return addresses, stderr
+            _, seen["stderr"] = proc.communicate(timeout=30)
+
+
+def _serve_and_look(tmp_path, **env: str) -> tuple[set[str], str]:
+    with _serving(tmp_path, **env) as (port, _proc, seen):
+        addresses = _listening(port)
+    return addresses, seen["stderr"]
 
 
 def test_with_the_sandbox_mounted_serve_binds_loopback_unless_host_is_set(tmp_path):
@@ -104,3 +117,48 @@ def test_with_the_sandbox_mounted_serve_binds_loopback_unless_host_is_set(tmp_pa
     addresses, stderr = _serve_and_look(tmp_path, HUITUAN_HOST="0.0.0.0")
     assert addresses == {"00000000"}, addresses  # explicitly asked for: every interface
     assert "127.0.0.1 only" not in stderr
+
+
+def _mapped(pid: int, fragment: str) -> bool:
+    return fragment in Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_serve_runs_on_uvloop_unless_asked_for_asyncio(tmp_path):
+    with _serving(tmp_path) as (_port, proc, _seen):
+        assert _mapped(proc.pid, "uvloop/loop.")  # the extension module of uvloop's loop is loaded
+    with _serving(tmp_path, HUITUAN_EVENT_LOOP="asyncio") as (_port, proc, _seen):
+        assert not _mapped(proc.pid, "uvloop/loop.")  # imported only when chosen
+
+
+def test_a_crowd_connecting_at_once_is_queued_not_dropped(tmp_path):
+    """A flash sale's first second: hundreds of phones connect while the process is busy. Their
+    connections wait in the accept queue; with aiohttp's default backlog of 128 the rest were
+    dropped and each first request waited for TCP retransmission (200 ms to seconds)."""
+    crowd = min(400, int(Path("/proc/sys/net/core/somaxconn").read_text()) - 1)
+    with _serving(tmp_path) as (port, proc, _seen):
+        os.kill(proc.pid, signal.SIGSTOP)  # busy: accepts nothing
+        socks = []
+        try:
+            for _ in range(crowd):
+                s = socket.socket()
+                s.setblocking(False)
+                s.connect_ex(("127.0.0.1", port))
+                socks.append(s)
+            deadline = time.monotonic() + 3
+            pending = set(socks)
+            while pending and time.monotonic() < deadline:
+                _, writable, _ = select.select([], list(pending), [], 0.2)
+                for s in writable:
+                    if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                        pending.discard(s)
+            established = crowd - len(pending)
+            assert established == crowd, f"{established} of {crowd} connected while the server was busy"
+            os.kill(proc.pid, signal.SIGCONT)
+            for s in socks[:20]:  # and they are served once it is free again
+                s.setblocking(True)
+                s.settimeout(10)
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                assert s.recv(64).startswith(b"HTTP/1.1 200")
+        finally:
+            for s in socks:
+                s.close()
