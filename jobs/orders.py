@@ -1,8 +1,10 @@
-"""Order sweeps: close unpaid orders past their deadline, auto-confirm old shipments."""
+"""Order sweeps: close unpaid orders past their deadline, auto-confirm old shipments, add paid
+and refunded units to the products' sales counts."""
 
 from __future__ import annotations
 
 from huituan.core.runtime import Runtime
+from huituan.services import product_sales
 from huituan.services.orders import lifecycle
 
 
@@ -12,3 +14,7 @@ async def close_unpaid_orders(rt: Runtime) -> int:
 
 async def auto_confirm_orders(rt: Runtime) -> int:
     return await lifecycle.auto_confirm_orders(rt.settings.order_auto_confirm_days)
+
+
+async def fold_product_sales(rt: Runtime) -> int:
+    return await product_sales.fold_all()

@@ -55,6 +55,12 @@ SCHEDULE: list[JobSpec] = [
         description="发货超过规定天数的订单自动确认收货",
     ),
     JobSpec(
+        name="fold_product_sales",
+        func=orders.fold_product_sales,
+        seconds=10,
+        description="把已付款、已退款的件数计入商品销量",
+    ),
+    JobSpec(
         name="deliver_outbox",
         func=outbox.deliver_outbox,
         seconds=10,

@@ -35,6 +35,22 @@ class Product(Model):
         table = "product"
 
 
+class ProductSalesChange(Model):
+    """Units of a product paid (positive) or refunded (negative), not yet added to Product.sales.
+
+    Written in the payment or refund transaction: an insert locks no product row, so payments
+    of one popular product do not reach the disk one at a time. The fold_product_sales job adds
+    them to Product.sales and deletes them in one transaction."""
+
+    id = fields.BigIntField(primary_key=True)
+    product_id = fields.BigIntField(db_index=True)
+    units = fields.IntField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "product_sales_change"
+
+
 class Sku(Model):
     id = fields.BigIntField(primary_key=True)
     product = fields.ForeignKeyField("models.Product", related_name="skus", on_delete=fields.CASCADE)

@@ -1,9 +1,15 @@
 """``Product.sales``: units paid, net of units refunded.
 
 Subscribed by the composition root (huituan.wiring) to ORDER_PAID and REFUND_SUCCEEDED and run
-inside the cause's transaction (conn), so the count moves exactly when the payment or the
-refund commits. Products are updated in id order so two transactions touching the same
-products never wait on each other in opposite orders.
+inside the cause's transaction (conn): each writes its units as ``ProductSalesChange`` rows,
+so they exist exactly when the payment or the refund commits. The rows are inserts: updating
+``Product.sales`` there held the product row's lock through each commit's WAL flush, and the
+payments of one popular product reached the disk one at a time (~300 a second, durable).
+
+``fold`` (the ``fold_product_sales`` job, every few seconds) adds the rows to ``Product.sales``
+and deletes them in one transaction: each row is counted once, even with two folds at once
+(PostgreSQL: ``FOR UPDATE SKIP LOCKED``). The count shown lags the payments by at most the
+job's interval.
 """
 
 from __future__ import annotations
@@ -11,23 +17,59 @@ from __future__ import annotations
 from collections import Counter
 
 from tortoise.expressions import F
+from tortoise.transactions import in_transaction
 
-from huituan.models.catalog import Product
+from huituan.core import sql
+from huituan.core.clock import utcnow
+from huituan.models.catalog import Product, ProductSalesChange
 from huituan.models.order import OrderItem, Refund, RefundStatus
+
+FOLD_BATCH = 10_000
 
 
 async def _move(units: Counter, sign: int, conn) -> None:
-    for product_id in sorted(units):
-        if units[product_id]:
-            await Product.filter(id=product_id).using_db(conn).update(sales=F("sales") + sign * units[product_id])
+    changes = [ProductSalesChange(product_id=product_id, units=sign * units[product_id])
+               for product_id in sorted(units) if units[product_id]]
+    if changes:
+        await ProductSalesChange.bulk_create(changes, using_db=conn)
+
+
+async def fold(batch: int = FOLD_BATCH) -> int:
+    """Add pending sales changes to ``Product.sales`` (oldest first, up to ``batch`` rows) and
+    delete them, in one transaction. Returns how many rows were folded.
+
+    Only what this transaction's DELETE removed is counted (RETURNING), so a row another fold
+    took is never added twice; on PostgreSQL the rows another fold holds are skipped rather
+    than waited for."""
+    async with in_transaction() as conn:
+        lock = " FOR UPDATE SKIP LOCKED" if sql.is_pg(conn) else ""
+        rows = await sql.fetch(conn, "DELETE FROM product_sales_change WHERE id IN (SELECT id FROM "
+                               f"product_sales_change ORDER BY id LIMIT ?{lock}) RETURNING product_id, units",
+                               [batch])
+        units: Counter = Counter()
+        for row in rows:
+            units[int(row["product_id"])] += int(row["units"])
+        for product_id in sorted(units):  # id order: two folds never wait on each other in a cycle
+            if units[product_id]:
+                await Product.filter(id=product_id).using_db(conn).update(sales=F("sales") + units[product_id])
+    return len(rows)
+
+
+async def fold_all() -> int:
+    """Every pending change (the job): batches until none is left."""
+    total = 0
+    while True:
+        n = await fold()
+        total += n
+        if n < FOLD_BATCH:
+            return total
 
 
 async def on_paid(order_id: int, conn, **_) -> None:
-    units: Counter = Counter()
-    for product_id, quantity in await OrderItem.filter(order_id=order_id).using_db(conn).values_list(
-            "product_id", "quantity"):
-        units[product_id] += quantity
-    await _move(units, +1, conn)
+    # One statement in the payment's transaction: its lines' units per product, as changes.
+    await sql.execute(conn, "INSERT INTO product_sales_change (product_id, units, created_at) "
+                            "SELECT product_id, SUM(quantity), ? FROM order_item WHERE order_id = ? "
+                            "GROUP BY product_id ORDER BY product_id", [utcnow(), order_id])
 
 
 async def refunded_units(refund: Refund, conn) -> Counter:
