@@ -34,8 +34,9 @@ def main() -> None:
 
     from huituan.cli import LISTEN_BACKLOG
     from huituan.core.event_loop import new_event_loop
+    from huituan.core.settings import EventLoop
 
-    kind = os.environ.get("HUITUAN_EVENT_LOOP", "uvloop")
+    kind = os.environ.get("HUITUAN_EVENT_LOOP", EventLoop.uvloop.value)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", args.port))

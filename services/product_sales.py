@@ -6,7 +6,7 @@ so they exist exactly when the payment or the refund commits. The rows are inser
 ``Product.sales`` there held the product row's lock through each commit's WAL flush, and the
 payments of one popular product reached the disk one at a time (~300 a second, durable).
 
-``fold`` (the ``fold_product_sales`` job, every few seconds) adds the rows to ``Product.sales``
+``fold`` (the ``fold_product_sales`` job, every 10 s) adds the rows to ``Product.sales``
 and deletes them in one transaction: each row is counted once, even with two folds at once
 (PostgreSQL: ``FOR UPDATE SKIP LOCKED``). The count shown lags the payments by at most the
 job's interval.

@@ -177,10 +177,10 @@ def rt(server):
     return server.app[RUNTIME_KEY]
 
 
-
 def pytest_asyncio_loop_factories(config, item):
     """The loop the service serves on (HUITUAN_EVENT_LOOP, uvloop by default) runs the tests too."""
     from huituan.core import event_loop
+    from huituan.core.settings import EventLoop
 
-    kind = os.environ.get("HUITUAN_EVENT_LOOP", "uvloop")
+    kind = os.environ.get("HUITUAN_EVENT_LOOP", EventLoop.uvloop.value)
     return {kind: event_loop.loop_factory(kind)}
