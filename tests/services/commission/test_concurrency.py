@@ -45,10 +45,16 @@ async def test_settlement_while_refunds_arrive_never_settles_a_refunded_item(rt)
         await asyncio.sleep(delay)
         await finish_refund(rt, r)
 
+    # Half the refunds race the two settlement loops from the start (each record goes either
+    # way); the other half arrive after everything is settled (the claw-back path). Random
+    # delays over 0.4 s let a fast loop (uvloop) settle every record before any refund came.
     rng = random.Random(11)
+    racing, late = submitted[:30], submitted[30:]
     await asyncio.gather(settle_loop(), settle_loop(),
-                         *[refund_one(r, rng.random() * 0.4) for r in submitted])
+                         *[refund_one(r, rng.random() * 0.02) for r in racing])
     await settle_commissions(now=due)
+    for r in late:
+        await finish_refund(rt, r)
     doomed_ids = {o.id for o in doomed}
     for rec in await CommissionRecord.all():
         if rec.order_id in doomed_ids:
