@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 
 from aiohttp import web
 
@@ -32,15 +31,12 @@ def main() -> None:
             await request.read()
         return web.Response(body=body, status=args.status, content_type=args.content_type)
 
-    from huituan.cli import LISTEN_BACKLOG
+    from huituan.cli import LISTEN_BACKLOG, _bind
     from huituan.core.event_loop import new_event_loop
     from huituan.core.settings import EventLoop
 
     kind = os.environ.get("HUITUAN_EVENT_LOOP", EventLoop.uvloop.value)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", args.port))
-    sock.listen(LISTEN_BACKLOG)
+    sock = _bind("127.0.0.1", args.port)  # as `huituan serve` listens
     children = []
     for _ in range(args.workers - 1):
         pid = os.fork()

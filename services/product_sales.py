@@ -59,9 +59,10 @@ async def fold_all() -> int:
     """Every pending change (the job): batches until none is left."""
     total = 0
     while True:
-        n = await fold()
+        batch = FOLD_BATCH  # read per call: one value for the fold and the test of "last batch"
+        n = await fold(batch)
         total += n
-        if n < FOLD_BATCH:
+        if n < batch:
             return total
 
 
