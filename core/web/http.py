@@ -20,6 +20,8 @@ from tortoise.exceptions import ValidationError as TortoiseValidationError
 from huituan.core.errors import HuituanError, ValidationFailed, pydantic_message
 from huituan.core.inbound import (
     ID_MAX,
+    INT64_MAX,
+    INT64_MIN,
     MAX_HEADER_CHARS,
     MAX_QUERY_CHARS,
     BadRequest,
@@ -62,20 +64,51 @@ async def read_json(request: web.Request) -> Any:
 
 
 async def parse_json(request: web.Request, model: type[M]) -> M:
-    """Read the JSON body and validate it; errors name the field."""
+    """Read the JSON body and validate it; errors name the field.
+
+    Validated as JSON, strictly: a JSON value is taken for what it is, so ``true``, ``1.0`` and
+    ``"1"`` are not an integer, ``1`` is not a boolean (pydantic's lax mode took all of them).
+    Times, dates and enum values are still read from their JSON strings."""
     data = await read_json(request)
     if not isinstance(data, dict):
         raise ValidationFailed("请求体必须是 JSON 对象", field="body", code="invalid_json")
+    raw = await request.read()  # aiohttp keeps the bytes: screened above, parsed again in Rust
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(raw, strict=True) if raw else model.model_validate(data)
     except ValidationError as exc:
         raise validation_error_from_pydantic(exc) from None
 
 
+_query_int_fields: dict[type[BaseModel], frozenset[str]] = {}
+
+
+def integer_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The model's top-level fields that are integers (or null) in its JSON schema: the
+    schema sees through ``Annotated`` aliases such as ``Id``."""
+    names = _query_int_fields.get(model)
+    if names is None:
+        props = model.model_json_schema().get("properties", {})
+        names = frozenset(name for name, prop in props.items()
+                          if "integer" in {prop.get("type")} | {alt.get("type") for alt in prop.get("anyOf", ())})
+        _query_int_fields[model] = names
+    return names
+
+
 def parse_query(request: web.Request, model: type[M]) -> M:
+    """The query string, validated: each parameter once; an integer written as ASCII digits
+    (an optional '-'), not ``1.0``, `` 1``, ``+1`` or ``1_0``, which lax parsing took."""
     screen_query(request)
+    query = request.query
+    values: dict[str, str] = {}
+    integers = integer_fields(model)
+    for key, value in query.items():  # every pair: keys() would show a repeated name once
+        if key in values:
+            raise ValidationFailed(f"{key}: 参数重复", field=key, code="duplicate_parameter")
+        if key in integers and ascii_int(value, low=INT64_MIN, high=INT64_MAX) is None:
+            raise ValidationFailed(f"{key}: 应为整数", field=key)
+        values[key] = value
     try:
-        return model.model_validate(dict(request.query))
+        return model.model_validate(values)
     except ValidationError as exc:
         raise validation_error_from_pydantic(exc) from None
 

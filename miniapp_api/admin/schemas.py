@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from huituan.core.clock import CHINA_TZ, as_utc, china_day_bounds
 from huituan.core.web.http import json_response
@@ -51,13 +51,17 @@ def _has_nul(value: Any) -> bool:
 
 
 class _NoNul(BaseModel):
-    # PostgreSQL text cannot hold NUL: refuse it as bad input naming the field, not a 500.
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if _has_nul(value):
-            raise ValueError("不能包含空字符（\\x00）")
-        return value
+    # PostgreSQL text cannot hold NUL: refuse it as bad input naming the field, not a 500. The
+    # edge's screening (core.inbound) refuses it first; this holds for a model filled elsewhere.
+    # An after-check: a per-field "before" validator would hand every field's JSON value on as
+    # a Python value, and strict JSON validation (core.web.http.parse_json) would then refuse a
+    # time or an enum written as its JSON string.
+    @model_validator(mode="after")
+    def _no_nul(self) -> Any:
+        for name, value in self.__dict__.items():
+            if _has_nul(value):
+                raise ValueError(f"{name}: 不能包含空字符（\\x00）")
+        return self
 
 
 class QueryModel(_NoNul):

@@ -244,6 +244,7 @@ async def order_for_claim(redis, settings: Settings, job: PendingClaim) -> tuple
         else:
             log.exception("flash claim order failed: session %s user %s", job.session_id, job.user_id)
             reason = {"error": "flash_order_failed", "message": "订单创建失败，名额已释放，请重试"}
+        reason |= {"item_id": job.item_id, "quantity": job.quantity}  # what the failed poll shows
         # The reason first, then the give-back: a poll in between still sees the claim pending.
         await redis.set(flash_lua.failure_key(job.session_id, job.user_id, job.request_id),
                         json.dumps(reason, ensure_ascii=False), ex=3600)
@@ -301,7 +302,8 @@ async def claim_state(redis, user_id: int, session_id: int, request_id: str) -> 
                        "message": "抢购成功，请在支付时限内付款"}
     if kind == "failed":
         reason = json.loads(data)
-        return base | {"status": "failed", "error": reason.get("error"), "message": reason.get("message", "")}
+        return base | {"status": "failed", "error": reason.get("error"), "message": reason.get("message", ""),
+                       "item_id": reason.get("item_id"), "quantity": reason.get("quantity")}
     raise NotFound("没有这次抢购", code="flash_claim_not_found", field="request_id")
 
 

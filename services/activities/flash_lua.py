@@ -88,20 +88,22 @@ def claim_call(claim: PendingClaim) -> tuple[list[str], list[Any]]:
 # KEYS: meta, stock, limit, users(item), request, pending
 # ARGV: item, user, qty, now (epoch s), request ttl, pending field, pending payload (JSON)
 # A won claim is written to the session's pending hash in the same step: until its order exists
-# it is there, so a process that dies before writing the order leaves it for recovery.
+# it is there, so a process that dies before writing the order leaves it for recovery. The item
+# is looked up before the session's window: an item not in the session is a 404 at any time,
+# not "not started".
 # Returns {1, left} claimed | {0} duplicate request | {-1} not loaded | {-2, left} sold out |
 # {-3, have, limit} over the per-user limit | {-5} stopped | {-6} not started | {-7} ended
 CLAIM = """
 if redis.call('EXISTS', KEYS[5]) == 1 then return {0} end
 local meta = redis.call('HMGET', KEYS[1], 'starts', 'ends', 'active')
 if not meta[1] then return {-1} end
+local left = redis.call('HGET', KEYS[2], ARGV[1])
+if not left then return {-1} end
+left = tonumber(left)
 if meta[3] ~= '1' then return {-5} end
 local now = tonumber(ARGV[4])
 if now < tonumber(meta[1]) then return {-6} end
 if now >= tonumber(meta[2]) then return {-7} end
-local left = redis.call('HGET', KEYS[2], ARGV[1])
-if not left then return {-1} end
-left = tonumber(left)
 local qty = tonumber(ARGV[3])
 local limit = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
 local have = tonumber(redis.call('HGET', KEYS[4], ARGV[2]) or '0')

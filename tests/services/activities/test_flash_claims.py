@@ -58,6 +58,9 @@ async def test_a_queued_claim_that_cannot_get_its_order_is_given_back_and_says_w
     await flash_queue.drain()
     polled = await flash_claims.claim_state(rt.redis, user.id, s["id"], "bad-address")
     assert polled["status"] == "failed" and polled["error"] == "address_not_found" and "地址" in polled["message"]
+    assert (polled["item_id"], polled["quantity"]) == (item_id, 1)  # what was claimed, as the other states say
+    flash_queue.forget_all()  # the same answer from Redis, as another process polls it
+    assert await flash_claims.claim_state(rt.redis, user.id, s["id"], "bad-address") == polled
     # The unit, the buyer's count and the key are all given back; nothing is pending.
     assert int(await rt.redis.hget(k["stock"], str(item_id))) == 2
     assert await rt.redis.hget(flash_lua.users_key(s["id"], item_id), str(user.id)) is None

@@ -1,11 +1,12 @@
 import asyncio
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
 
 from huituan.core.clock import utcnow
-from huituan.core.errors import Conflict, InvalidState, OutOfStock, ValidationFailed
+from huituan.core.errors import Conflict, InvalidState, NotFound, OutOfStock, ValidationFailed
 from huituan.models.flash_sale import ClaimStatus, FlashClaim, FlashItem, StockDrift
 from huituan.models.order import Order, OrderStatus, Payment, PaymentStatus, Refund
 from huituan.services.activities import flash_claims, flash_lua, flash_sale
@@ -52,6 +53,14 @@ async def test_bad_claims_are_refused(rt, settings):
     with pytest.raises(InvalidState) as ended:
         await claim_as(rt, settings, over, user, address)
     assert ended.value.code == "flash_ended" and "已结束" in ended.value.message
+    # An item that is not in the session is a 404 whatever the session's window: not "not
+    # started" before it, not "ended" after it (another session's item, and one that never was).
+    for session in (later, over):
+        for wrong_item in (s["items"][0]["id"], 999_999):
+            with pytest.raises(NotFound) as missing:
+                await flash_claims.claim(rt.redis, settings, user.id, session["id"], wrong_item, 1, uuid.uuid4().hex,
+                                         delivery_mode="express", address_id=address.id)
+            assert missing.value.code == "flash_item_not_found" and missing.value.details["field"] == "item_id"
 
 
 async def test_unpaid_claim_expires_and_a_late_payment_is_refunded_the_unit_sold_once(client, rt, settings):
