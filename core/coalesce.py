@@ -38,6 +38,7 @@ class Coalescer(Generic[T]):
         self._pending: dict[int, list[tuple[T, asyncio.Future]]] = {}
         self._runners: dict[int, asyncio.Task] = {}
         self._flushing: set[int] = set()
+        self._tasks: set[asyncio.Task] = set()
         self.stats = {"batches": 0, "items": 0, "largest": 0}
 
     async def submit(self, item: T) -> Any:
@@ -48,7 +49,11 @@ class Coalescer(Generic[T]):
         if not self.sequential:
             if key not in self._flushing:
                 self._flushing.add(key)
-                loop.call_soon(self._flush, loop, key)
+                # A task, not call_soon + a task: its first step runs when call_soon would (at
+                # the next turn, after every call of this one joined the batch) and sends the
+                # batch at once. A callback that then created the task cost every caller one
+                # more loop turn, and under a burst a turn is hundreds of requests long.
+                self._keep(loop.create_task(self._flush(key)))
         else:
             runner = self._runners.get(key)
             if runner is None or runner.done():
@@ -57,11 +62,20 @@ class Coalescer(Generic[T]):
         # it), and a shield per call was a tenth of a burst's first second.
         return await future
 
-    def _flush(self, loop: asyncio.AbstractEventLoop, key: int) -> None:
+    async def _flush(self, key: int) -> None:
         self._flushing.discard(key)
         pending = self._pending.pop(key, [])
-        for start in range(0, len(pending), self.max_batch):
-            loop.create_task(self._deliver(pending[start:start + self.max_batch]))
+        chunks = [pending[start:start + self.max_batch] for start in range(0, len(pending), self.max_batch)]
+        loop = asyncio.get_running_loop()
+        for chunk in chunks[1:]:  # more than one batch's worth: the others go out side by side
+            self._keep(loop.create_task(self._deliver(chunk)))
+        if chunks:
+            await self._deliver(chunks[0])
+
+    def _keep(self, task: asyncio.Task) -> None:
+        # The loop holds tasks weakly: a batch in flight must not be collected.
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _run(self, key: int) -> None:
         pending = self._pending[key]

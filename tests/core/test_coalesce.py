@@ -73,3 +73,33 @@ async def test_a_caller_that_goes_away_leaves_the_batch_to_finish():
     with pytest.raises(asyncio.CancelledError):
         await waiting
     assert sorted(done) == [1, 2]
+
+
+async def test_a_loop_turns_calls_go_out_as_one_batch_at_the_very_next_turn():
+    """Not sequential: every call of one loop turn is one batch, and the batch is sent in the
+    next turn, not the one after (under a burst each turn is hundreds of requests long, and a
+    turn more was a turn more for every claim and poll). Batches beyond max_batch go together."""
+    turns = 0
+
+    def tick() -> None:
+        nonlocal turns
+        turns += 1
+        loop.call_soon(tick)
+
+    loop = asyncio.get_running_loop()
+    started: list[tuple[int, int]] = []
+
+    async def run(items: list[int]) -> list[int]:
+        started.append((turns, len(items)))
+        await asyncio.sleep(0)
+        return items
+
+    c = Coalescer(run, max_batch=4, name="test", sequential=False)
+    loop.call_soon(tick)
+    await asyncio.sleep(0)  # the ticker runs once per turn from here
+    submitted_at = turns
+    calls = [asyncio.ensure_future(c.submit(i)) for i in range(10)]
+    assert await asyncio.gather(*calls) == list(range(10))
+    assert sorted(n for _, n in started) == [2, 4, 4]  # one turn's ten calls: batches of 4, 4, 2
+    # The callers' tasks start one turn later; the first batch goes out in the turn after that.
+    assert min(t for t, _ in started) - submitted_at <= 2, (submitted_at, started)
