@@ -119,12 +119,40 @@ class Payment(Model):
     transaction_id = fields.CharField(64, unique=True)
     amount_fen = fields.IntField()
     status = fields.CharEnumField(PaymentStatus, max_length=20)
-    payer_openid = fields.CharField(64, default="")
+    payer_openid = fields.CharField(128, default="")  # as long as a notify may carry (parse_payment_resource)
     notify_payload = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "payment"
+
+
+class UnmatchedPaymentStatus(StrEnum):
+    open = "open"  # money received, no order of ours: an operator must act
+    resolved = "resolved"  # an operator settled it (refunded at the merchant platform, matched by hand)
+
+
+class UnmatchedPayment(Model):
+    """A verified WeChat Pay payment naming no order of ours, kept for an operator.
+
+    With no order there is nothing to hang an automatic refund on: it is recorded once per
+    transaction id and listed in the admin API until an operator resolves it."""
+
+    id = fields.BigIntField(primary_key=True)
+    transaction_id = fields.CharField(64, unique=True)
+    out_trade_no = fields.CharField(64, db_index=True)
+    amount_fen = fields.IntField()
+    payer_openid = fields.CharField(128, default="")
+    notify_payload = fields.JSONField(default=dict)
+    status = fields.CharEnumField(UnmatchedPaymentStatus, max_length=16, default=UnmatchedPaymentStatus.open,
+                                  db_index=True)
+    resolved_by = fields.BigIntField(null=True)
+    resolution_note = fields.CharField(200, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    resolved_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "unmatched_payment"
 
 
 class RefundStatus(StrEnum):

@@ -11,7 +11,7 @@ FIELD_DESCRIPTIONS: dict[str, str] = {
     # identities and paging
     "id": "编号", "user_id": "用户编号", "product_id": "商品编号", "sku_id": "SKU 编号", "order_id": "订单编号",
     "item_id": "订单明细编号", "order_item_id": "订单明细编号", "category_id": "分类编号", "leader_id": "团长编号",
-    "pickup_point_id": "自提点编号", "refund_id": "退款申请编号", "promoter_id": "推手（用户）编号",
+    "pickup_point_id": "自提点编号", "refund_id": "退款申请编号", "payment_id": "未匹配支付的编号", "promoter_id": "推手（用户）编号",
     "operator_id": "运营账号编号", "level_id": "推手等级编号", "withdrawal_id": "提现申请编号", "ref_id": "关联记录编号",
     "old_promoter_id": "原推手编号", "new_promoter_id": "新推手编号", "previous_promoter_id": "之前的推手编号",
     "reviewed_by": "审核人（运营账号编号）", "page": "页码，从 1 开始", "page_size": "每页条数", "total": "总条数",

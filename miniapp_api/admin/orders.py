@@ -9,7 +9,7 @@ from huituan.core.web.http import parse_json, parse_query, path_int
 from huituan.core.web.keys import RUNTIME_KEY
 from huituan.core.web.openapi import api
 from huituan.miniapp_api.admin import schemas as s
-from huituan.services.orders import admin_queries, refund_review, shipping
+from huituan.services.orders import admin_queries, refund_review, shipping, unmatched_payments
 
 
 async def search_orders(request: web.Request, operator_id: int) -> web.Response:
@@ -55,6 +55,17 @@ async def reject_refund(request: web.Request, operator_id: int) -> web.Response:
     return s.respond(s.RefundOut, result)
 
 
+async def list_unmatched_payments(request: web.Request, operator_id: int) -> web.Response:
+    q = parse_query(request, s.UnmatchedPaymentListQuery)
+    return s.respond(s.UnmatchedPaymentListOut, await unmatched_payments.list_unmatched(**q.model_dump()))
+
+
+async def resolve_unmatched_payment(request: web.Request, operator_id: int) -> web.Response:
+    payment_id = path_int(request, "payment_id")
+    body = await parse_json(request, s.ResolveUnmatchedIn)
+    return s.respond(s.UnmatchedPaymentOut, await unmatched_payments.resolve(payment_id, operator_id, body.note.strip()))
+
+
 def setup(app: web.Application) -> None:
     op = dict(auth=Auth.operator)
     api(app, "GET", "/api/admin/v1/orders", search_orders, summary="订单搜索", tag="admin-orders",
@@ -75,3 +86,11 @@ def setup(app: web.Application) -> None:
         tag="admin-refunds", body=s.ApproveRefundIn, response=s.RefundOut, errors=(404, 409, 502), **op)
     api(app, "POST", "/api/admin/v1/refunds/{refund_id}/reject", reject_refund, summary="驳回退款",
         tag="admin-refunds", body=s.RejectRefundIn, response=s.RefundOut, errors=(404, 409), **op)
+    api(app, "GET", "/api/admin/v1/unmatched-payments", list_unmatched_payments, summary="未匹配的支付（找不到订单的到账）",
+        tag="admin-refunds", query=s.UnmatchedPaymentListQuery, response=s.UnmatchedPaymentListOut,
+        description="微信支付通知里的商户订单号在本系统不存在：钱已到账却没有订单可挂退款，系统不会自动退回，"
+                    "每笔（按微信支付单号）记录一次并写 ERROR 日志，等运营处理（在商户平台原路退款或人工补单）。", **op)
+    api(app, "POST", "/api/admin/v1/unmatched-payments/{payment_id}/resolve", resolve_unmatched_payment,
+        summary="标记未匹配支付已处理", tag="admin-refunds", body=s.ResolveUnmatchedIn, response=s.UnmatchedPaymentOut,
+        errors=(404, 409), description="open → resolved，附处理说明；已处理的再次标记为 409 unmatched_payment_resolved。",
+        **op)

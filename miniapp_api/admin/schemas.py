@@ -13,7 +13,7 @@ from huituan.core.clock import CHINA_TZ, as_utc, china_day_bounds
 from huituan.core.web.http import json_response
 from huituan.miniapp_api.schemas.orders import AddressSnapshotOut, MyOrderItemOut
 from huituan.models.leader import LeaderStatus
-from huituan.models.order import OrderStatus, RefundStatus
+from huituan.models.order import OrderStatus, RefundStatus, UnmatchedPaymentStatus
 
 # Every string, number and list a client sends is bounded (tests/core/web/test_input_bounds.py).
 SpecName = Annotated[str, Field(min_length=1, max_length=32)]
@@ -456,6 +456,34 @@ class ApproveRefundIn(Body):
 
 class RejectRefundIn(Body):
     note: str = Field(min_length=1, max_length=200, description="驳回理由，买家可见")
+
+
+# --- unmatched payments ---------------------------------------------------------------------
+
+class UnmatchedPaymentOut(BaseModel):
+    id: int
+    transaction_id: str = Field(description="微信支付单号")
+    out_trade_no: str = Field(description="支付里的商户订单号（本系统没有这个订单）")
+    amount_fen: int = Field(description="到账金额（分）")
+    payer_openid: str = Field(description="付款人 openid")
+    status: UnmatchedPaymentStatus = Field(description="open 待处理 / resolved 已处理")
+    resolved_by: int | None = Field(description="处理的运营账号 id")
+    resolution_note: str = Field(description="处理说明")
+    created_at: datetime = Field(description="收到支付通知的时间（UTC）")
+    resolved_at: datetime | None = Field(description="处理时间（UTC）")
+
+
+class UnmatchedPaymentListQuery(PageQuery):
+    status: UnmatchedPaymentStatus | None = Field(None, description="open 待处理 / resolved 已处理；不填为全部")
+
+
+class UnmatchedPaymentListOut(Page):
+    items: list[UnmatchedPaymentOut]
+
+
+class ResolveUnmatchedIn(Body):
+    note: str = Field(min_length=1, max_length=200,
+                      description="处理说明，如「已在商户平台原路退款」或「已人工补单，订单号 …」")
 
 
 # --- leaders and pickup points ---------------------------------------------------------------

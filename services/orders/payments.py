@@ -14,7 +14,7 @@ from huituan.core.errors import InvalidState, NotifyMalformed
 from huituan.core.runtime import Runtime
 from huituan.models.order import Order, OrderItem, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus, order_status_label
 from huituan.services import events, outbox
-from huituan.services.orders import activity
+from huituan.services.orders import activity, unmatched_payments
 from huituan.services.orders.numbers import new_number
 from huituan.services.orders.queries import get_own_order
 from huituan.services.users import get_active_user
@@ -93,7 +93,8 @@ def parse_payment_resource(res: Any) -> tuple[str, str, str, int, str]:
 
 async def handle_pay_notify(rt: Runtime, notify: dict[str, Any]) -> str:
     """Apply one *verified* payment notify. Idempotent by transaction_id. Returns what happened:
-    "paid", "duplicate", "amount_mismatch", "late", "ignored". A malformed resource (amount not
+    "paid", "duplicate", "amount_mismatch", "late", "unmatched" (no such order: kept for an
+    operator, ``unmatched_payments``), "ignored". A malformed resource (amount not
     a positive integer, ids not strings) raises NotifyMalformed before anything is stored.
 
     unpaid -> paid when the amount equals payable_fen (Payment succeeded, ORDER_PAID).
@@ -120,10 +121,9 @@ async def handle_pay_notify(rt: Runtime, notify: dict[str, Any]) -> str:
         return "duplicate"
     order = await Order.get_or_none(order_no=out_trade_no)
     if order is None:
-        # No order to hang a refund on: an operator must look (WeChat only pays orders we opened).
-        log.error("pay notify for unknown order %s (transaction %s, %s fen): not refunded automatically",
-                  out_trade_no, transaction_id, total)
-        return "ignored"
+        # No order to hang a refund on: kept for an operator (WeChat only pays orders we opened).
+        created = await unmatched_payments.record(out_trade_no, transaction_id, total, payer_openid, res)
+        return "unmatched" if created else "duplicate"
 
     try:
         async with in_transaction() as conn:
