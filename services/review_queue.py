@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from huituan.models.leader import ConsumerLeader, Leader, LeaderStaff, LeaderStatus, PickupPoint
-from huituan.models.order import Refund, RefundStatus
+from huituan.models.order import Refund, RefundStatus, UnmatchedPayment, UnmatchedPaymentStatus
 from huituan.models.wallet import Withdrawal, WithdrawalStatus
 
 
@@ -23,6 +23,8 @@ async def pending_reviews(limit: int = 10) -> dict[str, Any]:
         "refunds": [{"id": r.id, "refund_no": r.refund_no, "amount_fen": r.amount_fen, "reason": r.reason}
                     for r in refunds],
         "refunds_total": await Refund.filter(status=RefundStatus.requested).count(),
+        # paid for no order of ours: handled in the admin API (a refund at the merchant platform)
+        "unmatched_payments_total": await UnmatchedPayment.filter(status=UnmatchedPaymentStatus.open).count(),
     }
 
 

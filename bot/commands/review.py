@@ -20,6 +20,8 @@ async def queue(ctx: BotContext, args: list[str]) -> str:
     out += [f"· 提现 {w['id']} 用户{w['user_id']} {money(w['amount_fen'])}" for w in q["withdrawals"]]
     out.append(f"退款 {q['refunds_total']} 笔：")
     out += [f"· 退款 {r['id']} {r['refund_no']} {money(r['amount_fen'])} {r['reason'][:20]}" for r in q["refunds"]]
+    if q["unmatched_payments_total"]:
+        out.append(f"未匹配支付 {q['unmatched_payments_total']} 笔（到账但找不到订单）：请在管理后台处理")
     out.append("处理：通过 团长 <编号> / 驳回 提现 <编号> <理由>")
     return "\n".join(out)
 

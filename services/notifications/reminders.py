@@ -12,7 +12,7 @@ from huituan.core.clock import china_date, china_day_bounds, china_display, utcn
 from huituan.models.commission import CommissionRecord, CommissionStatus
 from huituan.models.leader import Leader, LeaderStatus
 from huituan.models.notification import NotificationStatus
-from huituan.models.order import Refund, RefundStatus
+from huituan.models.order import Refund, RefundStatus, UnmatchedPayment, UnmatchedPaymentStatus
 from huituan.models.promoter import Promoter, PromoterStatus
 from huituan.models.wallet import Withdrawal, WithdrawalStatus
 from huituan.services.notifications.service import already_notified, notify, notify_operators
@@ -66,6 +66,8 @@ async def pending_reviews() -> dict[str, int]:
         "推手申请": await Promoter.filter(status=PromoterStatus.applied).count(),
         "提现审核": await Withdrawal.filter(status=WithdrawalStatus.requested).count(),
         "退款审核": await Refund.filter(status=RefundStatus.requested).count(),
+        # money received for no order of ours: an operator refunds or matches it by hand
+        "未匹配支付": await UnmatchedPayment.filter(status=UnmatchedPaymentStatus.open).count(),
     }
 
 

@@ -287,3 +287,14 @@ async def test_open_group_and_poster_send_the_poster_as_an_image(client, rt, day
     assert await outbox.deliver_pending(rt) == 0
     rows = await OutboxMessage.filter(kind=OutboxKind.wecom_poster).values_list("status", flat=True)
     assert sorted(rows) == [OutboxStatus.sent, OutboxStatus.sent]
+
+
+async def test_operators_see_unmatched_payments_in_the_queue(client, rt):
+    from huituan.services.orders.payments import handle_pay_notify
+    from tests.services.orders.helpers import pay_resource
+
+    unknown = {"order_no": "202612020000009999999999", "payable_fen": 4990}
+    await linked_operator(client, "ops-li")
+    assert "未匹配支付" not in await say(client, "ops-li", "待审核")  # nothing waits: no line
+    await handle_pay_notify(rt, pay_resource(unknown))
+    assert "未匹配支付 1 笔（到账但找不到订单）" in await say(client, "ops-li", "待审核")

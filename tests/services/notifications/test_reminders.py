@@ -124,6 +124,18 @@ async def test_operators_digest_lists_pending_reviews(rt, client):
     assert "团长申请" not in first[0]["content"]  # nothing waits there
 
 
+async def test_operators_digest_counts_open_unmatched_payments(rt, client):
+    # a payment for an order we do not have waits for an operator: the digest says so
+    from huituan.services.orders.payments import handle_pay_notify
+    from tests.services.orders.helpers import pay_resource
+
+    await Operator.create(username="ops-a", password_hash="x", wecom_userid="wx-ops-a")
+    assert await handle_pay_notify(rt, pay_resource({"order_no": "202612020000000000000001", "payable_fen": 100})) \
+        == "unmatched"
+    assert await jobs.operator_digest(rt) == 1
+    assert "未匹配支付：1 条" in (await sandbox(client))["wecom_messages"][0]["content"]
+
+
 async def test_digest_with_nothing_pending_sends_nothing(rt, client):
     await Operator.create(username="ops-a", password_hash="x", wecom_userid="wx-ops-a")
     assert await jobs.operator_digest(rt) == 0

@@ -76,3 +76,4 @@ async def test_an_operator_lists_and_resolves_it_once(client, rt):
     assert [p["amount_fen"] for p in still_open["items"]] == [2]
     # Operators only.
     assert (await client.get("/api/admin/v1/unmatched-payments")).status == 401
+
