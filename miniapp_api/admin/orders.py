@@ -63,7 +63,7 @@ async def list_unmatched_payments(request: web.Request, operator_id: int) -> web
 async def resolve_unmatched_payment(request: web.Request, operator_id: int) -> web.Response:
     payment_id = path_int(request, "payment_id")
     body = await parse_json(request, s.ResolveUnmatchedIn)
-    return s.respond(s.UnmatchedPaymentOut, await unmatched_payments.resolve(payment_id, operator_id, body.note.strip()))
+    return s.respond(s.UnmatchedPaymentOut, await unmatched_payments.resolve(payment_id, operator_id, body.note))
 
 
 def setup(app: web.Application) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from huituan.core.clock import utcnow
-from huituan.core.errors import Conflict, NotFound
+from huituan.core.errors import Conflict, NotFound, ValidationFailed
 from huituan.models.order import UnmatchedPayment, UnmatchedPaymentStatus
 
 log = logging.getLogger("huituan.orders.unmatched_payments")
@@ -59,6 +59,9 @@ async def list_unmatched(*, status: UnmatchedPaymentStatus | None = None, page: 
 async def resolve(payment_id: int, operator_id: int, note: str) -> dict[str, Any]:
     """open -> resolved with the operator's note (what was done: refunded at the merchant
     platform, matched to an order by hand). A second resolve is 409; the first note stays."""
+    note = note.strip()
+    if not note:
+        raise ValidationFailed("note: 请写明处理方式（如已在商户平台退款）", field="note")
     moved = await UnmatchedPayment.filter(id=payment_id, status=UnmatchedPaymentStatus.open).update(
         status=UnmatchedPaymentStatus.resolved, resolved_by=operator_id, resolution_note=note, resolved_at=utcnow())
     row = await UnmatchedPayment.get_or_none(id=payment_id)

@@ -59,9 +59,11 @@ async def test_an_operator_lists_and_resolves_it_once(client, rt):
     target = listed["items"][1]["id"]
     url = f"/api/admin/v1/unmatched-payments/{target}/resolve"
     # A note is required: what was done with the money.
-    resp = await client.post(url, json={"note": ""}, headers=admin)
-    assert resp.status == 422 and (await resp.json())["details"]["field"] == "note"
-    resp = await client.post(url, json={"note": "已在商户平台原路退款"}, headers=admin)
+    for blank in ("", "   "):
+        resp = await client.post(url, json={"note": blank}, headers=admin)
+        assert resp.status == 422 and (await resp.json())["details"]["field"] == "note"
+    assert (await UnmatchedPayment.get(id=target)).status == UnmatchedPaymentStatus.open
+    resp = await client.post(url, json={"note": " 已在商户平台原路退款 "}, headers=admin)
     done = await resp.json()
     assert resp.status == 200, done
     assert done["status"] == "resolved" and done["resolution_note"] == "已在商户平台原路退款"
