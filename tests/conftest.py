@@ -29,6 +29,14 @@ if BACKEND == "postgres" and not (os.environ.get("HUITUAN_TEST_DATABASE_URL") an
 TEST_SECRET = "test-secret-key-0123456789abcdef-0123456789"
 
 
+# A test that does not touch the backend under test (the CLI in subprocesses with settings of its
+# own, the wheel): both passes would run the same thing twice, so it runs once, in the SQLite pass.
+# The time matters: `make test` runs the suite twice and must stay well under 15 minutes.
+BACKEND_INDEPENDENT = pytest.mark.skipif(
+    BACKEND != "sqlite", reason="backend-independent: runs once, in the SQLite pass of `make test`"
+)
+
+
 def pytest_report_header(config):
     return f"huituan backend: {BACKEND}"
 

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from huituan.cli import build_parser
-from tests.conftest import free_port
+from tests.conftest import BACKEND_INDEPENDENT, free_port
+
+pytestmark = BACKEND_INDEPENDENT  # the CLI in subprocesses, with settings of its own
 
 ROOT = Path(__file__).resolve().parents[2]
 HUITUAN = [sys.executable, "-m", "huituan.cli"]

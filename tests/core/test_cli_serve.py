@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import BACKEND_INDEPENDENT, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,6 +27,7 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+@BACKEND_INDEPENDENT
 def test_workers_need_a_shared_redis(tmp_path):
     result = subprocess.run([sys.executable, "-m", "huituan.cli", "serve", "--workers", "2", "--port", str(free_port())],
                             cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)
@@ -109,6 +110,7 @@ def _serve_and_look(tmp_path, **env: str) -> tuple[set[str], str]:
     return addresses, seen["stderr"]
 
 
+@BACKEND_INDEPENDENT
 def test_with_the_sandbox_mounted_serve_binds_loopback_unless_host_is_set(tmp_path):
     # issue 7, item 12: /sandbox/pay/.../complete marks orders paid; not for the whole network
     addresses, stderr = _serve_and_look(tmp_path)
@@ -123,6 +125,7 @@ def _mapped(pid: int, fragment: str) -> bool:
     return fragment in Path(f"/proc/{pid}/maps").read_text()
 
 
+@BACKEND_INDEPENDENT
 def test_serve_runs_on_uvloop_unless_asked_for_asyncio(tmp_path):
     with _serving(tmp_path) as (_port, proc, _seen):
         assert _mapped(proc.pid, "uvloop/loop.")  # the extension module of uvloop's loop is loaded
@@ -130,6 +133,7 @@ def test_serve_runs_on_uvloop_unless_asked_for_asyncio(tmp_path):
         assert not _mapped(proc.pid, "uvloop/loop.")  # imported only when chosen
 
 
+@BACKEND_INDEPENDENT
 def test_a_crowd_connecting_at_once_is_queued_not_dropped(tmp_path):
     """A flash sale's first second: hundreds of phones connect while the process is busy. Their
     connections wait in the accept queue; with aiohttp's default backlog of 128 the rest were
