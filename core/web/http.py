@@ -79,18 +79,18 @@ async def parse_json(request: web.Request, model: type[M]) -> M:
         raise validation_error_from_pydantic(exc) from None
 
 
-_query_int_fields: dict[type[BaseModel], frozenset[str]] = {}
+_integer_fields_cache: dict[type[BaseModel], frozenset[str]] = {}
 
 
 def integer_fields(model: type[BaseModel]) -> frozenset[str]:
     """The model's top-level fields that are integers (or null) in its JSON schema: the
     schema sees through ``Annotated`` aliases such as ``Id``."""
-    names = _query_int_fields.get(model)
+    names = _integer_fields_cache.get(model)
     if names is None:
         props = model.model_json_schema().get("properties", {})
         names = frozenset(name for name, prop in props.items()
                           if "integer" in {prop.get("type")} | {alt.get("type") for alt in prop.get("anyOf", ())})
-        _query_int_fields[model] = names
+        _integer_fields_cache[model] = names
     return names
 
 

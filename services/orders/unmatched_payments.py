@@ -13,8 +13,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
-
 from huituan.core.clock import utcnow
 from huituan.core.errors import Conflict, NotFound, ValidationFailed
 from huituan.models.order import UnmatchedPayment, UnmatchedPaymentStatus
@@ -26,13 +24,12 @@ async def record(out_trade_no: str, transaction_id: str, amount_fen: int, payer_
                  payload: dict[str, Any]) -> bool:
     """Keep the payment for an operator. False when this transaction id is already kept (WeChat
     retries a notify until it is acknowledged; concurrent copies meet the UNIQUE key)."""
-    try:
-        _, created = await UnmatchedPayment.get_or_create(
-            transaction_id=transaction_id,
-            defaults={"out_trade_no": out_trade_no, "amount_fen": amount_fen, "payer_openid": payer_openid,
-                      "notify_payload": payload})
-    except IntegrityError:  # a concurrent copy inserted it between the read and the insert
-        return False
+    # A concurrent copy that inserts between the read and the insert meets the UNIQUE key:
+    # get_or_create then reads that row (created False).
+    _, created = await UnmatchedPayment.get_or_create(
+        transaction_id=transaction_id,
+        defaults={"out_trade_no": out_trade_no, "amount_fen": amount_fen, "payer_openid": payer_openid,
+                  "notify_payload": payload})
     if created:
         log.error("pay notify for unknown order %s (transaction %s, %s fen): kept as an unmatched payment "
                   "for an operator", out_trade_no, transaction_id, amount_fen)

@@ -43,9 +43,19 @@ async def test_a_payment_for_no_order_of_ours_is_kept_once_for_an_operator(clien
 
 
 @pytest.mark.postgres
-async def test_concurrent_copies_of_one_unmatched_payment_keep_one_row(rt):
+async def test_concurrent_copies_of_one_unmatched_payment_keep_one_row(rt, monkeypatch):
     notify = pay_resource(UNKNOWN)
+    # Observed, not replaced: how many copies found no row and tried to insert (the race).
+    inserts = []
+    insert = UnmatchedPayment._create_or_get.__func__
+
+    async def counted(cls, *args, **kwargs):
+        inserts.append(1)
+        return await insert(cls, *args, **kwargs)
+
+    monkeypatch.setattr(UnmatchedPayment, "_create_or_get", classmethod(counted))
     results = await asyncio.gather(*(handle_pay_notify(rt, notify) for _ in range(8)))
+    assert len(inserts) >= 2, inserts  # at least two copies raced to insert: the UNIQUE key decided
     assert sorted(results) == ["duplicate"] * 7 + ["unmatched"]
     assert await UnmatchedPayment.filter(transaction_id=notify["resource"]["transaction_id"]).count() == 1
 
@@ -79,3 +89,40 @@ async def test_an_operator_lists_and_resolves_it_once(client, rt):
     # Operators only.
     assert (await client.get("/api/admin/v1/unmatched-payments")).status == 401
 
+
+
+async def test_hostile_requests_to_the_unmatched_payment_routes_get_a_4xx_naming_the_field(client, rt):
+    await handle_pay_notify(rt, pay_resource(UNKNOWN))
+    target = (await UnmatchedPayment.get()).id
+    admin = await operator_headers(client)
+    for path_id in (str(2**70), "１", "-1", "0", "1e3", "%00"):
+        resp = await client.post(f"/api/admin/v1/unmatched-payments/{path_id}/resolve", json={"note": "x"}, headers=admin)
+        assert resp.status in (400, 404, 422), (path_id, resp.status)  # 400: NUL in the path, refused at the edge
+    url = f"/api/admin/v1/unmatched-payments/{target}/resolve"
+    for body, field in (('{"note": "a\\u0000b"}', "note"), ('{"note": "\\ud800"}', "note"),
+                        ('{"note": "' + "长" * 201 + '"}', "note"), ('{"note": 1}', "note"),
+                        ('{"note": "x", "extra": 1}', "extra"), ("[" * 10_000 + "]" * 10_000, "body"),
+                        ('{"note": "x"', "body")):
+        resp = await client.post(url, data=body, headers={**admin, "Content-Type": "application/json"})
+        answer = await resp.json()
+        assert resp.status == 422 and answer["details"]["field"] == field, (body[:40], answer)
+    for query, field in (("page=" + "9" * 30, "page"), ("status=bogus", "status"), ("page_size=1000", "page_size"),
+                         ("status=open&status=open", "status")):
+        resp = await client.get(f"/api/admin/v1/unmatched-payments?{query}", headers=admin)
+        assert resp.status == 422 and (await resp.json())["details"]["field"] == field, query
+    assert (await UnmatchedPayment.get(id=target)).status == UnmatchedPaymentStatus.open  # nothing half-written
+
+
+@pytest.mark.postgres
+async def test_operators_resolving_at_once_one_wins(rt):
+    from huituan.core.errors import Conflict
+    from huituan.services.orders import unmatched_payments
+
+    await handle_pay_notify(rt, pay_resource(UNKNOWN))
+    target = (await UnmatchedPayment.get()).id
+    answers = await asyncio.gather(*(unmatched_payments.resolve(target, op, f"运营{op}处理") for op in range(1, 9)),
+                                   return_exceptions=True)
+    won = [a for a in answers if isinstance(a, dict)]
+    assert len(won) == 1 and all(isinstance(a, Conflict) for a in answers if not isinstance(a, dict))
+    row = await UnmatchedPayment.get(id=target)
+    assert (row.resolved_by, row.resolution_note) == (won[0]["resolved_by"], won[0]["resolution_note"])
