@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from huituan.models.leader import ConsumerLeader, Leader, LeaderStaff, LeaderStatus, PickupPoint
-from huituan.models.order import Refund, RefundStatus, UnmatchedPayment, UnmatchedPaymentStatus
+from huituan.models.order import Refund, RefundStatus
 from huituan.models.wallet import Withdrawal, WithdrawalStatus
+from huituan.services.orders import unmatched_payments
 
 
 async def pending_reviews(limit: int = 10) -> dict[str, Any]:
@@ -24,7 +25,7 @@ async def pending_reviews(limit: int = 10) -> dict[str, Any]:
                     for r in refunds],
         "refunds_total": await Refund.filter(status=RefundStatus.requested).count(),
         # paid for no order of ours: handled in the admin API (a refund at the merchant platform)
-        "unmatched_payments_total": await UnmatchedPayment.filter(status=UnmatchedPaymentStatus.open).count(),
+        "unmatched_payments_total": await unmatched_payments.open_count(),
     }
 
 

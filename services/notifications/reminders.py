@@ -12,10 +12,11 @@ from huituan.core.clock import china_date, china_day_bounds, china_display, utcn
 from huituan.models.commission import CommissionRecord, CommissionStatus
 from huituan.models.leader import Leader, LeaderStatus
 from huituan.models.notification import NotificationStatus
-from huituan.models.order import Refund, RefundStatus, UnmatchedPayment, UnmatchedPaymentStatus
+from huituan.models.order import Refund, RefundStatus
 from huituan.models.promoter import Promoter, PromoterStatus
 from huituan.models.wallet import Withdrawal, WithdrawalStatus
 from huituan.services.notifications.service import already_notified, notify, notify_operators
+from huituan.services.orders import unmatched_payments
 
 
 async def remind_commission_settled(day: date | None = None) -> int:
@@ -67,7 +68,7 @@ async def pending_reviews() -> dict[str, int]:
         "提现审核": await Withdrawal.filter(status=WithdrawalStatus.requested).count(),
         "退款审核": await Refund.filter(status=RefundStatus.requested).count(),
         # money received for no order of ours: an operator refunds or matches it by hand
-        "未匹配支付": await UnmatchedPayment.filter(status=UnmatchedPaymentStatus.open).count(),
+        "未匹配支付": await unmatched_payments.open_count(),
     }
 
 

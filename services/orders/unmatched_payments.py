@@ -36,6 +36,11 @@ async def record(out_trade_no: str, transaction_id: str, amount_fen: int, payer_
     return created
 
 
+async def open_count() -> int:
+    """How many wait for an operator (the 待审核 queue and the operators' digest say it)."""
+    return await UnmatchedPayment.filter(status=UnmatchedPaymentStatus.open).count()
+
+
 def to_dict(row: UnmatchedPayment) -> dict[str, Any]:
     return {"id": row.id, "transaction_id": row.transaction_id, "out_trade_no": row.out_trade_no,
             "amount_fen": row.amount_fen, "payer_openid": row.payer_openid, "status": row.status,
