@@ -6,11 +6,10 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from huituan.core.clock import CHINA_TZ, as_utc, china_day_bounds
-from huituan.core.web.http import json_response
+from huituan.core.web.http import model_response
 from huituan.miniapp_api.schemas.orders import AddressSnapshotOut, MyOrderItemOut
 from huituan.models.leader import LeaderStatus
 from huituan.models.order import OrderStatus, RefundStatus, UnmatchedPaymentStatus
@@ -74,9 +73,7 @@ class Body(_NoNul):
     model_config = ConfigDict(extra="forbid")
 
 
-def respond(model: type[BaseModel], data: Any, status: int = 200) -> web.Response:
-    """Serialize through the declared response model, so the body always matches the docs."""
-    return json_response(model.model_validate(data).model_dump(mode="json"), status=status)
+respond = model_response  # the route modules call it ``s.respond``
 
 
 class PageQuery(QueryModel):

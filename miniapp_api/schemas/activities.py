@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from huituan.core.web.http import json_response
+from huituan.core.web.http import model_response
 from huituan.miniapp_api.schemas import Text
 from huituan.miniapp_api.schemas.orders import MyOrderOut
 
 Id = Field(..., ge=1, le=2**62)
 
 
-def respond(model: type[BaseModel], data: Any, status: int = 200) -> web.Response:
-    """Serialize through the declared response model, so the body always matches the docs."""
-    return json_response(model.model_validate(data).model_dump(mode="json"), status=status)
+respond = model_response  # the route modules call it ``s.respond``
 
 
 class _Delivery(BaseModel):
