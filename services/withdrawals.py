@@ -265,12 +265,12 @@ async def start_transfer(rt, withdrawal_id: int) -> dict[str, Any]:
             await apply_transfer_result(w.out_bill_no, "FAIL", None, f"微信支付拒绝转账：{exc.message}")
             return withdrawal_to_dict(await Withdrawal.get(id=w.id))
         raise
-    state = answer.get("state", "")
+    state, transfer_bill_no, fail_reason = _answer_fields(answer, "transfer_bill")
     await Withdrawal.filter(id=w.id, status=WithdrawalStatus.paying).update(
-        transfer_bill_no=answer.get("transfer_bill_no"), transfer_state=state,
+        transfer_bill_no=transfer_bill_no, transfer_state=state,
         package_info=answer.get("package_info") or w.package_info)
     if state == FINAL_OK or state in FINAL_FAIL:
-        await apply_transfer_result(w.out_bill_no, state, answer.get("transfer_bill_no"), answer.get("fail_reason", ""))
+        await apply_transfer_result(w.out_bill_no, state, transfer_bill_no, fail_reason)
     return withdrawal_to_dict(await Withdrawal.get(id=w.id))
 
 
@@ -312,6 +312,15 @@ async def apply_transfer_result(out_bill_no: str, state: str, transfer_bill_no: 
     return True
 
 
+# What WeChat tells us about a bill is stored in these columns: held to their lengths when read,
+# so a value they cannot hold is refused naming WeChat's field, never a database error.
+_COLUMNS = Withdrawal._meta.fields_map
+_OUT_BILL_NO_MAX = _COLUMNS["out_bill_no"].max_length
+_STATE_MAX = _COLUMNS["transfer_state"].max_length
+_BILL_NO_MAX = _COLUMNS["transfer_bill_no"].max_length
+_FAIL_REASON_MAX = _COLUMNS["fail_reason"].max_length  # longer reasons are cut, not refused
+
+
 def _notify_str(res: dict[str, Any], name: str, max_len: int = 64, required: bool = False) -> str:
     value = res.get(name)
     if value is None and not required:
@@ -319,6 +328,31 @@ def _notify_str(res: dict[str, Any], name: str, max_len: int = 64, required: boo
     if not isinstance(value, str) or len(value) > max_len or (required and not value):
         raise NotifyMalformed(f"resource.{name}: 格式错误", field=f"resource.{name}")
     return value
+
+
+def _bill_fields(source: dict[str, Any]) -> tuple[str, str | None, str]:
+    """(state, transfer_bill_no, fail_reason) of a transfer notify's resource or a WeChat Pay
+    answer about a bill, held to our columns (NotifyMalformed naming the field). A reason is
+    only shown to people: a long one is cut, it never holds a final state back."""
+    state = _notify_str(source, "state", _STATE_MAX, required=True)
+    transfer_bill_no = _notify_str(source, "transfer_bill_no", _BILL_NO_MAX) or None
+    fail_reason = _notify_str(source, "fail_reason", 10_000)[:_FAIL_REASON_MAX]
+    return state, transfer_bill_no, fail_reason
+
+
+def _answer_fields(answer: Any, call: str) -> tuple[str, str | None, str]:
+    """``_bill_fields`` of an answer: a malformed one is WeChat's failure (UpstreamError: the
+    outbox or the poll asks again later), and nothing is stored from it."""
+    try:
+        if not isinstance(answer, dict):
+            raise NotifyMalformed("resource: 格式错误", field="resource")
+        fields = _bill_fields(answer)
+        _notify_str(answer, "package_info", 10_000)
+        return fields
+    except NotifyMalformed as exc:
+        log.error("WeChat Pay %s answered a malformed bill (%s): %r", call, exc.details.get("field"), answer)
+        raise UpstreamError(f"微信支付返回的转账单格式错误：{exc.details.get('field')}",
+                            wechat_call=call, field=exc.details.get("field")) from None
 
 
 async def handle_transfer_notify(notify: dict[str, Any]) -> bool:
@@ -331,10 +365,8 @@ async def handle_transfer_notify(notify: dict[str, Any]) -> bool:
     resource = notify.get("resource")
     if not isinstance(resource, dict):
         raise NotifyMalformed("resource: 格式错误", field="resource")
-    out_bill_no = _notify_str(resource, "out_bill_no", 32, required=True)
-    state = _notify_str(resource, "state", 32, required=True)
-    transfer_bill_no = _notify_str(resource, "transfer_bill_no") or None
-    fail_reason = _notify_str(resource, "fail_reason", 200)
+    out_bill_no = _notify_str(resource, "out_bill_no", _OUT_BILL_NO_MAX, required=True)
+    state, transfer_bill_no, fail_reason = _bill_fields(resource)
     if "transfer_amount" in resource and (isinstance(resource["transfer_amount"], bool) or not isinstance(
             resource["transfer_amount"], int) or resource["transfer_amount"] <= 0):
         raise NotifyMalformed("resource.transfer_amount: 金额格式错误", field="resource.transfer_amount")
@@ -398,9 +430,7 @@ async def poll_transfers(rt, older_than_seconds: int = 0, limit: int = 200) -> i
             if w.paying_at and w.paying_at > cutoff:
                 continue
             bill = await rt.wechat.pay.query_transfer_bill(w.out_bill_no)
-            state = bill.get("state", "")
-            if await apply_transfer_result(w.out_bill_no, state, bill.get("transfer_bill_no"),
-                                           bill.get("fail_reason", "")):
+            if await apply_transfer_result(w.out_bill_no, *_answer_fields(bill, "query_transfer_bill")):
                 done += 1
         except HuituanError:
             log.warning("polling transfer of withdrawal %s failed", w.id, exc_info=True)
@@ -455,12 +485,11 @@ async def deliver_transfer_cancel(rt, payload: dict[str, Any]) -> None:
         if exc.details.get("wechat_code") not in ("INVALID_REQUEST", "STATE_NOT_SUPPORTED"):
             raise
         bill = await rt.wechat.pay.query_transfer_bill(w.out_bill_no)
-        await apply_transfer_result(w.out_bill_no, bill.get("state", ""), bill.get("transfer_bill_no"),
-                                    bill.get("fail_reason", ""))
+        await apply_transfer_result(w.out_bill_no, *_answer_fields(bill, "query_transfer_bill"))
         return
-    state = str(answer.get("state") or "")
+    state, transfer_bill_no, _ = _answer_fields(answer, "cancel_transfer_bill")
     if state in FINAL_FAIL:
-        await apply_transfer_result(w.out_bill_no, state, answer.get("transfer_bill_no"), _DEBT_CANCEL_REASON)
+        await apply_transfer_result(w.out_bill_no, state, transfer_bill_no, _DEBT_CANCEL_REASON)
     else:  # CANCELING: the notify (or poll_transfers) brings CANCELLED
         await Withdrawal.filter(id=w.id, status=WithdrawalStatus.paying).update(
             transfer_state=state, fail_reason=_DEBT_CANCEL_REASON)

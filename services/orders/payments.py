@@ -67,6 +67,12 @@ def _amount(value: Any, field: str) -> int:
     return value
 
 
+# The ids a notify carries that we store are held to their columns when read: a value the column
+# cannot hold is refused naming WeChat's field (400), never a database error WeChat retries forever.
+_TRANSACTION_ID_MAX = Payment._meta.fields_map["transaction_id"].max_length
+_PAYER_OPENID_MAX = Payment._meta.fields_map["payer_openid"].max_length
+
+
 def parse_payment_resource(res: Any) -> tuple[str, str, str, int, str]:
     """(trade_state, out_trade_no, transaction_id, total_fen, payer_openid) of a decrypted
     TRANSACTION.SUCCESS resource (or an order query's answer, same shape); NotifyMalformed
@@ -77,7 +83,7 @@ def parse_payment_resource(res: Any) -> tuple[str, str, str, int, str]:
     out_trade_no = notify_text(res.get("out_trade_no"), "resource.out_trade_no", max_len=32)
     if state != "SUCCESS":
         return state, out_trade_no, "", 0, ""
-    transaction_id = notify_text(res.get("transaction_id"), "resource.transaction_id")
+    transaction_id = notify_text(res.get("transaction_id"), "resource.transaction_id", max_len=_TRANSACTION_ID_MAX)
     amount = res.get("amount")
     if not isinstance(amount, dict):
         raise NotifyMalformed("resource.amount: 格式错误", field="resource.amount")
@@ -87,7 +93,8 @@ def parse_payment_resource(res: Any) -> tuple[str, str, str, int, str]:
     payer = res.get("payer") or {}
     if not isinstance(payer, dict):
         raise NotifyMalformed("resource.payer: 格式错误", field="resource.payer")
-    payer_openid = notify_text(payer.get("openid"), "resource.payer.openid", max_len=128, required=False)
+    payer_openid = notify_text(payer.get("openid"), "resource.payer.openid", max_len=_PAYER_OPENID_MAX,
+                               required=False)
     return state, out_trade_no, transaction_id, total, payer_openid
 
 

@@ -156,6 +156,9 @@ async def deliver_refund(rt: Runtime, payload: dict[str, Any]) -> None:
 
 
 
+_REFUND_ID_MAX = Refund._meta.fields_map["wechat_refund_id"].max_length
+
+
 async def handle_refund_notify(rt: Runtime, notify: dict[str, Any]) -> str:
     """Apply one *verified* refund notify. Returns "succeeded", "failed", "duplicate", "ignored".
 
@@ -170,7 +173,7 @@ async def handle_refund_notify(rt: Runtime, notify: dict[str, Any]) -> str:
         raise NotifyMalformed("resource: 格式错误", field="resource")
     out_refund_no = notify_text(res.get("out_refund_no"), "resource.out_refund_no")
     status = notify_text(res.get("refund_status"), "resource.refund_status", max_len=32)
-    notify_text(res.get("refund_id"), "resource.refund_id", required=False)
+    notify_text(res.get("refund_id"), "resource.refund_id", max_len=_REFUND_ID_MAX, required=False)  # stored
     refund = await Refund.get_or_none(refund_no=out_refund_no)
     if refund is None:
         log.warning("refund notify for unknown refund %s", out_refund_no)

@@ -159,3 +159,29 @@ async def test_a_transfer_notify_for_an_unknown_bill_is_acknowledged(client, cap
     assert (status, body) == (200, {"code": "SUCCESS"})
     assert "unknown bill WD9999999999" in caplog.text
     assert await Withdrawal.all().count() == 0
+
+
+@pytest.mark.parametrize("field", ["state", "transfer_bill_no", "fail_reason"])
+async def test_transfer_notify_fields_of_any_length_are_stored_or_refused_never_a_500(rt, client, field):
+    """Every text a notify carries that we store is checked against its column: a value the
+    column cannot hold is a 400 naming the field (WeChat's retries change nothing), never a
+    database error (a 500 that WeChat would retry forever). PostgreSQL enforces the lengths."""
+    from huituan.services import withdrawals
+    from tests.factories import make_user
+    from tests.services.commission.helpers import fund
+
+    p = await make_user()
+    await fund(rt, p, 3_000)
+    w = await withdrawals.request_withdrawal(rt, p.id, 3_000)
+    for n in (20, 24, 25, 32, 33, 64, 65, 200, 201, 1000):
+        before = await Withdrawal.get(id=w["id"])
+        assert before.status == "paying"
+        res = {"out_bill_no": w["out_bill_no"], "state": "PROCESSING", "transfer_amount": 3_000}
+        res[field] = "X" * n
+        status, body = await post(client, "/api/v1/pay/transfer-notify", res, "MCHTRANSFER.BILL.FINISHED")
+        assert status in (200, 400), (n, status, body)
+        now = await Withdrawal.get(id=w["id"])
+        assert now.status == "paying"
+        if status == 400:
+            assert body["error"] == "notify_malformed" and body["details"]["field"] == f"resource.{field}", body
+            assert now.transfer_state == before.transfer_state and now.fail_reason == before.fail_reason

@@ -137,6 +137,36 @@ async def test_poll_finishes_transfers_when_the_notify_is_lost(rt, client, setti
     assert await verify_ledger() == []
 
 
+@pytest.mark.parametrize("field,value,stored", [
+    ("state", "S" * 25, None), ("state", 7, None), ("transfer_bill_no", "1" * 65, None),
+    ("fail_reason", "原因" * 150, "原因" * 100),  # a reason is cut to its column, never holds the result back
+])
+async def test_a_bill_answer_our_columns_cannot_hold_is_refused_and_changes_nothing(rt, client, field, value,
+                                                                                     stored):
+    """The poll's answer about a bill is held to our columns like the notify: a state or bill
+    number they cannot hold is WeChat's malformed answer (logged, asked again next round), not
+    a database error that stops the job; PostgreSQL enforces the lengths."""
+    p = await make_user()
+    await fund(rt, p, 2_000)
+    w = await withdrawals.request_withdrawal(rt, p.id, 2_000)
+    await outbox.wait_idle()
+    from huituan.core.sandbox import SANDBOX_KEY
+    bill = client.server.app[SANDBOX_KEY].transfers[w["out_bill_no"]]
+    before = await Withdrawal.get(id=w["id"])
+    bill.update(state="FAIL", fail_reason="X") if field == "fail_reason" else None
+    bill[field] = value
+    done = await withdrawals.poll_transfers(rt)
+    after = await Withdrawal.get(id=w["id"])
+    if stored is None:
+        assert done == 0
+        assert (after.status, after.transfer_state, after.transfer_bill_no) == (
+            "paying", before.transfer_state, before.transfer_bill_no)
+    else:
+        assert done == 1 and after.status == "failed" and after.fail_reason == stored
+        assert (await get_balances(p.id)).available == 2_000
+    assert await verify_ledger() == []
+
+
 @pytest.mark.postgres
 async def test_twenty_concurrent_withdrawals_never_overdraw(rt):
     await set_settings(withdraw_daily_count=100, withdraw_auto_approve_fen=0)
