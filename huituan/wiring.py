@@ -14,7 +14,7 @@ from huituan.services import events, outbox, pickup_points, product_sales, withd
 from huituan.services.activities import bargain, flash_sale, group_buy
 from huituan.services.commission import events as commission_events
 from huituan.services.notifications import delivery as notification_delivery
-from huituan.services.orders import activity, refunds, wechat_shipping
+from huituan.services.orders import activity, refunds, unmatched_payments, wechat_shipping
 from huituan.services.pickup import pushes as pickup_pushes
 from huituan.services.pickup import tickets as pickup_tickets
 from huituan.services.referrals import events as referral_events
@@ -56,6 +56,8 @@ def wire_services() -> None:
     for kind, handler in outbox.BUILTIN_HANDLERS.items():
         outbox.register_handler(kind, handler)
     outbox.register_handler(OutboxKind.refund, refunds.deliver_refund)
+    outbox.register_handler(OutboxKind.unmatched_refund, unmatched_payments.deliver_refund,
+                            on_failed=unmatched_payments.on_delivery_failed)
     outbox.register_handler(OutboxKind.transfer, withdrawals.deliver_transfer)
     outbox.register_handler(OutboxKind.wechat_shipping_info, wechat_shipping.deliver_shipping_info)
     outbox.register_handler(OutboxKind.wechat_confirm_receive, wechat_shipping.deliver_confirm_receive)

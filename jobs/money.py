@@ -6,7 +6,7 @@ from __future__ import annotations
 from huituan.core.runtime import Runtime
 from huituan.services import withdrawals
 from huituan.services.commission import settlement
-from huituan.services.orders import refunds
+from huituan.services.orders import refunds, unmatched_payments
 
 
 async def settle_commissions(rt: Runtime) -> int:
@@ -18,4 +18,5 @@ async def poll_transfers(rt: Runtime) -> int:
 
 
 async def poll_refunds(rt: Runtime) -> int:
-    return await refunds.poll_refunds(rt)
+    """Order refunds, then the refunds of payments that named no order of ours."""
+    return await refunds.poll_refunds(rt) + await unmatched_payments.poll_refunds(rt)

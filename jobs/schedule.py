@@ -124,7 +124,7 @@ SCHEDULE: list[JobSpec] = [
         name="poll_refunds",
         func=money.poll_refunds,
         seconds=300,
-        description="查询处理中的退款结果（通知丢失时兜底），微信无此退款单时重新提交",
+        description="查询处理中的退款结果（通知丢失时兜底），微信无此退款单时重新提交；含未匹配支付的原路退款",
     ),
     JobSpec(
         name="remind_unpaid_orders",

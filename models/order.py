@@ -129,7 +129,9 @@ class Payment(Model):
 
 class UnmatchedPaymentStatus(StrEnum):
     open = "open"  # money received, no order of ours: an operator must act
-    resolved = "resolved"  # an operator settled it (refunded at the merchant platform, matched by hand)
+    refunding = "refunding"  # an operator asked for it back: a refund by its transaction id is on its way
+    refunded = "refunded"  # WeChat Pay says the money is back with the payer
+    resolved = "resolved"  # an operator settled it by hand (matched to an order, refunded elsewhere)
 
 
 class UnmatchedPayment(Model):
@@ -146,10 +148,17 @@ class UnmatchedPayment(Model):
     notify_payload = fields.JSONField(default=dict)
     status = fields.CharEnumField(UnmatchedPaymentStatus, max_length=16, default=UnmatchedPaymentStatus.open,
                                   db_index=True)
-    resolved_by = fields.BigIntField(null=True)
+    resolved_by = fields.BigIntField(null=True)  # the operator who resolved it or asked for the refund
     resolution_note = fields.CharField(200, default="")
+    # The refund by transaction id: one number per attempt (UP<id>R<attempt>), so a refund
+    # WeChat closed can be asked again and a retried delivery never refunds twice.
+    refund_attempts = fields.IntField(default=0)
+    refund_no = fields.CharField(32, null=True, unique=True)
+    wechat_refund_id = fields.CharField(64, null=True)
+    refund_failure = fields.CharField(200, default="")  # why the last attempt did not return the money
     created_at = fields.DatetimeField(auto_now_add=True)
-    resolved_at = fields.DatetimeField(null=True)
+    resolved_at = fields.DatetimeField(null=True)  # resolved, or the money back (refunded)
+    refund_requested_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "unmatched_payment"

@@ -17,6 +17,7 @@ class OutboxKind(StrEnum):
     transfer_cancel = "transfer_cancel"
     notification = "notification"  # a Notification row (services.notifications)
     wecom_poster = "wecom_poster"  # a share poster sent as an image to a WeCom member (posters.chat)
+    unmatched_refund = "unmatched_refund"  # a payment with no order of ours, returned by its transaction id
 
 
 class OutboxStatus(StrEnum):

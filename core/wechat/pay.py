@@ -13,7 +13,9 @@ Get it from the runtime: ``rt.wechat.pay``. Public API (money in integer fen):
   AES-256-GCM decrypts the resource with the APIv3 key. Any failure -> ``SignatureInvalid``.
   Event types: TRANSACTION.SUCCESS, REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED,
   MCHTRANSFER.BILL.FINISHED.
-- ``async refund(out_trade_no, out_refund_no, refund_fen, total_fen, reason, notify_url) -> dict``
+- ``async refund(out_trade_no, out_refund_no, refund_fen, total_fen, reason, notify_url,
+  transaction_id=None) -> dict``  (out_trade_no None and transaction_id set: a payment that
+  names no order of ours)
   — WeChat's answer: ``{refund_id, out_refund_no, status: "PROCESSING"|"SUCCESS"|..., amount, ...}``
 - ``async query_order(out_trade_no) -> dict``  — ``{trade_state, transaction_id?, amount, ...}``
 - ``async close_order(out_trade_no) -> None``;  ``async query_refund(out_refund_no) -> dict``
@@ -200,21 +202,28 @@ class WeChatPayClient:
 
     async def refund(
         self,
-        out_trade_no: str,
+        out_trade_no: str | None,
         out_refund_no: str,
         refund_fen: int,
         total_fen: int,
         reason: str,
         notify_url: str,
+        *,
+        transaction_id: str | None = None,
     ) -> dict[str, Any]:
+        """申请退款 of a payment named by our out_trade_no, or by WeChat's transaction_id (a
+        payment that names no order of ours): exactly one of the two."""
         if refund_fen <= 0 or refund_fen > total_fen:
             raise ValidationFailed("退款金额必须大于 0 且不超过订单金额", field="refund_fen")
+        if bool(out_trade_no) == bool(transaction_id):
+            raise ValidationFailed("退款须指定商户订单号或微信支付单号之一", field="out_trade_no")
         return await self._call(
             "refund",
             self._wxpay.refund,
             out_refund_no=out_refund_no,
             amount={"refund": refund_fen, "total": total_fen, "currency": "CNY"},
-            out_trade_no=out_trade_no,
+            out_trade_no=out_trade_no or None,
+            transaction_id=transaction_id or None,
             reason=(reason or "")[:80] or None,
             notify_url=notify_url,
         )

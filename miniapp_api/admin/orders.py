@@ -66,6 +66,13 @@ async def resolve_unmatched_payment(request: web.Request, operator_id: int) -> w
     return s.respond(s.UnmatchedPaymentOut, await unmatched_payments.resolve(payment_id, operator_id, body.note))
 
 
+async def refund_unmatched_payment(request: web.Request, operator_id: int) -> web.Response:
+    payment_id = path_int(request, "payment_id")
+    body = await parse_json(request, s.RefundUnmatchedIn)
+    result = await unmatched_payments.request_refund(request.app[RUNTIME_KEY], payment_id, operator_id, body.note)
+    return s.respond(s.UnmatchedPaymentOut, result)
+
+
 def setup(app: web.Application) -> None:
     op = dict(auth=Auth.operator)
     api(app, "GET", "/api/admin/v1/orders", search_orders, summary="订单搜索", tag="admin-orders",
@@ -92,5 +99,12 @@ def setup(app: web.Application) -> None:
                     "每笔（按微信支付单号）记录一次并写 ERROR 日志，等运营处理（在商户平台原路退款或人工补单）。", **op)
     api(app, "POST", "/api/admin/v1/unmatched-payments/{payment_id}/resolve", resolve_unmatched_payment,
         summary="标记未匹配支付已处理", tag="admin-refunds", body=s.ResolveUnmatchedIn, response=s.UnmatchedPaymentOut,
-        errors=(404, 409), description="open → resolved，附处理说明；已处理的再次标记为 409 unmatched_payment_resolved。",
+        errors=(404, 409), description="open → resolved，附处理说明（已人工补单或在别处退款）；"
+                                       "不是 open 的（退款中、已退款、已处理）为 409 unmatched_payment_resolved。",
         **op)
+    api(app, "POST", "/api/admin/v1/unmatched-payments/{payment_id}/refund", refund_unmatched_payment,
+        summary="原路退回未匹配的支付", tag="admin-refunds", body=s.RefundUnmatchedIn, response=s.UnmatchedPaymentOut,
+        errors=(404, 409), description="open → refunding：按微信支付单号全额原路退回付款人（经 outbox 提交，"
+                                       "重试用同一退款单号，不会退两次）。退款成功 → refunded；微信拒绝、退款关闭或异常 → "
+                                       "回到 open，`refund_failure` 写明原因，可再次发起或人工处理。"
+                                       "不是 open 的为 409 unmatched_payment_resolved。", **op)

@@ -463,19 +463,30 @@ class UnmatchedPaymentOut(BaseModel):
     out_trade_no: str = Field(description="支付里的商户订单号（本系统没有这个订单）")
     amount_fen: int = Field(description="到账金额（分）")
     payer_openid: str = Field(description="付款人 openid")
-    status: UnmatchedPaymentStatus = Field(description="open 待处理 / resolved 已处理")
-    resolved_by: int | None = Field(description="处理的运营账号 id")
+    status: UnmatchedPaymentStatus = Field(
+        description="open 待处理 / refunding 原路退款中 / refunded 已退回付款人 / resolved 已人工处理")
+    resolved_by: int | None = Field(description="处理（或发起退款）的运营账号 id")
     resolution_note: str = Field(description="处理说明")
+    refund_no: str | None = Field(description="最近一次原路退款的商户退款单号（UP…）")
+    refund_attempts: int = Field(description="发起过几次原路退款")
+    wechat_refund_id: str | None = Field(description="微信支付退款单号（已退款时）")
+    refund_failure: str = Field(description="上次退款未成功的原因（退款失败后回到 open）")
     created_at: datetime = Field(description="收到支付通知的时间（UTC）")
-    resolved_at: datetime | None = Field(description="处理时间（UTC）")
+    refund_requested_at: datetime | None = Field(description="最近一次发起退款的时间（UTC）")
+    resolved_at: datetime | None = Field(description="处理完成或退款成功的时间（UTC）")
 
 
 class UnmatchedPaymentListQuery(PageQuery):
-    status: UnmatchedPaymentStatus | None = Field(None, description="open 待处理 / resolved 已处理；不填为全部")
+    status: UnmatchedPaymentStatus | None = Field(
+        None, description="open 待处理 / refunding 退款中 / refunded 已退款 / resolved 已人工处理；不填为全部")
 
 
 class UnmatchedPaymentListOut(Page):
     items: list[UnmatchedPaymentOut]
+
+
+class RefundUnmatchedIn(Body):
+    note: str = Field("", max_length=200, description="备注（可不填），如「核实为重复扣款」")
 
 
 class ResolveUnmatchedIn(Body):

@@ -18,6 +18,7 @@ from huituan.core.runtime import Runtime
 from huituan.models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus, order_status_label, refund_status_label
 from huituan.models.outbox import OutboxMessage
 from huituan.services import events, notifications, outbox
+from huituan.services.orders import unmatched_payments
 from huituan.services.orders.numbers import new_number
 from huituan.services.orders.payments import enqueue_refund, notify_text
 from huituan.services.orders.queries import get_own_order
@@ -176,6 +177,8 @@ async def handle_refund_notify(rt: Runtime, notify: dict[str, Any]) -> str:
     notify_text(res.get("refund_id"), "resource.refund_id", max_len=_REFUND_ID_MAX, required=False)  # stored
     refund = await Refund.get_or_none(refund_no=out_refund_no)
     if refund is None:
+        if unmatched_payments.is_refund_no(out_refund_no):  # a payment that named no order of ours
+            return await unmatched_payments.apply_refund_result(out_refund_no, status, res.get("refund_id"))
         log.warning("refund notify for unknown refund %s", out_refund_no)
         return "ignored"
     now = utcnow()

@@ -5,11 +5,19 @@ Before, it was only an ERROR log line: money taken from a buyer that nobody woul
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import timedelta
 
 import pytest
 
+from huituan.core.clock import utcnow
+from huituan.core.errors import Conflict
+from huituan.core.sandbox import SANDBOX_KEY
 from huituan.core.sandbox.notify import build_signed_notify
 from huituan.models.order import Order, Payment, Refund, UnmatchedPayment, UnmatchedPaymentStatus
+from huituan.models.outbox import OutboxKind, OutboxMessage, OutboxStatus
+from huituan.services import outbox
+from huituan.services.orders import unmatched_payments
 from huituan.services.orders.payments import handle_pay_notify
 from tests.miniapp_api.admin.conftest import operator_headers
 from tests.services.orders.helpers import pay_resource
@@ -115,9 +123,6 @@ async def test_hostile_requests_to_the_unmatched_payment_routes_get_a_4xx_naming
 
 @pytest.mark.postgres
 async def test_operators_resolving_at_once_one_wins(rt):
-    from huituan.core.errors import Conflict
-    from huituan.services.orders import unmatched_payments
-
     await handle_pay_notify(rt, pay_resource(UNKNOWN))
     target = (await UnmatchedPayment.get()).id
     answers = await asyncio.gather(*(unmatched_payments.resolve(target, op, f"运营{op}处理") for op in range(1, 9)),
@@ -126,3 +131,131 @@ async def test_operators_resolving_at_once_one_wins(rt):
     assert len(won) == 1 and all(isinstance(a, Conflict) for a in answers if not isinstance(a, dict))
     row = await UnmatchedPayment.get(id=target)
     assert (row.resolved_by, row.resolution_note) == (won[0]["resolved_by"], won[0]["resolution_note"])
+
+
+# -- sent back by its transaction id ---------------------------------------------------------
+
+async def _paid_outside(client, rt, amount_fen: int = 3_300) -> UnmatchedPayment:
+    """A bill opened at WeChat Pay under our merchant but not by this service (or whose order was
+    lost): the buyer pays it in the sandbox, and its signed notify reaches us for no order."""
+    out_trade_no = f"EXT{uuid.uuid4().int % 10**20:020d}"
+    prepay_id = await rt.wechat.pay.jsapi_prepay(
+        out_trade_no=out_trade_no, description="外部账单", amount_fen=amount_fen, payer_openid="o-outside-payer",
+        notify_url=rt.settings.base_url() + "/api/v1/pay/notify", time_expire=utcnow() + timedelta(minutes=30))
+    resp = await client.post(f"/sandbox/pay/{prepay_id}/complete", json={})
+    assert resp.status == 200 and (await resp.json())["notify_status"] == 200
+    return await UnmatchedPayment.get(out_trade_no=out_trade_no)
+
+
+async def test_an_operator_sends_an_unmatched_payment_back_by_its_transaction_id_once(client, rt):
+    kept = await _paid_outside(client, rt)
+    admin = await operator_headers(client)
+    url = f"/api/admin/v1/unmatched-payments/{kept.id}/refund"
+    resp = await client.post(url, json={"note": "核实为重复扣款"}, headers=admin)
+    answer = await resp.json()
+    assert resp.status == 200, answer
+    assert answer["status"] == "refunding" and answer["refund_no"] == f"UP{kept.id:012d}R1"
+    assert answer["resolution_note"] == "核实为重复扣款" and answer["refund_attempts"] == 1
+    # Asked once: again, or resolving it by hand meanwhile, is 409 and queues nothing more.
+    for path, body in (("refund", {}), ("resolve", {"note": "手工处理"})):
+        again = await client.post(f"/api/admin/v1/unmatched-payments/{kept.id}/{path}", json=body, headers=admin)
+        assert again.status == 409 and (await again.json())["details"]["status"] == "refunding"
+    await outbox.wait_idle()
+    sandbox = client.server.app[SANDBOX_KEY]
+    wechat_refund = sandbox.refunds[answer["refund_no"]]
+    assert (wechat_refund["transaction_id"], wechat_refund["refund"], wechat_refund["total"]) == (
+        kept.transaction_id, 3_300, 3_300)
+    assert await OutboxMessage.filter(kind=OutboxKind.unmatched_refund).count() == 1
+    # WeChat Pay returns the money and says so, in a signed refund notify (twice: it retries).
+    for _ in range(2):
+        done = await client.post(f"/sandbox/pay/refunds/{answer['refund_no']}/complete", json={})
+        assert done.status == 200 and (await done.json())["notify_status"] == 200
+    row = await UnmatchedPayment.get(id=kept.id)
+    assert row.status == UnmatchedPaymentStatus.refunded and row.wechat_refund_id == wechat_refund["refund_id"]
+    assert row.resolved_at is not None and row.refund_failure == ""
+    assert await Refund.all().count() == 0 and await Order.all().count() == 0  # no order was invented for it
+    assert await unmatched_payments.open_count() == 0
+    listed = await (await client.get("/api/admin/v1/unmatched-payments?status=refunded", headers=admin)).json()
+    assert [p["id"] for p in listed["items"]] == [kept.id]
+
+
+async def test_a_refund_wechat_closes_leaves_it_open_with_why_and_a_new_attempt_returns_it(client, rt):
+    kept = await _paid_outside(client, rt)
+    admin = await operator_headers(client)
+    url = f"/api/admin/v1/unmatched-payments/{kept.id}/refund"
+    first = await (await client.post(url, json={}, headers=admin)).json()
+    await outbox.wait_idle()
+    resp = await client.post(f"/sandbox/pay/refunds/{first['refund_no']}/complete", json={"status": "CLOSED"})
+    assert resp.status == 200
+    row = await UnmatchedPayment.get(id=kept.id)
+    assert row.status == UnmatchedPaymentStatus.open and row.refund_failure == "退款已关闭"
+    assert await unmatched_payments.open_count() == 1  # back in the operators' queue
+    second = await (await client.post(url, json={}, headers=admin)).json()
+    assert second["status"] == "refunding" and second["refund_no"] == f"UP{kept.id:012d}R2"
+    assert second["refund_failure"] == ""
+    await outbox.wait_idle()
+    # Its notify is lost: the poll asks WeChat Pay and finishes it.
+    resp = await client.post(f"/sandbox/pay/refunds/{second['refund_no']}/complete", json={"notify": False})
+    assert resp.status == 200
+    assert (await UnmatchedPayment.get(id=kept.id)).status == UnmatchedPaymentStatus.refunding
+    assert await unmatched_payments.poll_refunds(rt, older_than_seconds=0) == 1
+    row = await UnmatchedPayment.get(id=kept.id)
+    assert row.status == UnmatchedPaymentStatus.refunded and row.refund_no == second["refund_no"]
+    assert await unmatched_payments.poll_refunds(rt, older_than_seconds=0) == 0
+    # The first attempt's late notify changes nothing: the money went back once.
+    assert await unmatched_payments.apply_refund_result(first["refund_no"], "CLOSED", None) == "duplicate"
+    assert (await UnmatchedPayment.get(id=kept.id)).status == UnmatchedPaymentStatus.refunded
+
+
+async def test_a_refund_wechat_refuses_ends_the_attempt_with_its_reason(client, rt):
+    """A transaction WeChat Pay does not know (here: a notify signed by the sandbox for a payment
+    it never made) cannot be refunded: the outbox does not retry it forever, and the payment is
+    open again for an operator, with WeChat's reason."""
+    await _signed(client, pay_resource(UNKNOWN))
+    kept = await UnmatchedPayment.get()
+    admin = await operator_headers(client)
+    resp = await client.post(f"/api/admin/v1/unmatched-payments/{kept.id}/refund", json={}, headers=admin)
+    assert resp.status == 200
+    await outbox.wait_idle()
+    row = await UnmatchedPayment.get(id=kept.id)
+    assert row.status == UnmatchedPaymentStatus.open and row.refund_failure.startswith("微信支付拒绝退款"), row.refund_failure
+    message = await OutboxMessage.get(kind=OutboxKind.unmatched_refund)
+    assert message.status == OutboxStatus.failed and message.attempts == 1
+
+
+async def test_hostile_refund_requests_get_a_4xx_naming_the_field(client, rt):
+    await handle_pay_notify(rt, pay_resource(UNKNOWN))
+    target = (await UnmatchedPayment.get()).id
+    admin = await operator_headers(client)
+    for path_id in (str(2**70), "１", "-1", "0", "1e3", "%00", "999999"):
+        resp = await client.post(f"/api/admin/v1/unmatched-payments/{path_id}/refund", json={}, headers=admin)
+        assert resp.status in (400, 404, 422), (path_id, resp.status)
+    url = f"/api/admin/v1/unmatched-payments/{target}/refund"
+    for body, field in (('{"note": "a\\u0000b"}', "note"), ('{"note": "' + "长" * 201 + '"}', "note"),
+                        ('{"note": 1}', "note"), ('{"extra": 1}', "extra"), ('{"note": "x"', "body")):
+        resp = await client.post(url, data=body, headers={**admin, "Content-Type": "application/json"})
+        answer = await resp.json()
+        assert resp.status == 422 and answer["details"]["field"] == field, (body[:40], answer)
+    assert (await client.post(url, json={})).status == 401  # operators only
+    row = await UnmatchedPayment.get(id=target)
+    assert (row.status, row.refund_attempts) == (UnmatchedPaymentStatus.open, 0)  # nothing half-written
+    assert await OutboxMessage.all().count() == 0
+
+
+@pytest.mark.postgres
+async def test_operators_refunding_at_once_queue_one_refund(rt, monkeypatch):
+    await handle_pay_notify(rt, pay_resource(UNKNOWN))
+    target = (await UnmatchedPayment.get()).id
+    # Observed, not replaced: how many requests read the payment as open (they raced to the CAS).
+    numbered = []
+    real = unmatched_payments.refund_no_for
+    monkeypatch.setattr(unmatched_payments, "refund_no_for", lambda *a: numbered.append(a) or real(*a))
+    answers = await asyncio.gather(*(unmatched_payments.request_refund(rt, target, op) for op in range(1, 9)),
+                                   return_exceptions=True)
+    won = [a for a in answers if isinstance(a, dict)]
+    assert len(numbered) >= 2, numbered
+    assert len(won) == 1 and all(isinstance(a, Conflict) for a in answers if not isinstance(a, dict)), answers
+    assert await OutboxMessage.filter(kind=OutboxKind.unmatched_refund).count() == 1
+    row = await UnmatchedPayment.get(id=target)
+    assert (row.status, row.refund_attempts, row.resolved_by) == (
+        UnmatchedPaymentStatus.refunding, 1, won[0]["resolved_by"])
