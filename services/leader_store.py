@@ -121,7 +121,8 @@ async def queue_product_poster(leader_id: int, product_id: int, wecom_userid: st
     """海报: the leader's share poster of a product on sale, queued as an image to the leader's
     WeCom chat (outbox wecom_poster; the caller kicks the outbox). ``request_key`` names the
     request (the bot's MsgId): the same request never queues a second poster, a new one does.
-    A product off sale is refused here, in the reply, not later in chat."""
+    A product off sale, or switched off in the leader's store, is refused here, in the reply,
+    not later in chat."""
     leader = await Leader.get_or_none(id=leader_id, status=LeaderStatus.approved)
     if leader is None:
         raise NotFound("团长不存在", code="leader_not_found")
@@ -130,8 +131,18 @@ async def queue_product_poster(leader_id: int, product_id: int, wecom_userid: st
         raise NotFound("没有找到该商品", code="product_not_found", field="product")
     if not product.on_sale or not await Sku.filter(product_id=product_id, on_sale=True).exists():
         raise ValidationFailed(f"「{product.title}」已下架，不能生成海报", field="product", code="product_off_sale")
+    await _ensure_in_store(leader_id, product, "生成海报")
     await outbox.queue_wecom_poster(wecom_userid, leader.user_id, ShareTargetKind.product.value, product_id,
                                     f"wecom_poster:product:{product_id}:{leader_id}:{request_key}"[:191])
+
+
+async def _ensure_in_store(leader_id: int, product: Product, action: str) -> None:
+    """A product the leader switched off in their store is not theirs to promote (its orders
+    earn them nothing): no poster or group of it goes out in their name. 422 saying how to
+    switch it on."""
+    if await LeaderProduct.filter(leader_id=leader_id, product_id=product.id, enabled=False).exists():
+        raise ValidationFailed(f"「{product.title}」已在您的小店下架，发送「上架 {product.title}」后再{action}",
+                               field="product", code="product_switched_off")
 
 
 async def set_product_enabled(leader_id: int, product_id: int, enabled: bool) -> None:
@@ -233,6 +244,8 @@ async def leader_open_group(leader_id: int, product_id: int, size: int | None = 
     running = await GroupBuyActivity.filter(product_id=product_id, status=ActivityStatus.active, starts_at__lte=now,
                                             ends_at__gt=now).order_by("group_size", "id")
     title = product.title if product else str(product_id)
+    if product is not None:
+        await _ensure_in_store(leader_id, product, "开团")
     if not running:
         raise ValidationFailed(f"「{title}」没有进行中的拼团活动，请联系运营创建后再开团", field="product",
                                code="no_group_buy_activity")

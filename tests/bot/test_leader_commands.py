@@ -287,6 +287,19 @@ async def test_open_group_and_poster_send_the_poster_as_an_image(client, rt, day
     assert await outbox.deliver_pending(rt) == 0
     rows = await OutboxMessage.filter(kind=OutboxKind.wecom_poster).values_list("status", flat=True)
     assert sorted(rows) == [OutboxStatus.sent, OutboxStatus.sent]
+    # A product the leader switched off in their store is not theirs to promote: refused in the
+    # reply, no poster queued; switched on again, the poster goes out.
+    assert "下架" in await say(client, "wx-wang", "下架 草莓")
+    reply = await say(client, "wx-wang", "海报 草莓", msg_id="900000000000000778")
+    assert reply.endswith("「草莓」已在您的小店下架，发送「上架 草莓」后再生成海报"), reply
+    groups = await Group.all().count()
+    reply = await say(client, "wx-wang", "开团 草莓", msg_id="900000000000000780")
+    assert reply.endswith("「草莓」已在您的小店下架，发送「上架 草莓」后再开团"), reply
+    assert await Group.all().count() == groups
+    assert await OutboxMessage.filter(kind=OutboxKind.wecom_poster).count() == 2
+    await say(client, "wx-wang", "上架 草莓")
+    assert "分享海报生成中" in await say(client, "wx-wang", "海报 草莓", msg_id="900000000000000779")
+    assert len(await poster_images(client, rt, "wx-wang")) == 3
 
 
 async def test_operators_see_unmatched_payments_in_the_queue(client, rt):
