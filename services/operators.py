@@ -24,9 +24,11 @@ SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
 PASSWORD_MIN_LENGTH = 8
-LOGIN_MAX_FAILURES = 5  # attempts per username per window (a success clears them)
+LOGIN_MAX_FAILURES = 5  # attempts per username from one address per window (a success clears them)
+LOGIN_MAX_PER_USERNAME = 50  # attempts per username per window in all (not applied at its known addresses)
 LOGIN_MAX_PER_IP = 20  # attempts per client address per window, whatever the username
 LOGIN_FAILURE_WINDOW_SECONDS = 300
+LOGIN_KNOWN_ADDRESS_SECONDS = 30 * 86400  # an address a username logged in from stays known this long
 
 
 def _b64(data: bytes) -> str:
@@ -92,40 +94,71 @@ def _attempts_key(kind: str, who: str) -> str:
     return f"admin:login_attempts:{kind}:{who}"
 
 
-async def _count_attempt(rt: Runtime, username: str, ip: str | None) -> tuple[str, str | None]:
-    """Count this attempt BEFORE any password is checked, atomically (INCR in one MULTI/EXEC,
-    the window starting at the first attempt), and refuse past the limit without hashing.
-    A burst of N concurrent guesses gets counts 1..N: at most the limit of them go on."""
-    user_key = _attempts_key("user", username.lower())
-    ip_key = _attempts_key("ip", ip) if ip else None
+def _known_key(user: str) -> str:
+    return f"admin:login_known:{user}"
+
+
+def _pair_key(user: str, ip: str | None) -> str:
+    # The address's length first: neither part can then be read as part of the other.
+    return _attempts_key("pair", f"{len(ip)}:{ip}:{user}") if ip else _attempts_key("user", user)
+
+
+async def _count_attempt(rt: Runtime, username: str, ip: str | None) -> str:
+    """Count this attempt BEFORE any password is checked, atomically (INCRs in one MULTI/EXEC,
+    each window starting at its first attempt), and refuse past a limit without hashing:
+
+    - 5 per username from one address: guessing from one place stops at 5;
+    - 50 per username in all, not applied at an address the username logged in from: guessing
+      spread over many addresses stops too, while the operator, at an address they logged in
+      from before, is not locked out by strangers failing on purpose (before, 5 failures from
+      anywhere locked a named operator out: a lock-out anyone could cause);
+    - 20 per address whatever the username.
+
+    A burst of N concurrent guesses gets counts 1..N: at most the limit of them go on.
+    Returns the key a success clears."""
+    user = username.lower()
+    pair_key = _pair_key(user, ip)
+    # No address (not over HTTP): the username's own count is the only one.
+    limited = [(pair_key, LOGIN_MAX_FAILURES, "username")]
+    if ip:
+        limited += [(_attempts_key("user", user), LOGIN_MAX_PER_USERNAME, "username"),
+                    (_attempts_key("ip", ip), LOGIN_MAX_PER_IP, "ip")]
     async with rt.redis.pipeline(transaction=True) as pipe:
-        pipe.incr(user_key)
-        pipe.expire(user_key, LOGIN_FAILURE_WINDOW_SECONDS, nx=True)
-        if ip_key:
-            pipe.incr(ip_key)
-            pipe.expire(ip_key, LOGIN_FAILURE_WINDOW_SECONDS, nx=True)
-        counts = (await pipe.execute())[0::2]
-    for key, count, limit, field in ((user_key, counts[0], LOGIN_MAX_FAILURES, "username"),
-                                     (ip_key, counts[1] if ip_key else 0, LOGIN_MAX_PER_IP, "ip")):
-        if key and int(count) > limit:
+        for key, _, _ in limited:
+            pipe.incr(key)
+            pipe.expire(key, LOGIN_FAILURE_WINDOW_SECONDS, nx=True)
+        if ip:
+            pipe.sismember(_known_key(user), ip)
+        answers = await pipe.execute()
+    known = bool(answers[-1]) if ip else False
+    for n, (key, limit, field) in enumerate(limited):
+        if n == 1 and known:
+            continue  # the username-wide count does not hold back an address it logged in from
+        if int(answers[2 * n]) > limit:
             ttl = await rt.redis.ttl(key)
             raise RateLimited("登录尝试次数过多，请 5 分钟后再试", code="login_throttled",
                               field=field, retry_after_seconds=max(int(ttl), 1))
-    return user_key, ip_key
+    return pair_key
 
 
 async def authenticate_operator(rt: Runtime, username: str, password: str, ip: str | None = None) -> Operator:
-    """Check a username and password. Every attempt counts before the check: more than 5 per
-    username, or 20 per client address, in 5 minutes are refused (429) without hashing.
-    A success clears the username's count (not the address's)."""
-    user_key, _ = await _count_attempt(rt, username, ip)
+    """Check a username and password. Every attempt counts before the check (``_count_attempt``):
+    past a limit it is refused (429) without hashing. A success clears the count of the
+    username at that address and remembers the address as known for the username (30 days)."""
+    pair_key = await _count_attempt(rt, username, ip)
     op = await Operator.get_or_none(username=username)
     ok = await asyncio.to_thread(verify_password, password, op.password_hash if op else _DUMMY_HASH)
     if op is None or not ok:
         raise Unauthorized("用户名或密码错误", code="invalid_credentials", field="password")
     if not op.is_active:
         raise Forbidden("该运营账号已停用", code="operator_disabled")
-    await rt.redis.delete(user_key)
+    async with rt.redis.pipeline(transaction=True) as pipe:
+        pipe.delete(pair_key)
+        if ip:
+            known = _known_key(username.lower())
+            pipe.sadd(known, ip)
+            pipe.expire(known, LOGIN_KNOWN_ADDRESS_SECONDS)
+        await pipe.execute()
     return op
 
 

@@ -1,6 +1,7 @@
 """Operator login limits hold under a concurrent burst (issue 7, item 11): every attempt is
 counted in Redis before its password is checked (real Redis on the PostgreSQL pass, fakeredis
-on the SQLite pass), so past the limit nothing is hashed; per username and per client address."""
+on the SQLite pass), so past the limit nothing is hashed: per username at one address, per
+username across addresses it never logged in from, and per client address."""
 
 import asyncio
 
@@ -72,3 +73,42 @@ async def test_behind_a_trusted_proxy_the_forwarded_address_is_limited(client):
     resp = await client.post("/api/admin/v1/auth/login", json={"username": "y", "password": "wrong-pass"},
                              headers={"X-Forwarded-For": "203.0.113.8"})
     assert resp.status == 401
+
+
+async def _login(client, username: str, password: str, address: str) -> tuple[int, dict]:
+    resp = await client.post("/api/admin/v1/auth/login", json={"username": username, "password": password},
+                             headers={"X-Forwarded-For": address})
+    return resp.status, await resp.json()
+
+
+async def test_strangers_failing_on_purpose_do_not_lock_an_operator_out(client):
+    """The lock-out anyone could cause: 5 failures for a known username from anywhere used to
+    refuse its operator for 5 minutes. Now the strict 5 is per address."""
+    await create_operator("erin", "erin-pass-12")
+    assert (await _login(client, "erin", "erin-pass-12", "203.0.113.10"))[0] == 200
+    stranger = [(await _login(client, "erin", f"guess-{i}", "198.51.100.1")) for i in range(8)]
+    assert [s for s, _ in stranger] == [401] * 5 + [429] * 3
+    assert stranger[-1][1]["details"]["field"] == "username"
+    # another address gets its own 5; the operator, at home or anywhere new, still logs in
+    assert [(await _login(client, "erin", "nope-nope", "198.51.100.2"))[0] for _ in range(5)] == [401] * 5
+    assert (await _login(client, "erin", "erin-pass-12", "203.0.113.10"))[0] == 200
+    assert (await _login(client, "erin", "erin-pass-12", "192.0.2.77"))[0] == 200
+
+
+async def test_guessing_spread_over_many_addresses_stops_but_not_at_a_known_address(client, rt):
+    await create_operator("frank", "frank-pass-12")
+    assert (await _login(client, "frank", "frank-pass-12", "203.0.113.20"))[0] == 200
+    attempts = [("frank", f"guess-{i:02d}") for i in range(60)]
+    headers = [{"X-Forwarded-For": f"10.0.{i // 200}.{i % 200 + 1}"} for i in range(60)]
+    results, raced = await _burst(client, attempts, headers)
+    assert raced  # all 60 in flight together, one per address: only the username-wide count stops them
+    statuses = [s for s, _ in results]
+    # 50 in the window in all: frank's own login above was the first
+    assert statuses.count(401) == 49 and statuses.count(429) == 11, statuses
+    assert all(b["details"]["field"] == "username" for s, b in results if s == 429)
+    # a new address is held back now, even with the right password ...
+    status, body = await _login(client, "frank", "frank-pass-12", "10.1.0.1")
+    assert status == 429 and body["details"]["retry_after_seconds"] > 0
+    # ... but the address frank logged in from before is not
+    assert (await _login(client, "frank", "frank-pass-12", "203.0.113.20"))[0] == 200
+    assert int(await rt.redis.get("admin:login_attempts:user:frank")) == 63  # every attempt counted
