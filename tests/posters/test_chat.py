@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from huituan.core.clock import utcnow
+from huituan.core.sandbox import SANDBOX_KEY
 from huituan.models.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from huituan.posters import template_store
 from huituan.services import outbox
@@ -75,8 +76,9 @@ async def test_a_failed_upload_or_send_is_retried_and_sends_one_image(client, rt
     # when it is due again
     await make_due("t:poster:retry")
     assert await outbox.deliver_pending(rt) == 1
-    # then one image arrived (the upload was repeated: a media_id is cheap)
+    # then one image arrived; the upload that worked was not repeated for the send's retry
     assert len(await images_to(client, "wx-li")) == 1
+    assert len(client.server.app[SANDBOX_KEY].media) == 1
     row = await OutboxMessage.get(dedupe_key="t:poster:retry")
     assert (row.status, row.attempts) == (OutboxStatus.sent, 3)
 
@@ -95,3 +97,28 @@ async def test_a_poster_whose_target_is_gone_fails_at_once_and_says_why(client, 
     sent = (await sandbox_outbox(client))["wecom_messages"]
     assert [(m["msgtype"], m["content"]) for m in sent] == [
         ("text", "海报未能生成：商品不存在或已下架。"), ("text", "海报未能生成：拼团不存在或已下架。")]
+
+
+async def test_the_same_poster_is_uploaded_once_and_again_when_wecom_let_it_go(client, rt):
+    """A leader asking 海报 again, or a second member getting the same poster, reuses the
+    uploaded image (media_id kept by the image's hash); when WeCom no longer knows it (40007)
+    the send fails, the kept id is forgotten and the retry uploads afresh."""
+    sharer = await make_user()
+    product = await make_product()
+    media = client.server.app[SANDBOX_KEY].media
+    for n, touser in enumerate(("wx-zhao", "wx-zhao", "wx-qian")):
+        await outbox.queue_wecom_poster(touser, sharer.id, "product", product.id, f"t:poster:again:{n}")
+        assert await outbox.deliver_pending(rt) == 1
+    images = await images_to(client, "wx-zhao") + await images_to(client, "wx-qian")
+    assert len(images) == 3 and len({m["media_id"] for m in images}) == 1
+    assert len(media) == 1  # one upload for three images
+    # given WeCom let the image go before our three days were up
+    media[images[0]["media_id"]]["expires_at"] = 0
+    await outbox.queue_wecom_poster("wx-zhao", sharer.id, "product", product.id, "t:poster:again:3")
+    assert await outbox.deliver_pending(rt) == 0
+    row = await OutboxMessage.get(dedupe_key="t:poster:again:3")
+    assert row.status == OutboxStatus.pending and "40007" in row.last_error
+    await make_due("t:poster:again:3")
+    assert await outbox.deliver_pending(rt) == 1
+    latest = (await images_to(client, "wx-zhao"))[-1]
+    assert latest["media_id"] != images[0]["media_id"] and len(media) == 2
