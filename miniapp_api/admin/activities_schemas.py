@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from huituan.core.web.instants import Instant
 from huituan.miniapp_api.admin.schemas import Body, Id
 from huituan.miniapp_api.schemas import Text
 from huituan.miniapp_api.schemas.activities import BargainActivityOut, FlashSessionOut, GroupActivityOut
@@ -31,8 +32,8 @@ class GroupActivityIn(Body):
     virtual_fill: bool = Field(False, description="到期时已付款比例达到阈值则系统成团（默认关闭）")
     virtual_fill_percent: int = Field(80, ge=1, le=100)
     commission_enabled: bool = True
-    starts_at: AwareDatetime = Field(..., examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
-    ends_at: AwareDatetime = Field(..., examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
+    starts_at: Instant = Field(..., examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
+    ends_at: Instant = Field(..., examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
 
 
 class GroupActivityPatch(Body):
@@ -46,8 +47,8 @@ class GroupActivityPatch(Body):
     virtual_fill: bool | None = None
     virtual_fill_percent: int | None = Field(None, ge=1, le=100)
     commission_enabled: bool | None = None
-    starts_at: AwareDatetime | None = Field(None, examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
-    ends_at: AwareDatetime | None = Field(None, examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
+    starts_at: Instant | None = Field(None, examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
+    ends_at: Instant | None = Field(None, examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
 
 
 class GroupResultsOut(BaseModel):
@@ -75,8 +76,8 @@ class BargainActivityIn(Body):
     helps_per_user_day: int = Field(5, ge=1, le=1000)
     allow_buy_at_current: bool = True
     stock: int = Field(..., ge=0, le=10_000_000)
-    starts_at: AwareDatetime = Field(..., examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
-    ends_at: AwareDatetime = Field(..., examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
+    starts_at: Instant = Field(..., examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
+    ends_at: Instant = Field(..., examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
 
 
 class BargainActivityPatch(Body):
@@ -92,8 +93,8 @@ class BargainActivityPatch(Body):
     helps_per_user_day: int | None = Field(None, ge=1, le=1000)
     allow_buy_at_current: bool | None = None
     stock: int | None = Field(None, ge=0, le=10_000_000)
-    starts_at: AwareDatetime | None = Field(None, examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
-    ends_at: AwareDatetime | None = Field(None, examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
+    starts_at: Instant | None = Field(None, examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
+    ends_at: Instant | None = Field(None, examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
 
 
 class BargainResultsOut(BaseModel):
@@ -113,16 +114,16 @@ class FlashItemIn(Body):
 class FlashSessionIn(Body):
     model_config = ConfigDict(extra="forbid")
     title: Text = Field(..., min_length=1, max_length=100)
-    starts_at: AwareDatetime = Field(..., examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
-    ends_at: AwareDatetime = Field(..., examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
+    starts_at: Instant = Field(..., examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
+    ends_at: Instant = Field(..., examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
     claim_ttl_seconds: int = Field(900, ge=60, le=7200, description="未支付的抢购名额在此秒数后释放")
     items: list[FlashItemIn] = Field(..., min_length=1, max_length=50)
 
 
 class FlashSessionPatch(Body):
     title: Text | None = Field(None, min_length=1, max_length=100)
-    starts_at: AwareDatetime | None = Field(None, examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
-    ends_at: AwareDatetime | None = Field(None, examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
+    starts_at: Instant | None = Field(None, examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
+    ends_at: Instant | None = Field(None, examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
     claim_ttl_seconds: int | None = Field(None, ge=60, le=7200)
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from huituan.core.web.instants import Instant
 from huituan.models.outbox import OutboxKind, OutboxStatus
 
 T = "2024-05-01T04:30:01+00:00"
@@ -16,8 +16,8 @@ class _Page(BaseModel):
     model_config = ConfigDict(extra="forbid")
     page: int = Field(1, ge=1, le=10_000, description="页码")
     page_size: int = Field(20, ge=1, le=100, description="每页条数")
-    since: datetime | None = Field(None, description="创建时间不早于（ISO 8601，带时区）")
-    until: datetime | None = Field(None, description="创建时间早于（ISO 8601，带时区）")
+    since: Instant | None = Field(None, description="创建时间不早于（ISO 8601，带时区）")
+    until: Instant | None = Field(None, description="创建时间早于（ISO 8601，带时区）")
 
 
 class NotificationQuery(_Page):
@@ -35,8 +35,8 @@ class OutboxQuery(_Page):
 
 class StatsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    since: datetime | None = Field(None, description="创建时间不早于（ISO 8601，带时区）")
-    until: datetime | None = Field(None, description="创建时间早于（ISO 8601，带时区）")
+    since: Instant | None = Field(None, description="创建时间不早于（ISO 8601，带时区）")
+    until: Instant | None = Field(None, description="创建时间早于（ISO 8601，带时区）")
 
 
 class OutboxOut(BaseModel):

@@ -6,10 +6,11 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from huituan.core.clock import CHINA_TZ, as_utc, china_day_bounds
+from huituan.core.clock import CHINA_TZ, china_day_bounds
 from huituan.core.web.http import model_response
+from huituan.core.web.instants import RANGE_MESSAGE, check_instant
 from huituan.miniapp_api.schemas.orders import AddressSnapshotOut, MyOrderItemOut
 from huituan.models.leader import LeaderStatus
 from huituan.models.order import OrderStatus, RefundStatus, UnmatchedPaymentStatus
@@ -309,6 +310,8 @@ def _china_bound(value: Any, *, end: bool) -> Any:
             start, next_start = china_day_bounds(date.fromisoformat(value.strip()))
         except ValueError:
             raise ValueError("日期不正确，应为 YYYY-MM-DD") from None
+        except OverflowError:  # 0001-01-01 or 9999-12-31: no China day bounds in UTC
+            raise ValueError(RANGE_MESSAGE) from None
         return next_start if end else start
     if isinstance(value, str):
         try:
@@ -316,14 +319,14 @@ def _china_bound(value: Any, *, end: bool) -> Any:
         except ValueError:
             raise ValueError("时间格式不正确，应为 YYYY-MM-DD 或 ISO 8601 时间（如 2024-05-01T08:00:00+08:00）") from None
     if isinstance(value, datetime):
-        return as_utc(value.replace(tzinfo=CHINA_TZ) if value.tzinfo is None else value)
+        return check_instant(value.replace(tzinfo=CHINA_TZ) if value.tzinfo is None else value)
     return value
 
 
 ChinaFrom = Annotated[datetime, BeforeValidator(lambda v: _china_bound(v, end=False)),
-                      WithJsonSchema(_BOUND_SCHEMA)]
+                      AfterValidator(check_instant), WithJsonSchema(_BOUND_SCHEMA)]
 ChinaTo = Annotated[datetime, BeforeValidator(lambda v: _china_bound(v, end=True)),
-                    WithJsonSchema(_BOUND_SCHEMA)]
+                    AfterValidator(check_instant), WithJsonSchema(_BOUND_SCHEMA)]
 
 
 class OrderSearchQuery(PageQuery):

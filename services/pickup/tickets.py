@@ -59,9 +59,11 @@ def parse_day(text: str | None, default: date | None = None) -> str:
     if not _DAY.match(t):
         raise ValidationFailed("day: 日期格式应为 YYYY-MM-DD", field="day")
     try:
-        date.fromisoformat(t)
+        parsed = date.fromisoformat(t)
     except ValueError:
         raise ValidationFailed("day: 日期不存在", field="day") from None
+    if not 2000 <= parsed.year <= 2099:  # 9999-12-31 has no next day; no pickup day is that far
+        raise ValidationFailed("day: 日期超出范围（2000 年到 2099 年）", field="day")
     return t
 
 

@@ -104,3 +104,49 @@ async def test_a_query_integer_is_ascii_digits_and_a_parameter_comes_once(client
                 assert answer["error"] == "duplicate_parameter"
                 repeated += 1
     assert tried >= 250 and repeated >= 50, (tried, repeated)
+
+
+NOT_A_TIME = ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "1", "1700000000", "-1",
+              "1999-12-31T23:59:59+00:00", "2100-01-01T00:00:00+00:00")
+
+
+def _is_time(schema: dict) -> bool:
+    alternatives = [schema, *schema.get("anyOf", ())]
+    return any(alt.get("format") == "date-time" for alt in alternatives)
+
+
+async def test_a_time_outside_what_the_service_holds_is_a_422_naming_it(client):
+    """Every time a request carries (body or query): a valid ISO text whose UTC instant does
+    not exist (year 9999 at -14:00) was a 500 deep in a service; a Unix number was read as
+    1970. Both, and years outside 2000..2099, are a 422 naming the field."""
+    doc = (await (await client.get("/api/v1/openapi.json")).json())["paths"]
+    tokens = await _tokens(client)
+    tried: dict[str, int] = {"body": 0, "query": 0}
+    for op in client.server.app[OPERATIONS_KEY]:
+        if not op.public:
+            continue
+        spec = doc[op.path][op.method.lower()]
+        if any(p["name"].startswith("Wechatpay-") for p in spec["parameters"]):
+            continue
+        path = _path(op.path, spec)
+        if op.body is not None:
+            example = spec["requestBody"]["content"]["application/json"]["example"]
+            if isinstance(example, dict):
+                for name, prop in op.body.model_json_schema().get("properties", {}).items():
+                    if not _is_time(prop):
+                        continue
+                    for wrong in NOT_A_TIME:
+                        resp = await client.request(op.method, path, headers=_headers(spec, tokens),
+                                                    data=json.dumps({**example, name: wrong}))
+                        answer = await resp.json()
+                        assert resp.status == 422 and name in _names(answer), (op.path, name, wrong, answer)
+                        tried["body"] += 1
+        for param in spec["parameters"]:
+            if param["in"] == "query" and _is_time(param["schema"]):
+                for wrong in NOT_A_TIME:
+                    resp = await client.request(op.method, path, headers=_headers(spec, tokens),
+                                                params={param["name"]: wrong})
+                    answer = await resp.json()
+                    assert resp.status == 422 and param["name"] in _names(answer), (op.path, param["name"], wrong, answer)
+                    tried["query"] += 1
+    assert tried["body"] >= 12 * len(NOT_A_TIME) and tried["query"] >= 8 * len(NOT_A_TIME), tried  # every time field
