@@ -75,14 +75,30 @@ async def create_activity(data: dict[str, Any]) -> dict[str, Any]:
     return activity_dict(a)
 
 
+# What a user is shown when they start a bargain (helpers needed from the start: WeChat's rule)
+# and what its cuts are computed from: fixed once anyone has started one. Changing the floor
+# under a live bargain priced it below the floor; fewer helpers left one with none to go.
+_RULES = ("product_id", "sku_id", "start_price_fen", "floor_price_fen", "helpers_needed", "cut_min_fen",
+          "cut_max_fen", "new_user_cut_fen")
+_RULE_NAMES = {"product_id": "商品", "sku_id": "规格", "start_price_fen": "起始价", "floor_price_fen": "底价",
+               "helpers_needed": "助力人数", "cut_min_fen": "每刀最小金额", "cut_max_fen": "每刀最大金额",
+               "new_user_cut_fen": "新用户首刀金额"}
+
+
 async def update_activity(activity_id: int, data: dict[str, Any]) -> dict[str, Any]:
     a = await _get_activity(activity_id)
     merged = {k: getattr(a, k) for k in _FIELDS} | {k: v for k, v in data.items() if v is not None}
     clean = await _check(merged)
     async with in_transaction() as conn:
+        # Locked: a bargain started meanwhile (start_bargain locks the row too) is seen here.
+        current = await BargainActivity.filter(id=a.id).using_db(conn).select_for_update().first()
+        changed = [k for k in _RULES if clean[k] != getattr(current, k)]
+        if changed and await Bargain.filter(activity_id=a.id).using_db(conn).exists():
+            raise Conflict(f"{_RULE_NAMES[changed[0]]}不能修改：已有用户发起砍价，砍价规则在发起时就已展示给用户",
+                           code="bargain_rules_locked", field=changed[0])
         # Stock edits move stock_left by the same amount (units already bought stay bought).
-        moved = await BargainActivity.filter(id=a.id, stock_left__gte=a.stock - clean["stock"]).using_db(conn).update(
-            **clean, stock_left=F("stock_left") + (clean["stock"] - a.stock))
+        moved = await BargainActivity.filter(id=a.id, stock_left__gte=current.stock - clean["stock"]).using_db(
+            conn).update(**clean, stock_left=F("stock_left") + (clean["stock"] - current.stock))
         if moved != 1:
             raise ValidationFailed("stock: 库存不能少于已售出数量", field="stock")
     return activity_dict(await _get_activity(activity_id))
@@ -176,12 +192,17 @@ async def start_bargain(user_id: int, activity_id: int) -> tuple[dict[str, Any],
     existing = await Bargain.filter(activity_id=a.id, user_id=user_id, status__in=list(OPEN)).first()
     if existing is not None:
         return await bargain_dict(existing, a), False
-    common.check_window(a.status, a.starts_at, a.ends_at, what="砍价活动")
-    if a.stock_left <= 0:
-        raise OutOfStock("砍价商品已抢光", code="bargain_sold_out")
-    now = utcnow()
-    b = await Bargain.create(activity_id=a.id, user_id=user_id, current_price_fen=a.start_price_fen,
-                             expires_at=min(now + timedelta(hours=a.duration_hours), as_utc(a.ends_at)))
+    async with in_transaction() as conn:
+        # The activity row locked: an edit of its rules cannot slip between this read and the
+        # new bargain (update_activity refuses rule changes once a bargain exists).
+        a = await BargainActivity.filter(id=a.id).using_db(conn).select_for_update().first()
+        common.check_window(a.status, a.starts_at, a.ends_at, what="砍价活动")
+        if a.stock_left <= 0:
+            raise OutOfStock("砍价商品已抢光", code="bargain_sold_out")
+        now = utcnow()
+        b = await Bargain.create(activity_id=a.id, user_id=user_id, current_price_fen=a.start_price_fen,
+                                 expires_at=min(now + timedelta(hours=a.duration_hours), as_utc(a.ends_at)),
+                                 using_db=conn)
     return await bargain_dict(b, a), True
 
 
@@ -217,6 +238,7 @@ async def help_bargain(redis, settings: Settings, helper_id: int, bargain_id: in
     if b.user_id == helper_id:
         raise Forbidden("不能给自己砍价", code="bargain_self_help")
     a = await _get_activity(b.activity_id)
+    _check_stopped(a)
     _check_open(b)
     if await BargainHelp.filter(bargain_id=b.id, helper_user_id=helper_id).exists():
         raise Conflict("您已经帮TA砍过了", code="bargain_already_helped")
@@ -242,6 +264,13 @@ async def help_bargain(redis, settings: Settings, helper_id: int, bargain_id: in
         raise
     return {"cut_fen": help_row.cut_fen, "price_after_fen": help_row.price_after_fen, "seq": help_row.seq,
             "new_user": help_row.new_user, "bargain": await get_bargain(b.id)}
+
+
+def _check_stopped(a: BargainActivity) -> None:
+    """An operator's stop halts its live bargains too (helps and purchases), as a stopped
+    group-buy takes no more members: a stop is how a wrong price is caught."""
+    if a.status != ActivityStatus.active:
+        raise InvalidState("砍价活动已停止", code="activity_not_active")
 
 
 def _check_open(b: Bargain) -> None:
@@ -313,6 +342,7 @@ class BargainPolicy(ActivityPolicy):
         a = await _get_activity(b.activity_id)
         if b.status not in OPEN or as_utc(b.expires_at) <= utcnow():
             raise InvalidState("砍价已结束或已购买", code="bargain_finished")
+        _check_stopped(a)
         if b.status == BargainStatus.active and not a.allow_buy_at_current:
             raise InvalidState("砍到底价后才能购买", code="bargain_floor_not_reached",
                                helpers_left=a.helpers_needed - b.helps_count)
@@ -327,9 +357,10 @@ class BargainPolicy(ActivityPolicy):
             conn).update(status=BargainStatus.bought, order_id=order.id, version=F("version") + 1)
         if moved != 1:
             raise Conflict("价格已变化，请刷新后重试", code="bargain_changed")
-        took = await BargainActivity.filter(id=b.activity_id, stock_left__gte=1).using_db(conn).update(
-            stock_left=F("stock_left") - 1)
+        took = await BargainActivity.filter(id=b.activity_id, stock_left__gte=1, status=ActivityStatus.active).using_db(
+            conn).update(stock_left=F("stock_left") - 1)
         if took != 1:
+            _check_stopped(await _get_activity(b.activity_id, conn))  # stopped since the price was read
             raise OutOfStock("砍价商品已抢光", code="bargain_sold_out")
 
     async def release(self, conn, order_id: int, ref: str, reason: str) -> None:

@@ -311,6 +311,9 @@ class GroupBuyPolicy(ActivityPolicy):
         if await _live_seats_of(None, a.id, user_id) >= a.per_user_limit:
             raise Conflict(f"每人最多参加 {a.per_user_limit} 个团", code="group_limit_reached",
                            per_user_limit=a.per_user_limit)
+        if p["open_new"] and a.opener_free and lines[sid] != 1:
+            # The opener's free unit is one unit: 150 free units were one seat (attacker pass).
+            raise ValidationFailed("quantity: 团长免单仅限 1 件", field="quantity", max_quantity=1)
         request.pay_timeout_seconds = max(1, timeout)
         price = int(a.sku_prices[str(sid)])
         return {sid: 0 if p["open_new"] and a.opener_free else price}

@@ -6,6 +6,7 @@ import pytest
 from huituan.core.clock import utcnow
 from huituan.core.errors import Conflict, Forbidden, InvalidState, RateLimited
 from huituan.models.bargain import Bargain, BargainActivity, BargainHelp, BargainStatus
+from huituan.models.group_buy import ActivityStatus
 from huituan.services.activities import bargain
 from huituan.services.orders.lifecycle import close_expired_orders
 from tests.factories import make_address, make_user
@@ -85,3 +86,51 @@ async def test_buy_at_current_price_only_when_allowed_and_expiry(rt, settings):
     poster = await bargain.bargain_poster_data(b["id"])
     assert poster["helpers_needed"] == a["helpers_needed"] and poster["current_price_fen"] == a["start_price_fen"]
     assert poster["owner_user_id"] == owner.id and not poster["on_sale"]
+
+
+async def test_the_rules_users_were_shown_cannot_change_under_their_bargains(rt, settings):
+    """Attacker pass, session 7: raising the floor above a live bargain's price, or lowering the
+    helpers needed below its helps, left it priced under the floor (bought so) or with -1 helps
+    to go (a 500 on the next help). Once anyone started a bargain its rules are fixed."""
+    a = await given_bargain_activity(start=5490, floor=990, helpers=3, cut_min=100, cut_max=3000)
+    # Before anyone started one, the operator may still change them.
+    a = await bargain.update_activity(a["id"], {"floor_price_fen": 1090, "cut_max_fen": 4000})
+    assert a["floor_price_fen"] == 1090
+    owner = await make_user()
+    b, _ = await bargain.start_bargain(owner.id, a["id"])
+    for i in range(2):
+        await bargain.help_bargain(rt.redis, settings, (await make_user()).id, b["id"], ip=f"10.1.0.{i}")
+    before = await bargain.get_bargain(b["id"])
+    for change in ({"floor_price_fen": before["current_price_fen"] + 100}, {"helpers_needed": 1, "cut_max_fen": 5000},
+                   {"start_price_fen": 6000}, {"cut_min_fen": 1}, {"new_user_cut_fen": 200}):
+        with pytest.raises(Conflict) as locked:
+            await bargain.update_activity(a["id"], change)
+        assert locked.value.code == "bargain_rules_locked" and locked.value.details["field"] in change, change
+        assert "已有用户发起砍价" in locked.value.message
+    # What does not touch the price may still change; the bargain goes on to the floor.
+    again = await bargain.update_activity(a["id"], {"title": "改个名字", "stock": 20, "helps_per_user": 5})
+    assert again["title"] == "改个名字" and again["floor_price_fen"] == 1090
+    last = await bargain.help_bargain(rt.redis, settings, (await make_user()).id, b["id"], ip="10.1.0.9")
+    assert last["price_after_fen"] == 1090 and last["bargain"]["status"] == "floor_reached"
+
+
+async def test_a_stopped_activity_halts_its_live_bargains(rt, settings):
+    a = await given_bargain_activity(helpers=3)
+    owner = await make_user()
+    b, _ = await bargain.start_bargain(owner.id, a["id"])
+    await bargain.help_bargain(rt.redis, settings, (await make_user()).id, b["id"], ip="10.2.0.1")
+    await bargain.set_activity_status(a["id"], ActivityStatus.stopped)
+    with pytest.raises(InvalidState) as helped:
+        await bargain.help_bargain(rt.redis, settings, (await make_user()).id, b["id"], ip="10.2.0.2")
+    assert helped.value.code == "activity_not_active"
+    address = await make_address(owner)
+    with pytest.raises(InvalidState) as bought:
+        await bargain.buy_bargain(settings, owner.id, uuid.uuid4().hex, bargain_id=b["id"], delivery_mode="express",
+                                  address_id=address.id)
+    assert bought.value.code == "activity_not_active"
+    assert (await Bargain.get(id=b["id"])).status == BargainStatus.active
+    assert (await BargainActivity.get(id=a["id"])).stock_left == a["stock"]
+    # Started again, the bargain goes on where it was.
+    await bargain.set_activity_status(a["id"], ActivityStatus.active)
+    r = await bargain.help_bargain(rt.redis, settings, (await make_user()).id, b["id"], ip="10.2.0.3")
+    assert r["seq"] == 2

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 
 from huituan.core.clock import utcnow
-from huituan.core.errors import Conflict, InvalidState
+from huituan.core.errors import Conflict, InvalidState, ValidationFailed
 from huituan.jobs.notifications import remind_group_results
 from huituan.models.group_buy import Group, GroupSeat, GroupStatus, SeatStatus
 from huituan.models.notification import Notification, NotificationStatus
@@ -137,6 +137,12 @@ async def test_free_for_opener_with_pickup_is_paid_at_once(rt, settings):
     leader = await Leader.create(user_id=lu.id, name="团长", phone="13800000000", status=LeaderStatus.approved)
     point = await PickupPoint.create(leader_id=leader.id, name="自提点", province="广东省", city="深圳市",
                                      address="地址 1 号")
+    # The free unit is one unit (attacker pass: 150 units opened one free seat); nothing is written.
+    with pytest.raises(ValidationFailed) as many:
+        await group_buy.join_group(settings, u1.id, "k0", activity_id=a["id"], open_new=True, sku_id=a["sku_id"],
+                                   quantity=150, delivery_mode="pickup", pickup_point_id=point.id)
+    assert many.value.details["field"] == "quantity" and "仅限 1 件" in many.value.message
+    assert await Order.all().count() == 0 and await Group.all().count() == 0
     order, _ = await group_buy.join_group(settings, u1.id, "k1", activity_id=a["id"], open_new=True,
                                           sku_id=a["sku_id"], delivery_mode="pickup", pickup_point_id=point.id)
     assert order["order"]["payable_fen"] == 0 and order["order"]["status"] == "paid"
