@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from huituan.core.web.instants import Instant
 from huituan.miniapp_api.admin.schemas import Body, Id
-from huituan.miniapp_api.schemas import Text
+from huituan.miniapp_api.schemas import Name
 from huituan.miniapp_api.schemas.activities import BargainActivityOut, FlashSessionOut, GroupActivityOut
 
 Fen = Field(..., ge=1, le=100_000_000)
@@ -21,7 +21,7 @@ class SkuPriceIn(Body):
 
 class GroupActivityIn(Body):
     model_config = ConfigDict(extra="forbid")
-    title: Text = Field(..., min_length=1, max_length=100)
+    title: Name = Field(..., min_length=1, max_length=100)
     product_id: Id
     sku_prices: list[SkuPriceIn] = Field(..., min_length=1, max_length=50, description="各规格的拼团价")
     group_size: int = Field(..., ge=2, le=100)
@@ -37,7 +37,7 @@ class GroupActivityIn(Body):
 
 
 class GroupActivityPatch(Body):
-    title: Text | None = Field(None, min_length=1, max_length=100)
+    title: Name | None = Field(None, min_length=1, max_length=100)
     sku_prices: list[SkuPriceIn] | None = Field(None, min_length=1, max_length=50)
     group_size: int | None = Field(None, ge=2, le=100)
     duration_hours: int | None = Field(None, ge=1, le=720)
@@ -62,7 +62,7 @@ class GroupResultsOut(BaseModel):
 
 class BargainActivityIn(Body):
     model_config = ConfigDict(extra="forbid")
-    title: Text = Field(..., min_length=1, max_length=100)
+    title: Name = Field(..., min_length=1, max_length=100)
     product_id: Id
     sku_id: Id
     start_price_fen: int = Fen
@@ -81,7 +81,7 @@ class BargainActivityIn(Body):
 
 
 class BargainActivityPatch(Body):
-    title: Text | None = Field(None, min_length=1, max_length=100)
+    title: Name | None = Field(None, min_length=1, max_length=100)
     start_price_fen: int | None = Field(None, ge=1, le=100_000_000)
     floor_price_fen: int | None = Field(None, ge=0, le=100_000_000)
     helpers_needed: int | None = Field(None, ge=1, le=1000)
@@ -113,7 +113,7 @@ class FlashItemIn(Body):
 
 class FlashSessionIn(Body):
     model_config = ConfigDict(extra="forbid")
-    title: Text = Field(..., min_length=1, max_length=100)
+    title: Name = Field(..., min_length=1, max_length=100)
     starts_at: Instant = Field(..., examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
     ends_at: Instant = Field(..., examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
     claim_ttl_seconds: int = Field(900, ge=60, le=7200, description="未支付的抢购名额在此秒数后释放")
@@ -121,7 +121,7 @@ class FlashSessionIn(Body):
 
 
 class FlashSessionPatch(Body):
-    title: Text | None = Field(None, min_length=1, max_length=100)
+    title: Name | None = Field(None, min_length=1, max_length=100)
     starts_at: Instant | None = Field(None, examples=["2026-12-01T20:00:00+08:00"], description="开始时间（带时区）")
     ends_at: Instant | None = Field(None, examples=["2026-12-08T20:00:00+08:00"], description="结束时间（带时区）")
     claim_ttl_seconds: int | None = Field(None, ge=60, le=7200)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from huituan.miniapp_api.schemas import Name
 from huituan.miniapp_api.schemas.promoter import WithdrawalOut
 
 
@@ -104,7 +105,7 @@ class PromoterStatusIn(_In):
 
 
 class LevelIn(_In):
-    name: str = Field(min_length=1, max_length=32)
+    name: Name = Field(min_length=1, max_length=32)
     rank: StrictInt = Field(ge=0, le=1000)
     level1_bp: StrictInt = Field(ge=0, le=10_000)
     level2_bp: StrictInt = Field(ge=0, le=10_000)

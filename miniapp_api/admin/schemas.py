@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from huituan.core.clock import CHINA_TZ, china_day_bounds
 from huituan.core.web.http import model_response
 from huituan.core.web.instants import RANGE_MESSAGE, check_instant
+from huituan.miniapp_api.schemas import Name
 from huituan.miniapp_api.schemas.orders import AddressSnapshotOut, MyOrderItemOut
 from huituan.models.leader import LeaderStatus
 from huituan.models.order import OrderStatus, RefundStatus, UnmatchedPaymentStatus
@@ -113,13 +114,13 @@ class LoginOut(BaseModel):
 # --- catalog ---------------------------------------------------------------------------------
 
 class CategoryIn(Body):
-    name: str = Field(min_length=1, max_length=32)
+    name: Name = Field(min_length=1, max_length=32)
     sort: int = Field(0, ge=-1_000_000, le=1_000_000)
     is_active: bool = True
 
 
 class CategoryPatch(Body):
-    name: str = Field(None, min_length=1, max_length=32)
+    name: Name = Field(None, min_length=1, max_length=32)
     sort: int = Field(None, ge=-1_000_000, le=1_000_000)
     is_active: bool = Field(None)
 
@@ -186,7 +187,7 @@ class SkuOut(BaseModel):
 
 
 class ProductIn(Body):
-    title: str = Field(min_length=1, max_length=100)
+    title: Name = Field(min_length=1, max_length=100)
     category_id: Id | None = None
     subtitle: str = Field("", max_length=200)
     description: str = Field("", max_length=20_000)
@@ -198,7 +199,7 @@ class ProductIn(Body):
 
 
 class ProductPatch(Body):
-    title: str = Field(None, min_length=1, max_length=100)
+    title: Name = Field(None, min_length=1, max_length=100)
     category_id: Id | None = Field(None, description="传 null 取消分类")
     subtitle: str = Field(None, max_length=200)
     description: str = Field(None, max_length=20_000)
@@ -501,7 +502,7 @@ class ResolveUnmatchedIn(Body):
 
 class LeaderIn(Body):
     user_id: Id
-    name: str = Field(min_length=1, max_length=32)
+    name: Name = Field(min_length=1, max_length=32)
     phone: str = Field(min_length=5, max_length=20)
     commission_bp: int | None = Field(None, ge=0, le=3000, description="团长佣金，万分比；不填用全局比例")
 
@@ -571,7 +572,7 @@ class LeaderListOut(Page):
 
 
 class PickupPointIn(Body):
-    name: str = Field(min_length=1, max_length=64)
+    name: Name = Field(min_length=1, max_length=64)
     province: str = Field(min_length=1, max_length=32)
     city: str = Field(min_length=1, max_length=32)
     district: str = Field("", max_length=32)

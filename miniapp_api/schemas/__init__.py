@@ -1,5 +1,6 @@
 """Pydantic request/response models of the mini-program API (they also build the OpenAPI doc)."""
 
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -13,3 +14,14 @@ def _no_control_chars(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_no_control_chars)]
+
+
+def _visible(value: str) -> str:
+    # A name shown to people: spaces and invisible format characters (U+200B ...) alone are blank.
+    if not any(not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc", "Zs", "Zl", "Zp") for ch in value):
+        raise ValueError("不能为空白")
+    return value
+
+
+# A title or name that people see: text (no control characters) with something visible in it.
+Name = Annotated[str, AfterValidator(_no_control_chars), AfterValidator(_visible)]

@@ -7,15 +7,15 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from huituan.miniapp_api.admin.schemas import PickupPointOut, QueryModel
-from huituan.miniapp_api.schemas import Text
+from huituan.miniapp_api.schemas import Name, Text
 
 DAY = r"^\d{4}-\d{2}-\d{2}$"
 
 
 class LeaderApplyIn(BaseModel):
-    name: Text = Field(..., min_length=1, max_length=32, description="团长姓名")
+    name: Name = Field(..., min_length=1, max_length=32, description="团长姓名")
     phone: Text = Field(..., pattern=r"^1\d{10}$", description="手机号")
-    point_name: Text = Field(..., min_length=1, max_length=64, description="自提点名称")
+    point_name: Name = Field(..., min_length=1, max_length=64, description="自提点名称")
     province: Text = Field(..., min_length=1, max_length=32)
     city: Text = Field(..., min_length=1, max_length=32)
     district: Text = Field("", max_length=32)

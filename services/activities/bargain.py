@@ -58,6 +58,9 @@ async def _check(data: dict[str, Any]) -> dict[str, Any]:
     sku = await Sku.get_or_none(id=data["sku_id"], product_id=data["product_id"])
     if sku is None:
         raise ValidationFailed("sku_id: 规格不存在或不属于该商品", field="sku_id")
+    if data["start_price_fen"] > sku.price_fen:  # the price users start from is a real price, never invented
+        raise ValidationFailed(f"start_price_fen: 起始价不能高于该规格的售价 {sku.price_fen} 分", field="start_price_fen",
+                               sku_price_fen=sku.price_fen)
     if not 0 <= data["floor_price_fen"] < data["start_price_fen"]:
         raise ValidationFailed("floor_price_fen: 底价须低于起始价", field="floor_price_fen")
     if not feasible(data["start_price_fen"], data["floor_price_fen"], data["helpers_needed"], data["cut_min_fen"],

@@ -188,6 +188,13 @@ async def create_session(title: str, starts_at: datetime, ends_at: datetime, ite
         raise ValidationFailed("items: 至少一个秒杀商品", field="items")
     if not 60 <= claim_ttl_seconds <= 7200:
         raise ValidationFailed("claim_ttl_seconds: 支付时限为 60 到 7200 秒", field="claim_ttl_seconds")
+    first_at: dict[int, int] = {}
+    for idx, it in enumerate(items):
+        # One item per SKU: two would each have their own per-user limit, and so double it.
+        if it["sku_id"] in first_at:
+            raise ValidationFailed(f"items.{idx}.sku_id: 同一规格在本场只能出现一次（第 {first_at[it['sku_id']] + 1} 项已有）",
+                                   field=f"items.{idx}.sku_id")
+        first_at[it["sku_id"]] = idx
     async with in_transaction() as conn:
         s = await FlashSession.create(title=title, starts_at=starts_at, ends_at=ends_at,
                                       claim_ttl_seconds=claim_ttl_seconds, using_db=conn)

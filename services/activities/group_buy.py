@@ -67,6 +67,12 @@ async def _check_activity_data(data: dict[str, Any]) -> dict[str, Any]:
         raise common.not_found("商品", "product_not_found", "product_id")
     raw = data.get("sku_prices") or {}
     if isinstance(raw, list):  # [{"sku_id", "price_fen"}] from the admin API
+        seen: set[int] = set()
+        for n, r in enumerate(raw):
+            if r["sku_id"] in seen:  # a second price for one SKU: which one is meant?
+                raise ValidationFailed(f"sku_prices.{n}.sku_id: 同一规格只能设置一个拼团价",
+                                       field=f"sku_prices.{n}.sku_id")
+            seen.add(r["sku_id"])
         raw = {r["sku_id"]: r["price_fen"] for r in raw}
     prices = {str(int(k)): int(v) for k, v in raw.items()}
     if not prices:
@@ -88,6 +94,9 @@ async def create_activity(data: dict[str, Any]) -> dict[str, Any]:
 async def update_activity(activity_id: int, data: dict[str, Any]) -> dict[str, Any]:
     a = await _get_activity(activity_id)
     merged = {k: getattr(a, k) for k in _FIELDS} | {k: v for k, v in data.items() if v is not None}
+    if merged["total_limit"] and merged["total_limit"] < a.groups_opened:
+        raise ValidationFailed(f"total_limit: 不能小于已开团数 {a.groups_opened}（不再开新团请停止活动）",
+                               field="total_limit", groups_opened=a.groups_opened)
     await GroupBuyActivity.filter(id=a.id).update(**await _check_activity_data(merged))
     return await activity_dict(await _get_activity(activity_id))
 

@@ -123,3 +123,48 @@ async def test_flash_sale_over_http(client, admin):
     assert results["claims"]["claimed"] == 1
     drifts = await client.get("/api/admin/v1/flash-sales/drifts", headers=admin)
     assert drifts.status == 200
+
+
+async def test_activity_inputs_an_operator_cannot_mean_are_refused_naming_the_field(client, admin):
+    """Attacker pass, session 7: each of these was a 201 (or 200) before."""
+    from huituan.models.flash_sale import FlashSession
+    from huituan.models.group_buy import GroupBuyActivity
+
+    p = await make_product(skus=[{"price_fen": 1000, "stock": 50}, {"price_fen": 2000, "stock": 50}])
+    sku, sku2 = p.sku_list[0].id, p.sku_list[1].id
+    group = {"title": "两人团", "product_id": p.id, "sku_prices": [{"sku_id": sku, "price_fen": 700}], "group_size": 2,
+             **_window()}
+    flash = {"title": "整点秒杀", "items": [{"sku_id": sku, "flash_price_fen": 500, "stock": 5, "per_user_limit": 1}],
+             **_window()}
+    bargain = {"title": "砍一刀", "product_id": p.id, "sku_id": sku, "start_price_fen": 1000, "floor_price_fen": 100,
+               "helpers_needed": 3, "cut_min_fen": 100, "cut_max_fen": 500, "stock": 5, **_window()}
+    cases = [
+        ("/api/admin/v1/group-buys", group | {"sku_prices": [{"sku_id": sku, "price_fen": 100},
+                                                              {"sku_id": sku, "price_fen": 200}]}, "sku_prices.1.sku_id"),
+        ("/api/admin/v1/flash-sales", flash | {"items": [*flash["items"], {**flash["items"][0], "flash_price_fen": 300}]},
+         "items.1.sku_id"),
+        ("/api/admin/v1/bargain-activities", bargain | {"start_price_fen": 99999}, "start_price_fen"),
+    ]
+    for path, body in (("/api/admin/v1/group-buys", group), ("/api/admin/v1/flash-sales", flash),
+                       ("/api/admin/v1/bargain-activities", bargain)):
+        for blank in ("   ", "\u200b", "\u3000\u200d"):
+            cases.append((path, body | {"title": blank}, "title"))
+        for number in ("1", "1700000000"):
+            cases.append((path, body | {"starts_at": number}, "starts_at"))
+    for path, body, field in cases:
+        resp = await client.post(path, headers=admin, json=body)
+        answer = await resp.json()
+        assert resp.status == 422 and answer["details"]["field"] == field, (path, field, answer)
+        assert answer["message"].isascii() is False
+    assert await GroupBuyActivity.all().count() == 0 and await FlashSession.all().count() == 0
+    # The SKU's stock was not taken by a refused session.
+    assert (await (await client.get(f"/api/admin/v1/products/{p.id}", headers=admin)).json())["skus"][0]["stock"] == 50
+    # Fewer groups than are already open: say so rather than quietly allow none.
+    resp = await client.post("/api/admin/v1/group-buys", headers=admin, json=group | {"sku_prices": [
+        {"sku_id": sku, "price_fen": 700}, {"sku_id": sku2, "price_fen": 1500}]})
+    act = await resp.json()
+    assert resp.status == 201 and act["sku_prices"] == {str(sku): 700, str(sku2): 1500}
+    await GroupBuyActivity.filter(id=act["id"]).update(groups_opened=6)
+    resp = await client.patch(f"/api/admin/v1/group-buys/{act['id']}", headers=admin, json={"total_limit": 1})
+    answer = await resp.json()
+    assert resp.status == 422 and answer["details"]["field"] == "total_limit" and "已开团数 6" in answer["message"]

@@ -102,7 +102,7 @@ async def test_the_rules_users_were_shown_cannot_change_under_their_bargains(rt,
         await bargain.help_bargain(rt.redis, settings, (await make_user()).id, b["id"], ip=f"10.1.0.{i}")
     before = await bargain.get_bargain(b["id"])
     for change in ({"floor_price_fen": before["current_price_fen"] + 100}, {"helpers_needed": 1, "cut_max_fen": 5000},
-                   {"start_price_fen": 6000}, {"cut_min_fen": 1}, {"new_user_cut_fen": 200}):
+                   {"start_price_fen": 5000}, {"cut_min_fen": 1}, {"new_user_cut_fen": 200}):
         with pytest.raises(Conflict) as locked:
             await bargain.update_activity(a["id"], change)
         assert locked.value.code == "bargain_rules_locked" and locked.value.details["field"] in change, change
