@@ -216,6 +216,8 @@ def pydantic_message(err: dict[str, Any], overrides: dict[str, str] | None = Non
     ctx = err.get("ctx") or {}
     if err["type"] == "value_error" and ctx.get("error"):
         return str(ctx["error"])
+    if isinstance(ctx.get("expected"), str):  # pydantic lists choices as "'a', 'b' or 'c'"
+        ctx = {**ctx, "expected": ctx["expected"].replace(" or ", " 或 ")}
     try:
         return template.format(**ctx) if template else FALLBACK_MESSAGE
     except (KeyError, IndexError):

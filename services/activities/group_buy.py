@@ -260,6 +260,8 @@ async def join_group(settings: Settings, user_id: int, idempotency_key: str, *, 
     """Open a new group (``open_new``) or join one (share code or group id): one order, one seat
     reserved in the order's transaction. Returns (order with its group, created)."""
     idempotency.check_key(idempotency_key)
+    if not open_new and (share_code is None) == (group_id is None):
+        raise ValidationFailed("share_code: 参团需要分享码或团编号（二选一）", field="share_code")
     if not open_new:
         g = await (Group.get_or_none(share_code=share_code.upper()) if share_code else Group.get_or_none(id=group_id or 0))
         if g is None:

@@ -168,3 +168,24 @@ async def test_activity_inputs_an_operator_cannot_mean_are_refused_naming_the_fi
     resp = await client.patch(f"/api/admin/v1/group-buys/{act['id']}", headers=admin, json={"total_limit": 1})
     answer = await resp.json()
     assert resp.status == 422 and answer["details"]["field"] == "total_limit" and "已开团数 6" in answer["message"]
+
+
+async def test_joining_names_the_group_one_way(client, admin):
+    p = await make_product(skus=[{"price_fen": 1000, "stock": 50}])
+    sku = p.sku_list[0].id
+    act = await (await client.post("/api/admin/v1/group-buys", headers=admin, json={
+        "title": "两人团", "product_id": p.id, "sku_prices": [{"sku_id": sku, "price_fen": 700}], "group_size": 3,
+        **_window()})).json()
+    await client.post(f"/api/admin/v1/group-buys/{act['id']}/status", headers=admin, json={"status": "active"})
+    (h1, a1), (h2, a2) = await _buyer(), await _buyer()
+    body = {"sku_id": sku, "delivery_mode": "express"}
+    opened = await (await client.post("/api/v1/group-buys/open", headers=h1 | {"Idempotency-Key": "n1"},
+                                      json=body | {"address_id": a1, "activity_id": act["id"]})).json()
+    for which in ({}, {"share_code": opened["group"]["share_code"], "group_id": opened["group"]["id"]}):
+        resp = await client.post("/api/v1/groups/join", headers=h2 | {"Idempotency-Key": "n2"},
+                                 json=body | {"address_id": a2} | which)
+        answer = await resp.json()
+        assert resp.status == 422 and answer["details"]["field"] == "share_code" and "二选一" in answer["message"], answer
+    resp = await client.post("/api/v1/groups/join", headers=h2 | {"Idempotency-Key": "n2"},
+                             json=body | {"address_id": a2, "group_id": opened["group"]["id"]})
+    assert resp.status == 201
