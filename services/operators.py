@@ -103,7 +103,7 @@ def _pair_key(user: str, ip: str | None) -> str:
     return _attempts_key("pair", f"{len(ip)}:{ip}:{user}") if ip else _attempts_key("user", user)
 
 
-async def _count_attempt(rt: Runtime, username: str, ip: str | None) -> str:
+async def _count_attempt(rt: Runtime, username: str, ip: str | None) -> list[str]:
     """Count this attempt BEFORE any password is checked, atomically (INCRs in one MULTI/EXEC,
     each window starting at its first attempt), and refuse past a limit without hashing:
 
@@ -115,7 +115,7 @@ async def _count_attempt(rt: Runtime, username: str, ip: str | None) -> str:
     - 20 per address whatever the username.
 
     A burst of N concurrent guesses gets counts 1..N: at most the limit of them go on.
-    Returns the key a success clears."""
+    Returns the keys counted: the username's at this address first."""
     user = username.lower()
     pair_key = _pair_key(user, ip)
     # No address (not over HTTP): the username's own count is the only one.
@@ -138,27 +138,36 @@ async def _count_attempt(rt: Runtime, username: str, ip: str | None) -> str:
             ttl = await rt.redis.ttl(key)
             raise RateLimited("登录尝试次数过多，请 5 分钟后再试", code="login_throttled",
                               field=field, retry_after_seconds=max(int(ttl), 1))
-    return pair_key
+    return [key for key, _, _ in limited]
 
 
 async def authenticate_operator(rt: Runtime, username: str, password: str, ip: str | None = None) -> Operator:
     """Check a username and password. Every attempt counts before the check (``_count_attempt``):
     past a limit it is refused (429) without hashing. A success clears the count of the
-    username at that address and remembers the address as known for the username (30 days)."""
-    pair_key = await _count_attempt(rt, username, ip)
+    username at that address, takes itself back from the username's and the address's counts
+    (an operator logging in all day is not throttled), and remembers the address as known for
+    the username (30 days)."""
+    counted = await _count_attempt(rt, username, ip)
     op = await Operator.get_or_none(username=username)
     ok = await asyncio.to_thread(verify_password, password, op.password_hash if op else _DUMMY_HASH)
     if op is None or not ok:
         raise Unauthorized("用户名或密码错误", code="invalid_credentials", field="password")
     if not op.is_active:
         raise Forbidden("该运营账号已停用", code="operator_disabled")
+    pair_key, shared = counted[0], counted[1:]
     async with rt.redis.pipeline(transaction=True) as pipe:
         pipe.delete(pair_key)
+        for key in shared:  # a success is not an attempt against the username or the address
+            pipe.decr(key)
         if ip:
             known = _known_key(username.lower())
             pipe.sadd(known, ip)
             pipe.expire(known, LOGIN_KNOWN_ADDRESS_SECONDS)
-        await pipe.execute()
+        answers = await pipe.execute()
+    # A window that ended between the count and now: DECR made a fresh key at -1, with no expiry.
+    below = [key for key, value in zip(shared, answers[1:1 + len(shared)]) if int(value) < 0]
+    if below:
+        await rt.redis.delete(*below)
     return op
 
 

@@ -29,6 +29,6 @@ def setup(app: web.Application) -> None:
         description="每次登录尝试在校验密码之前计数，5 分钟内超过以下任一限制直接返回 429（不校验密码，"
                     "`details.field` 为 username 或 ip）：同一来源地址上同一用户名 5 次；同一用户名合计 50 次"
                     "（该用户名登录成功过的地址不受此限，陌生人故意输错锁不住运营本人）；同一来源地址 20 次。"
-                    "登录成功清零该地址上该用户名的计数，并记住该地址 30 天。", auth=Auth.public)
+                    "登录成功不计入限制（清零该地址上该用户名的计数），并记住该地址 30 天。", auth=Auth.public)
     api(app, "GET", "/api/admin/v1/me", me, summary="当前运营账号", tag="admin-auth", auth=Auth.operator,
         response=OperatorOut, errors=(404,))

@@ -103,12 +103,23 @@ async def test_guessing_spread_over_many_addresses_stops_but_not_at_a_known_addr
     results, raced = await _burst(client, attempts, headers)
     assert raced  # all 60 in flight together, one per address: only the username-wide count stops them
     statuses = [s for s, _ in results]
-    # 50 in the window in all: frank's own login above was the first
-    assert statuses.count(401) == 49 and statuses.count(429) == 11, statuses
+    assert statuses.count(401) == 50 and statuses.count(429) == 10, statuses  # frank's own login took nothing
     assert all(b["details"]["field"] == "username" for s, b in results if s == 429)
     # a new address is held back now, even with the right password ...
     status, body = await _login(client, "frank", "frank-pass-12", "10.1.0.1")
     assert status == 429 and body["details"]["retry_after_seconds"] > 0
     # ... but the address frank logged in from before is not
     assert (await _login(client, "frank", "frank-pass-12", "203.0.113.20"))[0] == 200
-    assert int(await rt.redis.get("admin:login_attempts:user:frank")) == 63  # every attempt counted
+    assert int(await rt.redis.get("admin:login_attempts:user:frank")) == 61  # every failed or refused attempt
+
+
+async def test_an_operator_logging_in_all_day_is_never_throttled(client, rt):
+    """Attacker pass, session 7: successes counted against the address, so the 21st login of
+    the day (or of a script) from one office address was refused with the right password."""
+    await create_operator("gwen", "gwen-pass-12")
+    for _ in range(30):
+        assert (await _login(client, "gwen", "gwen-pass-12", "203.0.113.30"))[0] == 200
+    assert int(await rt.redis.get("admin:login_attempts:ip:203.0.113.30") or 0) == 0
+    # failures still count there
+    statuses = [(await _login(client, f"nobody-{i}", "wrong-pass", "203.0.113.30"))[0] for i in range(21)]
+    assert statuses == [401] * 20 + [429]
