@@ -59,7 +59,25 @@ def _verify(secret: str, token: str) -> TokenClaims:
         if not hmac.compare_digest(sig, expected):
             raise ValueError("signature")
         payload = json.loads(_unb64(body))
-        claims = TokenClaims(int(payload["sub"]), str(payload["role"]), int(payload["exp"]))
+        claims = _claims(payload)
     except (ValueError, KeyError, TypeError, json.JSONDecodeError):
         raise Unauthorized("登录凭证无效，请重新登录", code="token_invalid") from None
     return claims
+
+
+_ID_MAX = 2**62  # ids are BIGINT; a larger "sub" was a 500 at the first query (attacker pass, session 7)
+
+
+def _claims(payload: object) -> TokenClaims:
+    """The claims exactly as ``issue_token`` writes them: JSON integers in range and a role
+    string. Nothing else is read as a claim, even under a valid signature (``"sub": "1"``,
+    ``true``, ``1.0``, ``1e400`` were taken or crashed)."""
+    if not isinstance(payload, dict):
+        raise ValueError("payload")
+    sub, role, exp = payload["sub"], payload["role"], payload["exp"]
+    for value in (sub, exp):
+        if type(value) is not int:
+            raise ValueError("claim type")
+    if not 1 <= sub <= _ID_MAX or not 0 <= exp <= _ID_MAX or role not in ("user", "operator"):
+        raise ValueError("claim range")
+    return TokenClaims(sub, role, exp)

@@ -130,3 +130,31 @@ def test_declared_routes_pass_and_are_listed():
     app = _app_with(("GET", "/p", _public, Auth.public), ("POST", "/u/{id}", _for_user, Auth.user))
     check_routes(app)
     assert route_auths(app) == [("GET", "/p", Auth.public), ("POST", "/u/{id}", Auth.user)]
+
+
+def _signed(payload_json: str) -> str:
+    """A token with the right signature over any payload: what a leaked secret would allow,
+    and what our own code must never mis-read."""
+    import base64
+    import hashlib
+    import hmac
+
+    body = base64.urlsafe_b64encode(payload_json.encode()).rstrip(b"=").decode()
+    sig = base64.urlsafe_b64encode(hmac.new(TEST_SECRET.encode(), body.encode(), hashlib.sha256).digest())
+    return f"{body}.{sig.rstrip(b'=').decode()}"
+
+
+@pytest.mark.parametrize("claims", [
+    '{"sub":1180591620717411303424,"role":"operator","exp":9999999999}',  # beyond BIGINT: was a 500
+    '{"sub":1,"role":"operator","exp":1e400}',  # Infinity: was a 500
+    '{"sub":"1","role":"operator","exp":9999999999}', '{"sub":true,"role":"operator","exp":9999999999}',
+    '{"sub":1.0,"role":"operator","exp":9999999999}', '{"sub":1,"role":"operator","exp":"9999999999"}',
+    '{"sub":0,"role":"operator","exp":9999999999}', '{"sub":-5,"role":"user","exp":9999999999}',
+    '{"sub":1,"role":"admin","exp":9999999999}', '{"sub":1,"role":["operator"],"exp":9999999999}',
+    '[1,"operator",9999999999]', '"operator"',
+])
+async def test_signed_claims_that_issue_token_never_writes_are_refused(client, claims):
+    for path in ("/api/admin/v1/unmatched-payments", "/api/v1/me/bargains"):
+        resp = await client.get(path, headers={"Authorization": f"Bearer {_signed(claims)}"})
+        answer = await resp.json()
+        assert resp.status == 401 and answer["error"] == "token_invalid", (claims, path, answer)
