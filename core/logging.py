@@ -40,6 +40,24 @@ class PlainFormatter(logging.Formatter):
         return base
 
 
+class BadRequestLine(logging.Filter):
+    """aiohttp logs a request its HTTP parser refuses (a control character in a header, a
+    malformed request line) at ERROR with a traceback, before any handler of ours runs: anyone
+    could fill the log with them. It is the client's mistake: one WARNING line, no traceback.
+    Anything else aiohttp logs is left as it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 0) < 500:
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else ""
+            record.msg, record.args = "bad HTTP request from %s: %s", (remote, type(exc).__name__)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+        return True
+
+
 def setup_logging(level: str = "INFO", json_lines: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_lines else PlainFormatter())
@@ -48,6 +66,9 @@ def setup_logging(level: str = "INFO", json_lines: bool = True) -> None:
     root.setLevel(level.upper())
     # aiohttp's access log duplicates our request log line.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, BadRequestLine) for f in server_log.filters):
+        server_log.addFilter(BadRequestLine())
     logging.getLogger("tortoise").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
