@@ -111,15 +111,28 @@ def make_settings(database_url, redis_url):
     return _make
 
 
+_PG_WIPE: str | None = None  # the clearing script, built once per run (tables and sequences)
+
+
 async def wipe_state(rt) -> None:
     """Empty every table and the Redis db so each test starts clean."""
     from tortoise import Tortoise, connections
 
+    global _PG_WIPE
     conn = connections.get("default")
     tables = sorted({m._meta.db_table for app in Tortoise.apps.values() for m in app.values()})
     if BACKEND == "postgres":
-        quoted = ", ".join(f'"{t}"' for t in tables)
-        await conn.execute_script(f"TRUNCATE TABLE {quoted} RESTART IDENTITY CASCADE;")
+        # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE of ~50 tables (new files
+        # for each) took ~300 ms per test, half the PostgreSQL pass. Foreign keys are not
+        # checked while clearing (replica role: the test database's superuser) and every
+        # sequence starts again at 1, as RESTART IDENTITY did.
+        if _PG_WIPE is None:
+            rows = await conn.execute_query_dict("SELECT relname FROM pg_class WHERE relkind = 'S'")
+            _PG_WIPE = ("SET session_replication_role = replica;"
+                        + "".join(f'DELETE FROM "{t}";' for t in tables)
+                        + "".join(f"""SELECT setval('"{r['relname']}"', 1, false);""" for r in rows)
+                        + "SET session_replication_role = DEFAULT;")
+        await conn.execute_script(_PG_WIPE)
     else:
         await conn.execute_script(
             "PRAGMA foreign_keys=OFF;" + "".join(f'DELETE FROM "{t}";' for t in tables)

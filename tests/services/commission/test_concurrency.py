@@ -34,24 +34,37 @@ async def test_settlement_while_refunds_arrive_never_settles_a_refunded_item(rt)
     submitted = [await submit_refund(rt, o) for o in doomed]
     due = now() + timedelta(days=30)  # past every completion + freeze days
 
+    settling = {"loops": 0}
+    during: list[int] = []  # refunds that finished while a settlement loop was still running
+
     async def settle_loop():
+        settling["loops"] += 1
         total = 0
-        for _ in range(40):
-            total += await settle_commissions(now=due, batch=3)
-            await asyncio.sleep(0.005)
+        try:
+            for _ in range(40):
+                total += await settle_commissions(now=due, batch=3)
+                await asyncio.sleep(0.005)
+        finally:
+            settling["loops"] -= 1
         return total
 
     async def refund_one(r, delay):
         await asyncio.sleep(delay)
         await finish_refund(rt, r)
+        if settling["loops"]:
+            during.append(r)
 
-    # Half the refunds race the two settlement loops from the start (each record goes either
-    # way); the other half arrive after everything is settled (the claw-back path). Random
-    # delays over 0.4 s let a fast loop (uvloop) settle every record before any refund came.
+    # A few refunds arrive before settlement (cancelled while pending), most race the two
+    # settlement loops (each record goes either way), and the last half arrive after
+    # everything is settled (the claw-back path). Which way a racing record goes depends on
+    # timing: the race itself is shown by refunds finishing while the loops ran.
     rng = random.Random(11)
-    racing, late = submitted[:30], submitted[30:]
+    early, racing, late = submitted[:5], submitted[5:30], submitted[30:]
+    for r in early:
+        await finish_refund(rt, r)
     await asyncio.gather(settle_loop(), settle_loop(),
                          *[refund_one(r, rng.random() * 0.02) for r in racing])
+    assert len(during) >= 5, len(during)  # the refunds really raced the settlement
     await settle_commissions(now=due)
     for r in late:
         await finish_refund(rt, r)
@@ -74,5 +87,5 @@ async def test_settlement_while_refunds_arrive_never_settles_a_refunded_item(rt)
     assert await verify_ledger() == []
     doomed_records = [r for r in await CommissionRecord.all() if r.order_id in doomed_ids]
     cancelled = sum(r.status == CommissionStatus.cancelled for r in doomed_records)
-    # Both sides of the race happened: some refunds reached pending records, some settled ones.
+    # Both ends happened: refunds reached pending records (cancelled) and settled ones (clawed back).
     assert 0 < cancelled < len(doomed_records), (cancelled, len(doomed_records))

@@ -53,12 +53,21 @@ async def test_a_payment_for_no_order_of_ours_is_kept_once_for_an_operator(clien
 @pytest.mark.postgres
 async def test_concurrent_copies_of_one_unmatched_payment_keep_one_row(rt, monkeypatch):
     notify = pay_resource(UNKNOWN)
-    # Observed, not replaced: how many copies found no row and tried to insert (the race).
+    # Observed, not replaced: how many copies found no row and tried to insert (the race). The
+    # first to get here waits (up to 2 s) for a second: it has not inserted yet, so the others
+    # find no row either, and the UNIQUE key, not the timing of the loop, decides.
     inserts = []
     insert = UnmatchedPayment._create_or_get.__func__
+    two_here = asyncio.Event()
 
     async def counted(cls, *args, **kwargs):
         inserts.append(1)
+        if len(inserts) >= 2:
+            two_here.set()
+        try:
+            await asyncio.wait_for(two_here.wait(), 2)
+        except TimeoutError:
+            pass
         return await insert(cls, *args, **kwargs)
 
     monkeypatch.setattr(UnmatchedPayment, "_create_or_get", classmethod(counted))
@@ -243,13 +252,24 @@ async def test_hostile_refund_requests_get_a_4xx_naming_the_field(client, rt):
 
 
 @pytest.mark.postgres
-async def test_operators_refunding_at_once_queue_one_refund(rt, monkeypatch):
-    await handle_pay_notify(rt, pay_resource(UNKNOWN))
-    target = (await UnmatchedPayment.get()).id
+async def test_operators_refunding_at_once_queue_one_refund(client, rt, monkeypatch):
+    target = (await _paid_outside(client, rt)).id  # WeChat Pay has it: the refund it gets is accepted
     # Observed, not replaced: how many requests read the payment as open (they raced to the CAS).
+    # The winner holds its transaction (after its CAS, before queueing) until a second request
+    # has read the row as open, so the compare-and-set, not the loop's timing, decides.
     numbered = []
     real = unmatched_payments.refund_no_for
     monkeypatch.setattr(unmatched_payments, "refund_no_for", lambda *a: numbered.append(a) or real(*a))
+    enqueue = outbox.enqueue
+
+    async def held_enqueue(*args, **kwargs):
+        for _ in range(200):
+            if len(numbered) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        return await enqueue(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "enqueue", held_enqueue)
     answers = await asyncio.gather(*(unmatched_payments.request_refund(rt, target, op) for op in range(1, 9)),
                                    return_exceptions=True)
     won = [a for a in answers if isinstance(a, dict)]
