@@ -54,11 +54,13 @@ _FIELDS = ("title", "product_id", "sku_id", "start_price_fen", "floor_price_fen"
            "allow_buy_at_current", "stock", "starts_at", "ends_at")
 
 
-async def _check(data: dict[str, Any]) -> dict[str, Any]:
+async def _check(data: dict[str, Any], *, price_given: bool = True) -> dict[str, Any]:
     sku = await Sku.get_or_none(id=data["sku_id"], product_id=data["product_id"])
     if sku is None:
         raise ValidationFailed("sku_id: 规格不存在或不属于该商品", field="sku_id")
-    if data["start_price_fen"] > sku.price_fen:  # the price users start from is a real price, never invented
+    # The price users start from is a real price, never invented. Checked when it is set: the
+    # SKU's price may drop later, and that must not block editing the title.
+    if price_given and data["start_price_fen"] > sku.price_fen:
         raise ValidationFailed(f"start_price_fen: 起始价不能高于该规格的售价 {sku.price_fen} 分", field="start_price_fen",
                                sku_price_fen=sku.price_fen)
     if not 0 <= data["floor_price_fen"] < data["start_price_fen"]:
@@ -91,7 +93,8 @@ _RULE_NAMES = {"product_id": "商品", "sku_id": "规格", "start_price_fen": "�
 async def update_activity(activity_id: int, data: dict[str, Any]) -> dict[str, Any]:
     a = await _get_activity(activity_id)
     merged = {k: getattr(a, k) for k in _FIELDS} | {k: v for k, v in data.items() if v is not None}
-    clean = await _check(merged)
+    clean = await _check(merged, price_given=any(data.get(k) is not None for k in ("start_price_fen", "sku_id",
+                                                                                      "product_id")))
     async with in_transaction() as conn:
         # Locked: a bargain started meanwhile (start_bargain locks the row too) is seen here.
         current = await BargainActivity.filter(id=a.id).using_db(conn).select_for_update().first()
