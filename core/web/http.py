@@ -141,13 +141,23 @@ def screen_query(request: web.Request) -> None:
         clean_text(value, key, max_chars=MAX_QUERY_CHARS)
 
 
+# Headers whose meaning is one value: a second copy is ambiguous (which key did the client
+# mean?), not something to resolve by taking the first.
+SINGLE_HEADERS = ("Idempotency-Key", "Authorization")
+
+
 def screen_headers(headers: Mapping[str, str]) -> None:
     """Every header value clean text (aiohttp decodes bytes that are not UTF-8 to lone
-    surrogates) and not absurdly long; else a 400 naming the header."""
+    surrogates) and not absurdly long, the single-valued ones once; else a 400 naming the header."""
     for name, value in headers.items():
         problem = text_problem(value) or (None if len(value) <= MAX_HEADER_CHARS else "过长")
         if problem is not None:
             raise BadRequest(f"请求头 {name} {problem}", field=f"headers.{name}", code="invalid_header")
+    getall = getattr(headers, "getall", None)
+    if getall is not None:
+        for name in SINGLE_HEADERS:
+            if len(getall(name, ())) > 1:
+                raise BadRequest(f"请求头 {name} 只能出现一次", field=f"headers.{name}", code="duplicate_header")
 
 
 def screen_request(request: web.Request, int_params: tuple[str, ...] = ()) -> None:

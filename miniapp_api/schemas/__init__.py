@@ -3,7 +3,7 @@
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 
 def _no_control_chars(value: str) -> str:
@@ -25,3 +25,10 @@ def _visible(value: str) -> str:
 
 # A title or name that people see: text (no control characters) with something visible in it.
 Name = Annotated[str, AfterValidator(_no_control_chars), AfterValidator(_visible)]
+
+
+class Body(BaseModel):
+    """A request body: a field it does not know is refused, naming it (a misspelt optional
+    field silently ignored is a request that does something else than meant)."""
+
+    model_config = ConfigDict(extra="forbid")

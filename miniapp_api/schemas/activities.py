@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from huituan.core.web.http import model_response
-from huituan.miniapp_api.schemas import Text
+from huituan.miniapp_api.schemas import Body, Text
 from huituan.miniapp_api.schemas.orders import MyOrderOut
 
 Id = Field(..., ge=1, le=2**62)
@@ -16,7 +16,7 @@ Id = Field(..., ge=1, le=2**62)
 respond = model_response  # the route modules call it ``s.respond``
 
 
-class _Delivery(BaseModel):
+class _Delivery(Body):
     delivery_mode: Literal["express", "pickup"]
     address_id: int | None = Field(None, ge=1, le=2**62, description="快递必填")
     pickup_point_id: int | None = Field(None, ge=1, le=2**62, description="自提必填")

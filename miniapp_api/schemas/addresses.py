@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from huituan.miniapp_api.schemas import Text
+from huituan.miniapp_api.schemas import Body, Text
 
 PHONE = r"^[0-9+\- ]{5,20}$"
 
 
-class AddressIn(BaseModel):
+class AddressIn(Body):
     receiver: Text = Field(..., min_length=1, max_length=32)
     phone: Text = Field(..., pattern=PHONE, max_length=20)
     province: Text = Field(..., min_length=1, max_length=32)
@@ -17,7 +17,7 @@ class AddressIn(BaseModel):
     is_default: bool = False
 
 
-class AddressUpdateIn(BaseModel):
+class AddressUpdateIn(Body):
     receiver: Text | None = Field(None, min_length=1, max_length=32)
     phone: Text | None = Field(None, pattern=PHONE, max_length=20)
     province: Text | None = Field(None, min_length=1, max_length=32)

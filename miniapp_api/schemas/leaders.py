@@ -7,12 +7,12 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from huituan.miniapp_api.admin.schemas import PickupPointOut, QueryModel
-from huituan.miniapp_api.schemas import Name, Text
+from huituan.miniapp_api.schemas import Body, Name, Text
 
 DAY = r"^\d{4}-\d{2}-\d{2}$"
 
 
-class LeaderApplyIn(BaseModel):
+class LeaderApplyIn(Body):
     name: Name = Field(..., min_length=1, max_length=32, description="团长姓名")
     phone: Text = Field(..., pattern=r"^1\d{10}$", description="手机号")
     point_name: Name = Field(..., min_length=1, max_length=64, description="自提点名称")
@@ -52,7 +52,7 @@ class BindCodeOut(BaseModel):
     hint: str = Field(description="给团长看的操作提示")
 
 
-class StaffIn(BaseModel):
+class StaffIn(Body):
     user_id: int = Field(..., ge=1, le=2**62)
     name: Text = Field("", max_length=32, description="店员称呼")
 
@@ -61,11 +61,11 @@ class CutoffOut(PickupPointOut):
     pass
 
 
-class RobotIn(BaseModel):
+class RobotIn(Body):
     webhook: Text = Field(..., max_length=300, description="顾客群的群机器人 webhook 地址（或 key），留空表示取消")
 
 
-class StoreSwitchIn(BaseModel):
+class StoreSwitchIn(Body):
     enabled: bool = Field(description="true 上架，false 下架（仅对本团长小店）")
 
 
@@ -127,7 +127,7 @@ class DayReportOut(BaseModel):
     picks: list[PickOut] = Field(description="分拣单：每位顾客的提货码和商品")
 
 
-class ArrivalIn(BaseModel):
+class ArrivalIn(Body):
     day: str | None = Field(None, pattern=DAY, description="通知这一天及之前的订单，默认今天", examples=["2026-12-01"])
     pickup_point_id: int | None = Field(None, ge=1, le=2**62)
 
@@ -141,7 +141,7 @@ class ArrivalOut(BaseModel):
     notified: int = Field(description="发出的订阅消息数（每位顾客一次）")
 
 
-class VerifyIn(BaseModel):
+class VerifyIn(Body):
     code: Text = Field(..., min_length=6, max_length=40, description="提货码，或扫码得到的 huituan:pickup:<码>")
 
 
@@ -153,7 +153,7 @@ class VerifyOut(BaseModel):
     items: list[PickItemOut]
 
 
-class ShortageIn(BaseModel):
+class ShortageIn(Body):
     product_id: int = Field(..., ge=1, le=2**62)
     quantity: int = Field(..., ge=1, le=10_000)
     kind: str = Field("shortage", pattern="^(shortage|damage)$", description="shortage 缺货，damage 损坏",
@@ -187,7 +187,7 @@ class ShortageOut(BaseModel):
     failed: list[dict] = Field(description="未能自动退款的订单（已有退款在处理中），请运营处理")
 
 
-class CutoffIn(BaseModel):
+class CutoffIn(Body):
     cutoff_time: Text = Field(..., max_length=10, description="每日截单时间 HH:MM（00:00–23:59）")
 
 
@@ -206,7 +206,7 @@ class NearbyOut(BaseModel):
     items: list[NearbyPointOut]
 
 
-class DefaultPointIn(BaseModel):
+class DefaultPointIn(Body):
     pickup_point_id: int = Field(..., ge=1, le=2**62)
     source: str = Field("chosen", pattern="^(chosen|share)$", description="chosen 自选；share 来自团长分享（已有默认时不覆盖）",
                         examples=["chosen"])

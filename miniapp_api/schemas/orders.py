@@ -4,19 +4,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from huituan.miniapp_api.schemas import Text
+from huituan.miniapp_api.schemas import Body, Text
 from huituan.models.order import OrderStatus
 
 ID = Field(..., ge=1, le=2**62)
 
 
-class OrderLineIn(BaseModel):
+class OrderLineIn(Body):
     sku_id: int = ID
     # Range checks against settings (order_max_quantity) happen in the service, naming the field.
     quantity: int = Field(..., ge=1, le=1_000_000, description="购买件数，1 到 HUITUAN_ORDER_MAX_QUANTITY（默认 999）")
 
 
-class CreateOrderIn(BaseModel):
+class CreateOrderIn(Body):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"items": [{"sku_id": 1, "quantity": 2}], "delivery_mode": "express", "address_id": 1, "remark": "请放门卫"},
         {"items": [{"sku_id": 1, "quantity": 1}], "delivery_mode": "pickup", "pickup_point_id": 1},
@@ -114,12 +114,12 @@ class PaymentParamsOut(BaseModel):
     payment: WxPaymentOut = Field(..., description="直接传给 wx.requestPayment 的参数")
 
 
-class RefundLineIn(BaseModel):
+class RefundLineIn(Body):
     item_id: int = ID
     quantity: int = Field(..., ge=1, le=1_000_000)
 
 
-class RefundIn(BaseModel):
+class RefundIn(Body):
     items: list[RefundLineIn] | None = Field(None, min_length=1, max_length=200,
                                              description="省略则整单退款")
     reason: Text = Field(..., min_length=1, max_length=200)

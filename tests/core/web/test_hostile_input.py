@@ -10,6 +10,7 @@ import time
 
 from huituan.models.catalog import Category, Product
 from huituan.models.commission import DistributionSettings, PromoteMode
+from huituan.models.order import Order
 from huituan.models.referral import ReferralBinding
 from huituan.models.user import User
 from huituan.services.operators import create_operator
@@ -220,3 +221,18 @@ async def test_a_value_a_column_refuses_is_a_422_not_a_500(aiohttp_client):
     client = await aiohttp_client(app)
     resp = await client.get("/x")
     await _error(resp, 422, "code")
+
+
+async def test_an_idempotency_key_or_authorization_given_twice_is_a_400(client):
+    """Which key did the client mean? aiohttp's headers.get took the first copy (attacker pass,
+    session 7): two copies are refused at the edge, before any handler."""
+    user = await make_user()
+    for name, values in (("Idempotency-Key", ("k-1", "k-2")), ("Authorization", (f"Bearer {token_for(user)}",) * 2)):
+        headers = [(name, v) for v in values]
+        if name != "Authorization":
+            headers.append(("Authorization", f"Bearer {token_for(user)}"))
+        resp = await client.post("/api/v1/orders", data=b"{}", headers=headers)
+        answer = await resp.json()
+        assert resp.status == 400 and answer["error"] == "duplicate_header", answer
+        assert answer["details"]["field"] == f"headers.{name}"
+    assert await Order.all().count() == 0
