@@ -9,8 +9,10 @@ An existing SKU is updated only in the fields the row provides (a non-blank CSV 
 key with a non-blank value): re-importing a sheet must not undo what happened since the last
 import. In particular its ``stock`` is kept (``stock_mode="keep"``, the default): orders have
 taken units since, and writing the sheet's number back would oversell. Stock of an existing SKU
-is written only with ``stock_mode="set"`` and only when the row gives one; ``on_sale`` only when
-the row gives it. A new SKU needs ``price_fen`` and ``stock``; its other fields default.
+is written only with ``stock_mode="set"`` and only when the row gives one; with the stock the
+sheet was made from (``expected_stock``, CSV 原库存) that write is a compare-and-set, so units sold
+since are never written over (the row reports the current stock). ``on_sale`` only when the row
+gives it. A new SKU needs ``price_fen`` and ``stock``; its other fields default.
 
 CSV format: what Excel saves. UTF-8 (with or without BOM) or GBK/GB18030, comma (or tab)
 separated, one row per SKU, header
@@ -44,7 +46,7 @@ from huituan.services.catalog_admin import STOCK_MAX, invalidate, refresh_price_
 MAX_IMPORT_ROWS = 5000
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 CSV_COLUMNS = ("product_title", "category", "subtitle", "sku_code", "sku_name", "price_fen",
-               "original_price_fen", "stock", "image", "on_sale")
+               "original_price_fen", "stock", "image", "on_sale", "expected_stock")
 _REQUIRED_COLUMNS = ("product_title", "category", "sku_code", "price_fen", "stock")
 
 # Chinese headers (normalized: no spaces, half-width brackets) -> (column, unit). Unit "yuan"
@@ -62,7 +64,8 @@ CSV_HEADER_ALIASES: dict[str, tuple[str, str]] = {
     "划线价(分)": ("original_price_fen", ""), "原价(分)": ("original_price_fen", ""),
     "划线价(元)": ("original_price_fen", "yuan"), "原价(元)": ("original_price_fen", "yuan"),
     "划线价": ("original_price_fen", "yuan"), "原价": ("original_price_fen", "yuan"),
-    "库存": ("stock", ""), "图片": ("image", ""), "图片地址": ("image", ""), "规格图片": ("image", ""),
+    "库存": ("stock", ""), "原库存": ("expected_stock", ""), "导出时库存": ("expected_stock", ""),
+    "图片": ("image", ""), "图片地址": ("image", ""), "规格图片": ("image", ""),
     "是否上架": ("on_sale", ""), "上架": ("on_sale", ""),
 }
 _YES_NO = {"是": "true", "否": "false", "上架": "true", "下架": "false"}
@@ -130,12 +133,16 @@ class ImportSku(BaseModel):
     stock: int = Field(0, ge=0, le=STOCK_MAX)
     on_sale: bool = True
     image: str = Field("", max_length=512)
+    # With stock_mode=set: the stock the sheet was made from. The write is then a
+    # compare-and-set: units sold since are not overwritten (the row says the current stock).
+    expected_stock: int | None = Field(None, ge=0, le=STOCK_MAX)
 
     def provided(self) -> dict[str, Any]:
-        """The fields this row gives, except ``code``. A blank string counts as not given: an
-        upsert never clears a stored value by omission."""
+        """The columns this row gives, except ``code`` and ``expected_stock`` (a condition, not a
+        value). A blank string counts as not given: an upsert never clears a stored value by
+        omission."""
         return {k: getattr(self, k) for k in self.model_fields_set
-                if k != "code" and getattr(self, k) != ""}
+                if k not in ("code", "expected_stock") and getattr(self, k) != ""}
 
 
 class ImportProduct(BaseModel):
@@ -162,7 +169,7 @@ class _Row:
     row: int
     sku: ImportSku | None = None
     sku_code: str | None = None
-    error: dict[str, str] | None = None
+    error: dict[str, Any] | None = None
     product_id: int | None = None
     prefix: str = ""                    # field-name prefix for errors (JSON: "products.0.skus.1.")
     stored_id: int | None = None        # the existing SKU this row updates; None = new SKU
@@ -173,7 +180,7 @@ class _Row:
 class _Group:
     product: ImportProduct | None
     rows: list[_Row] = field(default_factory=list)
-    error: dict[str, str] | None = None
+    error: dict[str, Any] | None = None
 
 
 def _first_error(exc: ValidationError, prefix: str = "", names: dict[str, str] | None = None) -> dict[str, str]:
@@ -275,7 +282,7 @@ def _groups_from_csv(text: str) -> list[_Group]:
         sku_values: dict[str, Any] = {"code": col("sku_code")}
         for key, column in (("name", "sku_name"), ("price_fen", "price_fen"),
                             ("original_price_fen", "original_price_fen"), ("stock", "stock"),
-                            ("image", "image"), ("on_sale", "on_sale")):
+                            ("image", "image"), ("on_sale", "on_sale"), ("expected_stock", "expected_stock")):
             if col(column):
                 sku_values[key] = col(column)
         try:
@@ -330,6 +337,11 @@ def _check_against_stored(row: _Row, stored: Sku | None, stock_mode: StockMode) 
         return
     row.stored_id = stored.id
     row.stock = "set" if stock_mode == "set" and "stock" in given else "kept"
+    expected = row.sku.expected_stock
+    if row.stock == "set" and expected is not None and stored.stock != expected:
+        # Seen now (a dry run says it too); the write's compare-and-set catches a sale after this.
+        row.error = {"field": f"{row.prefix}expected_stock", "current_stock": stored.stock,
+                     "message": f"库存已变化：导出时 {expected}，当前 {stored.stock}，请按当前库存重新填写"}
 
 
 def _sku_updates(row: _Row) -> dict[str, Any]:
@@ -393,13 +405,32 @@ async def _import_group(group: _Group, dry_run: bool, stock_mode: StockMode) -> 
                 values = row.sku.model_dump(exclude={"code"})
                 await Sku.create(product_id=product_id, code=row.sku.code, using_db=conn, **values)
                 continue
-            # Stock, when set, is an absolute write of a validated 0..STOCK_MAX value in one
-            # statement (never a read-compute-write), like catalog_admin.adjust_stock(set_to=...).
+            # Stock, when set, is a write of a validated 0..STOCK_MAX value in one statement
+            # (never a read-compute-write); with the sheet's expected stock it is a
+            # compare-and-set, like catalog_admin.adjust_stock(set_to=..., expected_stock=...).
             updates = _sku_updates(row)
-            if updates:
-                await Sku.filter(id=row.stored_id).using_db(conn).update(**updates)
+            if not updates:
+                continue
+            guard = {"stock": row.sku.expected_stock} if "stock" in updates and row.sku.expected_stock is not None else {}
+            if not await Sku.filter(id=row.stored_id, **guard).using_db(conn).update(**updates) and guard:
+                raise _StockChanged(row)  # rolls the product back: nothing of it is half-written
         await refresh_price_from(product_id, conn)
     return product_id
+
+
+class _StockChanged(Exception):
+    def __init__(self, row: _Row):
+        super().__init__(row.sku.code)
+        self.row = row
+
+
+async def _stock_changed(changed: _Row) -> None:
+    """Orders took units between the row's check and its write: the row says the current
+    stock (as the check would have)."""
+    current = await Sku.filter(id=changed.stored_id).values_list("stock", flat=True)
+    now = current[0] if current else 0
+    changed.error = {"field": f"{changed.prefix}expected_stock", "current_stock": now,
+                     "message": f"库存已变化：导出时 {changed.sku.expected_stock}，当前 {now}，请按当前库存重新填写"}
 
 
 def _check_stock_mode(stock_mode: str) -> None:
@@ -412,7 +443,15 @@ async def _run(rt: Runtime | None, groups: list[_Group], dry_run: bool, stock_mo
     touched: list[int] = []
     for group in groups:
         try:
-            product_id = await _import_group(group, dry_run, stock_mode)
+            while True:
+                try:
+                    product_id = await _import_group(group, dry_run, stock_mode)
+                    break
+                except _StockChanged as exc:
+                    # Its transaction rolled back; the product's good rows are written again
+                    # without the stale one (a bad row never stops good rows). Bounded: each
+                    # round turns one more row into an error.
+                    await _stock_changed(exc.row)
         except IntegrityError:
             # A concurrent writer took a code or category name between our check and write.
             for row in group.rows:

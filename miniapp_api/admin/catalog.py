@@ -131,7 +131,9 @@ IMPORT_DESCRIPTION = """\
 留空不会把已下架的 SKU 重新上架。
 **库存**：已有 SKU 的库存默认不改（`stock_mode=keep`）——导入后已卖出的数量不会被表格里的旧库存覆盖，
 避免超卖；要以表格为准时传 `stock_mode=set`，该行填写了 `stock` 才写入（绝对值，0 到 10000000，不会为负），
-留空仍保持不变。平时调整库存请用「调整库存」接口。
+留空仍保持不变。**建议同时填写「原库存」列（`expected_stock`，表格制作时的库存）**：写入变为比较后写入，
+期间又卖出的件数不会被覆盖——库存已变化的行报错（`error.field` 为 expected_stock，`error.current_stock`
+为当前库存），该行不写入，同商品的其他好行照常写入。平时调整库存请用「调整库存」接口。
 **新 SKU** 必须填写 `price_fen` 和 `stock`，否则该行报错（`error.field` 为缺少的字段）；
 其他字段取默认值（`on_sale` 默认 true）。
 每个成功行的 `stock` 说明库存的处理：`set` 为写入了该行的库存（新 SKU，或 `stock_mode=set`），

@@ -274,6 +274,7 @@ class ImportJsonIn(_NoNul):
 class ImportRowError(BaseModel):
     field: str
     message: str
+    current_stock: int | None = Field(None, description="库存已变化时（field 为 expected_stock）：当前库存")
 
 
 class ImportRowOut(BaseModel):

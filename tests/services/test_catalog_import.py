@@ -161,3 +161,63 @@ async def test_new_sku_without_stock_or_price_is_a_row_error(rt):
     rows = _rows(out)
     assert rows[1]["ok"] and rows[2]["error"]["field"] == "products.0.skus.1.stock", out
     assert not await Sku.filter(code="EGG-NEW").exists()
+
+
+async def test_stock_mode_set_with_the_sheets_stock_never_overwrites_a_sale(client, rt):
+    """A sheet with the stock it was made from (原库存 / expected_stock) sets stock by
+    compare-and-set: units sold since are not written over (that was an oversell). The row
+    says the current stock, and nothing of its product is written."""
+    sheet = ("商品名称,分类,SKU编码,售价（分）,库存,原库存\n"
+             "土鸡蛋,蛋奶,EGG-30,3590,10,\n土鸡蛋,蛋奶,EGG-60,6590,20,\n")
+    assert (await import_csv(rt, sheet.encode()))["succeeded"] == 2
+    await _sell(client, "EGG-30", 4)  # stock 10 -> 6 after the sheet was exported at 10
+    stocktake = ("商品名称,分类,SKU编码,售价（分）,库存,原库存\n"
+                 "土鸡蛋,蛋奶,EGG-30,3990,50,10\n土鸡蛋,蛋奶,EGG-60,6990,70,20\n")
+    for dry_run in (True, False):
+        out = await import_csv(rt, stocktake.encode(), stock_mode="set", dry_run=dry_run)
+        rows = _rows(out)
+        assert (out["failed"], rows[1]["error"]["field"], rows[2]["ok"]) == (1, "expected_stock", True), out
+        assert rows[1]["error"]["current_stock"] == 6 and "当前 6" in rows[1]["error"]["message"]
+    # That row wrote nothing; the good row of the same product was written.
+    egg30, egg60 = await Sku.get(code="EGG-30"), await Sku.get(code="EGG-60")
+    assert (egg30.stock, egg30.price_fen, egg60.stock, egg60.price_fen) == (6, 3590, 70, 6990)
+    # With the current stock the row goes through.
+    out = await import_csv(rt, stocktake.replace(",50,10", ",50,6").replace(",70,20", ",70,70").encode(),
+                           stock_mode="set")
+    assert out["succeeded"] == 2, out
+    assert ((await Sku.get(code="EGG-30")).stock, (await Sku.get(code="EGG-60")).stock) == (50, 70)
+
+
+async def test_a_sale_between_the_check_and_the_write_rolls_the_product_back(rt, monkeypatch):
+    """The compare-and-set, not the read before it, decides: a sale committed after the rows
+    were checked makes that row's write refuse; its product's transaction rolls back and the
+    good row is written again without it."""
+    from tortoise.expressions import F
+
+    from huituan.services import catalog_import
+
+    await import_json(rt, [{"title": "大米", "category": "粮油", "skus": [
+        {"code": "RICE-5", "price_fen": 5990, "stock": 10}, {"code": "RICE-10", "price_fen": 9990, "stock": 10}]}])
+    real_transaction = catalog_import.in_transaction
+    sales: list[int] = []
+
+    class AfterASale:
+        async def __aenter__(self):
+            if not sales:  # one buyer, once: before the first write
+                sales.append(await Sku.filter(code="RICE-10", stock__gte=2).update(stock=F("stock") - 2))
+            self.inner = real_transaction()
+            return await self.inner.__aenter__()
+
+        async def __aexit__(self, *exc):
+            return await self.inner.__aexit__(*exc)
+
+    monkeypatch.setattr(catalog_import, "in_transaction", AfterASale)
+    out = await import_json(rt, [{"title": "大米", "category": "粮油", "skus": [
+        {"code": "RICE-5", "price_fen": 5500, "stock": 30, "expected_stock": 10},
+        {"code": "RICE-10", "price_fen": 9500, "stock": 40, "expected_stock": 10}]}], stock_mode="set")
+    assert sales == [1]  # the sale really landed between the check and the write
+    rows = _rows(out)
+    assert (out["succeeded"], rows[1]["ok"]) == (1, True) and rows[2]["error"]["field"].endswith("expected_stock"), out
+    assert rows[2]["error"]["current_stock"] == 8
+    rice5, rice10 = await Sku.get(code="RICE-5"), await Sku.get(code="RICE-10")
+    assert (rice5.price_fen, rice5.stock, rice10.price_fen, rice10.stock) == (5500, 30, 9990, 8)
