@@ -200,8 +200,13 @@ async def start_bargain(user_id: int, activity_id: int) -> tuple[dict[str, Any],
         return await bargain_dict(existing, a), False
     async with in_transaction() as conn:
         # The activity row locked: an edit of its rules cannot slip between this read and the
-        # new bargain (update_activity refuses rule changes once a bargain exists).
+        # new bargain (update_activity refuses rule changes once a bargain exists), and the
+        # user's second tap waits here and then finds the first one's bargain.
         a = await BargainActivity.filter(id=a.id).using_db(conn).select_for_update().first()
+        existing = await Bargain.filter(activity_id=a.id, user_id=user_id, status__in=list(OPEN)).using_db(
+            conn).first()
+        if existing is not None:
+            return await bargain_dict(existing, a), False
         common.check_window(a.status, a.starts_at, a.ends_at, what="砍价活动")
         if a.stock_left <= 0:
             raise OutOfStock("砍价商品已抢光", code="bargain_sold_out")

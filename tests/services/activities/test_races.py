@@ -97,6 +97,20 @@ async def test_50_concurrent_helpers_on_one_bargain(rt, settings):
     print(f"bargain race: peak in flight {flight.peak}, CAS lost {bargain.STATS['cas_lost'] - before}, refused {refused}")
 
 
+async def test_a_users_concurrent_starts_make_one_bargain(rt, settings):
+    """Ten taps of 发起砍价 at once: one bargain, the others get it back (created False). The
+    first start holds the activity row; the rest wait and then find its bargain."""
+    a = await given_bargain_activity()
+    owner, _ = await buyer()
+    flight = Flight()
+    results = await asyncio.gather(*(flight.run(bargain.start_bargain(owner.id, a["id"])) for _ in range(10)))
+    assert all(isinstance(r, tuple) for r in results), results
+    assert sorted(created for _, created in results) == [False] * 9 + [True]
+    assert len({b["id"] for b, _ in results}) == 1
+    assert await Bargain.filter(activity_id=a["id"], user_id=owner.id).count() == 1
+    assert flight.peak > 1, flight.peak
+
+
 async def test_2000_concurrent_claims_for_100_units(rt, settings):
     s = await given_flash_session(rt.redis, stock=100, per_user_limit=2)
     item_id = s["items"][0]["id"]
