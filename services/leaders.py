@@ -177,8 +177,13 @@ async def approved_leader_of_user(user_id: int) -> Leader:
 
 async def add_staff(user_id: int, staff_user_id: int, name: str = "") -> dict[str, Any]:
     leader = await approved_leader_of_user(user_id)
+    if staff_user_id == user_id:
+        raise ValidationFailed("user_id: 团长本人无需添加为店员", field="user_id")
     if not await User.filter(id=staff_user_id).exists():
         raise NotFound("用户不存在", code="user_not_found", field="user_id")
+    if await Leader.filter(user_id=staff_user_id, status__in=(LeaderStatus.approved, LeaderStatus.pending)).exists():
+        # Another store's leader (or applicant) serves their own store, not this one.
+        raise Conflict("该用户是团长（或正在申请团长），不能添加为店员", code="staff_is_a_leader", field="user_id")
     await LeaderStaff.bulk_create([LeaderStaff(leader_id=leader.id, user_id=staff_user_id, name=name.strip()[:32])],
                                   ignore_conflicts=True)
     return await get_profile(user_id)

@@ -47,7 +47,14 @@ async def point_for_actor(user_id: int, pickup_point_id: int | None = None, *, s
         if point is None:
             raise Forbidden("这不是您的自提点", code="not_your_point", field="pickup_point_id")
         return point
-    point = await qs.filter(is_active=True).order_by("id").first()
+    # Their own store first: a leader who also serves another store as staff acts on their own
+    # point unless they name the other one (a leader added as someone's staff had the other
+    # store's day, arrivals and shortages answered for them; attacker pass, session 7).
+    point = None
+    if leader is not None:
+        point = await qs.filter(leader_id=leader.id, is_active=True).order_by("id").first()
+    if point is None:
+        point = await qs.filter(is_active=True).order_by("id").first()
     if point is None:
         raise NotFound("您还没有自提点，请联系运营开通", code="pickup_point_not_found")
     return point

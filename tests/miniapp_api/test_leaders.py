@@ -54,3 +54,29 @@ async def test_leader_centre_over_http(client):
     assert (await Refund.get()).amount_fen == 2000
     listed = await (await client.get("/api/admin/v1/shortage-reports", headers=admin)).json()
     assert listed["total"] == 1 and listed["items"][0]["kind"] == "damage" and listed["items"][0]["note"] == "压坏了"
+
+
+async def test_a_leader_cannot_be_made_someone_elses_staff_and_acts_on_their_own_point(client):
+    """Attacker pass, session 7: leader 1 added leader 2 as staff; leader 2's day and 到货 then
+    went to leader 1's point (the lowest id among own and staff points)."""
+    from huituan.models.leader import Leader, LeaderStaff
+
+    admin = await operator_headers(client)
+    t1, l1 = await apply_leader(client, "l-one", "李团长", "13900000021", "桂花园", "桂花路 1 号", 30.2, 120.2)
+    t2, l2 = await apply_leader(client, "l-two", "王团长", "13900000022", "梅园", "梅花路 2 号", 30.3, 120.3)
+    for leader in (l1, l2):
+        assert (await client.post(f"/api/admin/v1/leaders/{leader['id']}/approve", headers=admin)).status == 200
+    two = await Leader.get(id=l2["id"])
+    one = await Leader.get(id=l1["id"])
+    for user_id, code in ((two.user_id, "staff_is_a_leader"), (one.user_id, "validation_error")):
+        resp = await client.post("/api/v1/leader/staff", headers=auth(t1), json={"user_id": user_id, "name": "x"})
+        answer = await resp.json()
+        assert resp.status in (409, 422) and answer["error"] == code and answer["details"]["field"] == "user_id", answer
+    assert await LeaderStaff.all().count() == 0
+    # Even if a leader serves another store as staff (added before they applied), their own comes first.
+    await LeaderStaff.create(leader_id=one.id, user_id=two.user_id, name="早先的店员")
+    day = await (await client.get("/api/v1/leader/day", headers=auth(t2))).json()
+    assert day["pickup_point_id"] == (await PickupPoint.get(leader_id=two.id)).id, day
+    other = (await PickupPoint.get(leader_id=one.id)).id
+    named = await client.get("/api/v1/leader/day", headers=auth(t2), params={"pickup_point_id": other})
+    assert named.status == 200 and (await named.json())["pickup_point_id"] == other  # naming it is how they act there
