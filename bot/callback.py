@@ -123,7 +123,10 @@ async def receive(request: web.Request) -> web.Response:
     except Exception:
         raise Forbidden("回调内容无法解密", code="decrypt_failed") from None
     try:
+        _check_flat(plain)
         msg = parse_message(plain)
+    except ValidationFailed:
+        raise
     except Exception:
         raise ValidationFailed("消息格式不正确", field="body") from None
 
@@ -135,17 +138,33 @@ async def receive(request: web.Request) -> web.Response:
         log.info("bot message %s is a retry", key)
         return _reply(crypto, msg, earlier or "", nonce)
 
-    if msg.type == "event":
-        text = ""
-    else:
-        ctx = await _context(rt, msg.source, str(getattr(msg, "id", "") or ""))
-        if msg.type != "text":
-            text = NON_TEXT_REPLY if ctx.linked else (await _answer(rt, ctx, ""))
+    try:
+        if msg.type == "event":
+            text = ""
         else:
-            text = await _answer(rt, ctx, msg.content or "")
+            ctx = await _context(rt, msg.source, str(getattr(msg, "id", "") or ""))
+            if msg.type != "text":
+                text = NON_TEXT_REPLY if ctx.linked else (await _answer(rt, ctx, ""))
+            else:
+                text = await _answer(rt, ctx, msg.content or "")
+    except BaseException:
+        await rt.redis.delete(key)  # not answered: WeCom's retry is handled afresh, not replied to with nothing
+        raise
     if text:
         await rt.redis.set(key, text, xx=True, ex=DEDUPE_SECONDS)
     return _reply(crypto, msg, text, nonce)
+
+
+def _check_flat(plain: str) -> None:
+    """A WeCom message is flat: each field one text element. Nested or repeated elements (a
+    correctly encrypted message only WeCom can send, but no request ends in a 500) reached
+    the services as dicts and lists."""
+    fields = xmltodict.parse(plain).get("xml")
+    if not isinstance(fields, dict):
+        raise ValidationFailed("消息格式不正确", field="body")
+    for name, value in fields.items():
+        if value is not None and not isinstance(value, str):
+            raise ValidationFailed(f"消息字段 {name} 格式不正确", field=f"body.{name}")
 
 
 async def _context(rt, sender: str, msg_id: str = "") -> BotContext:

@@ -14,6 +14,7 @@ from huituan.core.sandbox import keys
 from huituan.models.ops import JobRun
 from huituan.models.order import Order, OrderItem, OrderStatus, Refund, RefundStatus
 from huituan.services.operators import create_operator
+from tests.bot.wecom_helpers import say
 from tests.factories import make_user
 
 URL = "/bot/wecom/callback"
@@ -188,3 +189,36 @@ async def test_missing_params_and_garbage_body(client, wecom):
     ts = str(int(time.time()))
     resp = await client.post(URL, params={"msg_signature": "a" * 40, "timestamp": ts, "nonce": "n"}, data="not xml")
     assert resp.status == 422
+
+
+async def _post_plain(client, plain: str):
+    from tests.bot.wecom_helpers import CRYPTO, URL
+
+    ts, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
+    envelope = xmltodict.parse(CRYPTO.encrypt_message(plain, nonce, ts))["xml"]
+    body = f"<xml><Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt><AgentID>1</AgentID></xml>"
+    return await client.post(URL, params={"msg_signature": envelope["MsgSignature"], "timestamp": ts,
+                                          "nonce": nonce}, data=body)
+
+
+@pytest.mark.parametrize("field,inner", [
+    ("FromUserName", "<FromUserName><a>demo-operator</a></FromUserName>"),
+    ("Content", "<Content><b>帮助</b></Content>"),
+    ("Content", "<Content>帮助</Content><Content>帮助</Content>"),
+])
+async def test_a_signed_message_with_nested_or_repeated_fields_is_a_422_and_a_retry_is_answered(client, field, inner):
+    """Attacker pass, session 7: correctly encrypted but not flat, it reached the services as a
+    dict or a list (a 500 with a traceback), and the MsgId was already taken, so WeCom's retry
+    got an empty reply."""
+    from huituan.core.sandbox import keys
+
+    msg_id = str(uuid.uuid4().int)[:18]
+    parts = {"ToUserName": f"<ToUserName>{keys.SANDBOX_CORP_ID}</ToUserName>",
+             "FromUserName": "<FromUserName>ops-x</FromUserName>", "CreateTime": f"<CreateTime>{int(time.time())}</CreateTime>",
+             "MsgType": "<MsgType>text</MsgType>", "Content": "<Content>帮助</Content>", "MsgId": f"<MsgId>{msg_id}</MsgId>"}
+    parts[field] = inner
+    resp = await _post_plain(client, "<xml>" + "".join(parts.values()) + "</xml>")
+    answer = await resp.json()
+    assert resp.status == 422 and answer["details"]["field"] == f"body.{field}", answer
+    # The well-formed message under the same MsgId (WeCom's retry) is answered.
+    assert await say(client, "ops-x", "帮助", msg_id=msg_id) != ""
