@@ -95,12 +95,17 @@ async def credit_leader_commission(order_id: int, leader_id: int, leader_user_id
 
 # ---- the store's products --------------------------------------------------------------------
 
+_TITLE_MAX = Product._meta.fields_map["title"].max_length
+
+
 async def find_product(text: str) -> Product:
     """A product named in a chat command: by id, exact title, or the one title containing it."""
     t = (text or "").strip()
     if not t:
         raise ValidationFailed("请写上商品名称", field="product")
-    if t.isdigit():
+    if len(t) > _TITLE_MAX:
+        raise ValidationFailed(f"商品名称过长（最多 {_TITLE_MAX} 个字）", field="product")
+    if t.isascii() and t.isdigit() and len(t) <= 18:
         p = await Product.get_or_none(id=int(t))
         if p is not None:
             return p

@@ -29,11 +29,16 @@ async def pending_reviews(limit: int = 10) -> dict[str, Any]:
     }
 
 
+_REFUND_NO_MAX = Refund._meta.fields_map["refund_no"].max_length
+
+
 async def refund_id_of(ref: str) -> int | None:
     """A refund named by its id or its number (R...)."""
     ref = (ref or "").strip()
-    if ref.isdigit():
-        return int(ref)
+    if ref.isascii() and ref.isdigit():
+        return int(ref) if len(ref) <= 18 else None  # ids are BIGINT: a longer number names nothing
+    if len(ref) > _REFUND_NO_MAX:
+        return None
     ids = await Refund.filter(refund_no=ref.upper()).values_list("id", flat=True)
     return ids[0] if ids else None
 

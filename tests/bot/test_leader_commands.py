@@ -19,6 +19,7 @@ from huituan.services import outbox
 from huituan.services.leaders import issue_bind_code
 from tests.bot.wecom_helpers import apply_leader, link_leader, linked_operator, sandbox_outbox, say
 from tests.factories import auth, create_order, login, make_product, pay_order
+from tests.miniapp_api.admin.conftest import operator_headers
 from tests.miniapp_api.poster_helpers import decode_poster, share_code_of
 
 
@@ -311,3 +312,24 @@ async def test_operators_see_unmatched_payments_in_the_queue(client, rt):
     assert "未匹配支付" not in await say(client, "ops-li", "待审核")  # nothing waits: no line
     await handle_pay_notify(rt, pay_resource(unknown))
     assert "未匹配支付 1 笔（到账但找不到订单）" in await say(client, "ops-li", "待审核")
+
+
+async def test_arguments_no_column_can_hold_get_a_plain_reply_not_an_error(client, rt, caplog):
+    """Attacker pass, session 7: 驳回 退款 <23 digits>, 通过 退款 R<100 digits>, 海报 and 上架 with
+    300 characters all answered 「系统开小差了」 with an ERROR traceback."""
+    admin = await operator_headers(client)
+    token, leader = await apply_leader(client, "l-bounds", "赵团长", "13900000031", "竹园", "竹路 3 号", 30.1, 120.1)
+    assert (await client.post(f"/api/admin/v1/leaders/{leader['id']}/approve", headers=admin)).status == 200
+    await link_leader(client, token, "wx-zhao")
+    await linked_operator(client, "ops-bounds", "ops-bounds")
+    with caplog.at_level("WARNING"):
+        for sender, text in (("ops-bounds", "驳回 退款 99999999999999999999999 不行"),
+                             ("ops-bounds", "通过 退款 R" + "9" * 100),
+                             ("wx-zhao", "海报 " + "西" * 300), ("wx-zhao", "上架 " + "x" * 300)):
+            reply = await say(client, sender, text)
+            assert "开小差" not in reply and reply, (text[:12], reply)
+            assert "没有找到" in reply or "过长" in reply, (text[:12], reply)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], [r.getMessage() for r in caplog.records]
+    # An API-style field prefix never reaches chat.
+    reply = await say(client, "wx-zhao", "汇总 9999-12-31")
+    assert reply.startswith("日期超出范围"), reply
