@@ -79,7 +79,7 @@ def parse_payment_resource(res: Any) -> tuple[str, str, str, int, str]:
     when a field has the wrong type or range. A trade_state other than SUCCESS needs no amount."""
     if not isinstance(res, dict):
         raise NotifyMalformed("resource: 格式错误", field="resource")
-    state = notify_text(res.get("trade_state", "SUCCESS"), "resource.trade_state", max_len=32)
+    state = notify_text(res.get("trade_state"), "resource.trade_state", max_len=32)  # WeChat always sends it
     out_trade_no = notify_text(res.get("out_trade_no"), "resource.out_trade_no", max_len=32)
     if state != "SUCCESS":
         return state, out_trade_no, "", 0, ""
@@ -113,6 +113,11 @@ async def handle_pay_notify(rt: Runtime, notify: dict[str, Any]) -> str:
     Concurrent copies: the order row CAS and the UNIQUE transaction_id let exactly one win; the
     losers' inserts raise IntegrityError, their transaction rolls back, and they are duplicates.
     """
+    if notify.get("event_type") != "TRANSACTION.SUCCESS":
+        # Only a payment's own event pays: a refund's or transfer's notify sent here (however
+        # signed) is acknowledged and changes nothing.
+        log.warning("pay notify with event_type %r ignored", str(notify.get("event_type"))[:64])
+        return "ignored"
     state, out_trade_no, transaction_id, total, payer_openid = parse_payment_resource(notify.get("resource"))
     res = notify["resource"]
     if state != "SUCCESS":

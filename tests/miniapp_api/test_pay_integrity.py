@@ -185,3 +185,17 @@ async def test_transfer_notify_fields_of_any_length_are_stored_or_refused_never_
         if status == 400:
             assert body["error"] == "notify_malformed" and body["details"]["field"] == f"resource.{field}", body
             assert now.transfer_state == before.transfer_state and now.fail_reason == before.fail_reason
+
+
+async def test_only_a_payment_event_with_its_trade_state_pays(client):
+    """Attacker pass, session 7: a signed REFUND.SUCCESS notify with a refund-shaped resource (no
+    trade_state, read as SUCCESS) sent to the pay notify URL marked the order paid."""
+    _, order = await given_unpaid_order(client)
+    refund_shaped = {"out_trade_no": order["order_no"], "transaction_id": "4200000000000000000000007777",
+                     "amount": {"total": order["payable_fen"], "refund": order["payable_fen"]},
+                     "out_refund_no": "R1", "refund_status": "SUCCESS"}
+    for event in ("REFUND.SUCCESS", "MCHTRANSFER.BILL.FINISHED", "TRANSACTION.CLOSED"):
+        assert await post(client, "/api/v1/pay/notify", refund_shaped, event) == (200, {"code": "SUCCESS"})
+    status, body = await post(client, "/api/v1/pay/notify", refund_shaped, "TRANSACTION.SUCCESS")
+    assert status == 400 and body["details"]["field"] == "resource.trade_state", body
+    assert (await Order.get(id=order["id"])).status == OrderStatus.unpaid and await Payment.all().count() == 0
