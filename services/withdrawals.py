@@ -330,11 +330,20 @@ def _notify_str(res: dict[str, Any], name: str, max_len: int = 64, required: boo
     return value
 
 
+# WeChat Pay's states of a transfer bill (商家转账). Anything else is not a state we can show
+# or act on: refused, never stored (a signed "WEIRD" was shown to the user).
+BILL_STATES = frozenset({"ACCEPTED", "PROCESSING", "WAIT_USER_CONFIRM", "TRANSFERING", "SUCCESS", "FAIL",
+                         "CANCELING", "CANCELLED"})
+
+
 def _bill_fields(source: dict[str, Any]) -> tuple[str, str | None, str]:
     """(state, transfer_bill_no, fail_reason) of a transfer notify's resource or a WeChat Pay
-    answer about a bill, held to our columns (NotifyMalformed naming the field). A reason is
-    only shown to people: a long one is cut, it never holds a final state back."""
+    answer about a bill, held to our columns and WeChat's states (NotifyMalformed naming the
+    field). A reason is only shown to people: a long one is cut, it never holds a final state
+    back."""
     state = _notify_str(source, "state", _STATE_MAX, required=True)
+    if state not in BILL_STATES:
+        raise NotifyMalformed("resource.state: 不是微信支付的转账单状态", field="resource.state")
     transfer_bill_no = _notify_str(source, "transfer_bill_no", _BILL_NO_MAX) or None
     fail_reason = _notify_str(source, "fail_reason", 10_000)[:_FAIL_REASON_MAX]
     return state, transfer_bill_no, fail_reason
@@ -370,11 +379,23 @@ async def handle_transfer_notify(notify: dict[str, Any]) -> bool:
     if "transfer_amount" in resource and (isinstance(resource["transfer_amount"], bool) or not isinstance(
             resource["transfer_amount"], int) or resource["transfer_amount"] <= 0):
         raise NotifyMalformed("resource.transfer_amount: 金额格式错误", field="resource.transfer_amount")
-    if not await Withdrawal.filter(out_bill_no=out_bill_no).exists():
+    w = await Withdrawal.get_or_none(out_bill_no=out_bill_no)
+    if w is None:
         log.error("transfer notify for unknown bill %s (state %s, transfer %s): acknowledged, nothing changed",
                   out_bill_no, state, transfer_bill_no)
         return False
+    _check_amount(resource, w, NotifyMalformed)
     return await apply_transfer_result(out_bill_no, state, transfer_bill_no, fail_reason)
+
+
+def _check_amount(source: dict[str, Any], w: Withdrawal, error: type) -> None:
+    """The bill is for what we asked to pay (net of the fee): a bill of another amount is not
+    this withdrawal's, whatever it says (a signed SUCCESS for 1 fen booked 100 as withdrawn)."""
+    amount = source.get("transfer_amount")
+    if amount is not None and amount != w.net_fen:
+        log.error("transfer bill %s says %r fen, withdrawal %s pays %s: not applied", w.out_bill_no, amount, w.id,
+                  w.net_fen)
+        raise error(f"resource.transfer_amount: 与提现金额 {w.net_fen} 分不符", field="resource.transfer_amount")
 
 
 def _return_plan(bal: ledger.Balances, w: Withdrawal) -> list[ledger.Posting]:
@@ -430,7 +451,9 @@ async def poll_transfers(rt, older_than_seconds: int = 0, limit: int = 200) -> i
             if w.paying_at and w.paying_at > cutoff:
                 continue
             bill = await rt.wechat.pay.query_transfer_bill(w.out_bill_no)
-            if await apply_transfer_result(w.out_bill_no, *_answer_fields(bill, "query_transfer_bill")):
+            fields = _answer_fields(bill, "query_transfer_bill")
+            _check_amount(bill, w, UpstreamError)
+            if await apply_transfer_result(w.out_bill_no, *fields):
                 done += 1
         except HuituanError:
             log.warning("polling transfer of withdrawal %s failed", w.id, exc_info=True)

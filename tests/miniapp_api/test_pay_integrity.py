@@ -199,3 +199,31 @@ async def test_only_a_payment_event_with_its_trade_state_pays(client):
     status, body = await post(client, "/api/v1/pay/notify", refund_shaped, "TRANSACTION.SUCCESS")
     assert status == 400 and body["details"]["field"] == "resource.trade_state", body
     assert (await Order.get(id=order["id"])).status == OrderStatus.unpaid and await Payment.all().count() == 0
+
+
+async def test_a_transfer_notify_must_be_for_the_withdrawals_amount_and_a_known_state(rt, client):
+    """Attacker pass, session 7: a signed SUCCESS for 1 fen paid a 3,000-fen withdrawal, and
+    a state "WEIRD" was stored and shown to the user."""
+    from huituan.services import withdrawals
+    from huituan.services.wallet.ledger import get_balances
+    from tests.factories import make_user
+    from tests.services.commission.helpers import fund
+
+    p = await make_user()
+    await fund(rt, p, 3_000)
+    w = await withdrawals.request_withdrawal(rt, p.id, 3_000)
+    before = await Withdrawal.get(id=w["id"])
+    for res, field in (({"state": "SUCCESS", "transfer_amount": 1}, "resource.transfer_amount"),
+                       ({"state": "WEIRD", "transfer_amount": before.net_fen}, "resource.state")):
+        status, body = await post(client, "/api/v1/pay/transfer-notify", {"out_bill_no": w["out_bill_no"], **res},
+                                  "MCHTRANSFER.BILL.FINISHED")
+        assert status == 400 and body["details"]["field"] == field, body
+    after = await Withdrawal.get(id=w["id"])
+    assert (after.status, after.transfer_state) == (before.status, before.transfer_state)
+    balances = await get_balances(p.id)
+    assert (balances.withdrawing, balances.withdrawn) == (3_000, 0)
+    # The real one pays.
+    status, _ = await post(client, "/api/v1/pay/transfer-notify", {"out_bill_no": w["out_bill_no"], "state": "SUCCESS",
+                                                                   "transfer_amount": before.net_fen},
+                           "MCHTRANSFER.BILL.FINISHED")
+    assert status == 200 and (await Withdrawal.get(id=w["id"])).status == "paid"
