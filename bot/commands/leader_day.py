@@ -42,7 +42,7 @@ async def arrived(ctx: BotContext, args: list[str]) -> str:
 async def verify(ctx: BotContext, args: list[str]) -> str:
     if not args:
         return "请在「核销」后面加上顾客的 8 位提货码，例如：核销 12345678"
-    res = await arrival.verify_pickup(ctx.leader.user_id, "".join(args), actor_name=ctx.leader.name)
+    res = await arrival.verify_pickup(ctx.leader.user_id, "".join(args), actor_name=ctx.leader.name, redis=ctx.rt.redis)
     goods = "、".join(f"{i['title']}×{i['quantity']}" for i in res["items"])
     return f"核销成功（{when(res['verified_at'])}），订单 {res['order_no']}：{goods}"
 

@@ -101,7 +101,7 @@ async def announce_arrival(request: web.Request, user_id: int) -> web.Response:
 
 async def verify(request: web.Request, user_id: int) -> web.Response:
     body = await parse_json(request, s.VerifyIn)
-    return respond(s.VerifyOut, await arrival.verify_pickup(user_id, body.code))
+    return respond(s.VerifyOut, await arrival.verify_pickup(user_id, body.code, redis=request.app[RUNTIME_KEY].redis))
 
 
 async def report_shortage(request: web.Request, user_id: int) -> web.Response:

@@ -19,7 +19,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from huituan.core.clock import china_display, utcnow
-from huituan.core.errors import InvalidState, NotFound, ValidationFailed
+from huituan.core.errors import InvalidState, NotFound, RateLimited, ValidationFailed
 from huituan.models.leader import PickupPoint, PickupTicket, PointDay
 from huituan.models.notification import NotificationStatus
 from huituan.models.order import Order, OrderItem, OrderStatus
@@ -97,20 +97,38 @@ def normalize_code(text: str) -> str:
     if t.lower().startswith(QR_PREFIX):
         t = t[len(QR_PREFIX):]
     t = t.translate(str.maketrans("０１２３４５６７８９", "0123456789")).replace(" ", "")
-    if not t.isdigit() or not 6 <= len(t) <= 12:
-        raise ValidationFailed("提货码应为 8 位数字", field="code")
+    if not (t.isascii() and t.isdigit()) or not 6 <= len(t) <= 12:
+        raise ValidationFailed("提货码应为 6 到 12 位数字（一般为 8 位）", field="code")
     return t
 
 
-async def verify_pickup(user_id: int, code: str, actor_name: str = "") -> dict[str, Any]:
+# Codes that name no ticket of the actor's points, per actor: past this many in the window the
+# actor is refused for the rest of it. A customer's code is what collects the goods, and 8
+# digits are only safe against guessing when guesses are few (attacker pass, session 7: 60
+# random codes in a row, no limit).
+VERIFY_MISSES_MAX = 20
+VERIFY_MISSES_WINDOW_SECONDS = 600
+
+
+async def verify_pickup(user_id: int, code: str, actor_name: str = "", *, redis) -> dict[str, Any]:
     """Verify one pickup code at the actor's points: ticket unverified -> verified, order
-    ready_for_pickup | paid -> completed, in one transaction."""
+    ready_for_pickup | paid -> completed, in one transaction. Wrong codes are counted per actor
+    (``redis``): 429 past ``VERIFY_MISSES_MAX`` in ``VERIFY_MISSES_WINDOW_SECONDS``."""
     code = normalize_code(code)
+    misses_key = f"pickup:verify_misses:{user_id}"
+    if int(await redis.get(misses_key) or 0) >= VERIFY_MISSES_MAX:
+        ttl = await redis.ttl(misses_key)
+        raise RateLimited(f"提货码输错次数过多，请 {max(1, int(ttl) // 60 + 1)} 分钟后再试",
+                          code="pickup_verify_throttled", field="code", retry_after_seconds=max(int(ttl), 1))
     points = await _actor_point_ids(user_id)
     if not points:
         await point_for_actor(user_id)  # raises the right refusal (not a leader, no point)
     ticket = await PickupTicket.filter(pickup_point_id__in=points, code=code).order_by("-id").first()
     if ticket is None:
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.incr(misses_key)
+            pipe.expire(misses_key, VERIFY_MISSES_WINDOW_SECONDS, nx=True)
+            await pipe.execute()
         if await PickupTicket.filter(code=code).exists():
             raise NotFound("该提货码不属于您的自提点，请让顾客到下单时选择的自提点提货", code="pickup_code_other_point",
                            field="code")

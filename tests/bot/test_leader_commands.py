@@ -132,7 +132,7 @@ async def test_day_commands(client, day):
     assert "日期格式应为 YYYY-MM-DD" in await say(client, "wx-wang", "今日 明年")
     assert "提货码" in await say(client, "wx-wang", "分拣单")
     assert "请在「核销」后面加上" in await say(client, "wx-wang", "核销")
-    assert "提货码应为 8 位数字" in await say(client, "wx-wang", "核销 abc")
+    assert "提货码应为 6 到 12 位数字" in await say(client, "wx-wang", "核销 abc")
     assert "用法：报损" in await say(client, "wx-wang", "报损 草莓")
     assert "数量「x」不正确" in await say(client, "wx-wang", "报损 草莓 x")
     assert "请写上截单时间" in await say(client, "wx-wang", "截单")

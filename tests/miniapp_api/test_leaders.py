@@ -80,3 +80,35 @@ async def test_a_leader_cannot_be_made_someone_elses_staff_and_acts_on_their_own
     other = (await PickupPoint.get(leader_id=one.id)).id
     named = await client.get("/api/v1/leader/day", headers=auth(t2), params={"pickup_point_id": other})
     assert named.status == 200 and (await named.json())["pickup_point_id"] == other  # naming it is how they act there
+
+
+async def test_guessing_pickup_codes_is_stopped(client):
+    """Attacker pass, session 7: 60 random codes in a row, no limit; a customer's code is what
+    collects the goods. Past 20 wrong codes in 10 minutes the actor is refused, the right code
+    included, until the window ends."""
+    from huituan.services.pickup.arrival import VERIFY_MISSES_MAX
+
+    admin = await operator_headers(client)
+    token, leader = await apply_leader(client, "l-guess", "钱团长", "13900000041", "菊园", "菊路 4 号", 30.4, 120.4)
+    assert (await client.post(f"/api/admin/v1/leaders/{leader['id']}/approve", headers=admin)).status == 200
+    point = await PickupPoint.get(leader_id=leader["id"])
+    await PickupPoint.filter(id=point.id).update(cutoff_time="23:59")
+    product = await make_product()
+    ctoken, _ = await login(client, "c-guess")
+    order = await create_order(client, ctoken, [(product.sku_list[0], 1)], delivery_mode="pickup",
+                               pickup_point_id=point.id)
+    await pay_order(client, ctoken, order["id"])
+    codes = await (await client.get("/api/v1/me/pickup-codes", headers=auth(ctoken))).json()
+    right = codes["items"][0]["code"]
+    wrong = [f"{(int(right) + 1 + i) % 10**8:08d}" for i in range(VERIFY_MISSES_MAX)]
+    for code in wrong:
+        resp = await client.post("/api/v1/leader/verify", headers=auth(token), json={"code": code})
+        assert resp.status == 404, await resp.json()
+    resp = await client.post("/api/v1/leader/verify", headers=auth(token), json={"code": right})
+    answer = await resp.json()
+    assert resp.status == 429 and answer["error"] == "pickup_verify_throttled" and answer["details"]["field"] == "code"
+    assert "分钟后再试" in answer["message"]
+    # The limit is the actor's: the customer's order is still there to collect.
+    from huituan.models.order import Order
+
+    assert (await Order.get(id=order["id"])).status != "completed"

@@ -155,7 +155,7 @@ def test_command_reading_never_fails(text):
 
 
 @pytest.mark.postgres
-async def test_two_verifications_at_once_complete_the_order_once(client):
+async def test_two_verifications_at_once_complete_the_order_once(client, rt):
     """Leader and staff scan the same code at the same moment: one wins, the other is told
     when and by whom; the order completes once (one ORDER_COMPLETED, one commission clock)."""
     token, leader = await login(client, "leader-race")
@@ -172,8 +172,8 @@ async def test_two_verifications_at_once_complete_the_order_once(client):
                                    pickup_point_id=point.id)
         await pay_order(client, ctoken, order["id"])
         code = (await PickupTicket.get(order_id=order["id"])).code
-        results = await asyncio.gather(verify_pickup(leader["id"], code, "周团长"),
-                                       verify_pickup(staff["id"], code, "店员"), return_exceptions=True)
+        results = await asyncio.gather(verify_pickup(leader["id"], code, "周团长", redis=rt.redis),
+                                       verify_pickup(staff["id"], code, "店员", redis=rt.redis), return_exceptions=True)
         wins = [r for r in results if isinstance(r, dict)]
         losses = [r for r in results if not isinstance(r, dict)]
         assert len(wins) == 1 and len(losses) == 1, results
