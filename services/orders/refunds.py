@@ -123,10 +123,14 @@ async def approve_refund(rt: Runtime, refund_id: int, operator_id: int, note: st
 
 
 async def reject_refund(rt: Runtime, refund_id: int, operator_id: int, note: str) -> dict[str, Any]:
-    """requested -> rejected; the order goes back to status_before_refund."""
+    """requested -> rejected; the order goes back to status_before_refund. The buyer is told
+    why: a reason is required (as for a withdrawal or a leader application)."""
+    note = (note or "").strip()
+    if not note:
+        raise ValidationFailed("note: 驳回退款时请填写理由（买家可见）", field="note")
     async with in_transaction() as conn:
         moved = await Refund.filter(id=refund_id, status=RefundStatus.requested).using_db(conn).update(
-            status=RefundStatus.rejected, reviewed_by=operator_id, review_note=(note or "")[:200],
+            status=RefundStatus.rejected, reviewed_by=operator_id, review_note=note[:200],
             finished_at=utcnow())
         if moved != 1:
             await _raise_not_reviewable(refund_id)

@@ -110,8 +110,9 @@ async def test_refund_review_list_approve_reject(client, admin, settings):
     assert resp.status == 200, data
     assert data["total"] == 2 and {r["order_no"] for r in data["items"]} == {o1["order_no"], o2["order_no"]}
 
-    resp = await client.post(f"/api/admin/v1/refunds/{r2['id']}/reject", headers=admin, json={})
-    assert resp.status == 422 and (await resp.json())["details"]["field"] == "note"
+    for body in ({}, {"note": "  "}, {"note": "\u3000"}):  # a blank reason was taken (attacker pass, session 7)
+        resp = await client.post(f"/api/admin/v1/refunds/{r2['id']}/reject", headers=admin, json=body)
+        assert resp.status == 422 and (await resp.json())["details"]["field"] == "note", body
     resp = await client.post(f"/api/admin/v1/refunds/{r2['id']}/reject", headers=admin, json={"note": "已发货"})
     data = await resp.json()
     assert resp.status == 200, data
