@@ -37,6 +37,9 @@ async def report_shortage(rt: Runtime, user_id: int, product_id: int, quantity: 
     # The orders paid last lose their units first (they would have been packed last).
     lines.sort(key=lambda i: (orders[i.order_id].paid_at or orders[i.order_id].created_at, i.id), reverse=True)
     available = sum(i.quantity - i.refunded_quantity for i in lines)
+    if not lines:
+        # Nothing of this product waits at the point (or no such product): the product is at fault.
+        raise ValidationFailed("product_id: 该商品在自提点没有待提货的订单", field="product_id", available=0)
     if available < quantity:
         raise ValidationFailed(f"该商品在自提点待提货的只有 {available} 件，不能报损 {quantity} 件",
                                field="quantity", available=available)

@@ -112,3 +112,12 @@ async def test_guessing_pickup_codes_is_stopped(client):
     from huituan.models.order import Order
 
     assert (await Order.get(id=order["id"])).status != "completed"
+
+
+async def test_a_shortage_of_a_product_not_waiting_at_the_point_names_the_product(client):
+    admin = await operator_headers(client)
+    token, leader = await apply_leader(client, "l-short", "孙团长", "13900000051", "兰园", "兰路 5 号", 30.5, 120.5)
+    assert (await client.post(f"/api/admin/v1/leaders/{leader['id']}/approve", headers=admin)).status == 200
+    resp = await client.post("/api/v1/leader/shortages", headers=auth(token), json={"product_id": 999999, "quantity": 1})
+    answer = await resp.json()
+    assert resp.status == 422 and answer["details"]["field"] == "product_id", answer  # it blamed quantity
