@@ -162,6 +162,8 @@ async def getuserphonenumber(request: web.Request) -> web.Response:
     code = data.get("code") or ""
     if not code or code == "invalid":
         return err(40029, "invalid code")
+    if code == "used":  # as documented for both codes (docs/DEVELOPING.md)
+        return err(40163, "code been used")
     phone = phone_for(code)
     return ok(phone_info={
         "phoneNumber": phone, "purePhoneNumber": phone, "countryCode": "86",
