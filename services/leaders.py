@@ -25,10 +25,17 @@ BIND_CODE_TTL_SECONDS = 600
 
 def mask_phone(phone: str | None) -> str:
     """138****0000: the only form of a phone number a leader or another user sees."""
-    phone = (phone or "").strip()
-    if len(phone) < 7:
-        return "****" if phone else ""
-    return phone[:3] + "****" + phone[-4:]
+    if not (phone or "").strip():
+        return ""
+    # Masked by its digits (spaces, dashes and "+" are formatting): at least four always hidden.
+    digits = "".join(ch for ch in phone if ch.isascii() and ch.isdigit())
+    if len(digits) >= 11:  # a mainland mobile (or longer): 3 + 4 shown, as WeChat shows them
+        return digits[:3] + "****" + digits[-4:]
+    if len(digits) >= 8:  # a short number (Hong Kong, a landline): 3 + 4 would show nearly all of it
+        return digits[:2] + "****" + digits[-2:]
+    if len(digits) >= 7:
+        return "****" + digits[-3:]
+    return "****"
 
 
 def leader_dict(leader: Leader) -> dict[str, Any]:
