@@ -196,7 +196,7 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     ]
 
     def short_of_stock(sid: int) -> OutOfStock:
-        return OutOfStock(f"库存不足：{skus[sid]['sku_name'] or skus[sid]['title']}", sku_id=sid)
+        return OutOfStock(f"库存不足：{skus[sid]['sku_name'] or skus[sid]['title']}", field="items", sku_id=sid)
 
     try:
         conn = sql.default_conn()

@@ -73,6 +73,7 @@ async def test_out_of_stock_is_409_with_sku_id(client):
     status, body = await post_order(client, token, {"items": [{"sku_id": p.sku_list[0].id, "quantity": 2}],
                                                     "delivery_mode": "express", "address_id": address.id})
     assert status == 409 and body["error"] == "out_of_stock" and body["details"]["sku_id"] == p.sku_list[0].id
+    assert body["details"]["field"] == "items"  # which part of the request (attacker pass, session 7)
 
 
 async def test_tokens_expired_missing_or_disabled(client):
