@@ -150,12 +150,24 @@ def picklist_text(rep: dict[str, Any], limit: int = 30) -> str:
     return "\n".join(out)
 
 
+# A cell a spreadsheet may read as a formula: it starts with one of these, or does once
+# leading whitespace is skipped (OWASP's list: = + - @, tab and carriage return).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A text cell a spreadsheet shows as text: a leading ' when it could start a formula
+    (a SKU name "\t-1+1" went through the old check of its first character alone)."""
+    if isinstance(value, str) and (value[:1] in _FORMULA_STARTS or value.lstrip()[:1] in _FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv(rows: list[list[Any]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     for row in rows:
-        # A cell starting with = + - @ would run as a formula in a spreadsheet.
-        w.writerow(["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row])
+        w.writerow([safe_cell(c) for c in row])
     return "\ufeff" + buf.getvalue()  # BOM: Excel opens UTF-8 Chinese correctly
 
 

@@ -20,3 +20,16 @@ def test_at_least_four_digits_and_never_most_of_a_number_are_shown(phone):
     event(f"digits {'≥ 11' if digits >= 11 else '7-10' if digits >= 7 else '< 7'}")
     assert shown <= max(0, digits - 4) and shown <= 7, (phone, mask_phone(phone))
     assert shown <= digits // 2 + 1 or digits >= 11, (phone, mask_phone(phone))
+
+
+@given(st.text(max_size=12))
+def test_no_csv_cell_of_the_leader_exports_can_start_a_formula(text):
+    """Attacker pass, session 7: a SKU name "\\t-1+1" reached the CSV raw (only = + - @ as the
+    very first character were caught)."""
+    from huituan.services.pickup.day import safe_cell
+
+    cell = safe_cell(text)
+    dangerous = text[:1] in ("=", "+", "-", "@", "\t", "\r") or text.lstrip()[:1] in ("=", "+", "-", "@", "\t", "\r")
+    event("dangerous" if dangerous else "plain")
+    assert cell == ("'" + text if dangerous else text)
+    assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r")
