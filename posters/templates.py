@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from huituan.core.errors import ValidationFailed
+from huituan.core.errors import ValidationFailed, pydantic_message
 
 HEX = r"^#[0-9a-fA-F]{6}$"
 FIELD = r"^[a-z_]{1,32}$"
@@ -165,12 +165,9 @@ def validate_spec(data: Any) -> dict[str, Any]:
         spec = TemplateSpec.model_validate(data)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
-        template = _MESSAGES.get(err["type"])
-        try:
-            message = template.format(**(err.get("ctx") or {})) if template else err["msg"]
-        except (KeyError, IndexError):
-            message = template or err["msg"]
-        raise _fail(_pointer(tuple(err["loc"])), message) from None
+        # The house's Chinese messages, ours first: never pydantic's English (attacker pass,
+        # session 7: "/canvas/width: Input should be a valid integer, got a number with ...").
+        raise _fail(_pointer(tuple(err["loc"])), pydantic_message(err, _MESSAGES)) from None
     width, height = spec.canvas.width, spec.canvas.height
     codes = [i for i, layer in enumerate(spec.layers) if layer.type == "code"]
     if len(codes) != 1:

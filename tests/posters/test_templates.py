@@ -36,9 +36,13 @@ def _bad(mutate) -> ValidationFailed:
     (lambda s: s["layers"][0].update(x=100), "/layers/0/x"),
     (lambda s: s["layers"].pop(8), "/layers"),
     (lambda s: s["layers"][4].update(shadow=True), "/layers/4/shadow"),
+    (lambda s: s["canvas"].update(width=1.5), "/canvas/width"),  # English before session 7
+    (lambda s: s["layers"][0].update(x=1e308), "/layers/0/x"),
 ])
 def test_a_bad_template_names_the_field_as_a_json_pointer(mutate, pointer):
     err = _bad(mutate)
     assert err.details["field"] == pointer
     assert err.message.startswith(pointer)
     assert err.code == "template_invalid"
+    for english in ("Input", "should", "Unable", " or ", "Field required"):  # pydantic's words
+        assert english not in err.message, err.message
