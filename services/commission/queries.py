@@ -56,7 +56,11 @@ async def get_product_rule(product_id: int) -> dict[str, Any]:
 
 
 async def set_product_rule(product_id: int, mode: str, level1_value: int, level2_value: int) -> dict[str, Any]:
-    from huituan.core.errors import ValidationFailed
+    from huituan.core.errors import NotFound, ValidationFailed
+    from huituan.models.catalog import Product
+
+    if not await Product.filter(id=product_id).exists():  # a rule for no product was stored
+        raise NotFound("商品不存在", code="product_not_found", field="product_id")
     if mode == CommissionMode.percent and level1_value + level2_value > 10_000:
         raise ValidationFailed("level2_value: 一级与二级比例之和不能超过 100%", field="level2_value")
     await ProductCommissionRule.update_or_create(

@@ -4,7 +4,7 @@ review, ledger per user, bindings and their audit log."""
 from __future__ import annotations
 
 from huituan.models.referral import ReferralAudit
-from tests.factories import auth, keyed, login, make_user
+from tests.factories import auth, keyed, login, make_product, make_user
 from tests.services.commission.helpers import fund
 
 P = "/api/admin/v1/distribution"
@@ -48,10 +48,15 @@ async def test_promoter_review_and_levels(client, admin):
 
 
 async def test_product_rule(client, admin):
-    resp = await client.put(f"{P}/products/5/rule", headers=admin,
+    product = await make_product()
+    resp = await client.put(f"{P}/products/{product.id}/rule", headers=admin,
                             json={"mode": "fixed", "level1_value": 300, "level2_value": 100})
     assert resp.status == 200
-    assert (await (await client.get(f"{P}/products/5/rule", headers=admin)).json())["mode"] == "fixed"
+    assert (await (await client.get(f"{P}/products/{product.id}/rule", headers=admin)).json())["mode"] == "fixed"
+    # A rule for no product was stored (attacker pass, session 7).
+    resp = await client.put(f"{P}/products/999999/rule", headers=admin, json={"mode": "none"})
+    answer = await resp.json()
+    assert resp.status == 404 and answer["details"]["field"] == "product_id", answer
 
 
 async def test_withdrawal_review_and_ledger(client, admin, rt):
