@@ -135,7 +135,7 @@ def setup(app: web.Application) -> None:
     api(app, "GET", f"{P}/products/{{product_id}}/rule", get_product_rule, summary="商品佣金规则",
         response=ProductRuleOut, **a)
     api(app, "PUT", f"{P}/products/{{product_id}}/rule", put_product_rule, summary="设置商品佣金规则",
-        body=ProductRuleIn, response=ProductRuleOut, **a)
+        body=ProductRuleIn, response=ProductRuleOut, errors=(404,), **a)
     api(app, "GET", f"{P}/withdrawals", list_withdrawals, summary="提现列表", query=WithdrawalListQuery,
         response=AdminWithdrawalListOut, **a)
     api(app, "POST", f"{P}/withdrawals/{{id}}/review", review_withdrawal, summary="审核提现", body=ReviewIn,

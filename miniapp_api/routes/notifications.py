@@ -67,7 +67,8 @@ def setup(app: web.Application) -> None:
     api(app, "GET", "/api/v1/notifications/reminders", get_reminders, summary="我预约的提醒", tag=tag,
         auth=Auth.user, response=RemindersOut)
     api(app, "POST", "/api/v1/notifications/reminders", post_reminder, summary="预约提醒（如秒杀开抢提醒）", tag=tag,
-        auth=Auth.user, body=ReminderIn, response=RemindersOut, status=201,
-        description="按下“提醒我”时调用；消息仍需用户对相应模板的订阅授权。")
+        auth=Auth.user, body=ReminderIn, response=RemindersOut, status=201, errors=(404, 409),
+        description="按下“提醒我”时调用；消息仍需用户对相应模板的订阅授权。秒杀场次不存在为 404（`ref_id`），"
+                    "已结束为 409 flash_ended。")
     api(app, "DELETE", "/api/v1/notifications/reminders", delete_reminder, summary="取消预约的提醒", tag=tag,
         auth=Auth.user, query=ReminderIn, response=RemindersOut)

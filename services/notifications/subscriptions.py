@@ -13,7 +13,7 @@ from typing import Any
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from huituan.core.errors import ValidationFailed
+from huituan.core.errors import InvalidState, NotFound, ValidationFailed
 from huituan.models.notification import NotificationPreference, ReminderRequest, SubscriptionQuota
 from huituan.services.notifications import registry
 from huituan.services.notifications.service import _settings
@@ -126,11 +126,25 @@ async def ask_reminder(user_id: int, event: str, ref_id: int) -> dict[str, Any]:
     needs their consent for the template (``subscription_status`` tells which to request)."""
     if event not in REMINDABLE:
         raise ValidationFailed(f"event: 不能预约这种提醒 {event}", field="event")
+    await _check_remindable(event, ref_id)
     if await ReminderRequest.filter(user_id=user_id).count() >= MAX_REMINDERS:
         raise ValidationFailed(f"event: 最多预约 {MAX_REMINDERS} 个提醒", field="event")
     await ReminderRequest.bulk_create([ReminderRequest(user_id=user_id, event=event, ref_id=ref_id)],
                                       ignore_conflicts=True)
     return await list_reminders(user_id)
+
+
+async def _check_remindable(event: str, ref_id: int) -> None:
+    """What the reminder is about exists and is still ahead: a reminder for a sale that does not
+    exist was stored (attacker pass, session 7) and could never be sent."""
+    from huituan.core.clock import as_utc, utcnow
+    from huituan.models.flash_sale import FlashSession
+
+    session = await FlashSession.get_or_none(id=ref_id)
+    if session is None:
+        raise NotFound("秒杀场次不存在", code="flash_session_not_found", field="ref_id")
+    if as_utc(session.ends_at) <= utcnow():
+        raise InvalidState("该秒杀场次已结束", code="flash_ended")
 
 
 async def cancel_reminder(user_id: int, event: str, ref_id: int) -> dict[str, Any]:

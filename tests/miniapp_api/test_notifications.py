@@ -57,16 +57,27 @@ async def test_preferences_turn_a_reminder_kind_off(client):
     assert resp.status == 422
 
 
-async def test_remind_me_is_remembered_once_and_can_be_cancelled(client):
+async def test_remind_me_is_remembered_once_and_can_be_cancelled(client, rt):
+    from tests.services.activities.helpers import given_flash_session
+
+    session = await given_flash_session(rt.redis, starts_in=3600)
+    sid = session["id"]
     token, _ = await login(client, "remind-1")
     for _ in range(2):
         resp = await client.post("/api/v1/notifications/reminders", headers=auth(token),
-                                 json={"event": "flash_sale_starting", "ref_id": 7})
+                                 json={"event": "flash_sale_starting", "ref_id": sid})
         assert resp.status == 201
     items = (await resp.json())["items"]
-    assert [(i["event"], i["ref_id"]) for i in items] == [("flash_sale_starting", 7)]
+    assert [(i["event"], i["ref_id"]) for i in items] == [("flash_sale_starting", sid)]
     resp = await client.post("/api/v1/notifications/reminders", headers=auth(token),
-                             json={"event": "order_shipped", "ref_id": 7})
+                             json={"event": "order_shipped", "ref_id": sid})
     assert resp.status == 422
-    resp = await client.delete("/api/v1/notifications/reminders?event=flash_sale_starting&ref_id=7", headers=auth(token))
+    # A sale that does not exist (or 2**62) is not one to be reminded of: it was stored.
+    for ref_id in (999999, 2**62):
+        resp = await client.post("/api/v1/notifications/reminders", headers=auth(token),
+                                 json={"event": "flash_sale_starting", "ref_id": ref_id})
+        answer = await resp.json()
+        assert resp.status == 404 and answer["details"]["field"] == "ref_id", answer
+    resp = await client.delete(f"/api/v1/notifications/reminders?event=flash_sale_starting&ref_id={sid}",
+                               headers=auth(token))
     assert resp.status == 200 and (await resp.json())["items"] == []
