@@ -161,7 +161,7 @@ class PosterService:
         if spec is not None:
             checked = validate_spec(spec)
         else:
-            _, _, checked = await template_store.resolve(kind, key)
+            _, _, checked = await template_store.resolve(kind, key, field="key")  # the preview's body says "key"
         fields = dict(template_store.SAMPLE_FIELDS)
         images: dict[str, Any] = {"image": None, "sharer_avatar": None, "member_avatars.0": None, "member_avatars.1": None}
         job = {"spec": checked, "fields": fields, "images": images,

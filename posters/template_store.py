@@ -41,19 +41,20 @@ def _check_key(key: str, field: str = "template") -> str:
     return key
 
 
-async def resolve(kind: str, key: str | None) -> tuple[str, str, dict[str, Any]]:
+async def resolve(kind: str, key: str | None, *, field: str = "template") -> tuple[str, str, dict[str, Any]]:
     """(template key, version, spec) for a poster of ``kind``: the named template, else the
-    kind's chosen one, else its built-in default. The version changes with every edit."""
+    kind's chosen one, else its built-in default. The version changes with every edit.
+    ``field`` is what the request called the key (errors name it)."""
     if not key:
         key = await _chosen(kind) or builtin_defaults()[kind]
     else:
-        _check_key(key)
+        _check_key(key, field)
     builtin = builtin_templates().get(key)
     if builtin is not None:
         return key, f"builtin-{spec_hash(builtin)}", builtin
     row = await PosterTemplate.get_or_none(key=key)
     if row is None:
-        raise NotFound("template: 海报模板不存在", code="poster_template_not_found", field="template")
+        raise NotFound(f"{field}: 海报模板不存在", code="poster_template_not_found", field=field)
     return key, f"{row.id}.{row.version}-{spec_hash(row.spec)}", row.spec
 
 

@@ -130,7 +130,7 @@ async def set_status(user_id: int, status: PromoterStatus, operator_id: int, not
     if level_id is not None and not await PromoterLevel.exists(id=level_id):
         raise ValidationFailed("level_id: 等级不存在", field="level_id")
     if not await User.exists(id=user_id):
-        raise NotFound("用户不存在", code="user_not_found")
+        raise NotFound("用户不存在", code="user_not_found", field="user_id")
     values: dict[str, Any] = {"status": status, "reviewed_by": operator_id, "review_note": note,
                               "reviewed_at": utcnow()}
     if level_id is not None:

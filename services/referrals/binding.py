@@ -174,7 +174,7 @@ async def manual_bind(user_id: int, promoter_id: int | None, operator_id: int, r
     now = utcnow()
     async with in_transaction() as conn:
         if not await User.filter(id=user_id).using_db(conn).exists():
-            raise NotFound("用户不存在", code="user_not_found")
+            raise NotFound("用户不存在", code="user_not_found", field="user_id")
         if promoter_id is not None:
             if promoter_id == user_id:
                 raise ValidationFailed("promoter_id: 不能绑定自己", field="promoter_id")

@@ -53,6 +53,10 @@ async def test_product_rule(client, admin):
                             json={"mode": "fixed", "level1_value": 300, "level2_value": 100})
     assert resp.status == 200
     assert (await (await client.get(f"{P}/products/{product.id}/rule", headers=admin)).json())["mode"] == "fixed"
+    # A binding changed for no user names the user (attacker pass, session 7).
+    resp = await client.put(f"{P}/bindings/999999", headers=admin, json={"promoter_id": None, "reason": "x"})
+    answer = await resp.json()
+    assert resp.status == 404 and answer["details"]["field"] == "user_id", answer
     # A rule for no product was stored (attacker pass, session 7).
     resp = await client.put(f"{P}/products/999999/rule", headers=admin, json={"mode": "none"})
     answer = await resp.json()

@@ -47,6 +47,9 @@ async def test_list_add_preview_switch(client, admin):
     assert share_code_of(decode_poster(preview)) == "SAMPLE00"
     resp = await client.post(f"{T}/preview", headers=admin, json={"kind": "product", "spec": bad})
     assert resp.status == 422 and (await resp.json())["details"]["field"] == "/layers/6/max_lines"
+    # A template the preview names by key that does not exist: the body's field is "key".
+    resp = await client.post(f"{T}/preview", headers=admin, json={"kind": "product", "key": "nope"})
+    assert resp.status == 404 and (await resp.json())["details"]["field"] == "key"
 
     sharer = await make_user()
     product = await make_product()
