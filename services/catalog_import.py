@@ -119,6 +119,13 @@ _IMPORT_MESSAGES = {
 }
 
 
+def _http_url(value: str) -> str:
+    """An image users' phones load: an http(s) address (blank: none given)."""
+    if value and not value.lower().startswith(("https://", "http://")):
+        raise ValueError("图片地址必须是 http(s) 链接")
+    return value
+
+
 class ImportSku(BaseModel):
     """One SKU row. Which fields the row gave is ``model_fields_set`` (see ``provided``); the
     defaults apply only when a new SKU is created. ``price_fen`` and ``stock`` have no usable
@@ -136,6 +143,11 @@ class ImportSku(BaseModel):
     # With stock_mode=set: the stock the sheet was made from. The write is then a
     # compare-and-set: units sold since are not overwritten (the row says the current stock).
     expected_stock: int | None = Field(None, ge=0, le=STOCK_MAX)
+
+    @field_validator("image")
+    @classmethod
+    def _image_url(cls, v: str) -> str:
+        return _http_url(v)
 
     def provided(self) -> dict[str, Any]:
         """The columns this row gives, except ``code`` and ``expected_stock`` (a condition, not a
@@ -161,6 +173,7 @@ class ImportProduct(BaseModel):
         for url in v:
             if len(url) > 512:
                 raise ValueError("图片地址长度不能超过 512")
+            _http_url(url)
         return v
 
 

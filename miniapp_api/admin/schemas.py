@@ -19,7 +19,17 @@ from huituan.models.order import OrderStatus, RefundStatus, UnmatchedPaymentStat
 # Every string, number and list a client sends is bounded (tests/core/web/test_input_bounds.py).
 SpecName = Annotated[str, Field(min_length=1, max_length=32)]
 SpecValue = Annotated[str, Field(max_length=64)]
-ImageUrl = Annotated[str, Field(max_length=512)]
+
+
+def _http_url(value: str) -> str:
+    # An image users' phones load: an http(s) address, never javascript: or file: (attacker
+    # pass, session 7; share materials already refused them).
+    if value and not value.lower().startswith(("https://", "http://")):
+        raise ValueError("图片地址必须是 http(s) 链接")
+    return value
+
+
+ImageUrl = Annotated[str, Field(max_length=512), AfterValidator(_http_url)]
 
 
 def _drop_null_variants(schema: dict[str, Any]) -> None:
@@ -145,7 +155,7 @@ class SkuIn(Body):
     original_price_fen: int = Field(0, ge=0, le=100_000_000, description="划线价（分）")
     stock: int = Field(0, ge=0, le=10_000_000)
     on_sale: bool = True
-    image: str = Field("", max_length=512)
+    image: ImageUrl = Field("", max_length=512)
 
 
 class SkuPatch(Body):
@@ -157,7 +167,7 @@ class SkuPatch(Body):
     price_fen: int = Field(None, gt=0, le=100_000_000)
     original_price_fen: int = Field(None, ge=0, le=100_000_000)
     on_sale: bool = Field(None)
-    image: str = Field(None, max_length=512)
+    image: ImageUrl = Field(None, max_length=512)
 
 
 class StockIn(Body):
@@ -191,7 +201,7 @@ class ProductIn(Body):
     category_id: Id | None = None
     subtitle: str = Field("", max_length=200)
     description: str = Field("", max_length=20_000)
-    main_image: str = Field(None, max_length=512, description="默认取 images 的第一张")
+    main_image: ImageUrl = Field(None, max_length=512, description="默认取 images 的第一张")
     images: list[ImageUrl] = Field(default_factory=list, max_length=20)
     on_sale: bool = True
     sort: int = Field(0, ge=-1_000_000, le=1_000_000)
@@ -203,7 +213,7 @@ class ProductPatch(Body):
     category_id: Id | None = Field(None, description="传 null 取消分类")
     subtitle: str = Field(None, max_length=200)
     description: str = Field(None, max_length=20_000)
-    main_image: str = Field(None, max_length=512)
+    main_image: ImageUrl = Field(None, max_length=512)
     images: list[ImageUrl] = Field(None, max_length=20)
     on_sale: bool = Field(None)
     sort: int = Field(None, ge=-1_000_000, le=1_000_000)

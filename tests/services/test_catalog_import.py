@@ -221,3 +221,14 @@ async def test_a_sale_between_the_check_and_the_write_rolls_the_product_back(rt,
     assert rows[2]["error"]["current_stock"] == 8
     rice5, rice10 = await Sku.get(code="RICE-5"), await Sku.get(code="RICE-10")
     assert (rice5.price_fen, rice5.stock, rice10.price_fen, rice10.stock) == (5500, 30, 9990, 8)
+
+
+async def test_an_image_that_is_not_an_http_link_is_a_row_error(rt):
+    out = await import_json(rt, [
+        {"title": "毒图片", "category": "测试", "images": ["javascript:alert(1)"],
+         "skus": [{"code": "BAD-IMG-1", "price_fen": 100, "stock": 1}]},
+        {"title": "毒规格图", "category": "测试", "skus": [{"code": "BAD-IMG-2", "price_fen": 100, "stock": 1,
+                                                            "image": "file:///etc/passwd"}]}])
+    rows = _rows(out)
+    assert out["failed"] == 2 and "http(s)" in rows[1]["error"]["message"] and "http(s)" in rows[2]["error"]["message"], out
+    assert await Sku.filter(code__startswith="BAD-IMG").count() == 0

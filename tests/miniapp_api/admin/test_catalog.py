@@ -57,6 +57,11 @@ async def test_create_product_with_skus_keeps_price_from(client, admin):
     ({"skus": [{"code": "A", "price_fen": 100, "stock": 1}, {"code": "A", "price_fen": 100, "stock": 1}]},
      "skus.1.code"),
     ({"category_id": 4242}, "category_id"),
+    # images users' phones load are http(s) links (attacker pass, session 7)
+    ({"images": ["javascript:alert(1)"]}, "images.0"),
+    ({"main_image": "file:///etc/passwd"}, "main_image"),
+    ({"skus": [{"code": "A", "price_fen": 100, "stock": 1, "image": "data:image/png;base64,AA"}]}, "skus.0.image"),
+    ({"title": "\u200b"}, "title"),
 ])
 async def test_create_product_validation_names_the_field(client, admin, patch, field):
     resp = await client.post("/api/admin/v1/products", headers=admin, json={**NEW_PRODUCT, **patch})
