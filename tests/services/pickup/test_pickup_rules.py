@@ -194,8 +194,9 @@ def test_csv_cells_never_run_as_formulas_and_read_back(cells):
     text = _csv([cells])
     assert text.startswith("\ufeff")
     back = next(csv.reader(io.StringIO(text[1:], newline="")))
+    starts = ("=", "+", "-", "@", "\t", "\r")  # also after leading whitespace (session 7)
     for written, read in zip(cells, back, strict=True):
-        if written[:1] in ("=", "+", "-", "@"):
+        if written[:1] in starts or written.lstrip()[:1] in starts:
             event("formula neutralised")
             assert read == "'" + written
         else:
