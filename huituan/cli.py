@@ -172,7 +172,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if workers > 1 and settings.redis_url.startswith("memory://"):
         raise UserMistake("--workers 大于 1 需要共享的 Redis（HUITUAN_REDIS_URL），memory:// 只在单进程内有效 / "
                           "--workers > 1 needs a shared Redis (HUITUAN_REDIS_URL)")
-    sock = _bind(host, settings.port)
+    sock = _bind(host, settings.port)  # first: a busy port fails at once, nothing opened
+    if settings.database_url.startswith("sqlite"):
+        # The embedded default is the one-command first use: its schema is brought up to date
+        # before serving (an unmigrated file served "no such table" to every request).
+        # PostgreSQL deployments run `huituan migrate` as a release step (docs/DEPLOY.md).
+        asyncio.run(_migrate(settings))
     if workers == 1:
         app = create_app(settings, with_jobs=with_jobs)
         app.on_startup.append(_banner_hook(settings, host))
@@ -248,18 +253,17 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
+async def _migrate(settings: Settings) -> None:
     from huituan.core.db import close_db, migrate_db
 
-    settings = _settings()
+    try:
+        await migrate_db(settings.database_url, MODEL_APP)
+    finally:
+        await close_db()
 
-    async def go() -> None:
-        try:
-            await migrate_db(settings.database_url, MODEL_APP)
-        finally:
-            await close_db()
 
-    asyncio.run(go())
+def cmd_migrate(args: argparse.Namespace) -> int:
+    asyncio.run(_migrate(_settings()))
     print("数据库已迁移到最新版本")
     return 0
 

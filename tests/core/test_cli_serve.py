@@ -166,3 +166,15 @@ def test_a_crowd_connecting_at_once_is_queued_not_dropped(tmp_path):
         finally:
             for s in socks:
                 s.close()
+
+
+@BACKEND_INDEPENDENT
+def test_serve_on_a_fresh_embedded_database_brings_its_schema_up_to_date(tmp_path):
+    """Attacker pass, session 7: `huituan serve` alone on a fresh machine served an unmigrated
+    SQLite file (every request touching a table failed; a traceback at start)."""
+    with _serving(tmp_path) as (port, _proc, seen):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/products", timeout=10) as resp:
+            assert resp.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as resp:
+            assert resp.status == 200
+    assert "no such table" not in seen["stderr"], seen["stderr"][-2000:]
