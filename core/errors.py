@@ -209,6 +209,13 @@ PYDANTIC_MESSAGES = {
 FALLBACK_MESSAGE = "取值不正确"  # never pydantic's English text in a response
 
 
+def chat_text(message: str) -> str:
+    """An error message for people in chat: "day: 日期超出范围" -> "日期超出范围" (the field
+    prefix is for API clients)."""
+    head, sep, tail = message.partition(": ")
+    return tail if sep and head and head.isascii() and " " not in head else message
+
+
 def pydantic_message(err: dict[str, Any], overrides: dict[str, str] | None = None) -> str:
     """The Chinese message for one pydantic error (an item of ``ValidationError.errors()``);
     ``overrides`` rewords some types for one caller. A validator's own ``ValueError`` text wins."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from huituan.core.errors import HuituanError, PayloadTooLarge, ValidationFailed
 
@@ -82,6 +83,12 @@ def ascii_int(value: str, *, low: int, high: int, max_digits: int = 19) -> int |
         return None
     number = int(value)
     return number if low <= number <= high else None
+
+
+def is_http_url(value: str) -> bool:
+    """An address users' phones may load: http(s) with a host (never javascript:, file:, data:)."""
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def ascii_token(value: str, *, max_chars: int) -> bool:

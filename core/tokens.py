@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from huituan.core.errors import TokenExpired, Unauthorized
+from huituan.core.inbound import ID_MAX  # a larger "sub" was a 500 at the first query (session 7)
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,6 @@ def _verify(secret: str, token: str) -> TokenClaims:
     return claims
 
 
-_ID_MAX = 2**62  # ids are BIGINT; a larger "sub" was a 500 at the first query (attacker pass, session 7)
-
-
 def _claims(payload: object) -> TokenClaims:
     """The claims exactly as ``issue_token`` writes them: JSON integers in range and a role
     string. Nothing else is read as a claim, even under a valid signature (``"sub": "1"``,
@@ -78,6 +76,6 @@ def _claims(payload: object) -> TokenClaims:
     for value in (sub, exp):
         if type(value) is not int:
             raise ValueError("claim type")
-    if not 1 <= sub <= _ID_MAX or not 0 <= exp <= _ID_MAX or role not in ("user", "operator"):
+    if not 1 <= sub <= ID_MAX or not 0 <= exp <= ID_MAX or role not in ("user", "operator"):
         raise ValueError("claim range")
     return TokenClaims(sub, role, exp)

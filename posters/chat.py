@@ -20,7 +20,7 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from huituan.core.errors import Forbidden, NotFound, UpstreamError, ValidationFailed
+from huituan.core.errors import Forbidden, NotFound, UpstreamError, ValidationFailed, chat_text
 from huituan.core.wechat.base import WeChatApiError
 from huituan.posters.service import get_service
 from huituan.services import outbox
@@ -65,9 +65,7 @@ INVALID_MEDIA_ID = 40007
 
 
 def _reason(message: str) -> str:
-    # "target: 拼团不存在或已下架" -> "拼团不存在或已下架": the field prefix is for API clients
-    head, sep, tail = message.partition(": ")
-    return (tail if sep and head.isascii() else message).rstrip("。")
+    return chat_text(message).rstrip("。")  # the sentence it goes into ends it
 
 
 async def _tell(rt: "Runtime", touser: str, text: str) -> None:

@@ -38,7 +38,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from huituan.core.errors import PayloadTooLarge, ValidationFailed, pydantic_message
-from huituan.core.inbound import text_problem
+from huituan.core.inbound import is_http_url, text_problem
 from huituan.core.runtime import Runtime
 from huituan.models.catalog import Category, Product, Sku
 from huituan.services.catalog_admin import STOCK_MAX, invalidate, refresh_price_from
@@ -121,7 +121,7 @@ _IMPORT_MESSAGES = {
 
 def _http_url(value: str) -> str:
     """An image users' phones load: an http(s) address (blank: none given)."""
-    if value and not value.lower().startswith(("https://", "http://")):
+    if value and not is_http_url(value):
         raise ValueError("图片地址必须是 http(s) 链接")
     return value
 

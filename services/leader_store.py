@@ -14,6 +14,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from huituan.core.errors import NotFound, ValidationFailed
+from huituan.core.inbound import ID_MAX, ascii_int
 from huituan.core.money import percent_of
 from huituan.models.catalog import Product, Sku
 from huituan.models.commission import CommissionRecord
@@ -105,8 +106,9 @@ async def find_product(text: str) -> Product:
         raise ValidationFailed("请写上商品名称", field="product")
     if len(t) > _TITLE_MAX:
         raise ValidationFailed(f"商品名称过长（最多 {_TITLE_MAX} 个字）", field="product")
-    if t.isascii() and t.isdigit() and len(t) <= 18:
-        p = await Product.get_or_none(id=int(t))
+    product_id = ascii_int(t, low=1, high=ID_MAX)
+    if product_id is not None:
+        p = await Product.get_or_none(id=product_id)
         if p is not None:
             return p
     p = await Product.filter(title=t).first()

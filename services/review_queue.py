@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from huituan.core.inbound import ID_MAX, ascii_int, is_ascii_digits
 from huituan.models.leader import ConsumerLeader, Leader, LeaderStaff, LeaderStatus, PickupPoint
 from huituan.models.order import Refund, RefundStatus
 from huituan.models.wallet import Withdrawal, WithdrawalStatus
@@ -35,8 +36,8 @@ _REFUND_NO_MAX = Refund._meta.fields_map["refund_no"].max_length
 async def refund_id_of(ref: str) -> int | None:
     """A refund named by its id or its number (R...)."""
     ref = (ref or "").strip()
-    if ref.isascii() and ref.isdigit():
-        return int(ref) if len(ref) <= 18 else None  # ids are BIGINT: a longer number names nothing
+    if is_ascii_digits(ref):
+        return ascii_int(ref, low=1, high=ID_MAX)  # beyond BIGINT a number names nothing
     if len(ref) > _REFUND_NO_MAX:
         return None
     ids = await Refund.filter(refund_no=ref.upper()).values_list("id", flat=True)

@@ -31,7 +31,7 @@ from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz, process
 from tortoise.exceptions import ValidationError as TortoiseValidationError
 
-from huituan.core.errors import HuituanError, ValidationFailed
+from huituan.core.errors import HuituanError, ValidationFailed, chat_text
 from huituan.core.inbound import ascii_int, text_problem
 from huituan.core.runtime import Runtime
 
@@ -264,7 +264,7 @@ async def run(ctx: BotContext, cmd: Command, args: list[str]) -> str:
     try:
         return await cmd.handler(ctx, args)
     except HuituanError as err:
-        return _for_chat(err.message)
+        return chat_text(err.message)
     except (TortoiseValidationError, OverflowError) as exc:
         # A value the database cannot hold (too long, too large): the member's input, not our
         # fault. Arguments are bounded where they are parsed; this is the net under them.
@@ -277,11 +277,6 @@ async def run(ctx: BotContext, cmd: Command, args: list[str]) -> str:
 
 OUT_OF_RANGE_REPLY = "输入的内容过长或数字超出范围，请检查后重试。"
 
-
-def _for_chat(message: str) -> str:
-    # "day: 日期超出范围" -> "日期超出范围": the field prefix is for API clients, not people in chat.
-    head, sep, tail = message.partition(": ")
-    return tail if sep and head and head.isascii() and " " not in head else message
 
 
 async def dispatch(ctx: BotContext, text: str) -> str:

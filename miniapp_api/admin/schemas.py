@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from huituan.core.clock import CHINA_TZ, china_day_bounds
+from huituan.core.inbound import is_http_url
 from huituan.core.web.http import model_response
 from huituan.core.web.instants import RANGE_MESSAGE, check_instant
 from huituan.miniapp_api.schemas import Name
@@ -24,7 +25,7 @@ SpecValue = Annotated[str, Field(max_length=64)]
 def _http_url(value: str) -> str:
     # An image users' phones load: an http(s) address, never javascript: or file: (attacker
     # pass, session 7; share materials already refused them).
-    if value and not value.lower().startswith(("https://", "http://")):
+    if value and not is_http_url(value):
         raise ValueError("图片地址必须是 http(s) 链接")
     return value
 

@@ -5,9 +5,9 @@ or an activity, handed to promoters with their own share code and poster URL fil
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from huituan.core.errors import NotFound, ValidationFailed
+from huituan.core.inbound import is_http_url
 from huituan.models.catalog import Product
 from huituan.models.sharing import ShareChannel, ShareMaterial, ShareTargetKind
 from huituan.services.sharing.codes import code_for
@@ -31,8 +31,7 @@ def _check_content(texts: list[str], images: list[str]) -> None:
         if len(t) > 1000:
             raise ValidationFailed("文案不能超过 1000 个字符", field=f"texts.{i}")
     for i, url in enumerate(images):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if not is_http_url(url):
             raise ValidationFailed("图片地址必须是 http(s) 链接", field=f"images.{i}")
 
 
