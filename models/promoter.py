@@ -19,7 +19,7 @@ class PromoterLevel(Model):
     """A level overrides the global commission rates once its upgrade conditions are met."""
 
     id = fields.BigIntField(primary_key=True)
-    name = fields.CharField(32)
+    name = fields.CharField(32, unique=True)  # promoters see it: two levels of one name confuse them
     rank = fields.IntField(unique=True)  # higher rank = better level
     level1_bp = fields.IntField()
     level2_bp = fields.IntField()

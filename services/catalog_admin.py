@@ -225,8 +225,15 @@ async def create_product(rt: Runtime | None, data: dict[str, Any]) -> dict[str, 
                 values = {k: sku[k] for k in SKU_FIELDS if sku.get(k) is not None}
                 values["code"] = sku["code"].strip()
                 await Sku.create(product_id=product.id, using_db=conn, **values)
-            # No category, no SKU or no price: created off sale (refresh_price_from sees to
-            # the last two), to be put on sale once complete.
+            # Asked for on sale and not sellable: refused as the same request on an existing
+            # product is (it came back off sale, which the operator did not ask for).
+            if data.get("on_sale") is True:
+                reason = await unsellable_reason(product, conn)
+                if reason:
+                    raise ValidationFailed(f"商品「{title}」不能上架：{reason}（可先不传 on_sale 建为下架，补全后再上架）",
+                                           field="on_sale", code="product_not_sellable")
+            # Not asked: no category, no SKU or no price is created off sale (refresh_price_from
+            # sees to the last two), to be put on sale once complete.
             if product.category_id is None:
                 await Product.filter(id=product.id).using_db(conn).update(on_sale=False)
             await refresh_price_from(product.id, conn)

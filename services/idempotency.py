@@ -10,7 +10,8 @@ from typing import Any
 
 from huituan.core.errors import ValidationFailed
 
-FIELD = "Idempotency-Key"
+# Named as the edge names every header it refuses (core/web/http.screen_headers).
+FIELD = "headers.Idempotency-Key"
 
 
 def check_key(key: str | None) -> str:

@@ -189,8 +189,19 @@ def _rates_guard(values: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+async def _name_taken(values: dict[str, Any], level_id: int | None) -> bool:
+    name = values.get("name")
+    return name is not None and await PromoterLevel.filter(name=name).exclude(id=level_id or 0).exists()
+
+
+def _name_conflict() -> Conflict:
+    return Conflict("name: 该等级名称已被其他等级使用", code="level_name_taken", field="name")
+
+
 async def save_level(values: dict[str, Any], level_id: int | None = None) -> dict[str, Any]:
     guard = _rates_guard(values)
+    if await _name_taken(values, level_id):
+        raise _name_conflict()
     try:
         if level_id is None:
             if guard:
@@ -203,6 +214,9 @@ async def save_level(values: dict[str, Any], level_id: int | None = None) -> dic
                 raise ValidationFailed("level2_bp: 一级与二级佣金比例之和不能超过 100%", field="level2_bp")
             lvl = await PromoterLevel.get(id=level_id)
     except IntegrityError:
+        # Both are unique: the name checked above can still be taken by a concurrent save.
+        if await _name_taken(values, level_id):
+            raise _name_conflict() from None
         raise Conflict("rank: 该排序已被其他等级使用", code="rank_taken", field="rank") from None
     return level_to_dict(lvl)
 

@@ -192,14 +192,15 @@ def _role_text(cmd: Command) -> str:
 
 
 def int_argument(args: list[str], index: int, *, name: str, low: int, high: int, default: int) -> int:
-    """The ``index``-th argument as an integer of ASCII digits clamped to low..high (``default``
-    when absent); anything else ('²', '١٢', '-3', 400 digits) is a ValidationFailed naming it."""
+    """The ``index``-th argument as an integer of ASCII digits in low..high (``default`` when
+    absent); anything else ('²', '١٢', '-3', 0 or 31 for 1..30, 400 digits) is a ValidationFailed
+    naming it and the range: a value quietly clamped answers a question nobody asked."""
     if len(args) <= index:
         return default
-    number = ascii_int(args[index], low=0, high=10**9, max_digits=9)
+    number = ascii_int(args[index], low=low, high=high, max_digits=9)
     if number is None:
-        raise ValidationFailed(f"{name}应为数字", field=name)
-    return max(low, min(number, high))
+        raise ValidationFailed(f"{name}应为 {low} 到 {high} 之间的整数", field=name)
+    return number
 
 
 

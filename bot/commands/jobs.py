@@ -10,8 +10,8 @@ from huituan.services import reports
 async def recent_jobs(ctx: BotContext, args: list[str]) -> str:
     try:
         limit = int_argument(args, 0, name="条数", low=1, high=30, default=10)
-    except ValidationFailed:
-        return "条数应为数字，例如：任务 5"
+    except ValidationFailed as exc:
+        return f"{exc.message}，例如：任务 5"
     runs = await reports.recent_job_runs(limit)
     if not runs:
         return "还没有定时任务运行记录。"

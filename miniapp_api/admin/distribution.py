@@ -141,7 +141,7 @@ def setup(app: web.Application) -> None:
     api(app, "POST", f"{P}/withdrawals/{{id}}/review", review_withdrawal, summary="审核提现", body=ReviewIn,
         response=WithdrawalOut, errors=(404, 409), **a)
     api(app, "GET", f"{P}/ledger/{{user_id}}", user_ledger, summary="用户佣金账本", query=Page,
-        response=LedgerOut, **a)
+        response=LedgerOut, errors=(404,), **a)
     api(app, "GET", f"{P}/bindings/audit", binding_audit, summary="推荐关系变更记录", query=AuditQuery,
         response=AuditListOut, **a)
     api(app, "PUT", f"{P}/bindings/{{user_id}}", set_binding, summary="手动修改推荐关系", body=BindingIn,

@@ -111,8 +111,7 @@ async def claim(redis, settings: Settings, user_id: int, session_id: int, item_i
     state, QUEUED) at once when the line is long (a burst) or the order is slow; the same
     request id returns the same order (REPLAYED) or, still in the line, QUEUED. 409 not
     started / ended / sold out / over the limit; 422 quantity above the per-user limit."""
-    if not request_id or len(request_id) > 64 or not request_id.isprintable():
-        raise ValidationFailed("Idempotency-Key: 请求头必填，长度 1 到 64", field="Idempotency-Key")
+    idempotency.check_key(request_id)
     if quantity < 1:
         raise ValidationFailed("quantity: 数量必须大于 0", field="quantity")
     # Checked before the claim is won: a unit must not be taken for an order that cannot be made.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from huituan.core.errors import NotFound
 from huituan.models.commission import CommissionMode, CommissionRecord, CommissionStatus, ProductCommissionRule
+from huituan.models.user import User
 from huituan.models.wallet import WalletEntry
 from huituan.services.wallet.ledger import get_balances
 from huituan.services.withdrawals import WalletInDebt  # noqa: F401  (re-exported for edges)
@@ -38,8 +40,12 @@ async def wallet_summary(user_id: int) -> dict[str, Any]:
 
 
 async def ledger_entries(user_id: int, page: int = 1, page_size: int = 50) -> dict[str, Any]:
+    """A user's ledger, newest first; 404 naming user_id for no such user (an empty 200 read as
+    "this user has earned nothing")."""
     q = WalletEntry.filter(user_id=user_id)
     total = await q.count()
+    if total == 0 and not await User.filter(id=user_id).exists():
+        raise NotFound("用户不存在", code="user_not_found", field="user_id")
     rows = await q.order_by("-id").offset((page - 1) * page_size).limit(page_size)
     return {"total": total, "balances": (await get_balances(user_id)).as_dict(), "items": [
         {"id": e.id, "bucket": e.bucket, "kind": str(e.kind), "amount_fen": e.amount_fen,

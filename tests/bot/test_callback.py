@@ -153,6 +153,10 @@ async def test_jobs_command_lists_recent_runs(client, wecom, operator):
     text = await ask(client, wecom, "任务 5")
     assert "close_unpaid_orders —— 成功，处理 3 条" in text
     assert "deliver_outbox —— 失败：UpstreamError" in text
+    # Out of range or not a number: said so with the range, never quietly clamped to 1 or 30.
+    for arg in ("0", "31", "400", "-3", "五", "1.5"):
+        assert await ask(client, wecom, f"任务 {arg}") == "条数应为 1 到 30 之间的整数，例如：任务 5", arg
+    assert "deliver_outbox" in await ask(client, wecom, "任务 30")
 
 
 async def test_duplicate_msgid_is_processed_once(client, wecom, operator):

@@ -35,7 +35,7 @@ async def test_an_order_key_reused_with_another_body_is_refused(client):
         resp = await client.post("/api/v1/orders", headers=keyed(token, "k-1"), json=other)
         got = await resp.json()
         assert resp.status == 422, (other, got)
-        assert got["error"] == "idempotency_key_reused" and got["details"]["field"] == "Idempotency-Key"
+        assert got["error"] == "idempotency_key_reused" and got["details"]["field"] == "headers.Idempotency-Key"
     assert await Order.all().count() == 1
     assert (await Sku.get(id=a.id)).stock == 8 and (await Sku.get(id=b.id)).stock == 10
 
@@ -69,7 +69,7 @@ async def test_withdrawals_take_an_idempotency_key(client, rt):
     url = "/api/v1/promoter/withdrawals"
     resp = await client.post(url, headers=keyed(token) | {"Idempotency-Key": ""}, json={"amount_fen": 1_000})
     body = await resp.json()
-    assert resp.status == 422 and body["details"]["field"] == "Idempotency-Key", body
+    assert resp.status == 422 and body["details"]["field"] == "headers.Idempotency-Key", body
     resp = await client.post(url, headers=keyed(token, "w-1"), json={"amount_fen": 1_000})
     first = await resp.json()
     assert resp.status == 201 and first["status"] == "requested", first

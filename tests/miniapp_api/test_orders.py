@@ -58,9 +58,9 @@ async def test_bad_inputs_get_4xx_naming_the_problem(client):
         assert body["details"]["field"] == field, (payload, body)
         assert body["message"], body
     got, body = await post_order(client, token, ok, key=None)
-    assert got == 422 and body["details"]["field"] == "Idempotency-Key"
+    assert got == 422 and body["details"]["field"] == "headers.Idempotency-Key"
     got, body = await post_order(client, token, ok, key="x" * 65)
-    assert got == 422 and body["details"]["field"] == "Idempotency-Key"
+    assert got == 422 and body["details"]["field"] == "headers.Idempotency-Key"
     resp = await client.post("/api/v1/orders", headers=auth(token) | {"Idempotency-Key": "j"}, data=b"{nope")
     assert resp.status == 422 and (await resp.json())["details"]["field"] == "body"
     assert (await Sku.get(id=sku_id)).stock == 10 and await Order.all().count() == 0

@@ -3,7 +3,7 @@
 import pytest
 
 from huituan.core.errors import Conflict, NotFound
-from huituan.models.catalog import Product
+from huituan.models.catalog import Product, Sku
 from huituan.services import catalog_admin
 from tests.factories import make_product
 
@@ -58,6 +58,18 @@ async def test_incomplete_product_is_created_off_sale_and_cannot_be_put_on_sale(
     complete = await catalog_admin.create_product(rt, {"title": "完整", "category_id": fruit.id,
                                                         "skus": [dict(sku, code="SELL-2")]})
     assert (no_sku["on_sale"], no_category["on_sale"], complete["on_sale"]) == (False, False, True)
+    # Asked for on sale explicitly, an incomplete product is refused as the same PATCH is (it
+    # came back off sale before), and nothing is written.
+    for data, reason in (({"title": "要上架无分类", "skus": [dict(sku, code="SELL-3")]}, "未设置分类"),
+                         ({"title": "要上架无规格", "category_id": fruit.id, "skus": []}, "没有 SKU"),
+                         ({"title": "要上架无价", "category_id": fruit.id,
+                           "skus": [dict(sku, code="SELL-4", on_sale=False)]}, "没有在售且有售价的 SKU")):
+        with pytest.raises(ValidationFailed) as exc:
+            await catalog_admin.create_product(rt, {**data, "on_sale": True})
+        assert exc.value.code == "product_not_sellable" and exc.value.details["field"] == "on_sale"
+        assert reason in exc.value.message
+        assert not await Product.filter(title=data["title"]).exists()
+    assert not await Sku.filter(code__in=["SELL-3", "SELL-4"]).exists()
     for product, reason in ((no_sku, "没有 SKU"), (no_category, "未设置分类")):
         with pytest.raises(ValidationFailed) as exc:
             await catalog_admin.set_products_on_sale(rt, [product["id"]], True)

@@ -175,3 +175,31 @@ async def test_an_unknown_body_field_is_a_422_naming_it(client):
         assert resp.status == 422 and "unexpected_field" in _names(answer), (op.method, op.path, resp.status, answer)
         tried += 1
     assert tried >= 60, tried
+
+
+BAD_KEYS = (None, "", "k" * 65, "a\tb")
+
+
+async def test_every_keyed_operation_names_the_idempotency_header_when_the_key_is_bad(client):
+    """Every operation that requires an Idempotency-Key refuses a missing, empty, over-long or
+    unprintable one with a 4xx naming ``headers.Idempotency-Key``, as the edge names every other
+    header it refuses (the services named it without the prefix)."""
+    doc = (await (await client.get("/api/v1/openapi.json")).json())["paths"]
+    tokens = await _tokens(client)
+    walked = 0
+    for op in client.server.app[OPERATIONS_KEY]:
+        if not op.public or "Idempotency-Key" not in op.headers:
+            continue
+        spec = doc[op.path][op.method.lower()]
+        example = spec.get("requestBody", {}).get("content", {}).get("application/json", {}).get("example", {})
+        for bad in BAD_KEYS:
+            headers = _headers(spec, tokens)
+            headers.pop("Idempotency-Key")
+            if bad is not None:
+                headers["Idempotency-Key"] = bad
+            resp = await client.request(op.method, _path(op.path, spec), headers=headers, json=example)
+            answer = await resp.json()
+            assert 400 <= resp.status < 500, (op.method, op.path, bad, resp.status, answer)
+            assert "headers.Idempotency-Key" in _names(answer), (op.method, op.path, bad, answer)
+        walked += 1
+    assert walked >= 6  # orders, withdrawals, group open and join, bargain purchase, flash claim

@@ -45,6 +45,16 @@ async def test_promoter_review_and_levels(client, admin):
                              json={"status": "approved", "level_id": lvl["id"]})
     assert resp.status == 200 and (await resp.json())["level_id"] == lvl["id"]
     assert (await (await client.get(f"{P}/levels", headers=admin)).json())["items"][0]["name"] == "银牌"
+    # Promoters see a level's name: a second level of the same name is refused, created or renamed.
+    gold = {"name": "金牌", "rank": 2, "level1_bp": 1500, "level2_bp": 700}
+    resp = await client.post(f"{P}/levels", headers=admin, json=gold | {"name": "银牌"})
+    answer = await resp.json()
+    assert resp.status == 409 and answer["error"] == "level_name_taken" and answer["details"]["field"] == "name"
+    gold_id = (await (await client.post(f"{P}/levels", headers=admin, json=gold)).json())["id"]
+    resp = await client.put(f"{P}/levels/{gold_id}", headers=admin, json=gold | {"name": "银牌"})
+    assert resp.status == 409 and (await resp.json())["details"]["field"] == "name"
+    resp = await client.put(f"{P}/levels/{gold_id}", headers=admin, json=gold | {"level1_bp": 1600})
+    assert resp.status == 200 and (await resp.json())["name"] == "金牌"  # its own name is not a conflict
 
 
 async def test_product_rule(client, admin):
@@ -81,6 +91,13 @@ async def test_withdrawal_review_and_ledger(client, admin, rt):
     assert ledger["balances"]["available_fen"] == 3_000
     assert {e["kind"] for e in ledger["items"]} >= {"withdraw_hold", "withdraw_return", "commission_settle"}
     assert (await client.post(f"{P}/withdrawals/999/review", headers=admin, json={"approve": True})).status == 404
+    # A user with no entries yet: an empty ledger. No such user: 404 naming user_id (was an empty 200).
+    fresh = await make_user()
+    empty = await (await client.get(f"{P}/ledger/{fresh.id}", headers=admin)).json()
+    assert empty["total"] == 0 and empty["items"] == [] and empty["balances"]["available_fen"] == 0
+    resp = await client.get(f"{P}/ledger/999999", headers=admin)
+    answer = await resp.json()
+    assert resp.status == 404 and answer["details"]["field"] == "user_id", answer
 
 
 async def test_manual_binding_and_audit(client, admin):

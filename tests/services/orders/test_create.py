@@ -76,7 +76,7 @@ async def test_bad_inputs_name_the_field(rt, settings):
     assert exc.value.details["field"] == "address_id"
     with pytest.raises(ValidationFailed) as exc:
         await create_order(settings, user.id, "", items=[{"sku_id": sku.id, "quantity": 1}], delivery_mode="express")
-    assert exc.value.details["field"] == "Idempotency-Key"
+    assert exc.value.details["field"] == "headers.Idempotency-Key"
     other = await make_user()
     theirs = await make_address(other)
     with pytest.raises(NotFound) as exc:
