@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import redis.asyncio as aioredis
 
 try:
@@ -59,3 +63,25 @@ def _with_c_packer(connection_class: type) -> type:
 
 async def close_redis(client: aioredis.Redis) -> None:
     await client.aclose()
+
+
+# Delete the key only if it still holds our value (a lock we own, a token we saw fail).
+DELETE_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+@asynccontextmanager
+async def try_lock(redis: aioredis.Redis, key: str, ttl_ms: int) -> AsyncIterator[bool]:
+    """Hold ``key`` for at most ``ttl_ms`` if nobody else holds it; yields whether it is ours.
+    Released by compare-and-delete: a holder that outlived its lock never frees its successor's."""
+    owner = uuid.uuid4().hex
+    held = bool(await redis.set(key, owner, nx=True, px=ttl_ms))
+    try:
+        yield held
+    finally:
+        if held:
+            await redis.eval(DELETE_IF_EQUAL, 1, key, owner)

@@ -16,16 +16,10 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as aioredis
 
 from huituan.core.errors import UpstreamError
+from huituan.core.redis import DELETE_IF_EQUAL
 
 log = logging.getLogger("huituan.wechat.token")
 
-# Delete the key only if it still holds our value (a lock we own, a token we saw fail).
-_DELETE_IF_EQUAL = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 # errcodes meaning "this access_token is no good": 40001 invalid credential,
 # 40014 invalid access_token, 42001 access_token expired.
@@ -71,7 +65,7 @@ class AccessTokenCache:
                     await self.redis.set(self.key, token, ex=ttl)
                     return token
                 finally:
-                    await self.redis.eval(_DELETE_IF_EQUAL, 1, self.lock_key, owner)
+                    await self.redis.eval(DELETE_IF_EQUAL, 1, self.lock_key, owner)
             # Another caller is refreshing: wait for its token, or for its lock to go away.
             while time.monotonic() < deadline:
                 await asyncio.sleep(self.poll_seconds)
@@ -84,4 +78,4 @@ class AccessTokenCache:
 
     async def invalidate(self, token: str) -> None:
         """Forget ``token`` unless somebody already replaced it with a fresh one."""
-        await self.redis.eval(_DELETE_IF_EQUAL, 1, self.key, token)
+        await self.redis.eval(DELETE_IF_EQUAL, 1, self.key, token)

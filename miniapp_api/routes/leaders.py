@@ -151,4 +151,4 @@ def setup(app: web.Application) -> None:
     api(app, "POST", "/api/v1/leader/verify", verify, summary="核销提货码（输入或扫码）", body=s.VerifyIn,
         response=s.VerifyOut, errors=(403, 404, 409), **u)
     api(app, "POST", "/api/v1/leader/shortages", report_shortage, summary="报损（自动退款）", body=s.ShortageIn,
-        response=s.ShortageOut, status=201, errors=(403, 404), **u)
+        response=s.ShortageOut, status=201, errors=(403, 404, 409), **u)

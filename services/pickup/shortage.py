@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from huituan.core.clock import china_date
-from huituan.core.errors import HuituanError, ValidationFailed
+from huituan.core.errors import Conflict, HuituanError, ValidationFailed
+from huituan.core.redis import try_lock
 from huituan.core.runtime import Runtime
 from huituan.models.leader import PickupTicket, ShortageKind, ShortageReport
 from huituan.models.order import Order, OrderItem, OrderStatus
@@ -17,6 +18,11 @@ from huituan.services.pickup.day import point_for_actor
 
 REFUNDABLE_AT_POINT = (OrderStatus.paid, OrderStatus.ready_for_pickup)
 MAX_UNITS = 10_000
+# One report at a time per point: a second one (a double tap, the bot and the mini-program at
+# once) computed from the same waiting units was stored with all its refunds failed. Longer
+# than a report takes (one refund per affected order), short enough to retry at once if a
+# process dies holding it.
+REPORT_LOCK_MS = 30_000
 
 
 async def report_shortage(rt: Runtime, user_id: int, product_id: int, quantity: int, day: str | None = None, *,
@@ -27,6 +33,14 @@ async def report_shortage(rt: Runtime, user_id: int, product_id: int, quantity: 
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_UNITS:
         raise ValidationFailed("数量应为 1 到 10000 之间的整数", field="quantity")
     point = await point_for_actor(user_id, staff_ok=False)
+    async with try_lock(rt.redis, f"shortage:point:{point.id}", REPORT_LOCK_MS) as mine:
+        if not mine:
+            raise Conflict("该自提点的另一份报损正在处理，请稍后再试", code="shortage_in_progress")
+        return await _report(rt, point, product_id, quantity, day, kind=kind, note=note)
+
+
+async def _report(rt: Runtime, point, product_id: int, quantity: int, day: str | None, *,
+                  kind: ShortageKind, note: str) -> dict[str, Any]:
     today = china_date().isoformat()
     days = {"day": day} if day else {"day__lte": today}
     tickets = await PickupTicket.filter(pickup_point_id=point.id, verified_at=None, **days)

@@ -121,3 +121,43 @@ async def test_a_shortage_of_a_product_not_waiting_at_the_point_names_the_produc
     resp = await client.post("/api/v1/leader/shortages", headers=auth(token), json={"product_id": 999999, "quantity": 1})
     answer = await resp.json()
     assert resp.status == 422 and answer["details"]["field"] == "product_id", answer  # it blamed quantity
+
+
+async def test_concurrent_shortage_reports_at_one_point_make_one_report(client):
+    """A double tap (or the bot and the mini-program at once) made two reports from the same
+    waiting units; the second was stored with every refund failed. One report runs at a time
+    per point: the others are 409 shortage_in_progress, and a report after it sees what is left."""
+    import asyncio
+
+    from huituan.models.leader import ShortageReport
+
+    admin = await operator_headers(client)
+    token, leader = await apply_leader(client, "l-twice", "钱团长", "13900000061", "竹园", "竹路 6 号", 30.6, 120.6)
+    assert (await client.post(f"/api/admin/v1/leaders/{leader['id']}/approve", headers=admin)).status == 200
+    point = await PickupPoint.get(leader_id=leader["id"])
+    await PickupPoint.filter(id=point.id).update(cutoff_time="23:59")
+    melons = await make_product(title="西瓜", skus=[{"price_fen": 3000, "name": "1个"}])
+    for i in range(3):
+        ctoken, _ = await login(client, f"c-twice-{i}")
+        order = await create_order(client, ctoken, [(melons.sku_list[0], 1)], delivery_mode="pickup",
+                                   pickup_point_id=point.id)
+        await pay_order(client, ctoken, order["id"])
+
+    async def report():
+        resp = await client.post("/api/v1/leader/shortages", headers=auth(token),
+                                 json={"product_id": melons.id, "quantity": 1})
+        return resp.status, await resp.json()
+
+    answers = await asyncio.gather(*[report() for _ in range(6)])
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [201] + [409] * 5, answers
+    assert all(body["error"] == "shortage_in_progress" for status, body in answers if status == 409)
+    [done] = [body for status, body in answers if status == 201]
+    assert done["refunded_quantity"] == 1 and done["failed"] == []
+    assert await ShortageReport.all().count() == 1 and await Refund.all().count() == 1
+    # The lock is gone with the report: the next one runs, from the two units still waiting.
+    status, again = await report()
+    assert status == 201 and again["refunded_quantity"] == 1 and again["failed"] == [], again
+    resp = await client.post("/api/v1/leader/shortages", headers=auth(token),
+                             json={"product_id": melons.id, "quantity": 2})
+    assert resp.status == 422 and (await resp.json())["details"]["available"] == 1
