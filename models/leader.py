@@ -65,13 +65,16 @@ class PickupPoint(Model):
 
 
 class LeaderStaff(Model):
-    """A helper of a leader who may verify pickups at the leader points (店员)."""
+    """A helper of a leader who may verify pickups at the leader points (店员). The leader invites
+    (``accepted_at`` empty: no powers yet); the user accepts in the mini-program, or declines
+    (the row goes). Nobody acts at a store, and sees its customers, without having agreed to."""
 
     id = fields.BigIntField(primary_key=True)
     leader = fields.ForeignKeyField("models.Leader", related_name="staff", on_delete=fields.CASCADE)
     user_id = fields.BigIntField(db_index=True)
     name = fields.CharField(32, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
+    accepted_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "leader_staff"

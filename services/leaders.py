@@ -172,7 +172,13 @@ async def get_profile(user_id: int) -> dict[str, Any]:
     points = await PickupPoint.filter(leader_id=leader.id).order_by("id")
     staff = await LeaderStaff.filter(leader_id=leader.id).order_by("id")
     return {**leader_dict(leader), "pickup_points": [pickup_point_dict(p) for p in points],
-            "staff": [{"user_id": s.user_id, "name": s.name} for s in staff]}
+            "staff": [staff_dict(s) for s in staff]}
+
+
+def staff_dict(s: LeaderStaff) -> dict[str, Any]:
+    """A staff member as their leader sees them: invited until they accept."""
+    return {"user_id": s.user_id, "name": s.name, "status": "active" if s.accepted_at else "invited",
+            "invited_at": s.created_at, "accepted_at": s.accepted_at}
 
 
 async def approved_leader_of_user(user_id: int) -> Leader:
@@ -183,6 +189,8 @@ async def approved_leader_of_user(user_id: int) -> Leader:
 
 
 async def add_staff(user_id: int, staff_user_id: int, name: str = "") -> dict[str, Any]:
+    """Invite a user to help at the leader's points. They have no powers (verifying pickups,
+    seeing the store's pick list) until they accept in the mini-program (accept_staff_invitation)."""
     leader = await approved_leader_of_user(user_id)
     if staff_user_id == user_id:
         raise ValidationFailed("user_id: 团长本人无需添加为店员", field="user_id")
@@ -200,6 +208,48 @@ async def remove_staff(user_id: int, staff_user_id: int) -> dict[str, Any]:
     leader = await approved_leader_of_user(user_id)
     await LeaderStaff.filter(leader_id=leader.id, user_id=staff_user_id).delete()
     return await get_profile(user_id)
+
+
+# -- the invited user's side ----------------------------------------------------------------
+
+async def staff_invitations(user_id: int) -> dict[str, Any]:
+    """The stores that invited ``user_id`` as staff, pending and accepted: the leader's name and
+    points (never the leader's phone), how the leader calls them, and whether they accepted."""
+    rows = await LeaderStaff.filter(user_id=user_id).order_by("-id")
+    leader_ids = [r.leader_id for r in rows] or [0]
+    names = dict(await Leader.filter(id__in=leader_ids).values_list("id", "name"))
+    points: dict[int, list[str]] = {}
+    for leader_id, point_name in await PickupPoint.filter(leader_id__in=leader_ids, is_active=True).order_by(
+            "id").values_list("leader_id", "name"):
+        points.setdefault(leader_id, []).append(point_name)
+    return {"items": [{"leader_id": r.leader_id, "leader_name": names.get(r.leader_id, ""),
+                       "pickup_points": points.get(r.leader_id, []), "name": r.name,
+                       "status": "active" if r.accepted_at else "invited",
+                       "invited_at": r.created_at, "accepted_at": r.accepted_at} for r in rows]}
+
+
+def _no_invitation() -> NotFound:
+    return NotFound("没有这位团长的店员邀请", code="staff_invitation_not_found", field="leader_id")
+
+
+async def accept_staff_invitation(user_id: int, leader_id: int) -> dict[str, Any]:
+    """invited -> active by compare-and-set; accepting again changes nothing."""
+    if await Leader.filter(user_id=user_id, status__in=(LeaderStatus.approved, LeaderStatus.pending)).exists():
+        # A leader (or applicant) serves their own store (as add_staff refuses to invite them).
+        raise Conflict("您是团长（或正在申请团长），不能成为其他团长的店员", code="staff_is_a_leader",
+                       field="leader_id")
+    moved = await LeaderStaff.filter(leader_id=leader_id, user_id=user_id, accepted_at=None).update(
+        accepted_at=utcnow())
+    if not moved and not await LeaderStaff.exists(leader_id=leader_id, user_id=user_id):
+        raise _no_invitation()
+    return await staff_invitations(user_id)
+
+
+async def leave_staff(user_id: int, leader_id: int) -> dict[str, Any]:
+    """Decline an invitation, or stop being a store's staff: either way the row goes."""
+    if not await LeaderStaff.filter(leader_id=leader_id, user_id=user_id).delete():
+        raise _no_invitation()
+    return await staff_invitations(user_id)
 
 
 async def set_robot(user_id: int, webhook: str) -> dict[str, Any]:

@@ -48,7 +48,8 @@ async def leader_team(leader_id: int) -> dict[str, Any]:
     staff = await LeaderStaff.filter(leader_id=leader_id).order_by("id")
     customers = await ConsumerLeader.filter(leader_id=leader_id).count()
     points = await PickupPoint.filter(leader_id=leader_id).order_by("id")
-    return {"staff": [{"user_id": s.user_id, "name": s.name} for s in staff], "customers": customers,
+    return {"staff": [{"user_id": s.user_id, "name": s.name, "active": s.accepted_at is not None} for s in staff],
+            "customers": customers,
             "points": [{"id": p.id, "name": p.name, "cutoff_time": p.cutoff_time, "is_active": p.is_active}
                        for p in points]}
 

@@ -60,7 +60,8 @@ async def team(ctx: BotContext, args: list[str]) -> str:
     t = await review_queue.leader_team(ctx.leader.id)
     out = ["自提点：" + "、".join(f"{p['name']}（{p['cutoff_time']} 截单）" for p in t["points"]),
            f"选择您为团长的顾客：{t['customers']} 位",
-           "店员：" + ("、".join(s["name"] or f"用户{s['user_id']}" for s in t["staff"]) or "暂无（在小程序团长中心添加）")]
+           "店员：" + ("、".join((s["name"] or f"用户{s['user_id']}") + ("" if s["active"] else "（已邀请，待对方接受）")
+                               for s in t["staff"]) or "暂无（在小程序团长中心邀请）")]
     return "\n".join(out)
 
 

@@ -39,6 +39,19 @@ async def remove_staff(request: web.Request, user_id: int) -> web.Response:
     return respond(s.LeaderProfileOut, await leaders.remove_staff(user_id, path_int(request, "user_id")))
 
 
+async def staff_invitations(request: web.Request, user_id: int) -> web.Response:
+    return respond(s.StaffInvitationListOut, await leaders.staff_invitations(user_id))
+
+
+async def accept_staff_invitation(request: web.Request, user_id: int) -> web.Response:
+    return respond(s.StaffInvitationListOut,
+                   await leaders.accept_staff_invitation(user_id, path_int(request, "leader_id")))
+
+
+async def leave_staff(request: web.Request, user_id: int) -> web.Response:
+    return respond(s.StaffInvitationListOut, await leaders.leave_staff(user_id, path_int(request, "leader_id")))
+
+
 async def set_robot(request: web.Request, user_id: int) -> web.Response:
     body = await parse_json(request, s.RobotIn)
     return respond(s.LeaderProfileOut, await leaders.set_robot(user_id, body.webhook))
@@ -125,10 +138,17 @@ def setup(app: web.Application) -> None:
     api(app, "GET", "/api/v1/leader/me", profile, summary="团长资料", response=s.LeaderProfileOut, errors=(404,), **u)
     api(app, "POST", "/api/v1/leader/wecom-bind-code", bind_code, summary="获取企业微信绑定码",
         response=s.BindCodeOut, status=201, errors=(403,), **u)
-    api(app, "POST", "/api/v1/leader/staff", add_staff, summary="添加店员（可核销）", body=s.StaffIn,
-        response=s.LeaderProfileOut, errors=(403, 404), **u)
-    api(app, "DELETE", "/api/v1/leader/staff/{user_id}", remove_staff, summary="移除店员",
+    api(app, "POST", "/api/v1/leader/staff", add_staff, summary="邀请店员（对方接受后可核销）", body=s.StaffIn,
+        response=s.LeaderProfileOut, errors=(403, 404, 409), **u,
+        description="店员在小程序「我的店员邀请」里接受之前没有任何权限（不能核销、看不到提货单）。")
+    api(app, "DELETE", "/api/v1/leader/staff/{user_id}", remove_staff, summary="移除店员（或撤回邀请）",
         response=s.LeaderProfileOut, errors=(403,), **u)
+    api(app, "GET", "/api/v1/me/staff-invitations", staff_invitations, summary="我的店员邀请",
+        response=s.StaffInvitationListOut, **u)
+    api(app, "POST", "/api/v1/me/staff-invitations/{leader_id}/accept", accept_staff_invitation,
+        summary="接受店员邀请", response=s.StaffInvitationListOut, errors=(404, 409), **u)
+    api(app, "DELETE", "/api/v1/me/staff-invitations/{leader_id}", leave_staff,
+        summary="拒绝店员邀请，或不再担任该团长的店员", response=s.StaffInvitationListOut, errors=(404,), **u)
     api(app, "PUT", "/api/v1/leader/robot", set_robot, summary="登记顾客群的群机器人", body=s.RobotIn,
         response=s.LeaderProfileOut, errors=(403,), **u)
     api(app, "PUT", "/api/v1/leader/cutoff", set_cutoff, summary="设置截单时间", body=s.CutoffIn,

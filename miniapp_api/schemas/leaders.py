@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -28,6 +29,23 @@ class LeaderApplyIn(Body):
 class StaffOut(BaseModel):
     user_id: int
     name: str = Field(description="店员称呼")
+    status: Literal["invited", "active"] = Field(description="invited：已邀请，对方接受前不能核销；active：已接受")
+    invited_at: datetime = Field(description="邀请时间")
+    accepted_at: datetime | None = Field(None, description="接受时间（未接受为 null）")
+
+
+class StaffInvitationOut(BaseModel):
+    leader_id: int
+    leader_name: str = Field(description="邀请您的团长")
+    pickup_points: list[str] = Field(description="该团长的自提点")
+    name: str = Field(description="团长对您的称呼")
+    status: Literal["invited", "active"] = Field(description="invited：待您接受；active：您已是该团长的店员")
+    invited_at: datetime = Field(description="邀请时间")
+    accepted_at: datetime | None = Field(None, description="接受时间（未接受为 null）")
+
+
+class StaffInvitationListOut(BaseModel):
+    items: list[StaffInvitationOut]
 
 
 class LeaderProfileOut(BaseModel):

@@ -174,7 +174,8 @@ async def _actor_point_ids(user_id: int) -> list[int]:
     from huituan.models.leader import Leader, LeaderStaff, LeaderStatus
 
     leader_ids = list(await Leader.filter(user_id=user_id, status=LeaderStatus.approved).values_list("id", flat=True))
-    leader_ids += list(await LeaderStaff.filter(user_id=user_id).values_list("leader_id", flat=True))
+    leader_ids += list(await LeaderStaff.filter(user_id=user_id, accepted_at__isnull=False).values_list(
+        "leader_id", flat=True))
     return list(await PickupPoint.filter(leader_id__in=leader_ids or [0]).values_list("id", flat=True))
 
 

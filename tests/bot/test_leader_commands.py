@@ -154,6 +154,13 @@ async def test_money_and_team_commands(client, day):
     assert "请写上提现金额" in await say(client, "wx-wang", "提现")
     team = await say(client, "wx-wang", "团队")
     assert "幸福里" in team and "店员：暂无" in team
+    # An invited staff member is shown as waiting for their answer until they accept.
+    staff_token, staff = await login(client, "team-staff")
+    await client.post("/api/v1/leader/staff", headers=auth(day["token"]), json={"user_id": staff["id"], "name": "小林"})
+    assert "店员：小林（已邀请，待对方接受）" in await say(client, "wx-wang", "团队")
+    leader_id = (await (await client.get("/api/v1/me/staff-invitations", headers=auth(staff_token))).json())["items"][0]["leader_id"]
+    assert (await client.post(f"/api/v1/me/staff-invitations/{leader_id}/accept", headers=auth(staff_token))).status == 200
+    assert "店员：小林\n" in await say(client, "wx-wang", "团队") + "\n"
 
 
 async def test_group_push_needs_a_robot_and_is_split_and_rate_limited(client, day, rt):

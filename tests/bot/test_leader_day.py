@@ -7,6 +7,7 @@ the short lines, the leader commission settles and the ledger verifies."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -185,8 +186,18 @@ async def test_a_leader_day_end_to_end(client, rt):
         assert re.search(r"已于 \d\d-\d\d \d\d:\d\d 由 王团长 核销", again), again
     # point 2: the leader's staff verifies by scanning in the mini-program
     staff_token, staff = await login(client, "staff-zhao")
-    assert (await client.post("/api/v1/leader/staff", headers=auth(t2),
-                              json={"user_id": staff["id"], "name": "小周"})).status == 200
+    resp = await client.post("/api/v1/leader/staff", headers=auth(t2), json={"user_id": staff["id"], "name": "小周"})
+    assert resp.status == 200 and (await resp.json())["staff"][0]["status"] == "invited"
+    # Invited is not yet staff: no verifying until the user accepts in the mini-program.
+    first = "huituan:pickup:" + tickets[orders["c-d"]["order"]["id"]].code
+    resp = await client.post("/api/v1/leader/verify", headers=auth(staff_token), json={"code": first})
+    assert resp.status == 403 and (await resp.json())["error"] == "not_a_leader"
+    invitations = await (await client.get("/api/v1/me/staff-invitations", headers=auth(staff_token))).json()
+    [invitation] = invitations["items"]
+    assert invitation["status"] == "invited" and invitation["name"] == "小周" and invitation["pickup_points"]
+    assert "phone" not in json.dumps(invitation)  # the leader's number is not shown to the invitee
+    resp = await client.post(f"/api/v1/me/staff-invitations/{invitation['leader_id']}/accept", headers=auth(staff_token))
+    assert resp.status == 200 and (await resp.json())["items"][0]["status"] == "active"
     for code in ("c-d", "c-e"):
         scanned = "huituan:pickup:" + tickets[orders[code]["order"]["id"]].code
         resp = await client.post("/api/v1/leader/verify", headers=auth(staff_token), json={"code": scanned})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from huituan.models.commission import CommissionRecord
 from huituan.models.leader import PickupPoint
 from huituan.models.order import Refund
-from tests.bot.wecom_helpers import apply_leader
+from tests.bot.wecom_helpers import POINT_FORM, apply_leader
 from tests.factories import auth, create_order, login, make_product, pay_order
 from tests.miniapp_api.admin.conftest import operator_headers
 
@@ -59,6 +59,7 @@ async def test_leader_centre_over_http(client):
 async def test_a_leader_cannot_be_made_someone_elses_staff_and_acts_on_their_own_point(client):
     """Attacker pass, session 7: leader 1 added leader 2 as staff; leader 2's day and 到货 then
     went to leader 1's point (the lowest id among own and staff points)."""
+    from huituan.core.clock import utcnow
     from huituan.models.leader import Leader, LeaderStaff
 
     admin = await operator_headers(client)
@@ -74,7 +75,7 @@ async def test_a_leader_cannot_be_made_someone_elses_staff_and_acts_on_their_own
         assert resp.status in (409, 422) and answer["error"] == code and answer["details"]["field"] == "user_id", answer
     assert await LeaderStaff.all().count() == 0
     # Even if a leader serves another store as staff (added before they applied), their own comes first.
-    await LeaderStaff.create(leader_id=one.id, user_id=two.user_id, name="早先的店员")
+    await LeaderStaff.create(leader_id=one.id, user_id=two.user_id, name="早先的店员", accepted_at=utcnow())
     day = await (await client.get("/api/v1/leader/day", headers=auth(t2))).json()
     assert day["pickup_point_id"] == (await PickupPoint.get(leader_id=two.id)).id, day
     other = (await PickupPoint.get(leader_id=one.id)).id
@@ -161,3 +162,46 @@ async def test_concurrent_shortage_reports_at_one_point_make_one_report(client):
     resp = await client.post("/api/v1/leader/shortages", headers=auth(token),
                              json={"product_id": melons.id, "quantity": 2})
     assert resp.status == 422 and (await resp.json())["details"]["available"] == 1
+
+
+async def test_staff_act_only_after_accepting_the_invitation(client):
+    """A leader invites; the user accepts (or declines, or later leaves) in the mini-program.
+    Until then they have no powers at the store; nothing is accepted on anyone's behalf."""
+    admin = await operator_headers(client)
+    token, leader = await apply_leader(client, "l-invite", "周团长", "13900000071", "松园", "松路 7 号", 30.7, 120.7)
+    assert (await client.post(f"/api/admin/v1/leaders/{leader['id']}/approve", headers=admin)).status == 200
+    staff_token, staff = await login(client, "staff-invited")
+    other_token, _ = await login(client, "someone-else")
+    url = f"/api/v1/me/staff-invitations/{leader['id']}"
+
+    # Nothing to accept or decline before an invitation; naming a leader who did not invite is 404.
+    for method, path in (("POST", url + "/accept"), ("DELETE", url)):
+        resp = await client.request(method, path, headers=auth(staff_token))
+        answer = await resp.json()
+        assert resp.status == 404 and answer["details"]["field"] == "leader_id", answer
+    resp = await client.post("/api/v1/leader/staff", headers=auth(token), json={"user_id": staff["id"], "name": "小吴"})
+    assert [s["status"] for s in (await resp.json())["staff"]] == ["invited"]
+    assert (await client.get("/api/v1/leader/day", headers=auth(staff_token))).status == 403
+    # Only the invited user can accept it.
+    assert (await client.post(url + "/accept", headers=auth(other_token))).status == 404
+    for _ in range(2):  # accepting twice changes nothing
+        resp = await client.post(url + "/accept", headers=auth(staff_token))
+        assert resp.status == 200 and (await resp.json())["items"][0]["status"] == "active"
+    assert (await client.get("/api/v1/leader/day", headers=auth(staff_token))).status == 200
+    profile = await (await client.get("/api/v1/leader/me", headers=auth(token))).json()
+    assert profile["staff"][0]["status"] == "active" and profile["staff"][0]["accepted_at"]
+    # Leaving takes the powers with it.
+    resp = await client.delete(url, headers=auth(staff_token))
+    assert resp.status == 200 and (await resp.json())["items"] == []
+    assert (await client.get("/api/v1/leader/day", headers=auth(staff_token))).status == 403
+    assert (await (await client.get("/api/v1/leader/me", headers=auth(token))).json())["staff"] == []
+
+    # Invited, then applied to lead a store of their own: they cannot accept (their own store first).
+    await client.post("/api/v1/leader/staff", headers=auth(token), json={"user_id": staff["id"], "name": "小吴"})
+    resp = await client.post("/api/v1/leader/apply", headers=auth(staff_token),
+                             json={"name": "吴团长", "phone": "13900000072", "point_name": "柏园",
+                                   "address": "柏路 8 号", "latitude": 30.8, "longitude": 120.8, **POINT_FORM})
+    assert resp.status == 201, await resp.json()
+    resp = await client.post(url + "/accept", headers=auth(staff_token))
+    answer = await resp.json()
+    assert resp.status == 409 and answer["error"] == "staff_is_a_leader" and answer["details"]["field"] == "leader_id"
