@@ -22,6 +22,7 @@ from huituan.core.errors import NotFound
 from huituan.core.runtime import Runtime
 from huituan.core.single_flight import single_flight
 from huituan.models.catalog import Category, Product, Sku
+from huituan.services import price_history
 
 log = logging.getLogger("huituan.catalog")
 
@@ -143,10 +144,14 @@ async def list_products(category_id: int | None = None, keyword: str | None = No
     return {"items": [product_summary(p) for p in rows], "total": total, "page": page, "page_size": page_size}
 
 
-def sku_to_dict(s: Sku) -> dict[str, Any]:
+def sku_to_dict(s: Sku, struck_price_fen: int | None = None) -> dict[str, Any]:
+    """A SKU as buyers see it. The struck price is the honest one (services.price_history: the
+    lowest price the SKU really sold at in the 7 days before its current price, only when above
+    it); the operator's ``original_price_fen`` is never shown to buyers (platform rule: no
+    invented "original" prices)."""
     return {
         "id": s.id, "name": s.name, "specs": s.specs or {}, "price_fen": s.price_fen,
-        "original_price_fen": s.original_price_fen, "stock": max(s.stock, 0), "image": s.image,
+        "struck_price_fen": struck_price_fen, "stock": max(s.stock, 0), "image": s.image,
     }
 
 
@@ -160,7 +165,7 @@ async def get_product_detail(product_id: int) -> dict[str, Any]:
     data.update({
         "description": p.description,
         "images": list(p.images or []),
-        "skus": [sku_to_dict(s) for s in skus],
+        "skus": [sku_to_dict(s, await price_history.reference_price(s.id, s.price_fen)) for s in skus],
         "stock": sum(max(s.stock, 0) for s in skus),
     })
     return data

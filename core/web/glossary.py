@@ -19,7 +19,7 @@ FIELD_DESCRIPTIONS: dict[str, str] = {
     # catalog
     "title": "商品标题", "subtitle": "副标题", "name": "名称", "description": "说明（商品详情文字）",
     "main_image": "主图地址", "images": "图片地址列表", "image": "图片地址", "on_sale": "是否上架（在售）",
-    "price_fen": "售价（分）", "original_price_fen": "划线价（分）", "price_from_fen": "最低在售价（分），列表展示用",
+    "price_fen": "售价（分）", "original_price_fen": "参考原价（分）：仅供运营记录，顾客端从不展示（顾客看到的划线价是近 7 天真实最低价 struck_price_fen）", "price_from_fen": "最低在售价（分），列表展示用",
     "stock": "库存（件）", "sales": "销量：已付款件数减去已退款件数", "specs": "规格属性，如 {\"重量\": \"2.5kg\"}",
     "skus": "SKU 列表（规格）", "code": "编码", "sku_code": "SKU 编码", "sku_name": "规格名称",
     "is_active": "是否启用", "category": "分类名称", "products": "商品列表",

@@ -51,3 +51,28 @@ async def test_more_changes_in_the_window_than_one_read_holds(rt):
     await SkuPriceHistory.create(sku_id=sku.id, price_fen=1990, started_at=now)
     assert await reference_price(sku.id, 1990) == 2500
     assert await lowest_price_before(sku.id, now) == 2500
+
+
+async def test_buyers_see_the_honest_struck_price_never_the_operators_original_price(client, rt):
+    """The product detail's struck price is the 7-day low above the current price; the
+    operator's original_price_fen (an "original" price anyone can type) is not shown at all."""
+    from huituan.models.catalog import Category
+
+    fruit = await Category.create(name="水果-划线")
+    product = await catalog_admin.create_product(None, {"title": "阳光玫瑰葡萄", "category_id": fruit.id, "skus": [
+        {"code": "GRAPE-1", "name": "1kg", "price_fen": 3990, "original_price_fen": 9990, "stock": 10},
+        {"code": "GRAPE-2", "name": "2kg", "price_fen": 6990, "original_price_fen": 19990, "stock": 10}]})
+    one, two = (s["id"] for s in product["skus"])
+    # Both SKUs have sold at these prices for ten days.
+    await SkuPriceHistory.filter(sku_id__in=[one, two]).update(started_at=utcnow() - timedelta(days=10))
+
+    async def shown() -> dict[int, object]:
+        rt.extras.pop("product_cache", None)  # the detail is cached for a few seconds
+        body = await (await client.get(f"/api/v1/products/{product['id']}")).json()
+        assert all("original_price_fen" not in s for s in body["skus"]), body
+        return {s["id"]: s["struck_price_fen"] for s in body["skus"]}
+
+    assert await shown() == {one: None, two: None}  # no lower price yet: nothing struck, whatever was typed
+    await catalog_admin.update_sku(None, one, {"price_fen": 2990})  # a real cut
+    await catalog_admin.update_sku(None, two, {"price_fen": 7990})  # a rise
+    assert await shown() == {one: 3990, two: None}
