@@ -385,13 +385,19 @@ class GroupBuyPolicy(ActivityPolicy):
             await _notify_members(conn, seat.group_id, succeeded=True)
 
     async def holds_fulfilment(self, order_id: int, ref: str) -> bool:
-        """A paid group-buy order waits for its group before fulfilment."""
-        return await Group.filter(id=int(ref or 0), status=GroupStatus.open).exists()
+        """A paid group-buy order waits for its group before fulfilment, and an order of a group
+        that failed is never fulfilled: its money goes back (expire_groups, refund_kept_money)."""
+        return await Group.filter(id=int(ref or 0), status__in=(GroupStatus.open, GroupStatus.failed)).exists()
 
     async def on_refunded(self, conn, order_id: int, ref: str) -> None:
-        """paid -> released when a member's money went back before the group succeeded."""
+        """paid -> released when all of a member's money went back. After a partial refund the
+        member still holds paid units, so the seat stays paid: released, the group lost a paid
+        seat it still had, sold it again, and at failure the rest of the money was kept."""
         seat = await GroupSeat.get_or_none(order_id=order_id).using_db(conn)
         if seat is None:
+            return
+        money = await Order.filter(id=order_id).using_db(conn).values("paid_fen", "refunded_fen")
+        if money and money[0]["paid_fen"] > money[0]["refunded_fen"]:
             return
         moved = await GroupSeat.filter(id=seat.id, status=SeatStatus.paid).using_db(conn).update(
             status=SeatStatus.released, holder_key=None)
@@ -452,8 +458,26 @@ async def expire_groups(now: datetime | None = None, batch: int = 200) -> int:
         done += 1
         log.info("group %s %s at expiry (%s/%s paid)", g.id, "virtually filled" if fill else "failed",
                  g.seats_paid, g.size)
+    done += await refund_kept_money(batch)
     if done:
         common.kick()
     return done
+
+
+async def refund_kept_money(batch: int = 200) -> int:
+    """Sweep: a failed group keeps nobody's money. A member whose own refund request was open
+    when the group failed (the order was refunding, so the failure's refund could not start)
+    is refunded here once that request ends: rejected (the order is paid again) or partial (the
+    rest is still paid). Their seat is still paid until all of it is back (on_refunded); the
+    CAS paid -> refunding in refund_paid_order lets one sweep act. Returns orders refunded."""
+    order_ids = await GroupSeat.filter(status=SeatStatus.paid, group__status=GroupStatus.failed) \
+        .order_by("id").limit(batch).values_list("order_id", flat=True)
+    refunded = 0
+    for oid in order_ids:
+        async with in_transaction() as conn:
+            if await common.refund_paid_order(conn, oid, "拼团未成团，自动退款"):
+                refunded += 1
+                log.info("failed group's order %s refunded after its own refund request ended", oid)
+    return refunded
 
 

@@ -132,6 +132,10 @@ async def on_refund_succeeded(refund_id: int, order_id: int, conn) -> None:
 
 
 async def fulfilment_held(order: Any) -> bool:
-    """Shipping asks before paid -> shipped | ready_for_pickup."""
+    """Asked before every fulfilment (paid -> shipped | ready_for_pickup, a pickup verified):
+    ``order`` needs ``id``, ``activity_type`` and ``activity_ref``."""
     policy = policy_for(order.activity_type)
     return policy is not None and await policy.holds_fulfilment(order.id, order.activity_ref)
+
+
+HELD_MESSAGE = "拼团尚未成团，暂不能发货或提货（未成团的订单会自动退款）"

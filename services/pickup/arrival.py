@@ -14,6 +14,7 @@ is refused and says when and by whom.
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -22,9 +23,9 @@ from huituan.core.clock import china_display, utcnow
 from huituan.core.errors import InvalidState, NotFound, RateLimited, ValidationFailed
 from huituan.models.leader import PickupPoint, PickupTicket, PointDay
 from huituan.models.notification import NotificationStatus
-from huituan.models.order import Order, OrderItem, OrderStatus
+from huituan.models.order import ActivityType, Order, OrderItem, OrderStatus
 from huituan.services import notifications
-from huituan.services.orders import wechat_shipping
+from huituan.services.orders import activity, wechat_shipping
 from huituan.services.orders.lifecycle import complete_order
 from huituan.services.pickup.day import point_for_actor
 
@@ -44,8 +45,12 @@ async def announce_arrival(user_id: int, day: str, actor_name: str = "", pickup_
     point = await point_for_actor(user_id, pickup_point_id)
     tickets = await PickupTicket.filter(pickup_point_id=point.id, day__lte=day, verified_at=None).order_by("id")
     by_order = {t.order_id: t for t in tickets}
-    paid_rows = await Order.filter(id__in=list(by_order) or [0], status=OrderStatus.paid).values_list("id", "order_no")
-    order_nos = dict(paid_rows)
+    paid_rows = await Order.filter(id__in=list(by_order) or [0], status=OrderStatus.paid).values(
+        "id", "order_no", "activity_type", "activity_ref")
+    # Orders their activity holds back (a group not yet succeeded, or failed and being refunded)
+    # are not announced: the goods are not theirs to collect yet, or at all.
+    order_nos = {r["id"]: r["order_no"] for r in paid_rows
+                 if r["activity_type"] == ActivityType.normal or not await activity.fulfilment_held(SimpleNamespace(**r))}
     paid = list(order_nos)
     now = utcnow()
     moved_orders: list[int] = []
@@ -135,6 +140,8 @@ async def verify_pickup(user_id: int, code: str, actor_name: str = "", *, redis)
         raise NotFound("提货码不存在，请核对后重试", code="pickup_code_not_found", field="code")
     if ticket.verified_at is not None:
         raise _already(ticket)
+    if await activity.fulfilment_held(await Order.get(id=ticket.order_id)):
+        raise InvalidState(activity.HELD_MESSAGE, code="order_waiting_for_group")
     now = utcnow()
     async with in_transaction() as conn:
         claimed = await PickupTicket.filter(id=ticket.id, verified_at=None).using_db(conn).update(

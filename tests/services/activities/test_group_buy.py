@@ -163,3 +163,111 @@ async def test_a_paid_member_waits_for_the_group_before_shipping(client, rt, set
     await pay_order(client, token_for(u2), second["order"]["id"])
     shipped = await ship_order(first["order"]["id"], "顺丰", "SF1")
     assert shipped["status"] == "shipped"
+
+
+async def _complete_refund(client, refund_no: str) -> None:
+    await outbox.wait_idle()
+    resp = await client.post(f"/sandbox/pay/refunds/{refund_no}/complete", json={})
+    assert resp.status == 200, await resp.text()
+
+
+async def test_a_failed_group_refunds_a_member_whose_own_refund_request_was_open(client, rt, settings):
+    """Attacker pass, session 8: the member's request was open when the group failed (the
+    failure's refund could not start on a refunding order); the operator then rejected it and
+    the order was paid again, in a failed group, with its money kept and fulfilment allowed."""
+    from huituan.services.orders import refunds
+    from huituan.services.orders.shipping import mark_ready, ship_order
+
+    a = await given_group_activity(size=4)
+    (u1, ad1), (u2, ad2) = await buyer(), await buyer()
+    first, _ = await join(settings, a, u1, ad1, open_new=True)
+    second, _ = await join(settings, a, u2, ad2, share_code=first["group"]["share_code"])
+    for user, joined in ((u1, first), (u2, second)):
+        await pay_order(client, token_for(user), joined["order"]["id"])
+    o2 = second["order"]["id"]
+    request = await refunds.request_refund(u2.id, o2, "不想要了", None)
+    assert await group_buy.expire_groups(now=utcnow() + timedelta(hours=25)) == 1
+    assert (await Order.get(id=o2)).status == OrderStatus.refunding  # its own request is still open
+    await refunds.reject_refund(rt, request["id"], operator_id=None, note="不符合")
+    assert (await Order.get(id=o2)).status == OrderStatus.paid
+    # Paid again inside a failed group: never fulfilled, and the next sweep gives the money back.
+    with pytest.raises(InvalidState) as held:
+        await ship_order(o2, "顺丰", "SF2")
+    assert held.value.code == "order_waiting_for_group"
+    assert await group_buy.expire_groups(now=utcnow() + timedelta(hours=25)) == 1  # the kept money
+    refund = await Refund.filter(order_id=o2, status=RefundStatus.processing).get()
+    assert refund.amount_fen == 600
+    assert await group_buy.expire_groups(now=utcnow() + timedelta(hours=25)) == 0  # once
+    await _complete_refund(client, refund.refund_no)
+    order = await Order.get(id=o2)
+    assert order.status == OrderStatus.refunded and order.refunded_fen == order.paid_fen
+    with pytest.raises(InvalidState):
+        await mark_ready(o2)
+
+
+async def test_a_partial_refund_keeps_the_seat_and_a_failed_group_returns_the_rest(client, rt, settings):
+    """Attacker pass, session 8: refunding one of two units released the member's paid seat
+    (the group sold it again) and at failure the other unit's money was kept."""
+    from huituan.models.order import OrderItem
+    from huituan.services.orders import refunds
+
+    a = await given_group_activity(size=3, per_user_limit=2)
+    (u1, ad1), (u2, ad2) = await buyer(), await buyer()
+    first, _ = await join(settings, a, u1, ad1, open_new=True)
+    second = await group_buy.join_group(settings, u2.id, "two-units", activity_id=a["id"],
+                                        share_code=first["group"]["share_code"], sku_id=a["sku_id"], quantity=2,
+                                        delivery_mode="express", address_id=ad2.id)
+    second = second[0]
+    for user, joined in ((u1, first), (u2, second)):
+        await pay_order(client, token_for(user), joined["order"]["id"])
+    o2 = second["order"]["id"]
+    line = await OrderItem.get(order_id=o2)
+    request = await refunds.request_refund(u2.id, o2, "退一件", [{"item_id": line.id, "quantity": 1}])
+    await refunds.approve_refund(rt, request["id"], operator_id=None)
+    await _complete_refund(client, request["refund_no"])
+    order = await Order.get(id=o2)
+    assert order.refunded_fen == 600 and order.paid_fen == 1200
+    seat = await GroupSeat.get(order_id=o2)
+    group = await Group.get(id=first["group"]["id"])
+    assert seat.status == SeatStatus.paid and (group.seats_taken, group.seats_paid) == (2, 2)  # still theirs
+    assert await group_buy.expire_groups(now=utcnow() + timedelta(hours=25)) == 1
+    refund = await Refund.filter(order_id=o2, status=RefundStatus.processing).get()
+    assert refund.amount_fen == 600  # the rest, not the whole order again
+    await _complete_refund(client, refund.refund_no)
+    order = await Order.get(id=o2)
+    assert order.status == OrderStatus.refunded and order.refunded_fen == 1200
+    assert (await GroupSeat.get(order_id=o2)).status == SeatStatus.released
+
+
+async def test_a_pickup_order_of_an_open_or_failed_group_is_neither_announced_nor_collected(client, rt, settings):
+    """Fulfilment waits for the group on every path: the leader's 到货 and the pickup code, as
+    shipping already did (a pickup ticket exists from payment on)."""
+    from huituan.models.leader import Leader, LeaderStatus, PickupPoint, PickupTicket
+    from huituan.services.pickup.arrival import announce_arrival, verify_pickup
+
+    a = await given_group_activity(size=2)
+    (u1, _), (u2, _), (lu, _) = await buyer(), await buyer(), await buyer()
+    leader = await Leader.create(user_id=lu.id, name="团长", phone="13800000000", status=LeaderStatus.approved)
+    point = await PickupPoint.create(leader_id=leader.id, name="自提点", province="广东省", city="深圳市",
+                                     address="地址 1 号", cutoff_time="23:59")
+
+    async def member(user, **where):
+        joined, _ = await group_buy.join_group(settings, user.id, f"pick-{user.id}", activity_id=a["id"],
+                                               sku_id=a["sku_id"], delivery_mode="pickup",
+                                               pickup_point_id=point.id, **where)
+        await pay_order(client, token_for(user), joined["order"]["id"])
+        return joined
+
+    first = await member(u1, open_new=True)
+    ticket = await PickupTicket.get(order_id=first["order"]["id"])
+    arrival = await announce_arrival(lu.id, ticket.day)
+    assert arrival["orders"] == 0 and (await Order.get(id=first["order"]["id"])).status == OrderStatus.paid
+    with pytest.raises(InvalidState) as held:
+        await verify_pickup(lu.id, ticket.code, redis=rt.redis)
+    assert held.value.code == "order_waiting_for_group"
+    assert (await PickupTicket.get(id=ticket.id)).verified_at is None  # the code still works later
+    second = await member(u2, share_code=first["group"]["share_code"])
+    assert (await Group.get(id=first["group"]["id"])).status == GroupStatus.succeeded
+    assert (await announce_arrival(lu.id, ticket.day))["orders"] == 2
+    assert (await verify_pickup(lu.id, ticket.code, redis=rt.redis))["order_id"] == first["order"]["id"]
+    assert second["order"]["id"]
