@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Subquery
 from tortoise.transactions import in_transaction
 
 from huituan.core.clock import as_utc, utcnow
@@ -26,7 +26,7 @@ from huituan.core.errors import Conflict, InvalidState, ValidationFailed
 from huituan.core.settings import Settings
 from huituan.models.catalog import Product, Sku
 from huituan.models.group_buy import ActivityStatus, Group, GroupBuyActivity, GroupSeat, GroupStatus, SeatStatus
-from huituan.models.order import ActivityType, Order
+from huituan.models.order import ActivityType, Order, OrderStatus
 from huituan.models.user import User
 from huituan.services import idempotency
 from huituan.services.activities import common
@@ -470,8 +470,11 @@ async def refund_kept_money(batch: int = 200) -> int:
     is refunded here once that request ends: rejected (the order is paid again) or partial (the
     rest is still paid). Their seat is still paid until all of it is back (on_refunded); the
     CAS paid -> refunding in refund_paid_order lets one sweep act. Returns orders refunded."""
-    order_ids = await GroupSeat.filter(status=SeatStatus.paid, group__status=GroupStatus.failed) \
-        .order_by("id").limit(batch).values_list("order_id", flat=True)
+    # Only orders that are paid now: those whose request is still under review (refunding) would
+    # otherwise take the batch's places on every sweep and hide the ones that can go.
+    kept = GroupSeat.filter(status=SeatStatus.paid, group__status=GroupStatus.failed).values("order_id")
+    order_ids = await Order.filter(status=OrderStatus.paid, id__in=Subquery(kept)).order_by("id").limit(batch) \
+        .values_list("id", flat=True)
     refunded = 0
     for oid in order_ids:
         async with in_transaction() as conn:
