@@ -202,6 +202,13 @@ def _serve_prefork(settings: Settings, sock, host: str, workers: int, with_jobs:
     if settings.sandbox and not os.environ.get("HUITUAN_SANDBOX_KEY_DIR"):
         # Every worker must sign and verify sandbox Pay messages with the same keys.
         os.environ["HUITUAN_SANDBOX_KEY_DIR"] = os.path.abspath("./var/sandbox-keys")
+    if settings.sandbox and not (settings.wechatpay_api_base and settings.wechat_api_base and settings.wecom_api_base):
+        # The sandbox keeps what it emulates (prepays, payments, refunds, media) in the memory
+        # of the process that served it: a payment made through one worker is unknown to
+        # another (attacker pass, session 8).
+        log.warning("the WeChat sandbox keeps its state per process: with --workers %d point "
+                    "HUITUAN_WECHAT_API_BASE, HUITUAN_WECHATPAY_API_BASE and HUITUAN_WECOM_API_BASE at one "
+                    "sandbox process (docs/DEVELOPING.md), or use real WeChat", workers)
     children: list[int] = []
     for index in range(workers):
         pid = os.fork()
