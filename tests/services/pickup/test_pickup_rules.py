@@ -164,6 +164,8 @@ async def test_two_verifications_at_once_complete_the_order_once(client, rt):
                                      cutoff_time="23:59")
     staff_token, staff = await login(client, "staff-race")
     await client.post("/api/v1/leader/staff", headers=auth(token), json={"user_id": staff["id"], "name": "店员"})
+    resp = await client.post(f"/api/v1/me/staff-invitations/{ldr.id}/accept", headers=auth(staff_token))
+    assert resp.status == 200, await resp.text()
     product = await make_product()
     raced = 0
     for i in range(6):
