@@ -31,7 +31,8 @@ REFUNDABLE = (OrderStatus.paid, OrderStatus.shipped, OrderStatus.ready_for_picku
 
 
 async def request_refund(user_id: int, order_id: int, reason: str,
-                         items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                         items: list[dict[str, Any]] | None = None, *,
+                         only_from: tuple[OrderStatus, ...] = REFUNDABLE) -> dict[str, Any]:
     """Buyer asks for a refund of the whole order (items omitted) or of some units.
 
     paid | shipped | ready_for_pickup | completed | partly_refunded -> refunding, with the
@@ -41,10 +42,12 @@ async def request_refund(user_id: int, order_id: int, reason: str,
     submitted. The amount is computed here, never taken
     from the client: a line's paid_fen prorated by quantity (floored), the last units of a
     line take the remainder; when the request covers everything still refundable, shipping
-    goes back too.
+    goes back too. ``only_from`` narrows the statuses a caller refunds from (a shortage refunds
+    goods still waiting at the point, never an order picked up meanwhile): the CAS below keeps
+    the status as read, so an order that moved on in between is refused, not refunded.
     """
     order = await get_own_order(user_id, order_id)
-    if order.status not in REFUNDABLE:
+    if order.status not in REFUNDABLE or order.status not in only_from:
         raise InvalidState(f"订单当前状态（{order_status_label(order.status)}）不能申请退款", code="order_not_refundable",
                            status=str(order.status))
     remaining = order.paid_fen - order.refunded_fen

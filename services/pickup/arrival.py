@@ -19,6 +19,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from huituan.core import sql
 from huituan.core.clock import china_display, utcnow
 from huituan.core.errors import InvalidState, NotFound, RateLimited, ValidationFailed
 from huituan.models.leader import PickupPoint, PickupTicket, PointDay
@@ -51,7 +52,7 @@ async def announce_arrival(user_id: int, day: str, actor_name: str = "", pickup_
     # are not announced: the goods are not theirs to collect yet, or at all.
     order_nos = {r["id"]: r["order_no"] for r in paid_rows
                  if r["activity_type"] == ActivityType.normal or not await activity.fulfilment_held(SimpleNamespace(**r))}
-    paid = list(order_nos)
+    paid = sorted(order_nos)  # rows locked in id order: two announcements at once wait, never deadlock
     now = utcnow()
     moved_orders: list[int] = []
     per_user: dict[int, list[PickupTicket]] = {}
@@ -115,6 +116,9 @@ VERIFY_MISSES_MAX = 20
 VERIFY_MISSES_WINDOW_SECONDS = 600
 
 
+_LOCK_ORDER = 'SELECT id FROM "order" WHERE id = ? FOR UPDATE'
+
+
 async def verify_pickup(user_id: int, code: str, actor_name: str = "", *, redis) -> dict[str, Any]:
     """Verify one pickup code at the actor's points: ticket unverified -> verified, order
     ready_for_pickup | paid -> completed, in one transaction. Wrong codes are counted per actor
@@ -144,6 +148,10 @@ async def verify_pickup(user_id: int, code: str, actor_name: str = "", *, redis)
         raise InvalidState(activity.HELD_MESSAGE, code="order_waiting_for_group")
     now = utcnow()
     async with in_transaction() as conn:
+        # The order's row first, as 到货 takes it (order, then ticket): taken the other way round
+        # the two deadlocked on PostgreSQL (attacker pass, session 8).
+        if sql.is_pg(conn):  # SQLite has one writer at a time: nothing to order
+            await sql.fetch(conn, _LOCK_ORDER, [ticket.order_id])
         claimed = await PickupTicket.filter(id=ticket.id, verified_at=None).using_db(conn).update(
             verified_at=now, verified_by_user_id=user_id, verified_by_name=actor_name[:64])
         if not claimed:

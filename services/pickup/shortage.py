@@ -76,7 +76,10 @@ async def _report(rt: Runtime, point, product_id: int, quantity: int, day: str |
     for order_id, items in plan.items():
         order = orders[order_id]
         try:
-            refund = await refunds.request_refund(order.user_id, order_id, reason, items)
+            # Only from a status where the goods still wait at the point: an order picked up
+            # since the read above is refused here, not refunded (attacker pass, session 8).
+            refund = await refunds.request_refund(order.user_id, order_id, reason, items,
+                                                  only_from=REFUNDABLE_AT_POINT)
             await refunds.approve_refund(rt, refund["id"], operator_id=None, note=f"报损单 {report.id}")
         except HuituanError as err:  # another refund of the order is open: the operator handles it
             failed.append({"order_id": order_id, "order_no": order.order_no, "reason": err.message})

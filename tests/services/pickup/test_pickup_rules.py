@@ -270,3 +270,82 @@ async def test_leader_store_poster_is_served(client):
     resp = await client.get("/api/v1/posters/leader_store", headers=auth(token), params={"target": str(point.leader_id)})
     assert resp.status == 200, await resp.text()
     assert resp.content_type.startswith("image/")
+
+
+@pytest.mark.postgres
+async def test_a_shortage_never_refunds_an_order_picked_up_at_the_same_moment(client, rt):
+    """Attacker pass, session 8: the report read the waiting orders, a pickup completed one of
+    them, and the report's refund then took the completed order's money back (the customer kept
+    the goods and the money). The refund now moves only from a status where the goods still
+    wait; whichever comes first wins, and the loser says so."""
+    from huituan.core.errors import HuituanError
+    from huituan.models.order import Refund
+    from huituan.services.pickup import shortage
+
+    token, leader = await login(client, "leader-short-race")
+    ldr = await Leader.create(user_id=leader["id"], name="郑团长", phone="13900000000", status=LeaderStatus.approved)
+    point = await PickupPoint.create(leader_id=ldr.id, name="点", province="浙江省", city="杭州市", address="x",
+                                     cutoff_time="23:59")
+    product = await make_product(skus=[{"price_fen": 1000, "stock": 1000}])
+    outcomes = {"verified_first": 0, "refunded_first": 0}
+    for round_ in range(6):
+        orders = []
+        for i in range(3):
+            ctoken, _ = await login(client, f"short-race-{round_}-{i}")
+            order = await create_order(client, ctoken, [(product.sku_list[0], 1)], delivery_mode="pickup",
+                                       pickup_point_id=point.id)
+            await pay_order(client, ctoken, order["id"])
+            orders.append(order["id"])
+        codes = [(await PickupTicket.get(order_id=oid)).code for oid in orders]
+        async def pick_up(code: str, delay: float):
+            await asyncio.sleep(delay)  # later each round: the report's refunds land first sometimes
+            return await verify_pickup(leader["id"], code, "郑团长", redis=rt.redis)
+
+        results = await asyncio.gather(
+            shortage.report_shortage(rt, leader["id"], product.id, 3),
+            *[pick_up(code, round_ * round_ * 0.004 * (i + 1)) for i, code in enumerate(codes)],
+            return_exceptions=True)
+        assert not any(isinstance(r, Exception) and not isinstance(r, HuituanError) for r in results), results
+        for oid in orders:
+            order = await Order.get(id=oid)
+            verified = (await PickupTicket.get(order_id=oid)).verified_at is not None
+            refunds = await Refund.filter(order_id=oid).count()
+            assert not (verified and refunds), (round_, oid, order.status)  # never both
+            outcomes["verified_first" if verified else "refunded_first"] += 1
+        await Refund.filter(order_id__in=orders).delete()  # next round: no open refunds in the way
+        await Order.filter(id__in=orders).update(status=OrderStatus.completed)
+    # Both orders of events happened: the race was run, not one side every time.
+    assert outcomes["verified_first"] and outcomes["refunded_first"], outcomes
+
+
+@pytest.mark.postgres
+async def test_pickups_during_the_arrival_announcement_never_deadlock(client, rt):
+    """Attacker pass, session 8: 核销 locked ticket then order, 到货 order then ticket; at once
+    they deadlocked on PostgreSQL (a 500 for one side). Both take the order first now."""
+    from huituan.core.errors import HuituanError
+    from huituan.services.pickup.arrival import announce_arrival
+
+    token, leader = await login(client, "leader-arrive-race")
+    ldr = await Leader.create(user_id=leader["id"], name="吴团长", phone="13900000000", status=LeaderStatus.approved)
+    point = await PickupPoint.create(leader_id=ldr.id, name="点", province="浙江省", city="杭州市", address="x",
+                                     cutoff_time="23:59")
+    product = await make_product(skus=[{"price_fen": 500, "stock": 1000}])
+    moved = verified = 0
+    for round_ in range(5):
+        codes, day = [], None
+        for i in range(6):
+            ctoken, _ = await login(client, f"arrive-race-{round_}-{i}")
+            order = await create_order(client, ctoken, [(product.sku_list[0], 1)], delivery_mode="pickup",
+                                       pickup_point_id=point.id)
+            await pay_order(client, ctoken, order["id"])
+            ticket = await PickupTicket.get(order_id=order["id"])
+            codes.append(ticket.code)
+            day = ticket.day
+        results = await asyncio.gather(announce_arrival(leader["id"], day),
+                                       *[verify_pickup(leader["id"], c, "吴团长", redis=rt.redis) for c in codes],
+                                       return_exceptions=True)
+        unexpected = [r for r in results if isinstance(r, Exception) and not isinstance(r, HuituanError)]
+        assert not unexpected, unexpected
+        moved += results[0]["orders"] if isinstance(results[0], dict) else 0
+        verified += sum(isinstance(r, dict) and "order_no" in r for r in results[1:])
+    assert moved and verified, (moved, verified)  # both sides acted on the same orders' rows
