@@ -412,17 +412,20 @@ async def review_withdrawal(rt, withdrawal_id: int, approve: bool, operator_id: 
         w = await Withdrawal.get_or_none(id=withdrawal_id).using_db(conn)
         if w is None:
             raise NotFound("提现记录不存在", code="withdrawal_not_found")
-        if approve and w.status == WithdrawalStatus.requested:
+        if not approve and not note.strip():
+            raise ValidationFailed("note: 驳回时请填写原因", field="note")
+        if w.status == WithdrawalStatus.requested:
+            # The wallet before the withdrawal on both branches (reject's ledger.apply takes it):
+            # approve took wallet then withdrawal, reject the other way round, and an approve
+            # and a reject at once deadlocked on PostgreSQL (attacker pass, session 8).
             bal = (await ledger.lock_wallets(conn, [w.user_id]))[w.user_id]
-            if bal.debt > 0:
+            if approve and bal.debt > 0:
                 raise WalletInDebt(f"该用户佣金账户有欠款 {yuan(bal.debt)} 元：请驳回此提现（退回的金额先抵扣欠款）",
                                    debt_fen=bal.debt)
         if approve:
             n = await Withdrawal.filter(id=w.id, status=WithdrawalStatus.requested).using_db(conn).update(
                 status=WithdrawalStatus.approved, reviewed_by=operator_id, review_note=note[:200], approved_at=now)
         else:
-            if not note.strip():
-                raise ValidationFailed("note: 驳回时请填写原因", field="note")
             n = await Withdrawal.filter(id=w.id, status=WithdrawalStatus.requested).using_db(conn).update(
                 status=WithdrawalStatus.rejected, reviewed_by=operator_id, review_note=note[:200], finished_at=now)
         if not n:

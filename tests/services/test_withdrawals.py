@@ -284,3 +284,29 @@ async def test_daily_count_holds_just_after_midnight_china_time(rt, monkeypatch)
     await Withdrawal.filter(id=first["id"]).update(created_at=just_after_midnight)
     with pytest.raises(withdrawals.DailyLimitReached):
         await withdrawals.request_withdrawal(rt, p.id, 1_000)
+
+
+@pytest.mark.postgres
+async def test_an_approval_and_a_rejection_at_once_never_deadlock(rt, client):
+    """Attacker pass, session 8: approve locked the wallet then the withdrawal, reject the
+    withdrawal then the wallet; at once they deadlocked (a 500). One wins, the other is told."""
+    import asyncio
+
+    from huituan.core.errors import HuituanError
+
+    await set_settings(withdraw_auto_approve_fen=0)
+    outcomes = {"approved": 0, "rejected": 0}
+    for _ in range(6):
+        p = await make_user()
+        await fund(rt, p, 5_000)
+        w = await withdrawals.request_withdrawal(rt, p.id, 1_000)
+        results = await asyncio.gather(withdrawals.review_withdrawal(rt, w["id"], True, operator_id=1),
+                                       withdrawals.review_withdrawal(rt, w["id"], False, operator_id=1, note="不符"),
+                                       return_exceptions=True)
+        wins = [r for r in results if isinstance(r, dict)]
+        losses = [r for r in results if not isinstance(r, dict)]
+        assert len(wins) == 1 and len(losses) == 1, results
+        assert isinstance(losses[0], HuituanError) and losses[0].code == "withdrawal_already_reviewed", losses
+        outcomes["approved" if wins[0]["status"] != "rejected" else "rejected"] += 1
+    assert await verify_ledger() == []
+    assert sum(outcomes.values()) == 6
