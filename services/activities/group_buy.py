@@ -21,6 +21,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Subquery
 from tortoise.transactions import in_transaction
 
+from huituan.core import sql
 from huituan.core.clock import as_utc, utcnow
 from huituan.core.errors import Conflict, InvalidState, ValidationFailed
 from huituan.core.settings import Settings
@@ -332,8 +333,18 @@ class GroupBuyPolicy(ActivityPolicy):
     async def reserve(self, conn, order: Any, request: ActivityRequest) -> None:
         p = request.params
         now = utcnow()
+        a = await _get_activity(p["activity_id"], conn)
+        # The per-user limit decided on guarded state: price() counts outside the order's
+        # transaction, and 12 opens at once by one user made 10 seats (with a free opener's
+        # unit, 10 free units; attacker pass, session 8). One user's seats in one activity are
+        # taken one transaction at a time, and counted again here.
+        if sql.is_pg(conn):
+            await sql.fetch(conn, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
+                            [f"group_buy:seats:{a.id}:{order.user_id}"])
+        if await _live_seats_of(conn, a.id, order.user_id) >= a.per_user_limit:
+            raise Conflict(f"每人最多参加 {a.per_user_limit} 个团", code="group_limit_reached",
+                           per_user_limit=a.per_user_limit)
         if p["open_new"]:
-            a = await _get_activity(p["activity_id"], conn)
             g = await _new_group(conn, a, order.user_id, None, order.pickup_point_id, 1)
             group_id = g.id
         else:

@@ -71,6 +71,40 @@ async def test_100_concurrent_joiners_for_5_free_seats(rt, settings):
     assert flight.peak > 10, flight.peak
 
 
+async def test_one_users_concurrent_opens_and_joins_respect_the_per_user_limit(rt, settings):
+    """Attacker pass, session 8: the limit was counted outside the order's transaction; 12 opens
+    at once by one user made 10 seats (with a free opener, 10 free units), and joins into 8
+    groups at once made 8. Now exactly per_user_limit seats, the rest group_limit_reached."""
+    for opener_free in (True, False):
+        a = await given_group_activity(size=3, per_user_limit=1, opener_free=opener_free)
+        user, address = await buyer()
+        flight = Flight()
+        results = await asyncio.gather(*(flight.run(group_buy.join_group(
+            settings, user.id, uuid.uuid4().hex, activity_id=a["id"], open_new=True, sku_id=a["sku_id"],
+            delivery_mode="express", address_id=address.id)) for _ in range(12)))
+        won = [r for r in results if isinstance(r, tuple)]
+        lost = Counter(getattr(r, "code", type(r).__name__) for r in results if not isinstance(r, tuple))
+        assert len(won) == 1 and lost == {"group_limit_reached": 11}, lost
+        assert await GroupSeat.filter(user_id=user.id).count() == 1
+        assert flight.peak > 5, flight.peak
+    # Joining eight different groups at once.
+    a = await given_group_activity(size=3, per_user_limit=2)
+    codes = []
+    for uid, aid in await _buyers(8):
+        opened, _ = await group_buy.join_group(settings, uid, uuid.uuid4().hex, activity_id=a["id"], open_new=True,
+                                               sku_id=a["sku_id"], delivery_mode="express", address_id=aid)
+        codes.append(opened["group"]["share_code"])
+    joiner, address = await buyer()
+    flight = Flight()
+    results = await asyncio.gather(*(flight.run(group_buy.join_group(
+        settings, joiner.id, uuid.uuid4().hex, share_code=code, sku_id=a["sku_id"], delivery_mode="express",
+        address_id=address.id)) for code in codes))
+    lost = Counter(getattr(r, "code", type(r).__name__) for r in results if not isinstance(r, tuple))
+    assert sum(isinstance(r, tuple) for r in results) == 2 and lost == {"group_limit_reached": 6}, lost
+    assert await GroupSeat.filter(user_id=joiner.id).count() == 2
+    assert flight.peak > 5, flight.peak
+
+
 async def test_50_concurrent_helpers_on_one_bargain(rt, settings):
     a = await given_bargain_activity(start=30000, floor=1000, helpers=30, cut_min=100, cut_max=2000,
                                      helps_per_user=5)
