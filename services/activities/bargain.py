@@ -299,6 +299,9 @@ async def _apply_help(a: BargainActivity, bargain_id: int, helper_id: int, new_u
             async with in_transaction() as conn:
                 b = await Bargain.filter(id=bargain_id).using_db(conn).select_for_update().first()
                 _check_open(b)
+                # Read again on every attempt: helps waiting in this loop landed after an
+                # operator's stop had answered (attacker pass, session 8).
+                _check_stopped(await _get_activity(a.id, conn))
                 helps_left = a.helpers_needed - b.helps_count
                 cut = next_cut(b.current_price_fen - a.floor_price_fen, helps_left, a.cut_min_fen, a.cut_max_fen,
                                rng, a.new_user_cut_fen if new_user else 0)

@@ -98,7 +98,14 @@ async def update_activity(activity_id: int, data: dict[str, Any]) -> dict[str, A
     if merged["total_limit"] and merged["total_limit"] < a.groups_opened:
         raise ValidationFailed(f"total_limit: 不能小于已开团数 {a.groups_opened}（不再开新团请停止活动）",
                                field="total_limit", groups_opened=a.groups_opened)
-    await GroupBuyActivity.filter(id=a.id).update(**await _check_activity_data(merged))
+    values = await _check_activity_data(merged)
+    # The limit is compared in the UPDATE itself: groups opened between the read above and
+    # this write would otherwise leave total_limit below groups_opened (attacker pass, session 8).
+    guard = {"groups_opened__lte": merged["total_limit"]} if merged["total_limit"] else {}
+    if not await GroupBuyActivity.filter(id=a.id, **guard).update(**values):
+        opened = (await _get_activity(activity_id)).groups_opened
+        raise ValidationFailed(f"total_limit: 不能小于已开团数 {opened}（不再开新团请停止活动）",
+                               field="total_limit", groups_opened=opened)
     return await activity_dict(await _get_activity(activity_id))
 
 

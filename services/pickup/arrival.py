@@ -191,7 +191,10 @@ async def _actor_point_ids(user_id: int) -> list[int]:
     leader_ids = list(await Leader.filter(user_id=user_id, status=LeaderStatus.approved).values_list("id", flat=True))
     leader_ids += list(await LeaderStaff.filter(user_id=user_id, accepted_at__isnull=False).values_list(
         "leader_id", flat=True))
-    return list(await PickupPoint.filter(leader_id__in=leader_ids or [0]).values_list("id", flat=True))
+    # Staff act for an approved leader only, as point_for_actor has it (a disabled leader's
+    # staff still verified codes; attacker pass, session 8).
+    return list(await PickupPoint.filter(leader_id__in=leader_ids or [0], leader__status=LeaderStatus.approved)
+                .values_list("id", flat=True))
 
 
 async def consumer_tickets(user_id: int, order_id: int | None = None) -> list[dict[str, Any]]:

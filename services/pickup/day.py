@@ -39,7 +39,8 @@ async def point_for_actor(user_id: int, pickup_point_id: int | None = None, *, s
     leader_ids = [leader.id] if leader else []
     if staff_ok:
         # Only staff who accepted the invitation (services.leaders.accept_staff_invitation).
-        leader_ids += list(await LeaderStaff.filter(user_id=user_id, accepted_at__isnull=False).values_list(
+        leader_ids += list(await LeaderStaff.filter(user_id=user_id, accepted_at__isnull=False,
+                                                    leader__status=LeaderStatus.approved).values_list(
             "leader_id", flat=True))
     if not leader_ids:
         raise Forbidden("仅团长或团长的店员可以操作", code="not_a_leader")

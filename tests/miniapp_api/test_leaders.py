@@ -205,3 +205,29 @@ async def test_staff_act_only_after_accepting_the_invitation(client):
     resp = await client.post(url + "/accept", headers=auth(staff_token))
     answer = await resp.json()
     assert resp.status == 409 and answer["error"] == "staff_is_a_leader" and answer["details"]["field"] == "leader_id"
+
+
+async def test_staff_of_a_leader_no_longer_approved_cannot_verify(client):
+    """Attacker pass, session 8: the leader's own verify was refused once they were disabled,
+    their staff's still completed orders."""
+    from huituan.models.leader import Leader, LeaderStatus, PickupTicket
+
+    admin = await operator_headers(client)
+    token, leader = await apply_leader(client, "l-gone", "冯团长", "13900000081", "杉园", "杉路 9 号", 30.9, 120.9)
+    assert (await client.post(f"/api/admin/v1/leaders/{leader['id']}/approve", headers=admin)).status == 200
+    point = await PickupPoint.get(leader_id=leader["id"])
+    await PickupPoint.filter(id=point.id).update(cutoff_time="23:59")
+    staff_token, staff = await login(client, "staff-gone")
+    await client.post("/api/v1/leader/staff", headers=auth(token), json={"user_id": staff["id"], "name": "小冯"})
+    assert (await client.post(f"/api/v1/me/staff-invitations/{leader['id']}/accept", headers=auth(staff_token))).status == 200
+    product = await make_product(skus=[{"price_fen": 800}])
+    ctoken, _ = await login(client, "c-gone")
+    order = await create_order(client, ctoken, [(product.sku_list[0], 1)], delivery_mode="pickup",
+                               pickup_point_id=point.id)
+    await pay_order(client, ctoken, order["id"])
+    code = (await PickupTicket.get(order_id=order["id"])).code
+    await Leader.filter(id=leader["id"]).update(status=LeaderStatus.disabled)
+    for who in (token, staff_token):
+        resp = await client.post("/api/v1/leader/verify", headers=auth(who), json={"code": code})
+        assert resp.status == 403, await resp.json()
+    assert (await PickupTicket.get(order_id=order["id"])).verified_at is None
