@@ -341,8 +341,12 @@ async def test_pickups_during_the_arrival_announcement_never_deadlock(client, rt
             ticket = await PickupTicket.get(order_id=order["id"])
             codes.append(ticket.code)
             day = ticket.day
+        async def pick_up(code: str, delay: float):
+            await asyncio.sleep(delay)  # later each round: the announcement gets to some orders first
+            return await verify_pickup(leader["id"], code, "吴团长", redis=rt.redis)
+
         results = await asyncio.gather(announce_arrival(leader["id"], day),
-                                       *[verify_pickup(leader["id"], c, "吴团长", redis=rt.redis) for c in codes],
+                                       *[pick_up(c, round_ * round_ * 0.003 * (i + 1)) for i, c in enumerate(codes)],
                                        return_exceptions=True)
         unexpected = [r for r in results if isinstance(r, Exception) and not isinstance(r, HuituanError)]
         assert not unexpected, unexpected
