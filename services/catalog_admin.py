@@ -13,6 +13,7 @@ from tortoise.expressions import F, Q
 from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
+from huituan.core import sql
 from huituan.core.errors import Conflict, NotFound, ValidationFailed
 from huituan.core.runtime import Runtime
 from huituan.models.catalog import Category, Product, Sku
@@ -283,6 +284,15 @@ async def set_products_on_sale(rt: Runtime | None, ids: list[int], on_sale: bool
     return {"updated": updated, "ids": ids, "on_sale": on_sale}
 
 
+async def lock_product(conn, product_id: int) -> None:
+    """Take the product's row before its SKUs', as every catalog write does (the import and
+    refresh_price_from update the product first): an SKU edit that took its SKU first and then
+    the product deadlocked with an import on PostgreSQL, and the cycle's victim could be a
+    buyer's order waiting on the SKU (attacker pass, session 8)."""
+    if sql.is_pg(conn):
+        await sql.fetch(conn, "SELECT id FROM product WHERE id = ? FOR UPDATE", [product_id])
+
+
 # --- SKUs ------------------------------------------------------------------------------------
 
 async def create_sku(rt: Runtime | None, product_id: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -295,6 +305,7 @@ async def create_sku(rt: Runtime | None, product_id: int, data: dict[str, Any]) 
     values["code"] = code
     try:
         async with in_transaction() as conn:
+            await lock_product(conn, product_id)
             sku = await Sku.create(product_id=product_id, using_db=conn, **values)
             await refresh_price_from(product_id, conn)
     except IntegrityError:
@@ -315,6 +326,7 @@ async def update_sku(rt: Runtime | None, sku_id: int, changes: dict[str, Any]) -
     if updates:
         try:
             async with in_transaction() as conn:
+                await lock_product(conn, sku.product_id)
                 await Sku.filter(id=sku_id).using_db(conn).update(**updates)
                 await refresh_price_from(sku.product_id, conn)
         except IntegrityError:

@@ -25,6 +25,10 @@ from huituan.services.orders.serialize import order_to_dict
 
 log = logging.getLogger("huituan.orders")
 
+# How often the guarded stock update itself found the product or SKU switched off after the
+# order had read it on sale (the race tests show the branch ran).
+STATS = {"off_sale_in_statement": 0}
+
 
 def _merge_lines(items: list[dict[str, Any]], settings: Settings) -> dict[int, int]:
     """Duplicate SKU lines merge; the merged quantity obeys the same ceiling."""
@@ -198,11 +202,20 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
     def short_of_stock(sid: int) -> OutOfStock:
         return OutOfStock(f"库存不足：{skus[sid]['sku_name'] or skus[sid]['title']}", field="items", sku_id=sid)
 
+    async def refused(sid: int) -> OutOfStock:
+        """Why the guarded stock update took nothing: off sale since the read, or short."""
+        rows = await sql.fetch(None, _SELLING, [sid])
+        if rows and not rows[0]["selling"]:
+            STATS["off_sale_in_statement"] += 1
+            idx = next(i for i, line in enumerate(items) if int(line["sku_id"]) == sid)
+            return OutOfStock("商品已下架", code="sku_off_sale", field=f"items.{idx}.sku_id", sku_id=sid)
+        return short_of_stock(sid)
+
     try:
         conn = sql.default_conn()
         if policy is None and sql.is_pg(conn) and len(sku_ids) == 1:
             if not await _insert_single_sku_pg(conn, order, order_items[0]):
-                raise short_of_stock(sku_ids[0])
+                raise await refused(sku_ids[0])
         elif (policy is not None and payable_fen > 0 and sql.is_pg(conn) and len(sku_ids) == 1
               and await policy.insert_single_pg(conn, order, order_items[0], activity)):
             pass  # the policy wrote order, item and its reservation in one statement
@@ -227,10 +240,10 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
                 # Sorted by SKU id so concurrent orders lock rows in one order (no deadlocks).
                 for sid in (sku_ids if policy is None or policy.takes_sku_stock else ()):
                     taken = await sql.execute(
-                        conn, "UPDATE sku SET stock = stock - ? WHERE id = ? AND stock >= ? AND on_sale = ?",
-                        [lines[sid], sid, lines[sid], True])
+                        conn, "UPDATE sku SET stock = stock - ? WHERE id = ? AND stock >= ? AND on_sale = ? "
+                        f"AND {_PRODUCT_ON_SALE}", [lines[sid], sid, lines[sid], True, True])
                     if taken != 1:
-                        raise short_of_stock(sid)
+                        raise await refused(sid)
     except IntegrityError:
         existing = await find_order_by_key(user_id, idempotency_key)
         if existing is None:
@@ -286,8 +299,15 @@ _ORDER_PG_TYPES = ("varchar", "bigint", "varchar", "varchar", "varchar", "varcha
                    "varchar", "int", "int", "int", "int", "int", "int", "varchar", "timestamptz", "varchar",
                    "varchar", "varchar", "timestamptz", "timestamptz")
 _ITEM_PG_TYPES = ("bigint", "bigint", "varchar", "varchar", "varchar", "int", "int", "int", "int", "int")
+# The product's own switch, read by the guarded stock update itself: orders that had read the
+# product on sale were still taken after an operator's off-sale had committed (attacker pass,
+# session 8; the SKU's switch was already in the guard).
+_PRODUCT_ON_SALE = "EXISTS (SELECT 1 FROM product p WHERE p.id = sku.product_id AND p.on_sale = ?)"
+_SELLING = ("SELECT (s.on_sale AND p.on_sale) AS selling FROM sku s JOIN product p ON p.id = s.product_id "
+            "WHERE s.id = ?")
 _PG_SINGLE = (
-    "WITH s AS (UPDATE sku SET stock = stock - ? WHERE id = ? AND stock >= ? AND on_sale = ? RETURNING id), "
+    "WITH s AS (UPDATE sku SET stock = stock - ? WHERE id = ? AND stock >= ? AND on_sale = ? "
+    f"AND {_PRODUCT_ON_SALE} RETURNING id), "
     f'o AS (INSERT INTO "order" ({", ".join(_ORDER_COLS)}) '
     f"SELECT {', '.join('?::' + t for t in _ORDER_PG_TYPES)} FROM s RETURNING id), "
     f"i AS (INSERT INTO order_item ({', '.join(_ITEM_COLS)}) "
@@ -317,7 +337,7 @@ async def _insert_single_sku_pg(conn, order: SimpleNamespace, item: SimpleNamesp
     statement: all or nothing; no row when the stock is short (nothing written then). A
     duplicate (user, key) fails the whole statement, stock included (IntegrityError)."""
     q = item.quantity
-    rows = await sql.fetch(conn, _PG_SINGLE, [q, item.sku_id, q, True, *_order_values(order),
+    rows = await sql.fetch(conn, _PG_SINGLE, [q, item.sku_id, q, True, True, *_order_values(order),
                                               *_item_values(item)[1:]])
     if not rows:
         return False

@@ -151,3 +151,51 @@ async def test_an_order_above_the_amount_ceiling_is_refused_not_overflowed(rt, s
     assert err.value.code == "order_amount_too_large" and err.value.details["field"] == "items"
     assert await Order.all().count() == 0
     assert (await Sku.get(id=sku.id)).stock == 999
+
+
+@pytest.mark.postgres
+async def test_no_order_is_taken_once_the_product_is_off_sale(rt, settings):
+    """Attacker pass, session 8: orders that had read the product on sale were still taken
+    after the operator's off-sale committed (only the SKU's switch was in the stock guard). The
+    guarded update now reads the product's switch too; the branch is counted."""
+    import asyncio
+    import uuid
+
+    from huituan.core.errors import HuituanError
+    from huituan.models.order import Order
+    from huituan.services import catalog_admin
+    from huituan.services.orders import create as create_module
+    from tests.factories import make_address, make_product, make_user
+
+    before = create_module.STATS["off_sale_in_statement"]
+    for round_ in range(8):
+        product = await make_product(skus=[{"price_fen": 100, "stock": 10_000}])
+        sku = product.sku_list[0]
+        buyers = []
+        for _ in range(30):
+            user = await make_user()
+            buyers.append((user, await make_address(user)))
+
+        async def buy(user, address):
+            try:
+                return await create_module.create_order(settings, user.id, uuid.uuid4().hex,
+                                                        items=[{"sku_id": sku.id, "quantity": 1}],
+                                                        delivery_mode="express", address_id=address.id)
+            except HuituanError as exc:
+                return exc
+
+        async def off_sale():
+            await asyncio.sleep(0.002 * round_)
+            await catalog_admin.set_products_on_sale(None, [product.id], False)
+
+        results = await asyncio.gather(*(buy(u, a) for u, a in buyers), off_sale())
+        refusals = {r.code for r in results[:-1] if isinstance(r, HuituanError)}
+        assert refusals <= {"sku_off_sale"}, refusals
+        # After the off-sale answered, nothing more is taken.
+        late_user = await make_user()
+        late = await buy(late_user, await make_address(late_user))
+        assert isinstance(late, HuituanError) and late.code == "sku_off_sale"
+        assert await Order.filter(user_id=late_user.id).count() == 0
+        if create_module.STATS["off_sale_in_statement"] > before:
+            break
+    assert create_module.STATS["off_sale_in_statement"] > before  # the statement's own guard refused some
