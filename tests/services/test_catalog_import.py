@@ -232,3 +232,27 @@ async def test_an_image_that_is_not_an_http_link_is_a_row_error(rt):
     rows = _rows(out)
     assert out["failed"] == 2 and "http(s)" in rows[1]["error"]["message"] and "http(s)" in rows[2]["error"]["message"], out
     assert await Sku.filter(code__startswith="BAD-IMG").count() == 0
+
+
+@pytest.mark.postgres
+async def test_an_import_and_an_sku_edit_of_one_product_at_once_never_deadlock(rt):
+    """Attacker pass, session 8: the import took product then SKU, an SKU edit SKU then product;
+    at once they deadlocked (a 500, sometimes for a buyer's order caught in the cycle)."""
+    import asyncio
+
+    from huituan.core.errors import HuituanError
+    from huituan.services import catalog_admin
+
+    product = await catalog_admin.create_product(None, {"title": "并发导入苹果", "category_id": None, "skus": [
+        {"code": "RACE-APPLE", "name": "5斤", "price_fen": 1000, "stock": 100}]})
+    sku_id = product["skus"][0]["id"]
+    for round_ in range(30):
+        results = await asyncio.gather(*[
+            job for i in range(3) for job in (
+                catalog_admin.update_sku(None, sku_id, {"price_fen": 1100 + round_}),
+                import_json(None, [{"title": "并发导入苹果", "category": "水果", "skus": [
+                    {"code": "RACE-APPLE", "name": "5斤", "price_fen": 1500 + round_}]}]))],
+            return_exceptions=True)
+        unexpected = [r for r in results if isinstance(r, Exception) and not isinstance(r, HuituanError)]
+        assert not unexpected, (round_, unexpected)
+    assert (await Sku.get(id=sku_id)).price_fen in {1100 + 29, 1500 + 29}
