@@ -10,6 +10,7 @@ same key changes nothing and returns ``duplicate``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import uuid
@@ -18,6 +19,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
+from tortoise.transactions import in_transaction
 
 from huituan.core.clock import CHINA_TZ, as_utc, utcnow
 from huituan.core.runtime import get_runtime
@@ -85,6 +87,20 @@ def clip_bytes(text: str, limit: int) -> str:
     return data[: limit - 3].decode("utf-8", errors="ignore") + "…"  # never half a character
 
 
+def _atomic(fn):
+    """Without the caller's transaction (the jobs' sweeps), claim the row, spend the consent and
+    queue the outbox message in one of our own: each committed alone, a sweep stopped between
+    them (shutdown, a lost lease) left a pending row with its consent spent, no message, and a
+    dedupe key that blocked every retry (attacker pass, session 8)."""
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, conn: BaseDBAsyncClient | None, **kwargs: Any):
+        if conn is not None:
+            return await fn(*args, conn=conn, **kwargs)
+        async with in_transaction() as tx:
+            return await fn(*args, conn=tx, **kwargs)
+    return wrapper
+
+
 async def _claim(conn: BaseDBAsyncClient | None, key: str, **fields: Any) -> Notification | None:
     """Insert the row for ``key`` unless one exists: the insert that wins the unique key owns it
     (ON CONFLICT DO NOTHING keeps the caller's PostgreSQL transaction usable)."""
@@ -116,6 +132,7 @@ async def is_enabled(user_id: int, event: str, conn=None) -> bool:
     return rows[0] if rows else True
 
 
+@_atomic
 async def notify(event: str, user_id: int, values: dict[str, Any], *, conn: BaseDBAsyncClient | None,
                  dedupe_key: str, urgent: bool | None = None, page_args: dict[str, Any] | None = None,
                  page: str | None = None) -> str:
@@ -160,6 +177,7 @@ def render_text(spec: registry.EventSpec, values: dict[str, Any]) -> str:
     return clip_bytes(spec.text.format(**{k: "" if v is None else v for k, v in values.items()}), WECOM_MAX_BYTES)
 
 
+@_atomic
 async def notify_wecom(event: str, touser: str | None, values: dict[str, Any], *, conn: BaseDBAsyncClient | None,
                        dedupe_key: str, user_id: int | None = None, operator_id: int | None = None,
                        urgent: bool | None = None) -> str:
@@ -181,6 +199,7 @@ async def notify_wecom(event: str, touser: str | None, values: dict[str, Any], *
                         urgent, _settings())
 
 
+@_atomic
 async def notify_operators(event: str, values: dict[str, Any], *, conn: BaseDBAsyncClient | None,
                            dedupe_key: str) -> int:
     """A WeCom app message to every active operator linked to WeCom; returns how many were queued."""
@@ -194,6 +213,7 @@ async def notify_operators(event: str, values: dict[str, Any], *, conn: BaseDBAs
     return queued
 
 
+@_atomic
 async def notify_robot(event: str, values: dict[str, Any], *, conn: BaseDBAsyncClient | None, dedupe_key: str) -> str:
     """A push to the WeCom group robot (the only channel marketing may use)."""
     spec = registry.get(event)

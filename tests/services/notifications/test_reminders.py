@@ -157,3 +157,38 @@ async def test_ready_sweep_skips_a_buyer_already_told_about_the_pickup(rt, clien
         }, conn=conn, dedupe_key="pickup:1:2026-12-01", page_args={"order_id": first.id})
     await jobs.remind_fulfilled_orders(rt)
     assert len(await sent_with(client, "sandbox-tpl-order-ready")) == 1
+
+
+async def test_a_sweep_stopped_midway_leaves_no_half_written_notification(rt, client):
+    """Attacker pass, session 8: a reminder sweep cancelled between its claim, the consent spent
+    and the outbox row left a pending notification with no message and no consent to retry
+    with. Each message is now all of them or none: after stops at several points and a full
+    rerun, every spent consent has exactly one queued message."""
+    import asyncio
+
+    from huituan.models.notification import Notification, NotificationStatus, SubscriptionQuota
+    from huituan.models.outbox import OutboxMessage
+
+    deadline = utcnow() + timedelta(seconds=120)
+    for i in range(40):
+        await buyer_with_order(client, f"stop-{i}", templates=("sandbox-tpl-order-unpaid",), pay_deadline=deadline)
+    interrupted = 0
+    for delay in (0.005, 0.02, 0.05, 0.1):
+        task = asyncio.create_task(jobs.remind_unpaid_orders(rt))
+        await asyncio.sleep(delay)
+        if not task.done():
+            task.cancel()
+            interrupted += 1
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+    await jobs.remind_unpaid_orders(rt)
+    rows = await Notification.filter(event="order_unpaid")
+    assert len(rows) == 40
+    queued = {m.dedupe_key for m in await OutboxMessage.filter(dedupe_key__startswith="notification:")}
+    for row in rows:
+        assert row.status != NotificationStatus.pending or f"notification:{row.id}" in queued, row.dedupe_key
+    spent = sum(q.used_total for q in await SubscriptionQuota.filter(template_id="sandbox-tpl-order-unpaid"))
+    assert spent == sum(1 for r in rows if f"notification:{r.id}" in queued)
+    assert interrupted, "no stop landed inside a sweep"
