@@ -146,9 +146,12 @@ async def bind_user(user_id: int, promoter_id: int, *, scene: str = "", is_new: 
             return BindResult(False, "skipped", "changed_concurrently")
         action = BindingAction.bind
     else:
-        # Compare-and-set on the row as read: a concurrent rebind makes this one a no-op.
+        # Compare-and-set on the binding as read (its promoter and when it was made): a
+        # concurrent rebind makes this one a no-op. Not on its status: the expiry job turning an
+        # already-lapsed binding "expired" meanwhile changes nothing this rebind depends on, and
+        # refused every share opened during the sweep (attacker pass, session 8).
         n = await _q(ReferralBinding.filter(id=existing.id, promoter_id=existing.promoter_id,
-                                            status=existing.status), conn).update(
+                                            bound_at=existing.bound_at), conn).update(
             promoter_id=promoter_id, status=BindingStatus.active, scene=scene[:128], bound_at=now, expires_at=expires)
         if not n:
             return BindResult(False, "skipped", "changed_concurrently")

@@ -125,3 +125,24 @@ async def test_concurrent_first_binds_leave_one_binding_and_no_error(rt):
         results = await asyncio.gather(*(bind_in_tx(p) for p in promoters))
         assert sum(r.bound for r in results) == 1
         assert await ReferralBinding.filter(user_id=u.id).count() == 1
+
+
+@pytest.mark.postgres
+async def test_shares_opened_while_the_expiry_job_runs_rebind(rt):
+    """Attacker pass, session 8: a lapsed binding read as "active but past its expiry", then
+    marked expired by the job before the rebind's compare-and-set; every such share was refused
+    as changed_concurrently and the new promoter lost the attribution."""
+    import asyncio
+
+    await set_settings(binding_valid_days=1)
+    old, new = await make_user(), await make_user()
+    users = [await make_user() for _ in range(10)]
+    for u in users:
+        await bind_user(u.id, old.id)
+    await ReferralBinding.filter(user_id__in=[u.id for u in users]).update(
+        expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    results = await asyncio.gather(expire_bindings(), expire_bindings(), *[bind_user(u.id, new.id) for u in users])
+    binds = results[2:]
+    assert all(r.bound for r in binds), [r.reason for r in binds]
+    for u in users:
+        assert await referrer_of(u.id) == new.id
