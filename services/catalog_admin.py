@@ -265,7 +265,10 @@ async def update_product(rt: Runtime | None, product_id: int, changes: dict[str,
             raise ValidationFailed(f"商品 {product.id}「{product.title}」不能上架：{reason}", field="on_sale",
                                    code="product_not_sellable", product_id=product.id)
     if updates:
-        await Product.filter(id=product_id).update(**updates)
+        async with in_transaction() as conn:
+            await Product.filter(id=product_id).using_db(conn).update(**updates)
+            if "on_sale" in updates:
+                await record_prices(product_id, conn)
     await invalidate(rt, product_id)
     return await get_product(product_id)
 
@@ -278,7 +281,10 @@ async def set_products_on_sale(rt: Runtime | None, ids: list[int], on_sale: bool
         raise NotFound(f"商品 {missing[0]} 不存在", code="product_not_found", field="ids", missing=missing)
     if on_sale:
         await _check_sellable(ids)
-    updated = await Product.filter(id__in=ids).update(on_sale=on_sale)
+    async with in_transaction() as conn:
+        updated = await Product.filter(id__in=ids).using_db(conn).update(on_sale=on_sale)
+        for pid in ids:
+            await record_prices(pid, conn)  # the history knows when it was offered
     for pid in ids:
         await invalidate(rt, pid)
     return {"updated": updated, "ids": ids, "on_sale": on_sale}

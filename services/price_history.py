@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from huituan.core.clock import utcnow
-from huituan.models.catalog import Sku, SkuPriceHistory
+from huituan.models.catalog import Product, Sku, SkuPriceHistory
 
 REFERENCE_WINDOW = timedelta(days=7)
 
@@ -27,6 +27,12 @@ async def record_prices(product_id: int, conn=None, now: datetime | None = None)
     skus = await _q(Sku.filter(product_id=product_id), conn).values("id", "price_fen", "on_sale")
     if not skus:
         return 0
+    # Offered means the SKU and its product both on sale: a product switched off for a week was
+    # counted as offered at its old price, and struck that price above a later one (attacker
+    # pass, session 8). Product switches call this too (catalog_admin).
+    product_on = await _q(Product.filter(id=product_id), conn).values_list("on_sale", flat=True)
+    for sku in skus:
+        sku["on_sale"] = bool(sku["on_sale"]) and bool(product_on and product_on[0])
     latest: dict[int, tuple[int, bool]] = {}
     rows = await _q(SkuPriceHistory.filter(sku_id__in=[s["id"] for s in skus]), conn).order_by(
         "sku_id", "started_at", "id").values("sku_id", "price_fen", "on_sale")

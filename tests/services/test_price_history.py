@@ -76,3 +76,21 @@ async def test_buyers_see_the_honest_struck_price_never_the_operators_original_p
     await catalog_admin.update_sku(None, one, {"price_fen": 2990})  # a real cut
     await catalog_admin.update_sku(None, two, {"price_fen": 7990})  # a rise
     assert await shown() == {one: 3990, two: None}
+
+
+async def test_a_product_off_sale_was_not_offered_at_its_price(client, rt):
+    """Attacker pass, session 8: off sale for the whole window (the product's switch, not the
+    SKU's), the old price still counted as offered and was struck above the new one."""
+    from huituan.models.catalog import Category
+
+    cat = await Category.create(name="水果-下架")
+    product = await catalog_admin.create_product(None, {"title": "哈密瓜", "category_id": cat.id, "skus": [
+        {"code": "MELON-1", "name": "1个", "price_fen": 20000, "stock": 10}]})
+    sku_id = product["skus"][0]["id"]
+    await catalog_admin.set_products_on_sale(None, [product["id"]], False)
+    await SkuPriceHistory.all().update(started_at=utcnow() - timedelta(days=10))  # off sale for ten days
+    await catalog_admin.update_sku(None, sku_id, {"price_fen": 10000})  # repriced while off sale
+    await catalog_admin.update_product(None, product["id"], {"on_sale": True})
+    assert await reference_price(sku_id, 10000) is None
+    rows = await SkuPriceHistory.filter(sku_id=sku_id).order_by("started_at", "id").values_list("price_fen", "on_sale")
+    assert [tuple(r) for r in rows] == [(20000, True), (20000, False), (10000, False), (10000, True)]
