@@ -491,8 +491,9 @@ async def refund_kept_money(batch: int = 200) -> int:
     # Only orders that are paid now: those whose request is still under review (refunding) would
     # otherwise take the batch's places on every sweep and hide the ones that can go.
     kept = GroupSeat.filter(status=SeatStatus.paid, group__status=GroupStatus.failed).values("order_id")
-    order_ids = await Order.filter(status=OrderStatus.paid, id__in=Subquery(kept)).order_by("id").limit(batch) \
-        .values_list("id", flat=True)
+    # With money still in them: a free opener's unit (0 fen) has nothing to give back.
+    order_ids = await Order.filter(status=OrderStatus.paid, id__in=Subquery(kept), paid_fen__gt=F("refunded_fen")) \
+        .order_by("id").limit(batch).values_list("id", flat=True)
     refunded = 0
     for oid in order_ids:
         async with in_transaction() as conn:

@@ -271,3 +271,21 @@ async def test_a_pickup_order_of_an_open_or_failed_group_is_neither_announced_no
     assert (await announce_arrival(lu.id, ticket.day))["orders"] == 2
     assert (await verify_pickup(lu.id, ticket.code, redis=rt.redis))["order_id"] == first["order"]["id"]
     assert second["order"]["id"]
+
+
+async def test_a_failed_group_with_a_free_opener_is_swept_once(client, rt, settings):
+    """The kept-money sweep looks only at orders with money in them: a free opener's 0-fen order
+    is not picked up again on every run."""
+    from huituan.models.leader import Leader, LeaderStatus, PickupPoint
+
+    a = await given_group_activity(size=3, opener_free=True)
+    (u1, _), (lu, _) = await buyer(), await buyer()
+    leader = await Leader.create(user_id=lu.id, name="团长", phone="13800000000", status=LeaderStatus.approved)
+    point = await PickupPoint.create(leader_id=leader.id, name="自提点", province="广东省", city="深圳市",
+                                     address="地址 1 号")
+    opened, _ = await group_buy.join_group(settings, u1.id, "free-1", activity_id=a["id"], open_new=True,
+                                           sku_id=a["sku_id"], delivery_mode="pickup", pickup_point_id=point.id)
+    assert opened["order"]["payable_fen"] == 0
+    assert await group_buy.expire_groups(now=utcnow() + timedelta(hours=25)) == 1
+    assert await group_buy.refund_kept_money() == 0
+    assert await group_buy.expire_groups(now=utcnow() + timedelta(hours=25)) == 0
