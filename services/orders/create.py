@@ -25,10 +25,6 @@ from huituan.services.orders.serialize import order_to_dict
 
 log = logging.getLogger("huituan.orders")
 
-# How often the guarded stock update itself found the product or SKU switched off after the
-# order had read it on sale (the race tests show the branch ran).
-STATS = {"off_sale_in_statement": 0}
-
 
 def _merge_lines(items: list[dict[str, Any]], settings: Settings) -> dict[int, int]:
     """Duplicate SKU lines merge; the merged quantity obeys the same ceiling."""
@@ -206,7 +202,6 @@ async def create_order(settings: Settings, user_id: int, idempotency_key: str, *
         """Why the guarded stock update took nothing: off sale since the read, or short."""
         rows = await sql.fetch(None, _SELLING, [sid])
         if rows and not rows[0]["selling"]:
-            STATS["off_sale_in_statement"] += 1
             idx = next(i for i, line in enumerate(items) if int(line["sku_id"]) == sid)
             return OutOfStock("商品已下架", code="sku_off_sale", field=f"items.{idx}.sku_id", sku_id=sid)
         return short_of_stock(sid)
