@@ -54,3 +54,11 @@ async def execute(conn, sql: str, args: Sequence[Any] = ()) -> int:
 def placeholders(n: int) -> str:
     return ", ".join("?" * n)
 
+
+
+async def lock_row(conn, table: str, row_id: int) -> None:
+    """Take one row's lock at the start of a transaction, so that paths touching the same rows
+    take them in one order (PostgreSQL; SQLite has one writer at a time: nothing to order).
+    ``table`` is a name from our own code, never from a request."""
+    if is_pg(conn):
+        await conn.execute_query(f'SELECT id FROM "{table}" WHERE id = $1 FOR UPDATE', [row_id])

@@ -295,8 +295,7 @@ async def lock_product(conn, product_id: int) -> None:
     refresh_price_from update the product first): an SKU edit that took its SKU first and then
     the product deadlocked with an import on PostgreSQL, and the cycle's victim could be a
     buyer's order waiting on the SKU (attacker pass, session 8)."""
-    if sql.is_pg(conn):
-        await sql.fetch(conn, "SELECT id FROM product WHERE id = ? FOR UPDATE", [product_id])
+    await sql.lock_row(conn, "product", product_id)
 
 
 # --- SKUs ------------------------------------------------------------------------------------

@@ -175,9 +175,13 @@ async def get_profile(user_id: int) -> dict[str, Any]:
             "staff": [staff_dict(s) for s in staff]}
 
 
+def staff_status(s: LeaderStaff) -> str:
+    return "active" if s.accepted_at else "invited"
+
+
 def staff_dict(s: LeaderStaff) -> dict[str, Any]:
     """A staff member as their leader sees them: invited until they accept."""
-    return {"user_id": s.user_id, "name": s.name, "status": "active" if s.accepted_at else "invited",
+    return {"user_id": s.user_id, "name": s.name, "status": staff_status(s),
             "invited_at": s.created_at, "accepted_at": s.accepted_at}
 
 
@@ -224,7 +228,7 @@ async def staff_invitations(user_id: int) -> dict[str, Any]:
         points.setdefault(leader_id, []).append(point_name)
     return {"items": [{"leader_id": r.leader_id, "leader_name": names.get(r.leader_id, ""),
                        "pickup_points": points.get(r.leader_id, []), "name": r.name,
-                       "status": "active" if r.accepted_at else "invited",
+                       "status": staff_status(r),
                        "invited_at": r.created_at, "accepted_at": r.accepted_at} for r in rows]}
 
 

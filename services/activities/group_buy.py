@@ -289,6 +289,10 @@ async def join_group(settings: Settings, user_id: int, idempotency_key: str, *, 
     return {"order": order, "group": await get_group(group_id=int(ref))}, created
 
 
+def _limit_reached(a: GroupBuyActivity) -> Conflict:
+    return Conflict(f"每人最多参加 {a.per_user_limit} 个团", code="group_limit_reached", per_user_limit=a.per_user_limit)
+
+
 async def _live_seats_of(conn, activity_id: int, user_id: int) -> int:
     return await GroupSeat.filter(group__activity_id=activity_id, user_id=user_id,
                                   status__in=list(LIVE_SEATS)).using_db(conn).count()
@@ -328,8 +332,7 @@ class GroupBuyPolicy(ActivityPolicy):
             # The seat must be paid before the group ends: the payment window ends with it.
             timeout = min(timeout, common.seconds_left(g.expires_at, now))
         if await _live_seats_of(None, a.id, user_id) >= a.per_user_limit:
-            raise Conflict(f"每人最多参加 {a.per_user_limit} 个团", code="group_limit_reached",
-                           per_user_limit=a.per_user_limit)
+            raise _limit_reached(a)
         if p["open_new"] and a.opener_free and lines[sid] != 1:
             # The opener's free unit is one unit: 150 free units were one seat (attacker pass).
             raise ValidationFailed("quantity: 团长免单仅限 1 件", field="quantity", max_quantity=1)
@@ -349,8 +352,7 @@ class GroupBuyPolicy(ActivityPolicy):
             await sql.fetch(conn, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
                             [f"group_buy:seats:{a.id}:{order.user_id}"])
         if await _live_seats_of(conn, a.id, order.user_id) >= a.per_user_limit:
-            raise Conflict(f"每人最多参加 {a.per_user_limit} 个团", code="group_limit_reached",
-                           per_user_limit=a.per_user_limit)
+            raise _limit_reached(a)
         if p["open_new"]:
             g = await _new_group(conn, a, order.user_id, None, order.pickup_point_id, 1)
             group_id = g.id

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from huituan.core.errors import ValidationFailed
+from huituan.core.errors import InvalidState, ValidationFailed
 from huituan.models.order import ActivityType
 
 
@@ -138,4 +138,6 @@ async def fulfilment_held(order: Any) -> bool:
     return policy is not None and await policy.holds_fulfilment(order.id, order.activity_ref)
 
 
-HELD_MESSAGE = "拼团尚未成团，暂不能发货或提货（未成团的订单会自动退款）"
+def held_error() -> InvalidState:
+    """The refusal of every fulfilment path for an order its activity holds."""
+    return InvalidState("拼团尚未成团，暂不能发货或提货（未成团的订单会自动退款）", code="order_waiting_for_group")

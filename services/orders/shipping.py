@@ -29,7 +29,7 @@ async def ship_order(order_id: int, express_company: str, express_no: str) -> di
     if order.delivery_mode != DeliveryMode.express:
         raise InvalidState("自提订单不能发快递", code="order_not_express")
     if await activity.fulfilment_held(order):
-        raise InvalidState(activity.HELD_MESSAGE, code="order_waiting_for_group")
+        raise activity.held_error()
     async with in_transaction() as conn:
         moved = await Order.filter(id=order_id, status=OrderStatus.paid).using_db(conn).update(
             status=OrderStatus.shipped, shipped_at=utcnow(), express_company=express_company.strip()[:32],
@@ -73,7 +73,7 @@ async def mark_ready(order_id: int) -> dict[str, Any]:
         if detail["delivery_mode"] != "pickup":
             raise InvalidState("快递订单不能标记为待自提", code="order_not_pickup")
         if await activity.fulfilment_held(await Order.get(id=order_id)):
-            raise InvalidState(activity.HELD_MESSAGE, code="order_waiting_for_group")
+            raise activity.held_error()
         raise InvalidState(f"订单当前状态（{order_status_label(detail['status'])}）不能标记为待自提", code="order_not_ready",
                            status=detail["status"])
     return await get_order_detail(order_id)

@@ -28,7 +28,7 @@ from huituan.models.order import ActivityType, Order, OrderItem, OrderStatus
 from huituan.services import notifications
 from huituan.services.orders import activity, wechat_shipping
 from huituan.services.orders.lifecycle import complete_order
-from huituan.services.pickup.day import point_for_actor
+from huituan.services.pickup.day import point_for_actor, staff_leader_ids
 
 log = logging.getLogger("huituan.pickup")
 
@@ -116,9 +116,6 @@ VERIFY_MISSES_MAX = 20
 VERIFY_MISSES_WINDOW_SECONDS = 600
 
 
-_LOCK_ORDER = 'SELECT id FROM "order" WHERE id = ? FOR UPDATE'
-
-
 async def verify_pickup(user_id: int, code: str, actor_name: str = "", *, redis) -> dict[str, Any]:
     """Verify one pickup code at the actor's points: ticket unverified -> verified, order
     ready_for_pickup | paid -> completed, in one transaction. Wrong codes are counted per actor
@@ -145,13 +142,12 @@ async def verify_pickup(user_id: int, code: str, actor_name: str = "", *, redis)
     if ticket.verified_at is not None:
         raise _already(ticket)
     if await activity.fulfilment_held(await Order.get(id=ticket.order_id)):
-        raise InvalidState(activity.HELD_MESSAGE, code="order_waiting_for_group")
+        raise activity.held_error()
     now = utcnow()
     async with in_transaction() as conn:
         # The order's row first, as 到货 takes it (order, then ticket): taken the other way round
         # the two deadlocked on PostgreSQL (attacker pass, session 8).
-        if sql.is_pg(conn):  # SQLite has one writer at a time: nothing to order
-            await sql.fetch(conn, _LOCK_ORDER, [ticket.order_id])
+        await sql.lock_row(conn, "order", ticket.order_id)
         claimed = await PickupTicket.filter(id=ticket.id, verified_at=None).using_db(conn).update(
             verified_at=now, verified_by_user_id=user_id, verified_by_name=actor_name[:64])
         if not claimed:
@@ -186,15 +182,13 @@ def _already(ticket: PickupTicket) -> InvalidState:
 
 
 async def _actor_point_ids(user_id: int) -> list[int]:
-    from huituan.models.leader import Leader, LeaderStaff, LeaderStatus
+    from huituan.models.leader import Leader, LeaderStatus
 
     leader_ids = list(await Leader.filter(user_id=user_id, status=LeaderStatus.approved).values_list("id", flat=True))
-    leader_ids += list(await LeaderStaff.filter(user_id=user_id, accepted_at__isnull=False).values_list(
-        "leader_id", flat=True))
-    # Staff act for an approved leader only, as point_for_actor has it (a disabled leader's
-    # staff still verified codes; attacker pass, session 8).
-    return list(await PickupPoint.filter(leader_id__in=leader_ids or [0], leader__status=LeaderStatus.approved)
-                .values_list("id", flat=True))
+    # The same staff as point_for_actor (a disabled leader's staff still verified codes here;
+    # attacker pass, session 8).
+    leader_ids += await staff_leader_ids(user_id)
+    return list(await PickupPoint.filter(leader_id__in=leader_ids or [0]).values_list("id", flat=True))
 
 
 async def consumer_tickets(user_id: int, order_id: int | None = None) -> list[dict[str, Any]]:

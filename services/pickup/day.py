@@ -32,16 +32,20 @@ _LINES = (
 )
 
 
+async def staff_leader_ids(user_id: int) -> list[int]:
+    """The approved leaders ``user_id`` serves as staff, having accepted their invitation
+    (services.leaders.accept_staff_invitation): a disabled leader's staff act no more."""
+    return list(await LeaderStaff.filter(user_id=user_id, accepted_at__isnull=False,
+                                         leader__status=LeaderStatus.approved).values_list("leader_id", flat=True))
+
+
 async def point_for_actor(user_id: int, pickup_point_id: int | None = None, *, staff_ok: bool = True) -> PickupPoint:
     """The point a leader (or, when ``staff_ok``, a staff member) acts on: the given one if they
     may, else their first active point."""
     leader = await Leader.get_or_none(user_id=user_id, status=LeaderStatus.approved)
     leader_ids = [leader.id] if leader else []
     if staff_ok:
-        # Only staff who accepted the invitation (services.leaders.accept_staff_invitation).
-        leader_ids += list(await LeaderStaff.filter(user_id=user_id, accepted_at__isnull=False,
-                                                    leader__status=LeaderStatus.approved).values_list(
-            "leader_id", flat=True))
+        leader_ids += await staff_leader_ids(user_id)
     if not leader_ids:
         raise Forbidden("仅团长或团长的店员可以操作", code="not_a_leader")
     qs = PickupPoint.filter(leader_id__in=leader_ids, leader__status=LeaderStatus.approved)
