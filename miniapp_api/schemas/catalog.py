@@ -48,7 +48,7 @@ class ShopSkuOut(BaseModel):
     specs: dict[str, Any]
     price_fen: int
     struck_price_fen: int | None = Field(
-        None, description="划线价（分）：该规格近 7 天实际售出过的最低价，仅当高于现价时给出；null 表示不显示划线价"
+        None, description="划线价（分）：该规格近 7 天实际在售过的最低价，仅当高于现价时给出；null 表示不显示划线价"
                           "（平台规则：划线价必须是真实的近期价格，不得虚构）")
     stock: int
     image: str
